@@ -1,0 +1,90 @@
+// twinhsm factory: the factory's side. new-master-key makes a factory master key; personalize
+// makes a device from it (its DBK diversified by the pair's diversifier).
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "common/bytes.h"
+#include "crypto/random.h"
+#include "device/device.h"
+#include "device/fs.h"
+
+namespace twinhsm::cli {
+
+namespace {
+
+crypto::SecureBytes read_master_key(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw UsageError("cannot read the master key file " + path);
+  }
+  std::string hex;
+  std::getline(in, hex);
+  while (!hex.empty() && (hex.back() == '\r' || hex.back() == ' ')) {
+    hex.pop_back();
+  }
+  if (hex.size() != 64) {
+    crypto::cleanse(hex.data(), hex.size());
+    throw UsageError("the master key file " + path + " must hold 64 hex digits");
+  }
+  Bytes key = from_hex(hex);
+  crypto::cleanse(hex.data(), hex.size());
+  crypto::SecureBytes out = crypto::secure_copy(key);
+  crypto::cleanse(key.data(), key.size());
+  return out;
+}
+
+}  // namespace
+
+void add_factory_commands(CLI::App& app) {
+  auto* factory = app.add_subcommand("factory", "Factory operations: master keys and personalization");
+  factory->require_subcommand(1);
+
+  auto out = std::make_shared<std::string>();
+  auto* nmk = factory->add_subcommand("new-master-key",
+                                      "Write a new random 256-bit factory master key (hex) to FILE, mode 0600");
+  nmk->add_option("-o,--output", *out, "File to create (refused if it exists)")->required();
+  nmk->callback([out] {
+    crypto::SecureBytes key = crypto::random_secret(32);
+    std::string hex = to_hex(key) + "\n";
+    device::write_new_file(*out, as_bytes(hex), 0600);
+    crypto::cleanse(hex.data(), hex.size());
+    std::cout << "wrote a new factory master key to " << *out
+              << "; keep it offline: it makes every device's backup key\n";
+  });
+
+  struct Personalize {
+    std::string dir, master_key;
+    device::PersonalizeOptions options;
+  };
+  auto p = std::make_shared<Personalize>();
+  auto* pers = factory->add_subcommand(
+      "personalize", "Make a new device in DIR: secure element (serial, diversifier, DBK) and empty store");
+  pers->add_option("--device", p->dir, "Directory of the new device (created, mode 0700)")->required();
+  pers->add_option("--master-key", p->master_key, "Factory master key file (from new-master-key)")->required();
+  pers->add_option("--diversifier", p->options.diversifier,
+                   "Pair id: devices personalized with the same one are twins")
+      ->required();
+  pers->add_option("--serial", p->options.serial, "Serial number (default: 16 random hex digits)");
+  pers->add_option("--pbkdf2-iterations", p->options.pbkdf2_iterations,
+                   "PBKDF2 iterations for PINs (default 600000, at least 1000)");
+  pers->add_option("--max-login-failures", p->options.max_login_failures,
+                   "Wrong PINs in a row before a role is locked (default 10)");
+  pers->add_option("--button", p->options.button,
+                   "Button backend: socket (default), tty, gpio:CHIP:LINE, insecure-auto (tests only)");
+  pers->add_option("--button-timeout", p->options.button_timeout_seconds,
+                   "Seconds to wait for a button press (default 60)");
+  pers->callback([p] {
+    crypto::SecureBytes master = read_master_key(p->master_key);
+    device::Device::personalize(p->dir, master, p->options);
+    auto se = device::SecureElement::read(p->dir);
+    std::cout << "personalized device " << se.serial << " (diversifier " << se.diversifier
+              << ", backup key fingerprint " << se.fingerprint() << ") in " << p->dir << "\n";
+    if (p->options.button == "insecure-auto") {
+      std::cerr << "twinhsm: warning: the insecure-auto button presses itself; use it only for tests\n";
+    }
+  });
+}
+
+}  // namespace twinhsm::cli

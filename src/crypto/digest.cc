@@ -1,0 +1,140 @@
+// Message digests over EVP_MD and HMAC over EVP_MAC.
+#include "crypto/digest.h"
+
+#include "crypto/openssl_util.h"
+
+namespace twinhsm::crypto {
+
+size_t digest_size(DigestAlg alg) noexcept {
+  switch (alg) {
+    case DigestAlg::sha1:
+      return 20;
+    case DigestAlg::sha224:
+      return 28;
+    case DigestAlg::sha256:
+      return 32;
+    case DigestAlg::sha384:
+      return 48;
+    case DigestAlg::sha512:
+      return 64;
+  }
+  return 0;
+}
+
+const char* digest_name(DigestAlg alg) noexcept {
+  switch (alg) {
+    case DigestAlg::sha1:
+      return "SHA1";
+    case DigestAlg::sha224:
+      return "SHA224";
+    case DigestAlg::sha256:
+      return "SHA256";
+    case DigestAlg::sha384:
+      return "SHA384";
+    case DigestAlg::sha512:
+      return "SHA512";
+  }
+  return "";
+}
+
+// ---- Digester ----
+
+struct Digester::Impl {
+  detail::MdCtxPtr ctx;
+  size_t size = 0;
+};
+
+Digester::Digester(DigestAlg alg) : impl_(std::make_unique<Impl>()) {
+  detail::MdPtr md(
+      detail::not_null(EVP_MD_fetch(nullptr, digest_name(alg), nullptr), "digest unavailable"));
+  impl_->ctx.reset(detail::not_null(EVP_MD_CTX_new(), "digest context"));
+  impl_->size = digest_size(alg);
+  detail::check(EVP_DigestInit_ex2(impl_->ctx.get(), md.get(), nullptr), "digest init failed");
+}
+
+Digester::~Digester() = default;
+Digester::Digester(Digester&&) noexcept = default;
+Digester& Digester::operator=(Digester&&) noexcept = default;
+
+void Digester::update(ByteView data) {
+  if (!impl_ || !impl_->ctx) {
+    throw UsageError("digest already finished");
+  }
+  if (!data.empty()) {
+    detail::check(EVP_DigestUpdate(impl_->ctx.get(), data.data(), data.size()),
+                  "digest update failed");
+  }
+}
+
+Bytes Digester::finish() {
+  if (!impl_ || !impl_->ctx) {
+    throw UsageError("digest already finished");
+  }
+  Bytes out(impl_->size);
+  unsigned int len = 0;
+  detail::check(EVP_DigestFinal_ex(impl_->ctx.get(), out.data(), &len), "digest final failed");
+  impl_->ctx.reset();
+  if (len != out.size()) {
+    throw CryptoError("digest final failed: unexpected output length");
+  }
+  return out;
+}
+
+Bytes digest(DigestAlg alg, ByteView data) {
+  Digester d(alg);
+  d.update(data);
+  return d.finish();
+}
+
+// ---- Hmac ----
+
+struct Hmac::Impl {
+  detail::MacCtxPtr ctx;
+  size_t size = 0;
+};
+
+Hmac::Hmac(DigestAlg alg, std::span<const uint8_t> key) : impl_(std::make_unique<Impl>()) {
+  detail::MacPtr mac(detail::not_null(EVP_MAC_fetch(nullptr, "HMAC", nullptr), "HMAC unavailable"));
+  impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_new(mac.get()), "HMAC context"));
+  impl_->size = digest_size(alg);
+  OSSL_PARAM params[] = {detail::utf8_param(OSSL_MAC_PARAM_DIGEST, digest_name(alg)),
+                         OSSL_PARAM_construct_end()};
+  // An empty key must still be passed as a (non-NULL) key: NULL means "keep the previous key".
+  detail::check(EVP_MAC_init(impl_->ctx.get(), detail::data_or_empty(key), key.size(), params),
+                "HMAC init failed");
+}
+
+Hmac::~Hmac() = default;
+Hmac::Hmac(Hmac&&) noexcept = default;
+Hmac& Hmac::operator=(Hmac&&) noexcept = default;
+
+void Hmac::update(ByteView data) {
+  if (!impl_ || !impl_->ctx) {
+    throw UsageError("HMAC already finished");
+  }
+  if (!data.empty()) {
+    detail::check(EVP_MAC_update(impl_->ctx.get(), data.data(), data.size()), "HMAC update failed");
+  }
+}
+
+SecureBytes Hmac::finish() {
+  if (!impl_ || !impl_->ctx) {
+    throw UsageError("HMAC already finished");
+  }
+  SecureBytes out(impl_->size);
+  size_t len = 0;
+  detail::check(EVP_MAC_final(impl_->ctx.get(), out.data(), &len, out.size()), "HMAC final failed");
+  impl_->ctx.reset();
+  if (len != out.size()) {
+    throw CryptoError("HMAC final failed: unexpected output length");
+  }
+  return out;
+}
+
+SecureBytes hmac(DigestAlg alg, std::span<const uint8_t> key, ByteView data) {
+  Hmac h(alg, key);
+  h.update(data);
+  return h.finish();
+}
+
+}  // namespace twinhsm::crypto

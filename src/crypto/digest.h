@@ -1,0 +1,52 @@
+// Message digests and HMAC, one-shot and streaming, over EVP_MD / EVP_MAC.
+#pragma once
+
+#include <memory>
+
+#include "common/bytes.h"
+#include "crypto/secure_bytes.h"
+
+namespace twinhsm::crypto {
+
+enum class DigestAlg { sha1, sha224, sha256, sha384, sha512 };
+
+// digest_size returns the output length in bytes.
+size_t digest_size(DigestAlg alg) noexcept;
+// digest_name returns OpenSSL's name ("SHA256", ...).
+const char* digest_name(DigestAlg alg) noexcept;
+
+Bytes digest(DigestAlg alg, ByteView data);
+SecureBytes hmac(DigestAlg alg, std::span<const uint8_t> key, ByteView data);
+inline SecureBytes hmac_sha256(std::span<const uint8_t> key, ByteView data) {
+  return hmac(DigestAlg::sha256, key, data);
+}
+
+// Digester computes a digest over data given in parts. Not thread safe; one per operation.
+class Digester {
+ public:
+  explicit Digester(DigestAlg alg);
+  ~Digester();
+  Digester(Digester&&) noexcept;
+  Digester& operator=(Digester&&) noexcept;
+  void update(ByteView data);
+  Bytes finish();  // the object may not be used after finish
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Hmac computes an HMAC over data given in parts. Not thread safe; one per operation.
+class Hmac {
+ public:
+  Hmac(DigestAlg alg, std::span<const uint8_t> key);
+  ~Hmac();
+  Hmac(Hmac&&) noexcept;
+  Hmac& operator=(Hmac&&) noexcept;
+  void update(ByteView data);
+  SecureBytes finish();
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace twinhsm::crypto

@@ -1,0 +1,63 @@
+// Wiping, locking and constant-time comparison for secret bytes.
+#include "crypto/secure_bytes.h"
+
+#include <openssl/crypto.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+namespace twinhsm::crypto {
+
+void cleanse(void* p, size_t n) noexcept {
+  if (p != nullptr && n != 0) {
+    OPENSSL_cleanse(p, n);
+  }
+}
+
+// lock_memory locks and marks as not-for-core-dumps every page that [p, p+n) touches. Both calls
+// work on whole pages and neither counts: one munlock or MADV_DODUMP undoes every lock of a page.
+// Two allocations often share a page, so undoing the flags when one of them is freed could expose
+// the other, still live, secret. The pages therefore stay locked and out of core dumps after the
+// bytes are wiped and freed (see unlock_memory): the heap reuses them, so the set of locked pages
+// stays small, and once RLIMIT_MEMLOCK is reached further locks fail silently (best effort, as
+// the header says). Large blocks, which the allocator maps on their own, lose the flags when they
+// are unmapped.
+void lock_memory(void* p, size_t n) noexcept {
+  if (p == nullptr || n == 0) {
+    return;
+  }
+  long page_size = sysconf(_SC_PAGESIZE);
+  if (page_size <= 0) {
+    return;
+  }
+  auto page = static_cast<uintptr_t>(page_size);
+  uintptr_t start = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(p) + n;
+  end = (end + page - 1) & ~(page - 1);
+  void* base = reinterpret_cast<void*>(start);
+  size_t len = end - start;
+  // Best effort: a failure (RLIMIT_MEMLOCK, no privilege) leaves the memory usable, just swappable.
+  (void)mlock(base, len);
+#ifdef MADV_DONTDUMP
+  (void)madvise(base, len, MADV_DONTDUMP);
+#endif
+}
+
+// unlock_memory is deliberately a no-op: see lock_memory for why the page flags are never undone.
+void unlock_memory(void* p, size_t n) noexcept {
+  (void)p;
+  (void)n;
+}
+
+bool ct_equal(std::span<const uint8_t> a, std::span<const uint8_t> b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  if (a.empty()) {
+    return true;
+  }
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace twinhsm::crypto

@@ -1,0 +1,337 @@
+// Signing and verification over EVP_DigestSign/Verify (hash-then-sign, Ed25519) and
+// EVP_PKEY_sign/verify (input already hashed or formatted: CKM_RSA_PKCS, CKM_RSA_PKCS_PSS,
+// CKM_ECDSA). ECDSA signatures cross this API as r || s (PKCS#11), OpenSSL's as DER.
+#include <openssl/ecdsa.h>
+#include <openssl/rsa.h>
+
+#include <string>
+
+#include "crypto/pkey.h"
+#include "crypto/pkey_impl.h"
+
+namespace twinhsm::crypto {
+
+namespace {
+
+enum class Op { sign, verify };
+
+PKey::Type key_type_for(SignatureScheme::Kind kind) {
+  switch (kind) {
+    case SignatureScheme::Kind::rsa_pkcs1:
+    case SignatureScheme::Kind::rsa_pss:
+      return PKey::Type::rsa;
+    case SignatureScheme::Kind::ecdsa:
+      return PKey::Type::ec;
+    case SignatureScheme::Kind::eddsa:
+      return PKey::Type::ed25519;
+  }
+  throw UsageError("unknown signature scheme");
+}
+
+// check_fit throws UsageError if the key cannot be used with the scheme.
+void check_fit(const PKey& key, const SignatureScheme& scheme) {
+  if (key.type() != key_type_for(scheme.kind)) {
+    throw UsageError("the key does not fit the signature scheme");
+  }
+  if (scheme.kind == SignatureScheme::Kind::eddsa && scheme.digest) {
+    throw UsageError("EdDSA hashes the message itself: the scheme must not name a digest");
+  }
+  if (scheme.kind == SignatureScheme::Kind::rsa_pss && scheme.digest &&
+      *scheme.digest != scheme.pss_hash) {
+    throw UsageError("RSA-PSS: the message digest and the PSS hash differ");
+  }
+}
+
+size_t field_bytes_of(const PKey& key) {
+  if (!key.curve()) {
+    throw UsageError("the key has no curve");
+  }
+  return detail::field_bytes(*key.curve());
+}
+
+// configure sets RSA padding, and for PSS the hash, MGF1 hash and salt length, on a signature
+// context. raw: the input is already hashed (PSS: the hash must be named here) or formatted.
+void configure(EVP_PKEY_CTX* ctx, const SignatureScheme& scheme, bool raw) {
+  const char* what = "signature setup failed";
+  if (scheme.kind == SignatureScheme::Kind::rsa_pkcs1) {
+    detail::check(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), what);
+  } else if (scheme.kind == SignatureScheme::Kind::rsa_pss) {
+    detail::check(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING), what);
+    if (raw) {
+      detail::MdPtr md(
+          detail::not_null(EVP_MD_fetch(nullptr, digest_name(scheme.pss_hash), nullptr), what));
+      detail::check(EVP_PKEY_CTX_set_signature_md(ctx, md.get()), what);
+    }
+    detail::check(EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, digest_name(scheme.mgf1), nullptr), what);
+    detail::check(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, detail::checked_int(scheme.salt_len, what)),
+                  what);
+  }
+}
+
+// ecdsa_der_to_rs turns OpenSSL's DER ECDSA-Sig-Value into r || s, each fb bytes.
+Bytes ecdsa_der_to_rs(ByteView der, size_t fb) {
+  const char* what = "ECDSA signature conversion failed";
+  const unsigned char* p = der.data();
+  detail::EcdsaSigPtr sig(
+      d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(detail::checked_int(der.size(), what))));
+  if (!sig) {
+    detail::throw_openssl(what);
+  }
+  const BIGNUM* r = nullptr;
+  const BIGNUM* s = nullptr;
+  ECDSA_SIG_get0(sig.get(), &r, &s);
+  Bytes out(2 * fb);
+  int width = static_cast<int>(fb);
+  if (BN_bn2binpad(r, out.data(), width) != width ||
+      BN_bn2binpad(s, out.data() + fb, width) != width) {
+    detail::throw_openssl(what);
+  }
+  return out;
+}
+
+// ecdsa_rs_to_der turns r || s into DER; an empty result means the signature has the wrong length.
+Bytes ecdsa_rs_to_der(ByteView rs, size_t fb) {
+  const char* what = "ECDSA signature conversion failed";
+  if (rs.size() != 2 * fb) {
+    return {};
+  }
+  int width = static_cast<int>(fb);
+  detail::BnPtr r(detail::not_null(BN_bin2bn(rs.data(), width, nullptr), what));
+  detail::BnPtr s(detail::not_null(BN_bin2bn(rs.data() + fb, width, nullptr), what));
+  detail::EcdsaSigPtr sig(detail::not_null(ECDSA_SIG_new(), what));
+  detail::check(ECDSA_SIG_set0(sig.get(), r.get(), s.get()), what);
+  r.release();  // owned by sig now
+  s.release();
+  unsigned char* raw = nullptr;
+  int len = i2d_ECDSA_SIG(sig.get(), &raw);
+  if (len <= 0) {
+    detail::throw_openssl(what);
+  }
+  detail::OpenSslBufPtr buf(raw);
+  return Bytes(raw, raw + len);
+}
+
+// SignatureOp is what Signer and Verifier share: the key, the scheme, and either a running
+// EVP_MD_CTX (a digest is named: hash-then-sign, streamed) or a buffer of the input (raw input,
+// and Ed25519, whose one-shot API needs the whole message).
+class SignatureOp {
+ public:
+  SignatureOp(const PKey& key, const SignatureScheme& scheme, Op op)
+      : key_(key), scheme_(scheme), op_(op) {
+    check_fit(key, scheme);
+    if (op == Op::sign && !key.has_private()) {
+      throw UsageError("signing needs a private key");
+    }
+    if (scheme.digest) {
+      const char* what = op == Op::sign ? "sign init failed" : "verify init failed";
+      md_.reset(detail::not_null(EVP_MD_CTX_new(), what));
+      EVP_PKEY_CTX* pctx = nullptr;  // owned by md_
+      EVP_PKEY* pkey = key.impl().pkey.get();
+      const char* name = digest_name(*scheme.digest);
+      int rc =
+          op == Op::sign
+              ? EVP_DigestSignInit_ex(md_.get(), &pctx, name, nullptr, nullptr, pkey, nullptr)
+              : EVP_DigestVerifyInit_ex(md_.get(), &pctx, name, nullptr, nullptr, pkey, nullptr);
+      detail::check(rc, what);
+      configure(pctx, scheme, false);
+    }
+  }
+
+  void update(ByteView data) {
+    if (finished_) {
+      throw UsageError("signature operation already finished");
+    }
+    if (data.empty()) {
+      return;
+    }
+    if (md_) {
+      int rc = op_ == Op::sign ? EVP_DigestSignUpdate(md_.get(), data.data(), data.size())
+                               : EVP_DigestVerifyUpdate(md_.get(), data.data(), data.size());
+      detail::check(rc, "signature update failed");
+    } else {
+      append(buffer_, data);
+    }
+  }
+
+  Bytes sign() {
+    start_finish();
+    const char* what = "signing failed";
+    EVP_PKEY* pkey = key_.impl().pkey.get();
+    Bytes sig;
+    size_t len = 0;
+    if (md_) {
+      detail::check(EVP_DigestSignFinal(md_.get(), nullptr, &len), what);
+      sig.resize(len);
+      detail::check(EVP_DigestSignFinal(md_.get(), sig.data(), &len), what);
+    } else if (scheme_.kind == SignatureScheme::Kind::eddsa) {
+      detail::MdCtxPtr md(detail::not_null(EVP_MD_CTX_new(), what));
+      detail::check(
+          EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, nullptr, nullptr, pkey, nullptr), what);
+      detail::check(EVP_DigestSign(md.get(), nullptr, &len, buffer_.data(), buffer_.size()), what);
+      sig.resize(len);
+      detail::check(EVP_DigestSign(md.get(), sig.data(), &len, buffer_.data(), buffer_.size()),
+                    what);
+    } else {
+      check_raw_length();
+      detail::PkeyCtxPtr ctx(
+          detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr), what));
+      detail::check(EVP_PKEY_sign_init(ctx.get()), what);
+      configure(ctx.get(), scheme_, true);
+      detail::check(EVP_PKEY_sign(ctx.get(), nullptr, &len, buffer_.data(), buffer_.size()), what);
+      sig.resize(len);
+      detail::check(EVP_PKEY_sign(ctx.get(), sig.data(), &len, buffer_.data(), buffer_.size()),
+                    what);
+    }
+    sig.resize(len);
+    if (scheme_.kind == SignatureScheme::Kind::ecdsa) {
+      return ecdsa_der_to_rs(sig, field_bytes_of(key_));
+    }
+    if (sig.size() != signature_size(key_, scheme_)) {
+      throw CryptoError("signing failed: unexpected signature length");
+    }
+    return sig;
+  }
+
+  bool verify(ByteView signature) {
+    start_finish();
+    Bytes der;
+    if (scheme_.kind == SignatureScheme::Kind::ecdsa) {
+      der = ecdsa_rs_to_der(signature, field_bytes_of(key_));
+      if (der.empty()) {
+        return false;
+      }
+      signature = der;
+    } else if (signature.size() != signature_size(key_, scheme_)) {
+      return false;
+    }
+    // From here on any failure, including one OpenSSL reports as an error rather than as a bad
+    // signature (e.g. a PSS hash of the wrong length), means "does not verify".
+    int rc = verify_openssl(signature);
+    ERR_clear_error();
+    return rc == 1;
+  }
+
+ private:
+  void start_finish() {
+    if (finished_) {
+      throw UsageError("signature operation already finished");
+    }
+    finished_ = true;
+  }
+
+  // check_raw_length rejects raw input that cannot be right, with a clearer message than OpenSSL's.
+  void check_raw_length() const {
+    if (scheme_.kind == SignatureScheme::Kind::rsa_pss &&
+        buffer_.size() != digest_size(scheme_.pss_hash)) {
+      throw CryptoError("RSA-PSS: the input must be a " +
+                        std::string(digest_name(scheme_.pss_hash)) + " hash");
+    }
+    if (scheme_.kind == SignatureScheme::Kind::rsa_pkcs1 &&
+        buffer_.size() + 11 > signature_size(key_, scheme_)) {
+      throw CryptoError("RSA PKCS#1 v1.5: the input is longer than the modulus allows");
+    }
+  }
+
+  int verify_openssl(ByteView signature) {
+    EVP_PKEY* pkey = key_.impl().pkey.get();
+    if (md_) {
+      return EVP_DigestVerifyFinal(md_.get(), signature.data(), signature.size());
+    }
+    if (scheme_.kind == SignatureScheme::Kind::eddsa) {
+      detail::MdCtxPtr md(EVP_MD_CTX_new());
+      if (!md || EVP_DigestVerifyInit_ex(md.get(), nullptr, nullptr, nullptr, nullptr, pkey,
+                                         nullptr) != 1) {
+        return 0;
+      }
+      return EVP_DigestVerify(md.get(), signature.data(), signature.size(), buffer_.data(),
+                              buffer_.size());
+    }
+    detail::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+    if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) {
+      return 0;
+    }
+    try {
+      configure(ctx.get(), scheme_, true);
+    } catch (const CryptoError&) {
+      return 0;
+    }
+    return EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), buffer_.data(),
+                           buffer_.size());
+  }
+
+  PKey key_;
+  SignatureScheme scheme_;
+  Op op_;
+  detail::MdCtxPtr md_;
+  Bytes buffer_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+size_t signature_size(const PKey& key, const SignatureScheme& scheme) {
+  check_fit(key, scheme);
+  switch (key.type()) {
+    case PKey::Type::rsa:
+      return (key.bits() + 7) / 8;
+    case PKey::Type::ec:
+      return 2 * field_bytes_of(key);
+    case PKey::Type::ed25519:
+      return 64;
+  }
+  throw UsageError("unknown key type");
+}
+
+// ---- Signer ----
+
+struct Signer::Impl {
+  SignatureOp op;
+};
+
+Signer::Signer(const PKey& key, const SignatureScheme& scheme)
+    : impl_(std::make_unique<Impl>(Impl{SignatureOp(key, scheme, Op::sign)})) {}
+Signer::~Signer() = default;
+Signer::Signer(Signer&&) noexcept = default;
+Signer& Signer::operator=(Signer&&) noexcept = default;
+
+void Signer::update(ByteView data) {
+  if (!impl_) {
+    throw UsageError("Signer was moved from");
+  }
+  impl_->op.update(data);
+}
+
+Bytes Signer::finish() {
+  if (!impl_) {
+    throw UsageError("Signer was moved from");
+  }
+  return impl_->op.sign();
+}
+
+// ---- Verifier ----
+
+struct Verifier::Impl {
+  SignatureOp op;
+};
+
+Verifier::Verifier(const PKey& key, const SignatureScheme& scheme)
+    : impl_(std::make_unique<Impl>(Impl{SignatureOp(key, scheme, Op::verify)})) {}
+Verifier::~Verifier() = default;
+Verifier::Verifier(Verifier&&) noexcept = default;
+Verifier& Verifier::operator=(Verifier&&) noexcept = default;
+
+void Verifier::update(ByteView data) {
+  if (!impl_) {
+    throw UsageError("Verifier was moved from");
+  }
+  impl_->op.update(data);
+}
+
+bool Verifier::finish(ByteView signature) {
+  if (!impl_) {
+    throw UsageError("Verifier was moved from");
+  }
+  return impl_->op.verify(signature);
+}
+
+}  // namespace twinhsm::crypto

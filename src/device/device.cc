@@ -1,0 +1,108 @@
+#include "device/device.h"
+
+#include <cstdlib>
+
+#include "common/error.h"
+#include "crypto/random.h"
+#include "device/device_keys.h"
+#include "device/fs.h"
+#include "token/settings.h"
+
+namespace twinhsm::device {
+
+std::unique_ptr<Device> Device::open(const std::filesystem::path& dir) {
+  std::unique_ptr<Device> d(new Device());
+  d->dir_ = dir;
+  d->se_ = SecureElement::read(dir);
+  DeviceKeys keys = derive_device_keys(d->se_.dbk);
+  auto db = dir / kStoreFile;
+  if (!std::filesystem::exists(db)) {
+    throw UsageError("the device in " + dir.string() + " has no store (" + db.string() +
+                     " is missing); restore a backup onto it");
+  }
+  d->store_ = std::make_unique<store::Store>(db, std::move(keys.row_key), false);
+  d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token));
+  return d;
+}
+
+void validate_button_backend(const std::string& spec) {
+  if (spec == "socket" || spec == "tty" || spec == "insecure-auto") {
+    return;
+  }
+  if (spec.rfind("gpio:", 0) == 0) {
+    auto rest = spec.substr(5);
+    auto colon = rest.rfind(':');
+    if (colon != std::string::npos && colon > 0 && colon + 1 < rest.size() &&
+        rest.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
+      return;
+    }
+  }
+  throw UsageError("unknown button backend '" + spec +
+                   "': use socket, tty, gpio:CHIP:LINE (e.g. gpio:gpiochip0:17) or insecure-auto");
+}
+
+void Device::personalize(const std::filesystem::path& dir, std::span<const uint8_t> master_key,
+                         const PersonalizeOptions& o) {
+  if (master_key.size() != 32) {
+    throw UsageError("the factory master key must be 32 bytes");
+  }
+  if (o.diversifier.empty() || o.diversifier.size() > 64 ||
+      o.diversifier.find_first_of("\r\n=") != std::string::npos) {
+    throw UsageError("the diversifier must be 1 to 64 characters, without '=' or line breaks");
+  }
+  if (o.serial.size() > 16 || o.serial.find_first_of("\r\n=") != std::string::npos) {
+    throw UsageError("the serial must be at most 16 characters, without '=' or line breaks");
+  }
+  if (o.pbkdf2_iterations < 1000) {
+    throw UsageError("--pbkdf2-iterations must be at least 1000");
+  }
+  if (o.max_login_failures < 1 || o.max_login_failures > 1000) {
+    throw UsageError("--max-login-failures must be between 1 and 1000");
+  }
+  if (o.button_timeout_seconds < 1 || o.button_timeout_seconds > 3600) {
+    throw UsageError("--button-timeout must be between 1 and 3600 seconds");
+  }
+  validate_button_backend(o.button);
+  if (std::filesystem::exists(dir / SecureElement::kFileName)) {
+    throw UsageError(dir.string() + " already holds a device; personalizing it again would destroy its keys");
+  }
+  if (std::filesystem::exists(dir / kStoreFile)) {
+    throw UsageError(dir.string() + " holds a store but no secure element; remove " +
+                     (dir / kStoreFile).string() + " if it is a leftover");
+  }
+  make_private_dir(dir);
+
+  SecureElement se;
+  se.serial = o.serial.empty() ? to_hex(crypto::random_bytes(8)) : o.serial;
+  se.diversifier = o.diversifier;
+  se.dbk = derive_dbk(master_key, o.diversifier);
+  se.insecure_auto_button_allowed = o.button == "insecure-auto";
+  DeviceKeys keys = derive_device_keys(se.dbk);
+  auto db = dir / kStoreFile;
+  try {
+    store::Store store(db, std::move(keys.row_key), true);
+    store::Store::WriteTransaction tx(store);
+    store.put_setting(token::settings::kPbkdf2Iterations, std::to_string(o.pbkdf2_iterations));
+    store.put_setting(token::settings::kMaxLoginFailures, std::to_string(o.max_login_failures));
+    store.put_setting(token::settings::kButtonBackend, o.button);
+    store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
+    tx.commit();
+  } catch (...) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(db.string() + suffix);
+    }
+    throw;
+  }
+  // The secure element is written last: a directory is a device only once it exists.
+  se.write(dir);
+}
+
+std::filesystem::path default_device_dir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    return std::filesystem::path(xdg) / "twinhsm";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home && *home ? home : ".") / ".local" / "share" / "twinhsm";
+}
+
+}  // namespace twinhsm::device

@@ -1,0 +1,59 @@
+// Device is one twinhsm device: a directory (mode 0700) holding the simulated secure element and
+// the store, with the token built on them. Devices are made by the factory (personalize) and
+// opened by everything else.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "device/secure_element.h"
+#include "store/store.h"
+#include "token/token.h"
+
+namespace twinhsm::device {
+
+struct PersonalizeOptions {
+  std::string diversifier;
+  std::string serial;  // empty: 16 random hex digits
+  uint32_t pbkdf2_iterations = 600000;
+  uint32_t max_login_failures = 10;
+  std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
+  uint32_t button_timeout_seconds = 60;
+};
+
+class Device {
+ public:
+  static constexpr const char* kStoreFile = "store.db";
+
+  // open opens the device in dir. Throws UsageError if dir holds no device, IntegrityError if
+  // its secure element is damaged, StoreError if the store cannot be opened.
+  static std::unique_ptr<Device> open(const std::filesystem::path& dir);
+
+  // personalize makes a new device in dir (created if missing) from the factory master key:
+  // DBK = derive_dbk(master_key, diversifier). Fails with UsageError, changing nothing, if dir
+  // already holds a device or the options are invalid.
+  static void personalize(const std::filesystem::path& dir, std::span<const uint8_t> master_key,
+                          const PersonalizeOptions& options);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const SecureElement& secure_element() const { return se_; }
+  store::Store& store() { return *store_; }
+  token::Token& token() { return *token_; }
+
+ private:
+  Device() = default;
+  std::filesystem::path dir_;
+  SecureElement se_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<token::Token> token_;
+};
+
+// default_device_dir is $XDG_DATA_HOME/twinhsm, else ~/.local/share/twinhsm.
+std::filesystem::path default_device_dir();
+
+// validate_button_backend throws UsageError unless spec is socket, tty, insecure-auto or
+// gpio:CHIP:LINE.
+void validate_button_backend(const std::string& spec);
+
+}  // namespace twinhsm::device

@@ -1,0 +1,146 @@
+// Encryption and decryption (PKCS#11 3.0 sections 5.9-5.10), single- and multi-part.
+#include "pkcs11/guard.h"
+#include "pkcs11/library.h"
+#include "pkcs11/marshal.h"
+#include "pkcs11/objects.h"
+#include "token/attribute_policy.h"
+
+using namespace twinhsm;
+using namespace twinhsm::pkcs11;
+using token::CkError;
+using token::require;
+
+namespace {
+
+std::string h(CK_ULONG v) { return std::to_string(v); }
+
+CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
+                           bool encrypt) {
+  token::Mechanism mech = parse_mechanism(mechanism);
+  require(token::mechanism_info(mech.type)->flags & (encrypt ? CKF_ENCRYPT : CKF_DECRYPT),
+          CKR_MECHANISM_INVALID, "the mechanism cannot encrypt or decrypt");
+  token::ObjectPtr obj = find_key(ref, key);
+  require(obj->attrs.get_bool(encrypt ? CKA_ENCRYPT : CKA_DECRYPT, false),
+          CKR_KEY_FUNCTION_NOT_PERMITTED,
+          encrypt ? "the key's CKA_ENCRYPT is false" : "the key's CKA_DECRYPT is false");
+  return CipherOperationState{token::make_cipher(mech, obj->attrs, encrypt), false};
+}
+
+template <class Body>
+void ending(std::optional<CipherOperationState>& op, Body&& body) {
+  require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
+  try {
+    body(*op);
+  } catch (const CkError& e) {
+    if (e.rv() != CKR_BUFFER_TOO_SMALL) {
+      op.reset();
+    }
+    throw;
+  } catch (...) {
+    op.reset();
+    throw;
+  }
+}
+
+void one_shot(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG in_len,
+              CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  ending(op, [&](CipherOperationState& s) {
+    require(!s.multi_part, CKR_OPERATION_ACTIVE, "a multi-part operation must end with Final");
+    ByteView data = input(in, in_len);
+    if (!give_output(out, out_len, s.cipher->output_size(data.size()))) {
+      return;
+    }
+    copy_output(out, out_len, s.cipher->run(data));
+    op.reset();
+  });
+}
+
+void update(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG in_len,
+            CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  ending(op, [&](CipherOperationState& s) {
+    ByteView data = input(in, in_len);
+    if (!give_output(out, out_len, s.cipher->update_size(data.size()))) {
+      return;
+    }
+    s.multi_part = true;
+    copy_output(out, out_len, s.cipher->update(data));
+  });
+}
+
+void final(std::optional<CipherOperationState>& op, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  ending(op, [&](CipherOperationState& s) {
+    if (!give_output(out, out_len, s.cipher->finish_size())) {
+      return;
+    }
+    copy_output(out, out_len, s.cipher->finish());
+    op.reset();
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+CK_RV C_EncryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  return guard("C_EncryptInit", h(session) + ", key=" + h(key), [&] {
+    SessionRef ref = library().session(session);
+    require(!ref->encrypt.has_value(), CKR_OPERATION_ACTIVE, "an encryption is active");
+    ref->encrypt = start(ref, mechanism, key, true);
+  });
+}
+
+CK_RV C_Encrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
+                CK_ULONG_PTR out_len) {
+  return guard("C_Encrypt", h(session), [&] {
+    SessionRef ref = library().session(session);
+    one_shot(ref->encrypt, data, data_len, out, out_len);
+  });
+}
+
+CK_RV C_EncryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
+                      CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return guard("C_EncryptUpdate", h(session), [&] {
+    SessionRef ref = library().session(session);
+    update(ref->encrypt, part, part_len, out, out_len);
+  });
+}
+
+CK_RV C_EncryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return guard("C_EncryptFinal", h(session), [&] {
+    SessionRef ref = library().session(session);
+    final(ref->encrypt, out, out_len);
+  });
+}
+
+CK_RV C_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  return guard("C_DecryptInit", h(session) + ", key=" + h(key), [&] {
+    SessionRef ref = library().session(session);
+    require(!ref->decrypt.has_value(), CKR_OPERATION_ACTIVE, "a decryption is active");
+    ref->decrypt = start(ref, mechanism, key, false);
+  });
+}
+
+CK_RV C_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
+                CK_ULONG_PTR out_len) {
+  return guard("C_Decrypt", h(session), [&] {
+    SessionRef ref = library().session(session);
+    one_shot(ref->decrypt, data, data_len, out, out_len);
+  });
+}
+
+CK_RV C_DecryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
+                      CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return guard("C_DecryptUpdate", h(session), [&] {
+    SessionRef ref = library().session(session);
+    update(ref->decrypt, part, part_len, out, out_len);
+  });
+}
+
+CK_RV C_DecryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return guard("C_DecryptFinal", h(session), [&] {
+    SessionRef ref = library().session(session);
+    final(ref->decrypt, out, out_len);
+  });
+}
+
+}  // extern "C"

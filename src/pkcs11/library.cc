@@ -1,0 +1,175 @@
+#include "pkcs11/library.h"
+
+#include "pkcs11/config.h"
+#include "pkcs11/log.h"
+#include "token/ck_error.h"
+
+namespace twinhsm::pkcs11 {
+
+using token::CkError;
+
+device::Device* Slot::device() {
+  std::lock_guard lock(mutex_);
+  if (!device_) {
+    try {
+      device_ = device::Device::open(dir_);
+    } catch (const Error& e) {
+      log::message("slot " + std::to_string(id_) + ": " + e.what());
+      return nullptr;
+    }
+  }
+  return device_.get();
+}
+
+token::Token& Slot::token() {
+  device::Device* d = device();
+  if (!d) {
+    throw CkError(CKR_TOKEN_NOT_PRESENT, "no device in " + dir_.string());
+  }
+  return d->token();
+}
+
+Library& library() {
+  static Library instance;
+  return instance;
+}
+
+void Library::initialize() {
+  Config config = load_config();
+  log::configure(config.debug_log, config.log_file);
+  std::lock_guard lock(mutex_);
+  if (initialized_) {
+    throw CkError(CKR_CRYPTOKI_ALREADY_INITIALIZED, "C_Initialize was already called");
+  }
+  slots_.clear();
+  for (size_t i = 0; i < config.devices.size(); ++i) {
+    slots_.push_back(std::make_unique<Slot>(i, config.devices[i]));
+  }
+  initialized_ = true;
+}
+
+void Library::finalize() {
+  std::lock_guard lock(mutex_);
+  require_initialized();
+  sessions_.clear();
+  slots_.clear();
+  initialized_ = false;
+}
+
+bool Library::initialized() const {
+  std::lock_guard lock(mutex_);
+  return initialized_;
+}
+
+void Library::require_initialized() const {
+  if (!initialized_) {
+    throw CkError(CKR_CRYPTOKI_NOT_INITIALIZED, "C_Initialize has not been called");
+  }
+}
+
+std::vector<Slot*> Library::slots() {
+  std::lock_guard lock(mutex_);
+  require_initialized();
+  std::vector<Slot*> out;
+  for (auto& s : slots_) {
+    out.push_back(s.get());
+  }
+  return out;
+}
+
+Slot& Library::slot(CK_SLOT_ID id) {
+  std::lock_guard lock(mutex_);
+  require_initialized();
+  if (id >= slots_.size()) {
+    throw CkError(CKR_SLOT_ID_INVALID, "no such slot");
+  }
+  return *slots_[id];
+}
+
+SessionRef Library::session(CK_SESSION_HANDLE handle) {
+  std::shared_ptr<Session> s;
+  Slot* slot;
+  {
+    std::lock_guard lock(mutex_);
+    require_initialized();
+    auto it = sessions_.find(handle);
+    if (it == sessions_.end()) {
+      throw CkError(CKR_SESSION_HANDLE_INVALID, "no such session");
+    }
+    s = it->second;
+    slot = slots_[s->slot].get();
+  }
+  std::unique_lock<std::mutex> session_lock(s->mutex);
+  return SessionRef{std::move(s), std::move(session_lock), slot};
+}
+
+CK_SESSION_HANDLE Library::open_session(Slot& slot, CK_FLAGS flags) {
+  std::lock_guard lock(mutex_);
+  require_initialized();
+  auto s = std::make_shared<Session>();
+  s->handle = next_session_++;
+  s->slot = slot.id();
+  s->flags = flags;
+  sessions_[s->handle] = s;
+  return s->handle;
+}
+
+void Library::close_locked(std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it) {
+  Slot& slot = *slots_[it->second->slot];
+  CK_SESSION_HANDLE handle = it->first;
+  sessions_.erase(it);
+  if (device::Device* d = slot.device()) {
+    d->token().destroy_session_objects(handle);
+    bool last = true;
+    for (const auto& [h, s] : sessions_) {
+      last = last && s->slot != slot.id();
+    }
+    if (last) {
+      d->token().logout();
+    }
+  }
+}
+
+void Library::close_session(CK_SESSION_HANDLE handle) {
+  std::lock_guard lock(mutex_);
+  require_initialized();
+  auto it = sessions_.find(handle);
+  if (it == sessions_.end()) {
+    throw CkError(CKR_SESSION_HANDLE_INVALID, "no such session");
+  }
+  close_locked(it);
+}
+
+void Library::close_all_sessions(Slot& slot) {
+  std::lock_guard lock(mutex_);
+  require_initialized();
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto next = std::next(it);
+    if (it->second->slot == slot.id()) {
+      close_locked(it);
+    }
+    it = next;
+  }
+  if (device::Device* d = slot.device()) {
+    d->token().logout();
+  }
+}
+
+std::pair<size_t, size_t> Library::session_counts(const Slot& slot) {
+  std::lock_guard lock(mutex_);
+  size_t all = 0, rw = 0;
+  for (const auto& [h, s] : sessions_) {
+    if (s->slot == slot.id()) {
+      ++all;
+      rw += s->read_write() ? 1 : 0;
+    }
+  }
+  return {all, rw};
+}
+
+bool Library::has_read_only_session(const Slot& slot) {
+  auto [all, rw] = session_counts(slot);
+  return all > rw;
+}
+
+}  // namespace twinhsm::pkcs11

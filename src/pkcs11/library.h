@@ -1,0 +1,86 @@
+// The module's state between C_Initialize and C_Finalize: the slots (one per configured device)
+// and the open sessions. Entry points reach it through the helpers below, which check that the
+// library is initialized and that handles are valid, and throw CkError otherwise.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "device/device.h"
+#include "pkcs11/session.h"
+
+namespace twinhsm::pkcs11 {
+
+// Slot is one configured device. The device is opened on first use and again after a failure,
+// so a device personalized while an application runs appears without a restart.
+class Slot {
+ public:
+  Slot(CK_SLOT_ID id, std::filesystem::path dir) : id_(id), dir_(std::move(dir)) {}
+  CK_SLOT_ID id() const { return id_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  // device returns the open device, or nullptr when the directory holds none (token not present).
+  device::Device* device();
+  // token returns the token or throws CkError(CKR_TOKEN_NOT_PRESENT).
+  token::Token& token();
+
+ private:
+  CK_SLOT_ID id_;
+  std::filesystem::path dir_;
+  std::mutex mutex_;
+  std::unique_ptr<device::Device> device_;
+};
+
+// SessionRef is a session found by handle and locked for the caller's whole call: no other
+// thread runs an operation on it meanwhile (PKCS#11 leaves concurrent calls on one session to the
+// application; serializing them is the safe reading).
+struct SessionRef {
+  std::shared_ptr<Session> session;
+  std::unique_lock<std::mutex> lock;
+  Slot* slot;
+  Session& operator*() const { return *session; }
+  Session* operator->() const { return session.get(); }
+  token::Token& token() const { return slot->token(); }
+};
+
+class Library {
+ public:
+  // initialize loads the configuration and makes the slots.
+  void initialize();
+  void finalize();
+  bool initialized() const;
+
+  // The slots, in id order. Throws CKR_CRYPTOKI_NOT_INITIALIZED before initialize.
+  std::vector<Slot*> slots();
+  // slot throws CKR_SLOT_ID_INVALID for an unknown id.
+  Slot& slot(CK_SLOT_ID id);
+
+  // session throws CKR_SESSION_HANDLE_INVALID for an unknown handle.
+  SessionRef session(CK_SESSION_HANDLE handle);
+  CK_SESSION_HANDLE open_session(Slot& slot, CK_FLAGS flags);
+  // close_session closes it and destroys its session objects; the last session of a slot to
+  // close logs the token out, as PKCS#11 says.
+  void close_session(CK_SESSION_HANDLE handle);
+  void close_all_sessions(Slot& slot);
+  // Counts of the slot's sessions (all, read-write).
+  std::pair<size_t, size_t> session_counts(const Slot& slot);
+  bool has_read_only_session(const Slot& slot);
+
+ private:
+  void require_initialized() const;
+  void close_locked(std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it);
+
+  mutable std::mutex mutex_;
+  bool initialized_ = false;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions_;
+  CK_SESSION_HANDLE next_session_ = 1;
+};
+
+Library& library();
+
+}  // namespace twinhsm::pkcs11

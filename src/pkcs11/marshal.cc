@@ -1,0 +1,150 @@
+#include "pkcs11/marshal.h"
+
+#include "token/ck_error.h"
+
+namespace twinhsm::pkcs11 {
+
+using token::CkError;
+using token::require;
+
+namespace {
+constexpr CK_ULONG kMaxAttributeLen = 16u << 20;
+}
+
+token::AttributeMap parse_template(const CK_ATTRIBUTE* attrs, CK_ULONG count) {
+  require(attrs != nullptr || count == 0, CKR_ARGUMENTS_BAD, "the template is NULL");
+  token::AttributeMap map;
+  for (CK_ULONG i = 0; i < count; ++i) {
+    const CK_ATTRIBUTE& a = attrs[i];
+    require(a.ulValueLen <= kMaxAttributeLen && (a.pValue != nullptr || a.ulValueLen == 0),
+            CKR_ATTRIBUTE_VALUE_INVALID, "an attribute's value pointer or length is invalid");
+    ByteView value(static_cast<const uint8_t*>(a.pValue), a.ulValueLen);
+    if (const auto* existing = map.find(a.type)) {
+      require(existing->size() == value.size() && crypto::ct_equal(*existing, value),
+              CKR_TEMPLATE_INCONSISTENT, "the template gives one attribute two values");
+      continue;
+    }
+    map.set(a.type, value);
+  }
+  return map;
+}
+
+namespace {
+
+template <class T>
+const T& param_as(const CK_MECHANISM* m) {
+  require(m->pParameter != nullptr && m->ulParameterLen == sizeof(T), CKR_MECHANISM_PARAM_INVALID,
+          "the mechanism parameter has the wrong size");
+  return *static_cast<const T*>(m->pParameter);
+}
+
+// The CK_GCM_PARAMS of PKCS#11 2.40 before its errata had no ulIvBits; some applications still
+// pass that layout. Accept both.
+struct GcmParamsV240 {
+  CK_BYTE_PTR pIv;
+  CK_ULONG ulIvLen;
+  CK_BYTE_PTR pAAD;
+  CK_ULONG ulAADLen;
+  CK_ULONG ulTagBits;
+};
+
+token::GcmParams parse_gcm(const CK_MECHANISM* m) {
+  require(m->pParameter != nullptr, CKR_MECHANISM_PARAM_INVALID, "AES-GCM needs CK_GCM_PARAMS");
+  const CK_BYTE* iv;
+  CK_ULONG iv_len, aad_len;
+  const CK_BYTE* aad;
+  token::GcmParams out;
+  if (m->ulParameterLen == sizeof(CK_GCM_PARAMS)) {
+    const auto& p = *static_cast<const CK_GCM_PARAMS*>(m->pParameter);
+    iv = p.pIv;
+    iv_len = p.ulIvLen;
+    aad = p.pAAD;
+    aad_len = p.ulAADLen;
+    out.tag_bits = p.ulTagBits;
+  } else if (m->ulParameterLen == sizeof(GcmParamsV240)) {
+    const auto& p = *static_cast<const GcmParamsV240*>(m->pParameter);
+    iv = p.pIv;
+    iv_len = p.ulIvLen;
+    aad = p.pAAD;
+    aad_len = p.ulAADLen;
+    out.tag_bits = p.ulTagBits;
+  } else {
+    throw CkError(CKR_MECHANISM_PARAM_INVALID, "CK_GCM_PARAMS has the wrong size");
+  }
+  require((iv || iv_len == 0) && (aad || aad_len == 0) && iv_len <= 256 && aad_len <= (1u << 24),
+          CKR_MECHANISM_PARAM_INVALID, "the GCM IV or AAD pointer or length is invalid");
+  out.iv.assign(iv, iv + iv_len);
+  out.aad.assign(aad, aad + aad_len);
+  return out;
+}
+
+}  // namespace
+
+token::Mechanism parse_mechanism(const CK_MECHANISM* m) {
+  require(m != nullptr, CKR_ARGUMENTS_BAD, "the mechanism is NULL");
+  require(token::mechanism_info(m->mechanism) != nullptr, CKR_MECHANISM_INVALID,
+          "twinhsm does not support the mechanism");
+  token::Mechanism out;
+  out.type = m->mechanism;
+  switch (m->mechanism) {
+    case CKM_AES_GCM:
+      out.params = parse_gcm(m);
+      break;
+    case CKM_RSA_PKCS_PSS:
+    case CKM_SHA1_RSA_PKCS_PSS:
+    case CKM_SHA224_RSA_PKCS_PSS:
+    case CKM_SHA256_RSA_PKCS_PSS:
+    case CKM_SHA384_RSA_PKCS_PSS:
+    case CKM_SHA512_RSA_PKCS_PSS: {
+      const auto& p = param_as<CK_RSA_PKCS_PSS_PARAMS>(m);
+      out.params = token::PssParams{p.hashAlg, p.mgf, p.sLen};
+      break;
+    }
+    case CKM_EDDSA:
+      if (m->pParameter != nullptr) {
+        const auto& p = param_as<CK_EDDSA_PARAMS>(m);
+        require(!p.phFlag && p.ulContextDataLen == 0, CKR_MECHANISM_PARAM_INVALID,
+                "only pure Ed25519 (no prehash, no context) is supported");
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+bool give_output(CK_BYTE_PTR out, CK_ULONG_PTR out_len, size_t size) {
+  require(out_len != nullptr, CKR_ARGUMENTS_BAD, "the output length pointer is NULL");
+  CK_ULONG available = *out_len;
+  *out_len = size;
+  if (out == nullptr) {
+    return false;
+  }
+  require(available >= size, CKR_BUFFER_TOO_SMALL, "the output buffer is too small");
+  return true;
+}
+
+bool copy_output(CK_BYTE_PTR out, CK_ULONG_PTR out_len, ByteView data) {
+  if (!give_output(out, out_len, data.size())) {
+    return false;
+  }
+  if (!data.empty()) {
+    std::memcpy(out, data.data(), data.size());
+  }
+  return true;
+}
+
+ByteView input(const CK_BYTE* data, CK_ULONG len) {
+  require(data != nullptr || len == 0, CKR_ARGUMENTS_BAD, "the input pointer is NULL");
+  return ByteView(data, len);
+}
+
+std::string unpad(const CK_UTF8CHAR* field, size_t n) {
+  std::string s(reinterpret_cast<const char*>(field), n);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+}  // namespace twinhsm::pkcs11

@@ -1,0 +1,46 @@
+// Moving data across the C boundary: caller templates into AttributeMaps, CK_MECHANISMs into
+// token::Mechanism (parameters copied out of the caller's memory at once), output buffers with
+// the two-call convention, and blank-padded PKCS#11 strings.
+#pragma once
+
+#include <cstring>
+#include <string>
+
+#include "common/bytes.h"
+#include "common/pkcs11.h"
+#include "token/attributes.h"
+#include "token/mechanisms.h"
+
+namespace twinhsm::pkcs11 {
+
+// parse_template copies count attributes. Throws CKR_ARGUMENTS_BAD (NULL array with count > 0),
+// CKR_ATTRIBUTE_VALUE_INVALID (NULL value with a length, or a length over 16 MiB),
+// CKR_TEMPLATE_INCONSISTENT (one type twice with different values).
+token::AttributeMap parse_template(const CK_ATTRIBUTE* attrs, CK_ULONG count);
+
+// parse_mechanism checks the mechanism is supported (CKR_MECHANISM_INVALID) and copies its
+// parameter (CKR_MECHANISM_PARAM_INVALID when malformed).
+token::Mechanism parse_mechanism(const CK_MECHANISM* mechanism);
+
+// give_output implements the two-call convention for an output of size bytes: with out NULL it
+// stores the size and returns false (nothing produced yet); with a buffer too small it stores the
+// size and throws CKR_BUFFER_TOO_SMALL; otherwise returns true and the caller writes. out_len
+// must not be NULL (CKR_ARGUMENTS_BAD).
+bool give_output(CK_BYTE_PTR out, CK_ULONG_PTR out_len, size_t size);
+// copy_output writes data with the same convention; returns false for a size query.
+bool copy_output(CK_BYTE_PTR out, CK_ULONG_PTR out_len, ByteView data);
+
+// input returns a view of a caller's buffer; throws CKR_ARGUMENTS_BAD for NULL with a length.
+ByteView input(const CK_BYTE* data, CK_ULONG len);
+
+// pad copies text into a fixed-size, blank-padded, not NUL-terminated PKCS#11 field.
+template <size_t N>
+void pad(unsigned char (&field)[N], std::string_view text) {
+  std::memset(field, ' ', N);
+  std::memcpy(field, text.data(), std::min(N, text.size()));
+}
+
+// unpad reads a blank-padded field (C_InitToken's label).
+std::string unpad(const CK_UTF8CHAR* field, size_t n);
+
+}  // namespace twinhsm::pkcs11

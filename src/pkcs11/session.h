@@ -1,0 +1,59 @@
+// Session is one PKCS#11 session: its flags and the operations active in it (at most one of
+// each kind, as PKCS#11 allows).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "common/pkcs11.h"
+#include "crypto/pkey.h"
+#include "token/mechanisms.h"
+
+namespace twinhsm::pkcs11 {
+
+struct FindOperation {
+  std::vector<CK_OBJECT_HANDLE> results;
+  size_t next = 0;
+};
+
+struct SignOperation {
+  CK_MECHANISM_TYPE mechanism = 0;
+  size_t signature_size = 0;
+  size_t max_input = 0;  // raw RSA PKCS#1: modulus bytes - 11; 0: no limit
+  size_t input_seen = 0;
+  bool multi_part = false;  // C_*Update was called: only C_*Final may follow
+  std::optional<crypto::Signer> signer;
+  std::optional<crypto::Verifier> verifier;
+};
+
+struct CipherOperationState {
+  std::unique_ptr<token::CipherOperation> cipher;
+  bool multi_part = false;
+};
+
+struct Session {
+  CK_SESSION_HANDLE handle = 0;
+  CK_SLOT_ID slot = 0;
+  CK_FLAGS flags = 0;  // CKF_SERIAL_SESSION, CKF_RW_SESSION
+  std::mutex mutex;
+
+  std::optional<FindOperation> find;
+  std::optional<SignOperation> sign;
+  std::optional<SignOperation> verify;
+  std::optional<CipherOperationState> encrypt;
+  std::optional<CipherOperationState> decrypt;
+
+  bool read_write() const { return (flags & CKF_RW_SESSION) != 0; }
+  // end_operations drops every active operation (logout, token changes).
+  void end_operations() {
+    find.reset();
+    sign.reset();
+    verify.reset();
+    encrypt.reset();
+    decrypt.reset();
+  }
+};
+
+}  // namespace twinhsm::pkcs11

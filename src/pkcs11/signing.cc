@@ -1,0 +1,203 @@
+// Signing and verification (PKCS#11 3.0 sections 5.12-5.13), single- and multi-part.
+#include "pkcs11/guard.h"
+#include "pkcs11/library.h"
+#include "pkcs11/marshal.h"
+#include "pkcs11/objects.h"
+#include "token/attribute_policy.h"
+#include "token/key_material.h"
+
+using namespace twinhsm;
+using namespace twinhsm::pkcs11;
+using token::CkError;
+using token::require;
+
+namespace {
+
+std::string h(CK_ULONG v) { return std::to_string(v); }
+
+// start makes the operation state for C_SignInit / C_VerifyInit.
+SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
+                    bool sign) {
+  token::Mechanism mech = parse_mechanism(mechanism);
+  require(token::mechanism_info(mech.type)->flags & (sign ? CKF_SIGN : CKF_VERIFY),
+          CKR_MECHANISM_INVALID, "the mechanism cannot sign or verify");
+  token::ObjectPtr obj = find_key(ref, key);
+  require(obj->attrs.get_bool(sign ? CKA_SIGN : CKA_VERIFY, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
+          sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
+  CK_OBJECT_CLASS cls = token::object_class(obj->attrs);
+  require(cls == (sign ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY) || (!sign && cls == CKO_PRIVATE_KEY),
+          CKR_KEY_TYPE_INCONSISTENT, "the key's class does not fit the operation");
+  crypto::SignatureScheme scheme = token::signature_scheme(mech, obj->attrs);
+  crypto::PKey pkey = token::to_pkey(obj->attrs);
+  SignOperation op;
+  op.mechanism = mech.type;
+  op.signature_size = crypto::signature_size(pkey, scheme);
+  if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pkcs1 && !scheme.digest) {
+    op.max_input = op.signature_size - 11;
+  }
+  if (sign) {
+    op.signer.emplace(pkey, scheme);
+  } else {
+    op.verifier.emplace(pkey, scheme);
+  }
+  return op;
+}
+
+void feed(SignOperation& op, ByteView data) {
+  op.input_seen += data.size();
+  require(op.max_input == 0 || op.input_seen <= op.max_input, CKR_DATA_LEN_RANGE,
+          "the data is too long for the mechanism");
+  if (op.signer) {
+    op.signer->update(data);
+  } else {
+    op.verifier->update(data);
+  }
+}
+
+// ending runs one step of an operation; an error other than CKR_BUFFER_TOO_SMALL ends it, as
+// PKCS#11 requires.
+template <class Body>
+void ending(std::optional<SignOperation>& op, Body&& body) {
+  require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
+  try {
+    body(*op);
+  } catch (const CkError& e) {
+    if (e.rv() != CKR_BUFFER_TOO_SMALL) {
+      op.reset();
+    }
+    throw;
+  } catch (...) {
+    op.reset();
+    throw;
+  }
+}
+
+void finish_signature(std::optional<SignOperation>& op, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
+  if (!give_output(sig, sig_len, op->signature_size)) {
+    return;
+  }
+  Bytes out = op->signer->finish();
+  copy_output(sig, sig_len, out);
+  op.reset();
+}
+
+void finish_verify(std::optional<SignOperation>& op, ByteView sig) {
+  bool length_ok = sig.size() == op->signature_size;
+  bool ok = op->verifier->finish(sig);
+  op.reset();
+  require(length_ok, CKR_SIGNATURE_LEN_RANGE, "the signature has the wrong length");
+  require(ok, CKR_SIGNATURE_INVALID, "the signature does not verify");
+}
+
+}  // namespace
+
+extern "C" {
+
+CK_RV C_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  return guard("C_SignInit", h(session) + ", key=" + h(key), [&] {
+    SessionRef ref = library().session(session);
+    require(!ref->sign.has_value(), CKR_OPERATION_ACTIVE, "a signing operation is active");
+    ref->sign = start(ref, mechanism, key, true);
+  });
+}
+
+CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
+             CK_ULONG_PTR sig_len) {
+  return guard("C_Sign", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->sign, [&](SignOperation& op) {
+      require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part signature must end with C_SignFinal");
+      ByteView in = input(data, data_len);
+      if (!give_output(sig, sig_len, op.signature_size)) {
+        return;
+      }
+      feed(op, in);
+      finish_signature(ref->sign, sig, sig_len);
+    });
+  });
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
+  return guard("C_SignUpdate", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->sign, [&](SignOperation& op) {
+      op.multi_part = true;
+      feed(op, input(part, part_len));
+    });
+  });
+}
+
+CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
+  return guard("C_SignFinal", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->sign, [&](SignOperation&) { finish_signature(ref->sign, sig, sig_len); });
+  });
+}
+
+CK_RV C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  return guard("C_VerifyInit", h(session) + ", key=" + h(key), [&] {
+    SessionRef ref = library().session(session);
+    require(!ref->verify.has_value(), CKR_OPERATION_ACTIVE, "a verification is active");
+    ref->verify = start(ref, mechanism, key, false);
+  });
+}
+
+CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
+               CK_ULONG sig_len) {
+  return guard("C_Verify", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->verify, [&](SignOperation& op) {
+      require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part verification must end with C_VerifyFinal");
+      feed(op, input(data, data_len));
+      finish_verify(ref->verify, input(sig, sig_len));
+    });
+  });
+}
+
+CK_RV C_VerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
+  return guard("C_VerifyUpdate", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->verify, [&](SignOperation& op) {
+      op.multi_part = true;
+      feed(op, input(part, part_len));
+    });
+  });
+}
+
+CK_RV C_VerifyFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG sig_len) {
+  return guard("C_VerifyFinal", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->verify, [&](SignOperation&) { finish_verify(ref->verify, input(sig, sig_len)); });
+  });
+}
+
+CK_RV C_SignRecoverInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return guard("C_SignRecoverInit", h(session), [&] {
+    library().session(session);
+    throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
+  });
+}
+
+CK_RV C_SignRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return guard("C_SignRecover", h(session), [&] {
+    library().session(session);
+    throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
+  });
+}
+
+CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return guard("C_VerifyRecoverInit", h(session), [&] {
+    library().session(session);
+    throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
+  });
+}
+
+CK_RV C_VerifyRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
+                      CK_ULONG_PTR) {
+  return guard("C_VerifyRecover", h(session), [&] {
+    library().session(session);
+    throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
+  });
+}
+
+}  // extern "C"

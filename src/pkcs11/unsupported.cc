@@ -1,0 +1,124 @@
+// Entry points twinhsm does not implement yet: each checks its session (so that an invalid handle
+// still gets CKR_SESSION_HANDLE_INVALID) and returns CKR_FUNCTION_NOT_SUPPORTED. docs/pkcs11.md
+// lists them.
+#include "pkcs11/entry.h"
+#include "pkcs11/guard.h"
+#include "pkcs11/library.h"
+
+using namespace twinhsm;
+using namespace twinhsm::pkcs11;
+
+namespace {
+
+CK_RV not_supported(const char* name, CK_SESSION_HANDLE session) {
+  return guard(name, std::to_string(session), [&] {
+    library().session(session);
+    throw token::CkError(CKR_FUNCTION_NOT_SUPPORTED, "not supported");
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+CK_RV C_DigestInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR) { return not_supported("C_DigestInit", s); }
+CK_RV C_Digest(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_Digest", s);
+}
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG) {
+  return not_supported("C_DigestUpdate", s);
+}
+CK_RV C_DigestKey(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE) { return not_supported("C_DigestKey", s); }
+CK_RV C_DigestFinal(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_DigestFinal", s);
+}
+CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_DigestEncryptUpdate", s);
+}
+CK_RV C_DecryptDigestUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_DecryptDigestUpdate", s);
+}
+CK_RV C_SignEncryptUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_SignEncryptUpdate", s);
+}
+CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_DecryptVerifyUpdate", s);
+}
+
+// Legacy functions: PKCS#11 says they return CKR_FUNCTION_NOT_PARALLEL.
+CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE s) {
+  return guard("C_GetFunctionStatus", std::to_string(s), [&] {
+    library().session(s);
+    throw token::CkError(CKR_FUNCTION_NOT_PARALLEL, "no parallel functions");
+  });
+}
+CK_RV C_CancelFunction(CK_SESSION_HANDLE s) {
+  return guard("C_CancelFunction", std::to_string(s), [&] {
+    library().session(s);
+    throw token::CkError(CKR_FUNCTION_NOT_PARALLEL, "no parallel functions");
+  });
+}
+
+// Message-based functions (PKCS#11 3.0 section 5.11 onwards).
+CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return not_supported("C_MessageEncryptInit", s);
+}
+CK_RV C_EncryptMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                       CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_EncryptMessage", s);
+}
+CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG) {
+  return not_supported("C_EncryptMessageBegin", s);
+}
+CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                           CK_BYTE_PTR, CK_ULONG_PTR, CK_FLAGS) {
+  return not_supported("C_EncryptMessageNext", s);
+}
+CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageEncryptFinal", s); }
+CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return not_supported("C_MessageDecryptInit", s);
+}
+CK_RV C_DecryptMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                       CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_DecryptMessage", s);
+}
+CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG) {
+  return not_supported("C_DecryptMessageBegin", s);
+}
+CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                           CK_BYTE_PTR, CK_ULONG_PTR, CK_FLAGS) {
+  return not_supported("C_DecryptMessageNext", s);
+}
+CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageDecryptFinal", s); }
+CK_RV C_MessageSignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return not_supported("C_MessageSignInit", s);
+}
+CK_RV C_SignMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
+                    CK_ULONG_PTR) {
+  return not_supported("C_SignMessage", s);
+}
+CK_RV C_SignMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG) {
+  return not_supported("C_SignMessageBegin", s);
+}
+CK_RV C_SignMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                        CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_SignMessageNext", s);
+}
+CK_RV C_MessageSignFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageSignFinal", s); }
+CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return not_supported("C_MessageVerifyInit", s);
+}
+CK_RV C_VerifyMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                      CK_BYTE_PTR, CK_ULONG) {
+  return not_supported("C_VerifyMessage", s);
+}
+CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG) {
+  return not_supported("C_VerifyMessageBegin", s);
+}
+CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
+                          CK_BYTE_PTR, CK_ULONG) {
+  return not_supported("C_VerifyMessageNext", s);
+}
+CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageVerifyFinal", s); }
+
+}  // extern "C"

@@ -1,0 +1,157 @@
+#include "store/sqlite.h"
+
+#include <string>
+
+namespace twinhsm::store {
+
+namespace {
+constexpr int kBusyTimeoutMs = 30000;
+}
+
+Database::Database(const std::filesystem::path& path, bool create) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (create) {
+    flags |= SQLITE_OPEN_CREATE;
+  }
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError("cannot open the store " + path.string() + ": " + msg);
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=FULL");
+  exec("PRAGMA secure_delete=ON");
+  exec("PRAGMA foreign_keys=ON");
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+void Database::fail(std::string_view what) const {
+  throw StoreError(std::string(what) + ": " + sqlite3_errmsg(db_));
+}
+
+void Database::exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw StoreError("store statement failed (" + text.substr(0, 40) + "): " + msg);
+  }
+}
+
+int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int Database::changes() const { return sqlite3_changes(db_); }
+
+Statement::Statement(Database& db, std::string_view sql) : db_(db) {
+  if (sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+      SQLITE_OK) {
+    db.fail("cannot prepare a store statement");
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, int64_t value) {
+  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) {
+    db_.fail("cannot bind a store parameter");
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                        SQLITE_TRANSIENT) != SQLITE_OK) {
+    db_.fail("cannot bind a store parameter");
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, ByteView blob) {
+  // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
+  static const uint8_t kEmpty = 0;
+  const void* data = blob.empty() ? &kEmpty : blob.data();
+  if (sqlite3_bind_blob(stmt_, index, data, static_cast<int>(blob.size()), SQLITE_TRANSIENT) !=
+      SQLITE_OK) {
+    db_.fail("cannot bind a store parameter");
+  }
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::optional<Bytes>& blob) {
+  return blob ? bind(index, ByteView(*blob)) : bind_null(index);
+}
+
+Statement& Statement::bind_null(int index) {
+  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) {
+    db_.fail("cannot bind a store parameter");
+  }
+  return *this;
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) {
+    return true;
+  }
+  if (rc == SQLITE_DONE) {
+    return false;
+  }
+  db_.fail("store query failed");
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+
+std::string Statement::column_text(int index) const {
+  const auto* text = sqlite3_column_text(stmt_, index);
+  return text ? std::string(reinterpret_cast<const char*>(text),
+                            static_cast<size_t>(sqlite3_column_bytes(stmt_, index)))
+              : std::string();
+}
+
+Bytes Statement::column_blob(int index) const {
+  const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, index));
+  auto size = static_cast<size_t>(sqlite3_column_bytes(stmt_, index));
+  return data ? Bytes(data, data + size) : Bytes();
+}
+
+std::optional<Bytes> Statement::column_optional_blob(int index) const {
+  if (sqlite3_column_type(stmt_, index) == SQLITE_NULL) {
+    return std::nullopt;
+  }
+  return column_blob(index);
+}
+
+Transaction::Transaction(Database& db, Kind kind) : db_(db) {
+  db_.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+}
+
+Transaction::~Transaction() {
+  if (open_) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (...) {  // a failed rollback leaves SQLite to roll back on the next open
+    }
+  }
+}
+
+void Transaction::commit() {
+  db_.exec("COMMIT");
+  open_ = false;
+}
+
+}  // namespace twinhsm::store

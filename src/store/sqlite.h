@@ -1,0 +1,83 @@
+// RAII over SQLite: the connection, prepared statements and transactions. Every failure becomes a
+// StoreError that names the operation and carries SQLite's message.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+
+namespace twinhsm::store {
+
+class Database;
+
+// Statement is one prepared statement. bind_* take 1-based indexes, as SQLite does. step()
+// returns true while a row is available. The statement is finalized on destruction.
+class Statement {
+ public:
+  Statement(Database& db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, ByteView blob);
+  Statement& bind(int index, const std::optional<Bytes>& blob);  // NULL when empty
+  Statement& bind_null(int index);
+
+  bool step();
+  void run();  // step() to completion, for statements that return no row
+  void reset();
+
+  int64_t column_int(int index) const;
+  std::string column_text(int index) const;
+  Bytes column_blob(int index) const;
+  std::optional<Bytes> column_optional_blob(int index) const;
+
+ private:
+  Database& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Database is one connection. Not thread safe: callers serialize access (store::Store does).
+class Database {
+ public:
+  // open opens (or, with create, creates) the database file; WAL journal, synchronous=FULL,
+  // secure_delete, a busy timeout so that two processes wait for each other instead of failing.
+  Database(const std::filesystem::path& path, bool create);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void exec(std::string_view sql);
+  int64_t last_insert_rowid() const;
+  int changes() const;
+  sqlite3* handle() const { return db_; }
+  [[noreturn]] void fail(std::string_view what) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Transaction begins on construction (IMMEDIATE: the write lock is taken at once, so that two
+// processes never both read-then-write) and rolls back on destruction unless commit() was called.
+class Transaction {
+ public:
+  enum class Kind { read, write };
+  Transaction(Database& db, Kind kind);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Database& db_;
+  bool open_ = true;
+};
+
+}  // namespace twinhsm::store

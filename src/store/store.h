@@ -1,0 +1,135 @@
+// Store is the device's storage: one SQLite database holding settings, the wrapped storage key of
+// each role, and the objects. It knows nothing of PKCS#11 or of what the bytes mean; it makes sure
+// that every row it returns is one it wrote: each row carries an HMAC-SHA256 under the device's
+// row-authentication key over every column (and the table's name), so a row edited, moved to
+// another id or another table by hand is detected (IntegrityError), never returned.
+//
+// Store is thread safe: calls are serialized by an internal mutex, which a Transaction holds for
+// its whole life. Two processes on one database serialize through SQLite's locks.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "crypto/secure_bytes.h"
+#include "store/sqlite.h"
+
+namespace twinhsm::store {
+
+// ObjectRow is one stored object, as the token layer encoded it.
+struct ObjectRow {
+  int64_t id = 0;
+  bool is_private = false;
+  // Index tags: keyed hashes of CKA_CLASS, CKA_ID and CKA_LABEL (absent: nullopt).
+  std::optional<Bytes> class_tag, id_tag, label_tag;
+  Bytes body;    // the attributes: clear encoding (public) or AES-GCM ciphertext (private)
+  Bytes secret;  // encrypted key material of a public object; empty otherwise
+};
+
+// RoleRow is a role's login data: the storage key wrapped under the role's password KEK.
+struct RoleRow {
+  int role = 0;
+  Bytes salt;
+  uint32_t iterations = 0;
+  Bytes wrapped_sk;
+  uint32_t failures = 0;
+};
+
+// ObjectQuery selects objects by index tags. A row matches if it is public and matches every
+// given public tag, or private (and include_private) and matches every given private tag.
+struct ObjectQuery {
+  struct Tags {
+    std::optional<Bytes> class_tag, id_tag, label_tag;
+  };
+  Tags public_tags;
+  Tags private_tags;
+  bool include_private = false;
+};
+
+class Store {
+ public:
+  // Opens the database at path (creating it and its schema when create is true; failing if it
+  // does not exist otherwise). row_key authenticates every row.
+  Store(const std::filesystem::path& path, crypto::SecureBytes row_key, bool create);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // WriteTransaction groups writes: they all land or none does. Holding one keeps other threads
+  // of this process out of the store; other processes wait on SQLite's lock.
+  class WriteTransaction {
+   public:
+    explicit WriteTransaction(Store& store);
+    void commit() { tx_.commit(); }
+
+   private:
+    std::unique_lock<std::recursive_mutex> lock_;
+    Transaction tx_;
+  };
+  // ReadTransaction gives one consistent snapshot across several reads.
+  class ReadTransaction {
+   public:
+    explicit ReadTransaction(Store& store);
+
+   private:
+    std::unique_lock<std::recursive_mutex> lock_;
+    Transaction tx_;
+  };
+
+  int schema_version();
+
+  // Settings: small named values (device and token settings).
+  std::optional<Bytes> setting(std::string_view key);
+  std::optional<std::string> setting_text(std::string_view key);
+  void put_setting(std::string_view key, ByteView value);
+  void put_setting(std::string_view key, std::string_view value) { put_setting(key, as_bytes(value)); }
+  void delete_setting(std::string_view key);
+  std::map<std::string, Bytes> settings();
+
+  std::optional<RoleRow> role(int role);
+  void put_role(const RoleRow& row);
+  void delete_role(int role);
+
+  // insert_object stores a new object: it reserves a fresh id (never reused, even after a
+  // delete), calls encode(id) to fill the row (the id is bound into the row's encryption), and
+  // writes it. Returns the id.
+  int64_t insert_object(const std::function<ObjectRow(int64_t id)>& encode);
+  void update_object(const ObjectRow& row);
+  // delete_object returns false if no such object.
+  bool delete_object(int64_t id);
+  void delete_all_objects();
+  std::optional<ObjectRow> object(int64_t id);
+  std::vector<ObjectRow> find_objects(const ObjectQuery& query);
+  // for_each_object visits every row in id order (authenticated), for listings and backups.
+  void for_each_object(const std::function<void(const ObjectRow&)>& visit);
+  struct Counts {
+    int64_t public_objects = 0, private_objects = 0;
+  };
+  Counts count_objects();
+
+  // data_version changes whenever another connection commits a change (PRAGMA data_version).
+  int64_t data_version();
+
+  // Makes tables and indexes exist at the current schema version.
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  Bytes row_mac(std::string_view table, const std::vector<ByteView>& fields) const;
+  void check_mac(std::string_view table, const std::vector<ByteView>& fields, ByteView mac,
+                 std::string_view what) const;
+  ObjectRow read_object_row(Statement& st) const;
+  void migrate();
+
+  std::recursive_mutex mutex_;
+  Database db_;
+  crypto::SecureBytes row_key_;
+};
+
+}  // namespace twinhsm::store

@@ -1,0 +1,381 @@
+#include "token/attribute_policy.h"
+
+#include <array>
+
+#include "crypto/random.h"
+#include "token/ck_error.h"
+
+namespace twinhsm::token {
+
+namespace {
+
+// Classes, as bits.
+constexpr unsigned kData = 1, kCert = 2, kPub = 4, kPriv = 8, kSecret = 16;
+constexpr unsigned kKeys = kPub | kPriv | kSecret, kAll = kData | kCert | kKeys;
+// Key types, as bits (0: any).
+constexpr unsigned kRsa = 1, kEc = 2, kEdwards = 4, kSym = 8;
+
+// Attribute traits.
+enum Trait : unsigned {
+  kBool = 1u << 0,
+  kUlong = 1u << 1,
+  kMaterial = 1u << 2,   // secret part of a key
+  kComputed = 1u << 3,   // set by the token only
+  kFixed = 1u << 4,      // given at creation, never changed
+  kCopyOnly = 1u << 5,   // changeable in C_CopyObject only
+  kToTrue = 1u << 6,     // may change only from false to true
+  kToFalse = 1u << 7,    // may change only from true to false
+};
+
+struct Rule {
+  CK_ATTRIBUTE_TYPE type;
+  unsigned traits;
+  unsigned classes;
+  unsigned key_types;  // 0: any
+};
+
+constexpr std::array kRules = {
+    Rule{CKA_CLASS, kUlong | kFixed, kAll, 0},
+    Rule{CKA_TOKEN, kBool | kCopyOnly, kAll, 0},
+    Rule{CKA_PRIVATE, kBool | kCopyOnly, kAll, 0},
+    Rule{CKA_MODIFIABLE, kBool | kCopyOnly, kAll, 0},
+    Rule{CKA_COPYABLE, kBool | kToFalse, kAll, 0},
+    Rule{CKA_DESTROYABLE, kBool, kAll, 0},
+    Rule{CKA_LABEL, 0, kAll, 0},
+    Rule{CKA_UNIQUE_ID, kComputed, kAll, 0},
+    // Data objects.
+    Rule{CKA_APPLICATION, 0, kData, 0},
+    Rule{CKA_OBJECT_ID, 0, kData, 0},
+    Rule{CKA_VALUE, 0, kData | kCert, 0},
+    // Certificates (X.509 attributes; other certificate types keep what they are given).
+    Rule{CKA_CERTIFICATE_TYPE, kUlong | kFixed, kCert, 0},
+    Rule{CKA_TRUSTED, kBool, kCert | kPub | kSecret, 0},
+    Rule{CKA_CERTIFICATE_CATEGORY, kUlong, kCert, 0},
+    Rule{CKA_CHECK_VALUE, 0, kCert | kSecret, 0},
+    Rule{CKA_SUBJECT, 0, kCert | kPub | kPriv, 0},
+    Rule{CKA_ISSUER, 0, kCert, 0},
+    Rule{CKA_SERIAL_NUMBER, 0, kCert, 0},
+    Rule{CKA_URL, 0, kCert, 0},
+    Rule{CKA_HASH_OF_SUBJECT_PUBLIC_KEY, 0, kCert, 0},
+    Rule{CKA_HASH_OF_ISSUER_PUBLIC_KEY, 0, kCert, 0},
+    Rule{CKA_JAVA_MIDP_SECURITY_DOMAIN, kUlong, kCert, 0},
+    Rule{CKA_NAME_HASH_ALGORITHM, kUlong, kCert, 0},
+    Rule{CKA_PUBLIC_KEY_INFO, 0, kCert | kPub | kPriv, 0},
+    Rule{CKA_ID, 0, kCert | kKeys, 0},
+    Rule{CKA_START_DATE, 0, kCert | kKeys, 0},
+    Rule{CKA_END_DATE, 0, kCert | kKeys, 0},
+    // Keys.
+    Rule{CKA_KEY_TYPE, kUlong | kFixed, kKeys, 0},
+    Rule{CKA_DERIVE, kBool, kKeys, 0},
+    Rule{CKA_LOCAL, kBool | kComputed, kKeys, 0},
+    Rule{CKA_KEY_GEN_MECHANISM, kUlong | kComputed, kKeys, 0},
+    Rule{CKA_ALLOWED_MECHANISMS, 0, kKeys, 0},
+    Rule{CKA_ENCRYPT, kBool, kPub | kSecret, 0},
+    Rule{CKA_VERIFY, kBool, kPub | kSecret, 0},
+    Rule{CKA_VERIFY_RECOVER, kBool, kPub, 0},
+    Rule{CKA_WRAP, kBool, kPub | kSecret, 0},
+    Rule{CKA_DECRYPT, kBool, kPriv | kSecret, 0},
+    Rule{CKA_SIGN, kBool, kPriv | kSecret, 0},
+    Rule{CKA_SIGN_RECOVER, kBool, kPriv, 0},
+    Rule{CKA_UNWRAP, kBool, kPriv | kSecret, 0},
+    Rule{CKA_SENSITIVE, kBool | kToTrue, kPriv | kSecret, 0},
+    Rule{CKA_EXTRACTABLE, kBool | kToFalse, kPriv | kSecret, 0},
+    Rule{CKA_ALWAYS_SENSITIVE, kBool | kComputed, kPriv | kSecret, 0},
+    Rule{CKA_NEVER_EXTRACTABLE, kBool | kComputed, kPriv | kSecret, 0},
+    Rule{CKA_WRAP_WITH_TRUSTED, kBool | kToTrue, kPriv | kSecret, 0},
+    Rule{CKA_ALWAYS_AUTHENTICATE, kBool, kPriv, 0},
+    Rule{CKA_WRAP_TEMPLATE, kFixed, kPub | kSecret, 0},
+    Rule{CKA_UNWRAP_TEMPLATE, kFixed, kPriv | kSecret, 0},
+    // RSA.
+    Rule{CKA_MODULUS, kFixed, kPub | kPriv, kRsa},
+    Rule{CKA_MODULUS_BITS, kUlong | kComputed, kPub, kRsa},
+    Rule{CKA_PUBLIC_EXPONENT, kFixed, kPub | kPriv, kRsa},
+    Rule{CKA_PRIVATE_EXPONENT, kMaterial | kFixed, kPriv, kRsa},
+    Rule{CKA_PRIME_1, kMaterial | kFixed, kPriv, kRsa},
+    Rule{CKA_PRIME_2, kMaterial | kFixed, kPriv, kRsa},
+    Rule{CKA_EXPONENT_1, kMaterial | kFixed, kPriv, kRsa},
+    Rule{CKA_EXPONENT_2, kMaterial | kFixed, kPriv, kRsa},
+    Rule{CKA_COEFFICIENT, kMaterial | kFixed, kPriv, kRsa},
+    // EC and Edwards curves.
+    Rule{CKA_EC_PARAMS, kFixed, kPub | kPriv, kEc | kEdwards},
+    Rule{CKA_EC_POINT, kFixed, kPub, kEc | kEdwards},
+    // CKA_VALUE of keys: the EC private scalar, the Edwards seed, the secret key.
+    Rule{CKA_VALUE, kMaterial | kFixed, kPriv | kSecret, kEc | kEdwards | kSym},
+    Rule{CKA_VALUE_LEN, kUlong | kComputed, kSecret, kSym},
+};
+
+unsigned class_bit(CK_OBJECT_CLASS c) {
+  switch (c) {
+    case CKO_DATA: return kData;
+    case CKO_CERTIFICATE: return kCert;
+    case CKO_PUBLIC_KEY: return kPub;
+    case CKO_PRIVATE_KEY: return kPriv;
+    case CKO_SECRET_KEY: return kSecret;
+    default: return 0;
+  }
+}
+
+unsigned key_type_bit(CK_KEY_TYPE k) {
+  switch (k) {
+    case CKK_RSA: return kRsa;
+    case CKK_EC: return kEc;
+    case CKK_EC_EDWARDS: return kEdwards;
+    case CKK_AES:
+    case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
+    case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC: return kSym;
+    default: return 0;
+  }
+}
+
+bool key_type_fits(CK_OBJECT_CLASS c, CK_KEY_TYPE k) {
+  unsigned kb = key_type_bit(k);
+  if (c == CKO_SECRET_KEY) {
+    return kb == kSym;
+  }
+  return kb == kRsa || kb == kEc || kb == kEdwards;
+}
+
+// rule_for finds the rule of the attribute for the class and key type (vendor attributes and
+// attributes of other classes: nullptr).
+const Rule* rule_for(CK_ATTRIBUTE_TYPE type, unsigned cls, unsigned kt) {
+  for (const Rule& r : kRules) {
+    if (r.type == type && (r.classes & cls) && (r.key_types == 0 || (r.key_types & kt))) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+void check_value_size(const Rule& rule, const SecureBytes& value) {
+  if ((rule.traits & kBool) && value.size() != sizeof(CK_BBOOL)) {
+    throw CkError(CKR_ATTRIBUTE_VALUE_INVALID, "a boolean attribute must be one byte long");
+  }
+  if ((rule.traits & kUlong) && value.size() != sizeof(CK_ULONG)) {
+    throw CkError(CKR_ATTRIBUTE_VALUE_INVALID, "a CK_ULONG attribute has the wrong length");
+  }
+}
+
+void set_default(AttributeMap& a, CK_ATTRIBUTE_TYPE type, bool value) {
+  if (!a.has(type)) {
+    a.set_bool(type, value);
+  }
+}
+
+}  // namespace
+
+CK_OBJECT_CLASS object_class(const AttributeMap& attrs) {
+  return attrs.get_ulong(CKA_CLASS).value_or(CK_UNAVAILABLE_INFORMATION);
+}
+
+CK_KEY_TYPE key_type(const AttributeMap& attrs) {
+  return attrs.get_ulong(CKA_KEY_TYPE).value_or(CK_UNAVAILABLE_INFORMATION);
+}
+
+AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
+                               CK_OBJECT_CLASS produced_class, CK_KEY_TYPE produced_key_type,
+                               CK_MECHANISM_TYPE mechanism) {
+  AttributeMap a = tmpl;
+  if (origin != Origin::created) {
+    auto c = tmpl.get_ulong(CKA_CLASS);
+    require(!c || *c == produced_class, CKR_TEMPLATE_INCONSISTENT,
+            "the template's CKA_CLASS does not match what the mechanism makes");
+    a.set_ulong(CKA_CLASS, produced_class);
+    if (produced_key_type != CK_UNAVAILABLE_INFORMATION) {
+      auto k = tmpl.get_ulong(CKA_KEY_TYPE);
+      require(!k || *k == produced_key_type, CKR_TEMPLATE_INCONSISTENT,
+              "the template's CKA_KEY_TYPE does not match what the mechanism makes");
+      a.set_ulong(CKA_KEY_TYPE, produced_key_type);
+    }
+  }
+  auto cls_value = a.get_ulong(CKA_CLASS);
+  require(cls_value.has_value(), CKR_TEMPLATE_INCOMPLETE, "the template has no CKA_CLASS");
+  unsigned cls = class_bit(*cls_value);
+  require(cls != 0, CKR_ATTRIBUTE_VALUE_INVALID, "CKA_CLASS names a class twinhsm does not store");
+  unsigned kt = 0;
+  if (cls & kKeys) {
+    auto k = a.get_ulong(CKA_KEY_TYPE);
+    require(k.has_value(), CKR_TEMPLATE_INCOMPLETE, "a key template needs CKA_KEY_TYPE");
+    require(key_type_fits(*cls_value, *k), CKR_ATTRIBUTE_VALUE_INVALID,
+            "CKA_KEY_TYPE names a key type twinhsm does not support for this class");
+    kt = key_type_bit(*k);
+  }
+  if (cls == kCert) {
+    auto ct = a.get_ulong(CKA_CERTIFICATE_TYPE);
+    require(ct.has_value(), CKR_TEMPLATE_INCOMPLETE, "a certificate needs CKA_CERTIFICATE_TYPE");
+  }
+
+  for (const auto& [type, value] : tmpl) {
+    const Rule* rule = rule_for(type, cls, kt);
+    if (!rule) {
+      if (type & CKA_VENDOR_DEFINED || cls == kCert) {
+        continue;  // kept as given: vendor attributes, other certificate types' attributes
+      }
+      throw CkError(CKR_ATTRIBUTE_TYPE_INVALID, "the template names an attribute this class does not have");
+    }
+    check_value_size(*rule, value);
+    if (rule->traits & kComputed) {
+      throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the template sets an attribute only the token sets");
+    }
+    if (origin == Origin::generated && (rule->traits & kMaterial)) {
+      throw CkError(CKR_TEMPLATE_INCONSISTENT, "a generated key's value cannot be given");
+    }
+  }
+
+  // Defaults (PKCS#11 3.0 leaves these to the token; twinhsm's are documented in docs/pkcs11.md).
+  bool secret_or_private = cls & (kPriv | kSecret);
+  set_default(a, CKA_TOKEN, false);
+  set_default(a, CKA_PRIVATE, secret_or_private);
+  set_default(a, CKA_MODIFIABLE, true);
+  set_default(a, CKA_COPYABLE, true);
+  set_default(a, CKA_DESTROYABLE, true);
+  if (!a.has(CKA_LABEL)) {
+    a.set(CKA_LABEL, ByteView());
+  }
+  a.set(CKA_UNIQUE_ID, as_bytes(to_hex(crypto::random_bytes(16))));
+  if (cls & kKeys) {
+    if (!a.has(CKA_ID)) {
+      a.set(CKA_ID, ByteView());
+    }
+    set_default(a, CKA_DERIVE, false);
+    a.set_bool(CKA_LOCAL, origin == Origin::generated);
+    a.set_ulong(CKA_KEY_GEN_MECHANISM,
+                origin == Origin::generated ? mechanism : CK_UNAVAILABLE_INFORMATION);
+  }
+  if (cls == kPub) {
+    set_default(a, CKA_ENCRYPT, kt == kRsa);
+    set_default(a, CKA_VERIFY, true);
+    set_default(a, CKA_VERIFY_RECOVER, false);
+    set_default(a, CKA_WRAP, kt == kRsa);
+    set_default(a, CKA_TRUSTED, false);
+  }
+  if (cls == kPriv) {
+    set_default(a, CKA_DECRYPT, kt == kRsa);
+    set_default(a, CKA_SIGN, true);
+    set_default(a, CKA_SIGN_RECOVER, false);
+    set_default(a, CKA_UNWRAP, kt == kRsa);
+    set_default(a, CKA_ALWAYS_AUTHENTICATE, false);
+  }
+  if (cls == kSecret) {
+    set_default(a, CKA_ENCRYPT, true);
+    set_default(a, CKA_DECRYPT, true);
+    set_default(a, CKA_SIGN, true);
+    set_default(a, CKA_VERIFY, true);
+    set_default(a, CKA_WRAP, true);
+    set_default(a, CKA_UNWRAP, true);
+    set_default(a, CKA_TRUSTED, false);
+  }
+  if (cls & (kPriv | kSecret)) {
+    set_default(a, CKA_SENSITIVE, true);
+    set_default(a, CKA_EXTRACTABLE, false);
+    set_default(a, CKA_WRAP_WITH_TRUSTED, false);
+    a.set_bool(CKA_ALWAYS_SENSITIVE, false);
+    a.set_bool(CKA_NEVER_EXTRACTABLE, false);
+  }
+  if (cls == kCert) {
+    set_default(a, CKA_TRUSTED, false);
+    if (!a.has(CKA_CERTIFICATE_CATEGORY)) {
+      a.set_ulong(CKA_CERTIFICATE_CATEGORY, 0);
+    }
+  }
+  return a;
+}
+
+void finish_key(AttributeMap& a, Origin origin) {
+  CK_OBJECT_CLASS c = object_class(a);
+  if (c == CKO_SECRET_KEY) {
+    if (auto* v = a.find(CKA_VALUE)) {
+      a.set_ulong(CKA_VALUE_LEN, v->size());
+    }
+  }
+  if (c != CKO_PRIVATE_KEY && c != CKO_SECRET_KEY) {
+    return;
+  }
+  bool local = origin == Origin::generated;
+  a.set_bool(CKA_ALWAYS_SENSITIVE, local && a.get_bool(CKA_SENSITIVE, true));
+  a.set_bool(CKA_NEVER_EXTRACTABLE, local && !a.get_bool(CKA_EXTRACTABLE, false));
+}
+
+void check_required(const AttributeMap& a) {
+  auto need = [&](CK_ATTRIBUTE_TYPE t) {
+    require(a.has(t), CKR_TEMPLATE_INCOMPLETE, "the template lacks a value the key type requires");
+  };
+  CK_OBJECT_CLASS c = object_class(a);
+  CK_KEY_TYPE k = key_type(a);
+  if (c == CKO_PUBLIC_KEY && k == CKK_RSA) {
+    need(CKA_MODULUS);
+    need(CKA_PUBLIC_EXPONENT);
+  } else if (c == CKO_PRIVATE_KEY && k == CKK_RSA) {
+    need(CKA_MODULUS);
+    need(CKA_PRIVATE_EXPONENT);
+  } else if (c == CKO_PUBLIC_KEY && (k == CKK_EC || k == CKK_EC_EDWARDS)) {
+    need(CKA_EC_PARAMS);
+    need(CKA_EC_POINT);
+  } else if ((c == CKO_PRIVATE_KEY && (k == CKK_EC || k == CKK_EC_EDWARDS)) || c == CKO_SECRET_KEY) {
+    if (c == CKO_PRIVATE_KEY) {
+      need(CKA_EC_PARAMS);
+    }
+    need(CKA_VALUE);
+  } else if (c == CKO_CERTIFICATE && a.get_ulong(CKA_CERTIFICATE_TYPE) == CKC_X_509) {
+    need(CKA_SUBJECT);
+    need(CKA_VALUE);
+  }
+}
+
+void check_change(const AttributeMap& object, const AttributeMap& changes, bool copy) {
+  if (copy) {
+    require(object.get_bool(CKA_COPYABLE, true), CKR_ACTION_PROHIBITED,
+            "the object has CKA_COPYABLE false");
+  } else {
+    require(object.get_bool(CKA_MODIFIABLE, true), CKR_ACTION_PROHIBITED,
+            "the object has CKA_MODIFIABLE false");
+  }
+  CK_OBJECT_CLASS c = object_class(object);
+  unsigned cls = class_bit(c);
+  unsigned kt = (cls & kKeys) ? key_type_bit(key_type(object)) : 0;
+  for (const auto& [type, value] : changes) {
+    const Rule* rule = rule_for(type, cls, kt);
+    if (!rule) {
+      if (type & CKA_VENDOR_DEFINED || cls == kCert) {
+        continue;
+      }
+      throw CkError(CKR_ATTRIBUTE_TYPE_INVALID, "the object has no such attribute");
+    }
+    check_value_size(*rule, value);
+    const SecureBytes* current = object.find(type);
+    bool same = current && crypto::ct_equal(*current, value);
+    if (same) {
+      continue;  // setting an attribute to its value is always allowed
+    }
+    if ((rule->traits & (kComputed | kFixed)) || ((rule->traits & kCopyOnly) && !copy)) {
+      throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute cannot be changed");
+    }
+    bool now = object.get_bool(type, false);
+    bool next = value.size() == 1 && value[0] != CK_FALSE;
+    if ((rule->traits & kToTrue) && now && !next) {
+      throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute can only change from false to true");
+    }
+    if ((rule->traits & kToFalse) && !now && next) {
+      throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute can only change from true to false");
+    }
+  }
+}
+
+bool is_key_material(const AttributeMap& object, CK_ATTRIBUTE_TYPE type) {
+  CK_OBJECT_CLASS c = object_class(object);
+  if (c != CKO_PRIVATE_KEY && c != CKO_SECRET_KEY) {
+    return false;
+  }
+  const Rule* rule = rule_for(type, class_bit(c), key_type_bit(key_type(object)));
+  return rule && (rule->traits & kMaterial);
+}
+
+bool is_hidden(const AttributeMap& object, CK_ATTRIBUTE_TYPE type) {
+  return is_key_material(object, type) &&
+         (object.get_bool(CKA_SENSITIVE, true) || !object.get_bool(CKA_EXTRACTABLE, false));
+}
+
+}  // namespace twinhsm::token

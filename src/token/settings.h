@@ -1,0 +1,35 @@
+// Names and defaults of the settings the token reads from the store. The device writes them at
+// personalization (device/factory.cc); backups carry them with the rest of the store.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "store/store.h"
+
+namespace twinhsm::token::settings {
+
+inline constexpr const char* kPbkdf2Iterations = "device.pbkdf2_iterations";
+inline constexpr const char* kMaxLoginFailures = "device.max_login_failures";
+inline constexpr const char* kButtonBackend = "device.button_backend";
+inline constexpr const char* kButtonTimeout = "device.button_timeout_seconds";
+inline constexpr const char* kTokenLabel = "token.label";
+
+inline constexpr uint32_t kDefaultPbkdf2Iterations = 600000;
+inline constexpr uint32_t kDefaultMaxLoginFailures = 10;
+inline constexpr uint32_t kDefaultButtonTimeout = 60;
+
+// read_uint returns the setting as a number, or fallback when it is absent or not a number.
+inline uint32_t read_uint(store::Store& store, const char* key, uint32_t fallback) {
+  auto text = store.setting_text(key);
+  if (!text || text->empty()) {
+    return fallback;
+  }
+  try {
+    return static_cast<uint32_t>(std::stoul(*text));
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+}  // namespace twinhsm::token::settings

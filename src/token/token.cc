@@ -1,0 +1,416 @@
+#include "token/token.h"
+
+#include <algorithm>
+
+#include "crypto/aead.h"
+#include "crypto/digest.h"
+#include "crypto/kdf.h"
+#include "crypto/keywrap.h"
+#include "crypto/random.h"
+#include "token/attribute_policy.h"
+#include "token/ck_error.h"
+#include "token/settings.h"
+
+namespace twinhsm::token {
+
+namespace {
+
+constexpr size_t kSaltLen = 32;
+constexpr size_t kKeyLen = 32;
+constexpr size_t kNonceLen = 12;
+constexpr size_t kTagLen = 16;
+constexpr size_t kMinPin = 4;
+constexpr size_t kMaxPin = 255;
+
+void check_pin_length(ByteView pin) {
+  require(pin.size() >= kMinPin && pin.size() <= kMaxPin, CKR_PIN_LEN_RANGE,
+          "a PIN must be 4 to 255 bytes long");
+}
+
+const char* role_name(Role r) { return r == Role::so ? "so" : "user"; }
+
+Bytes object_aad(int64_t id, bool is_private) {
+  Bytes aad(as_bytes("twinhsm object v1").begin(), as_bytes("twinhsm object v1").end());
+  append_be(aad, static_cast<uint64_t>(id), 8);
+  aad.push_back(is_private ? 1 : 0);
+  return aad;
+}
+
+Bytes seal(const SecureBytes& key, ByteView aad, const SecureBytes& plaintext) {
+  Bytes out = crypto::random_bytes(kNonceLen);
+  Bytes ct = crypto::aes_gcm_encrypt(key, out, aad, plaintext, kTagLen);
+  append(out, ct);
+  return out;
+}
+
+SecureBytes open(const SecureBytes& key, ByteView aad, ByteView sealed) {
+  if (sealed.size() < kNonceLen + kTagLen) {
+    throw IntegrityError("a stored object is truncated");
+  }
+  return crypto::aes_gcm_decrypt(key, sealed.first(kNonceLen), aad, sealed.subspan(kNonceLen),
+                                 kTagLen);
+}
+
+SecureBytes derive_private_index_key(const SecureBytes& sk) {
+  return crypto::kbkdf_counter_hmac_sha256(sk, "twinhsm private index v1", ByteView(), kKeyLen);
+}
+
+}  // namespace
+
+Token::Token(store::Store& store, TokenKeys keys) : store_(store), keys_(std::move(keys)) {}
+
+Token::~Token() = default;
+
+bool Token::initialized() { return store_.role(static_cast<int>(Role::so)).has_value(); }
+
+std::string Token::label() { return store_.setting_text(settings::kTokenLabel).value_or(""); }
+
+uint32_t Token::pbkdf2_iterations() {
+  return settings::read_uint(store_, settings::kPbkdf2Iterations,
+                             settings::kDefaultPbkdf2Iterations);
+}
+
+uint32_t Token::max_failures() {
+  return settings::read_uint(store_, settings::kMaxLoginFailures,
+                             settings::kDefaultMaxLoginFailures);
+}
+
+PinState Token::pin_state(Role role) {
+  PinState s;
+  s.max_failures = max_failures();
+  if (auto row = store_.role(static_cast<int>(role))) {
+    s.initialized = true;
+    s.failures = row->failures;
+  }
+  return s;
+}
+
+std::optional<Role> Token::logged_in() const {
+  std::lock_guard lock(mutex_);
+  return role_;
+}
+
+std::optional<SecureBytes> Token::current_sk() const {
+  std::lock_guard lock(mutex_);
+  if (!role_) {
+    return std::nullopt;
+  }
+  return sk_;
+}
+
+SecureBytes Token::derive_kek(const store::RoleRow& row, ByteView pin) const {
+  SecureBytes stretched = crypto::pbkdf2_hmac_sha256(pin, row.salt, row.iterations, kKeyLen);
+  stretched.insert(stretched.end(), keys_.login_secret.begin(), keys_.login_secret.end());
+  return crypto::kbkdf_counter_hmac_sha256(stretched, "twinhsm role kek v1",
+                                           as_bytes(role_name(static_cast<Role>(row.role))), kKeyLen);
+}
+
+store::RoleRow Token::wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const {
+  store::RoleRow row;
+  row.role = static_cast<int>(role);
+  row.salt = crypto::random_bytes(kSaltLen);
+  row.iterations = const_cast<Token*>(this)->pbkdf2_iterations();
+  row.wrapped_sk = crypto::aes_key_wrap(derive_kek(row, pin), sk);
+  row.failures = 0;
+  return row;
+}
+
+SecureBytes Token::unwrap_sk(Role role, ByteView pin) {
+  uint32_t limit = max_failures();
+  store::RoleRow row;
+  {
+    // Raise the failure counter and make it durable before the check: a process killed during
+    // the check has still spent the attempt.
+    store::Store::WriteTransaction tx(store_);
+    auto current = store_.role(static_cast<int>(role));
+    if (!current) {
+      throw CkError(role == Role::user ? CKR_USER_PIN_NOT_INITIALIZED : CKR_USER_TYPE_INVALID,
+                    role == Role::user ? "the user PIN is not initialized"
+                                       : "the token is not initialized");
+    }
+    row = *current;
+    require(row.failures < limit, CKR_PIN_LOCKED,
+            role == Role::user ? "the user PIN is locked; the SO must set a new one (init-pin)"
+                               : "the SO PIN is locked; the token must be restored from a backup");
+    store::RoleRow raised = row;
+    ++raised.failures;
+    store_.put_role(raised);
+    tx.commit();
+  }
+  SecureBytes sk;
+  try {
+    sk = crypto::aes_key_unwrap(derive_kek(row, pin), row.wrapped_sk);
+  } catch (const IntegrityError&) {
+    throw CkError(row.failures + 1 >= limit ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT,
+                  row.failures + 1 >= limit ? "wrong PIN; the PIN is now locked" : "wrong PIN");
+  }
+  store::Store::WriteTransaction tx(store_);
+  if (auto now = store_.role(static_cast<int>(role))) {
+    now->failures = 0;
+    store_.put_role(*now);
+  }
+  tx.commit();
+  return sk;
+}
+
+void Token::init_token(ByteView so_pin, const std::string& label) {
+  check_pin_length(so_pin);
+  if (initialized()) {
+    unwrap_sk(Role::so, so_pin);
+  }
+  SecureBytes sk = crypto::random_secret(kKeyLen);
+  store::RoleRow so = wrap_sk(Role::so, so_pin, sk);
+  {
+    store::Store::WriteTransaction tx(store_);
+    store_.delete_all_objects();
+    store_.delete_role(static_cast<int>(Role::user));
+    store_.put_role(so);
+    store_.put_setting(settings::kTokenLabel, label);
+    tx.commit();
+  }
+  std::lock_guard lock(mutex_);
+  role_.reset();
+  crypto::cleanse(sk_.data(), sk_.size());
+  sk_.clear();
+  session_objects_.clear();
+}
+
+void Token::login(Role role, ByteView pin) {
+  SecureBytes sk = unwrap_sk(role, pin);
+  SecureBytes index_key = derive_private_index_key(sk);
+  std::lock_guard lock(mutex_);
+  role_ = role;
+  sk_ = std::move(sk);
+  private_index_key_ = std::move(index_key);
+}
+
+void Token::logout() {
+  std::lock_guard lock(mutex_);
+  role_.reset();
+  sk_ = SecureBytes();
+  private_index_key_ = SecureBytes();
+}
+
+void Token::init_pin(ByteView pin) {
+  check_pin_length(pin);
+  auto sk = current_sk();
+  require(sk && logged_in() == Role::so, CKR_USER_NOT_LOGGED_IN, "the SO must be logged in");
+  store::RoleRow row = wrap_sk(Role::user, pin, *sk);
+  store::Store::WriteTransaction tx(store_);
+  store_.put_role(row);
+  tx.commit();
+}
+
+void Token::set_pin(Role role, ByteView old_pin, ByteView new_pin) {
+  check_pin_length(new_pin);
+  SecureBytes sk = unwrap_sk(role, old_pin);
+  store::RoleRow row = wrap_sk(role, new_pin, sk);
+  store::Store::WriteTransaction tx(store_);
+  store_.put_role(row);
+  tx.commit();
+}
+
+std::optional<Bytes> Token::tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
+                                const SecureBytes& key) const {
+  const SecureBytes* value = attrs.find(type);
+  if (!value) {
+    return std::nullopt;
+  }
+  Bytes input;
+  append_be(input, type, 8);
+  append(input, *value);
+  SecureBytes mac = crypto::hmac_sha256(key, input);
+  return Bytes(mac.begin(), mac.begin() + 16);
+}
+
+store::ObjectRow Token::encode(int64_t id, const AttributeMap& attrs, const SecureBytes* sk) const {
+  store::ObjectRow row;
+  row.id = id;
+  row.is_private = attrs.get_bool(CKA_PRIVATE, true);
+  const SecureBytes& index_key = row.is_private ? private_index_key_ : keys_.index_key;
+  row.class_tag = tag(attrs, CKA_CLASS, index_key);
+  row.id_tag = tag(attrs, CKA_ID, index_key);
+  row.label_tag = tag(attrs, CKA_LABEL, index_key);
+  Bytes aad = object_aad(id, row.is_private);
+  if (row.is_private) {
+    row.body = seal(*sk, aad, attrs.encode());
+    return row;
+  }
+  AttributeMap clear, material;
+  for (const auto& [type, value] : attrs) {
+    (is_key_material(attrs, type) ? material : clear).set(type, value);
+  }
+  SecureBytes body = clear.encode();
+  row.body.assign(body.begin(), body.end());
+  if (material.size() > 0) {
+    row.secret = seal(keys_.object_key, aad, material.encode());
+  }
+  return row;
+}
+
+AttributeMap Token::decode(const store::ObjectRow& row, const SecureBytes* sk) const {
+  Bytes aad = object_aad(row.id, row.is_private);
+  if (row.is_private) {
+    return AttributeMap::decode(open(*sk, aad, row.body));
+  }
+  AttributeMap attrs = AttributeMap::decode(row.body);
+  if (!row.secret.empty()) {
+    AttributeMap material = AttributeMap::decode(open(keys_.object_key, aad, row.secret));
+    for (const auto& [type, value] : material) {
+      attrs.set(type, value);
+    }
+  }
+  return attrs;
+}
+
+ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE owner) {
+  bool is_private = attrs.get_bool(CKA_PRIVATE, true);
+  auto sk = current_sk();
+  require(!is_private || logged_in() == Role::user, CKR_USER_NOT_LOGGED_IN,
+          "a private object needs the user logged in");
+  auto obj = std::make_shared<Object>();
+  obj->attrs = std::move(attrs);
+  if (token_object) {
+    store::Store::WriteTransaction tx(store_);
+    int64_t id = store_.insert_object([&](int64_t new_id) {
+      std::lock_guard lock(mutex_);
+      return encode(new_id, obj->attrs, sk ? &*sk : nullptr);
+    });
+    tx.commit();
+    obj->handle = static_cast<CK_OBJECT_HANDLE>(id);
+    return obj;
+  }
+  std::lock_guard lock(mutex_);
+  obj->owner = owner;
+  obj->handle = next_session_handle_++;
+  session_objects_[obj->handle] = obj;
+  return obj;
+}
+
+ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {
+  bool user = logged_in() == Role::user;
+  if (handle >= kSessionHandleBase) {
+    std::lock_guard lock(mutex_);
+    auto it = session_objects_.find(handle);
+    require(it != session_objects_.end() && (user || !it->second->is_private()),
+            CKR_OBJECT_HANDLE_INVALID, "no such object");
+    return it->second;
+  }
+  require(handle != CK_INVALID_HANDLE, CKR_OBJECT_HANDLE_INVALID, "no such object");
+  auto row = store_.object(static_cast<int64_t>(handle));
+  require(row.has_value(), CKR_OBJECT_HANDLE_INVALID, "no such object");
+  auto sk = current_sk();
+  require(!row->is_private || (user && sk), CKR_OBJECT_HANDLE_INVALID, "no such object");
+  auto obj = std::make_shared<Object>();
+  obj->handle = handle;
+  obj->attrs = decode(*row, sk ? &*sk : nullptr);
+  return obj;
+}
+
+ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
+  auto obj = std::make_shared<Object>();
+  obj->handle = object.handle;
+  obj->owner = object.owner;
+  obj->attrs = std::move(attrs);
+  if (object.is_token()) {
+    auto sk = current_sk();
+    require(!obj->is_private() || (logged_in() == Role::user && sk), CKR_USER_NOT_LOGGED_IN,
+            "a private object needs the user logged in");
+    store::Store::WriteTransaction tx(store_);
+    require(store_.object(static_cast<int64_t>(object.handle)).has_value(),
+            CKR_OBJECT_HANDLE_INVALID, "the object was destroyed");
+    store::ObjectRow row;
+    {
+      std::lock_guard lock(mutex_);
+      row = encode(static_cast<int64_t>(object.handle), obj->attrs, sk ? &*sk : nullptr);
+    }
+    store_.update_object(row);
+    tx.commit();
+    return obj;
+  }
+  std::lock_guard lock(mutex_);
+  require(session_objects_.count(object.handle) != 0, CKR_OBJECT_HANDLE_INVALID,
+          "the object was destroyed");
+  session_objects_[object.handle] = obj;
+  return obj;
+}
+
+void Token::destroy(const Object& object) {
+  if (object.is_token()) {
+    store::Store::WriteTransaction tx(store_);
+    require(store_.delete_object(static_cast<int64_t>(object.handle)), CKR_OBJECT_HANDLE_INVALID,
+            "the object was already destroyed");
+    tx.commit();
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  require(session_objects_.erase(object.handle) == 1, CKR_OBJECT_HANDLE_INVALID,
+          "the object was already destroyed");
+}
+
+namespace {
+
+bool matches(const AttributeMap& attrs, const AttributeMap& tmpl) {
+  for (const auto& [type, value] : tmpl) {
+    const SecureBytes* have = attrs.find(type);
+    if (!have || is_hidden(attrs, type) || have->size() != value.size() ||
+        !crypto::ct_equal(*have, value)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
+  bool user = logged_in() == Role::user;
+  auto sk = current_sk();
+  std::vector<CK_OBJECT_HANDLE> out;
+  bool token_objects = tmpl.get_bool(CKA_TOKEN, true);
+  bool session_objects = !tmpl.has(CKA_TOKEN) || !tmpl.get_bool(CKA_TOKEN, false);
+  if (token_objects) {
+    store::ObjectQuery q;
+    q.public_tags = {tag(tmpl, CKA_CLASS, keys_.index_key), tag(tmpl, CKA_ID, keys_.index_key),
+                     tag(tmpl, CKA_LABEL, keys_.index_key)};
+    if (user && sk) {
+      std::lock_guard lock(mutex_);
+      q.include_private = true;
+      q.private_tags = {tag(tmpl, CKA_CLASS, private_index_key_),
+                        tag(tmpl, CKA_ID, private_index_key_),
+                        tag(tmpl, CKA_LABEL, private_index_key_)};
+    }
+    if (tmpl.has(CKA_PRIVATE)) {
+      q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);
+    }
+    for (const store::ObjectRow& row : store_.find_objects(q)) {
+      if (matches(decode(row, sk ? &*sk : nullptr), tmpl)) {
+        out.push_back(static_cast<CK_OBJECT_HANDLE>(row.id));
+      }
+    }
+  }
+  if (session_objects) {
+    std::lock_guard lock(mutex_);
+    std::vector<CK_OBJECT_HANDLE> session_handles;
+    for (const auto& [handle, obj] : session_objects_) {
+      if ((user || !obj->is_private()) && matches(obj->attrs, tmpl)) {
+        session_handles.push_back(handle);
+      }
+    }
+    std::sort(session_handles.begin(), session_handles.end());
+    out.insert(out.end(), session_handles.begin(), session_handles.end());
+  }
+  return out;
+}
+
+void Token::destroy_session_objects(CK_SESSION_HANDLE owner) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(session_objects_, [&](const auto& entry) { return entry.second->owner == owner; });
+}
+
+void Token::destroy_all_session_objects() {
+  std::lock_guard lock(mutex_);
+  session_objects_.clear();
+}
+
+}  // namespace twinhsm::token

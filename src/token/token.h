@@ -1,0 +1,126 @@
+// Token is the PKCS#11 token of one device: its roles and logins (the storage key SK that only a
+// role's password opens), and its objects, token objects in the store and session objects in
+// memory. It enforces who may see what; the PKCS#11 layer above enforces session rules.
+//
+// Key hierarchy (docs/key-hierarchy.md): a role's KEK = KBKDF(PBKDF2(PIN, salt, iterations) ||
+// login secret, "twinhsm role kek v1", role); the store keeps AES-KW(KEK, SK) and the salt, no
+// PIN and no hash. Private objects are AES-256-GCM under SK; key material of public objects is
+// AES-256-GCM under the device's object key; both bind the object's id as associated data.
+//
+// Thread safe. One Token per device per process; the login state is per process, as PKCS#11's is
+// per application.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "store/store.h"
+#include "token/attributes.h"
+
+namespace twinhsm::token {
+
+enum class Role { so = 0, user = 1 };
+
+// TokenKeys are the device secrets the token uses, derived from the firmware key and the secure
+// element's key (device/device_keys.h).
+struct TokenKeys {
+  SecureBytes login_secret;  // mixed into every role's KEK
+  SecureBytes object_key;    // encrypts key material of public objects
+  SecureBytes index_key;     // keys the index tags of public objects
+};
+
+// Object is one object as the token holds it. Immutable once shared: changes make a new Object.
+struct Object {
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  AttributeMap attrs;
+  CK_SESSION_HANDLE owner = 0;  // session objects: the session that made it; token objects: 0
+  bool is_token() const { return owner == 0; }
+  bool is_private() const { return attrs.get_bool(CKA_PRIVATE, true); }
+};
+using ObjectPtr = std::shared_ptr<const Object>;
+
+struct PinState {
+  bool initialized = false;
+  uint32_t failures = 0;
+  uint32_t max_failures = 0;
+  bool locked() const { return initialized && failures >= max_failures; }
+};
+
+class Token {
+ public:
+  Token(store::Store& store, TokenKeys keys);
+  ~Token();
+
+  bool initialized();
+  std::string label();
+  PinState pin_state(Role role);
+  std::optional<Role> logged_in() const;
+
+  // init_token makes a fresh token: new SK, SO PIN set, user PIN unset, every token object and
+  // this process's session objects gone. On an initialized token the current SO PIN must be given
+  // (counted as a login attempt). Throws CkError: CKR_PIN_INCORRECT, CKR_PIN_LOCKED,
+  // CKR_PIN_LEN_RANGE.
+  void init_token(ByteView so_pin, const std::string& label);
+  // login verifies pin for role (failure counter raised durably first) and keeps SK in memory.
+  // Throws CkError: CKR_PIN_INCORRECT, CKR_PIN_LOCKED, CKR_USER_PIN_NOT_INITIALIZED,
+  // CKR_USER_TYPE_INVALID (SO on an uninitialized token).
+  void login(Role role, ByteView pin);
+  // verify_pin checks pin for role (counted like a login) without changing the login state.
+  void verify_pin(Role role, ByteView pin) { unwrap_sk(role, pin); }
+  // logout wipes SK from memory.
+  void logout();
+  // init_pin sets the user PIN (SO logged in); clears the user's failure counter.
+  void init_pin(ByteView pin);
+  // set_pin checks old_pin for the role and rewraps SK under new_pin; nothing else changes.
+  void set_pin(Role role, ByteView old_pin, ByteView new_pin);
+
+  // create stores a complete object (attribute_policy.h has made it so) and returns it with its
+  // handle. owner 0 makes a token object; otherwise a session object of that session.
+  // Throws CKR_USER_NOT_LOGGED_IN for a private object without the user logged in.
+  ObjectPtr create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE owner);
+  // object returns the object or throws CKR_OBJECT_HANDLE_INVALID (also for private objects
+  // while the user is not logged in). Throws IntegrityError if its row fails authentication.
+  ObjectPtr object(CK_OBJECT_HANDLE handle);
+  // replace stores new attributes for an existing object (C_SetAttributeValue).
+  ObjectPtr replace(const Object& object, AttributeMap attrs);
+  void destroy(const Object& object);
+  // find returns the handles of the visible objects whose attributes equal every attribute of
+  // tmpl, using the store's indexes for CKA_CLASS, CKA_ID and CKA_LABEL.
+  std::vector<CK_OBJECT_HANDLE> find(const AttributeMap& tmpl);
+  void destroy_session_objects(CK_SESSION_HANDLE owner);
+  void destroy_all_session_objects();
+
+  store::Store& store() { return store_; }
+
+  // Handles of session objects start here; token object handles are store ids, below it.
+  static constexpr CK_OBJECT_HANDLE kSessionHandleBase = CK_OBJECT_HANDLE{1} << 40;
+
+ private:
+  SecureBytes derive_kek(const store::RoleRow& row, ByteView pin) const;
+  SecureBytes unwrap_sk(Role role, ByteView pin);  // counts the attempt
+  store::RoleRow wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const;
+  uint32_t pbkdf2_iterations();
+  uint32_t max_failures();
+  store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const SecureBytes* sk) const;
+  AttributeMap decode(const store::ObjectRow& row, const SecureBytes* sk) const;
+  std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
+                           const SecureBytes& key) const;
+  std::optional<SecureBytes> current_sk() const;
+
+  store::Store& store_;
+  TokenKeys keys_;
+
+  mutable std::mutex mutex_;  // guards the members below
+  std::optional<Role> role_;
+  SecureBytes sk_;
+  SecureBytes private_index_key_;
+  std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
+  CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
+};
+
+}  // namespace twinhsm::token

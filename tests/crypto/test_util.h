@@ -1,0 +1,52 @@
+// Helpers for the crypto tests: finding and parsing the vector files under tests/data/vectors.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+
+namespace twinhsm::crypto::test {
+
+// vector_path is TWINHSM_TEST_DATA/vectors/<relative>.
+std::filesystem::path vector_path(std::string_view relative);
+
+// read_text returns the whole file; throws std::runtime_error if it cannot be read.
+std::string read_text(const std::filesystem::path& path);
+
+nlohmann::json read_json(std::string_view relative);
+
+// hex decodes a hex string (either case); "" gives empty bytes.
+inline Bytes hex(std::string_view s) { return from_hex(s); }
+
+inline Bytes bytes_of(std::string_view s) {
+  return Bytes(reinterpret_cast<const uint8_t*>(s.data()),
+               reinterpret_cast<const uint8_t*>(s.data()) + s.size());
+}
+
+template <class Container>
+Bytes plain(const Container& c) {
+  return Bytes(c.begin(), c.end());
+}
+
+// A record of a NIST CAVP response file (.rsp / .txt): the "[NAME = VALUE]" section headers in
+// force where it appears, its "NAME = VALUE" fields, and whether it carries a FAIL line.
+struct CavpRecord {
+  std::map<std::string, std::string> section;
+  std::map<std::string, std::string> fields;
+  bool fail = false;
+  int line = 0;  // where the record starts, for failure messages
+
+  const std::string& at(const std::string& name) const;
+};
+
+// parse_cavp reads every record (each starts at a "COUNT" line). Lines starting with whitespace
+// (NIST's intermediate values) and '#' comments are skipped.
+std::vector<CavpRecord> parse_cavp(std::string_view relative);
+
+}  // namespace twinhsm::crypto::test
