@@ -154,8 +154,9 @@ std::string maybe_truncated(const SecureBytes& mac, bool truncated) {
 TEST(Hmac, Rfc4231) {
   int checked = 0;
   for (const auto& c : rfc4231_cases()) {
-    const std::pair<DigestAlg, const char*> expected[] = {
-        {DigestAlg::sha256, c.sha256}, {DigestAlg::sha384, c.sha384}, {DigestAlg::sha512, c.sha512}};
+    const std::pair<DigestAlg, const char*> expected[] = {{DigestAlg::sha256, c.sha256},
+                                                          {DigestAlg::sha384, c.sha384},
+                                                          {DigestAlg::sha512, c.sha512}};
     for (const auto& [alg, want] : expected) {
       EXPECT_EQ(maybe_truncated(hmac(alg, c.key, c.data), c.truncated), want)
           << "RFC 4231 test case " << c.number << " " << digest_name(alg);

@@ -93,10 +93,9 @@ TEST(Pbkdf2, Rfc7914Section11) {
   auto doc = test::read_json("pbkdf2/rfc7914_section11_pbkdf2_sha256.json");
   size_t n = 0;
   for (const auto& t : doc.at("tests")) {
-    SecureBytes dk = pbkdf2_hmac_sha256(bytes_of(t.at("password").get<std::string>()),
-                                        bytes_of(t.at("salt").get<std::string>()),
-                                        t.at("iterations").get<uint32_t>(),
-                                        t.at("dkLen").get<size_t>());
+    SecureBytes dk = pbkdf2_hmac_sha256(
+        bytes_of(t.at("password").get<std::string>()), bytes_of(t.at("salt").get<std::string>()),
+        t.at("iterations").get<uint32_t>(), t.at("dkLen").get<size_t>());
     EXPECT_EQ(to_hex(dk), t.at("dk").get<std::string>()) << "c=" << t.at("iterations");
     ++n;
   }

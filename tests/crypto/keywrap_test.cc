@@ -54,10 +54,18 @@ void check_nist_ad(std::string_view file, const UnwrapFn& unwrap) {
   EXPECT_EQ(fails, 100u) << file;  // NIST: 20 FAIL records per 100
 }
 
-TEST(AesKeyWrap, NistKwAe256) { check_nist_ae("keywrap/KW_AE_256.txt", kKw, kKwUn); }
-TEST(AesKeyWrap, NistKwAd256) { check_nist_ad("keywrap/KW_AD_256.txt", kKwUn); }
-TEST(AesKeyWrapPad, NistKwpAe256) { check_nist_ae("keywrap/KWP_AE_256.txt", kKwp, kKwpUn); }
-TEST(AesKeyWrapPad, NistKwpAd256) { check_nist_ad("keywrap/KWP_AD_256.txt", kKwpUn); }
+TEST(AesKeyWrap, NistKwAe256) {
+  check_nist_ae("keywrap/KW_AE_256.txt", kKw, kKwUn);
+}
+TEST(AesKeyWrap, NistKwAd256) {
+  check_nist_ad("keywrap/KW_AD_256.txt", kKwUn);
+}
+TEST(AesKeyWrapPad, NistKwpAe256) {
+  check_nist_ae("keywrap/KWP_AE_256.txt", kKwp, kKwpUn);
+}
+TEST(AesKeyWrapPad, NistKwpAd256) {
+  check_nist_ad("keywrap/KWP_AD_256.txt", kKwpUn);
+}
 
 TEST(AesKeyWrap, Rfc3394Section4) {
   auto doc = test::read_json("keywrap/rfc3394_section4.json");
@@ -85,11 +93,13 @@ struct WycheproofCounts {
 };
 
 // check_wycheproof: valid cases must wrap and unwrap exactly; invalid ones must not unwrap
-// (IntegrityError when the flag says the content was altered) and must not wrap to ct;
+// (IntegrityError when the flag says the content was altered and the length is well formed, i.e.
+// a multiple of 8 and at least min_len; CryptoError, as specified, for malformed lengths) and
+// must not wrap to ct;
 // "acceptable" ones (8-byte KW keys, which RFC 3394 allows and SP 800-38F does not) may be
 // refused, but if an operation succeeds its result must match.
-WycheproofCounts check_wycheproof(std::string_view file, const WrapFn& wrap,
-                                  const UnwrapFn& unwrap, std::string_view integrity_flag) {
+WycheproofCounts check_wycheproof(std::string_view file, const WrapFn& wrap, const UnwrapFn& unwrap,
+                                  std::string_view integrity_flag, size_t min_len) {
   auto doc = test::read_json(file);
   WycheproofCounts counts;
   for (const auto& group : doc.at("testGroups")) {
@@ -105,7 +115,10 @@ WycheproofCounts check_wycheproof(std::string_view file, const WrapFn& wrap,
         EXPECT_EQ(plain(unwrap(key, ct)), msg) << file << " tcId " << id;
       } else if (result == "invalid") {
         ++counts.invalid;
-        if (has_flag(t, integrity_flag)) {
+        bool well_formed = ct.size() % 8 == 0 && ct.size() >= min_len;
+        if (!well_formed) {
+          EXPECT_THROW(unwrap(key, ct), CryptoError) << file << " tcId " << id;
+        } else if (has_flag(t, integrity_flag)) {
           EXPECT_THROW(unwrap(key, ct), IntegrityError) << file << " tcId " << id;
         } else {
           EXPECT_THROW(unwrap(key, ct), Error) << file << " tcId " << id;
@@ -133,7 +146,7 @@ WycheproofCounts check_wycheproof(std::string_view file, const WrapFn& wrap,
 }
 
 TEST(AesKeyWrap, Wycheproof) {
-  auto n = check_wycheproof("keywrap/wycheproof_aes_wrap_test.json", kKw, kKwUn, "ModifiedIv");
+  auto n = check_wycheproof("keywrap/wycheproof_aes_wrap_test.json", kKw, kKwUn, "ModifiedIv", 24);
   EXPECT_EQ(n.valid, 36u);
   EXPECT_EQ(n.invalid, 126u);
   EXPECT_EQ(n.acceptable, 3u);
@@ -141,7 +154,7 @@ TEST(AesKeyWrap, Wycheproof) {
 
 TEST(AesKeyWrapPad, Wycheproof) {
   auto n =
-      check_wycheproof("keywrap/wycheproof_aes_kwp_test.json", kKwp, kKwpUn, "ModifiedPadding");
+      check_wycheproof("keywrap/wycheproof_aes_kwp_test.json", kKwp, kKwpUn, "ModifiedPadding", 16);
   EXPECT_EQ(n.valid, 77u);
   EXPECT_EQ(n.invalid, 177u);
   EXPECT_EQ(n.acceptable, 0u);

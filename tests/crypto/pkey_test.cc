@@ -35,11 +35,11 @@ TEST(Curves, PrintableStringNames) {
 
 TEST(Curves, UnknownOrMalformed) {
   EXPECT_EQ(curve_from_params(Bytes{}), std::nullopt);
-  EXPECT_EQ(curve_from_params(hex("06082a8648ce3d0301")), std::nullopt);      // truncated
-  EXPECT_EQ(curve_from_params(hex("06082a8648ce3d03010700")), std::nullopt);  // trailing byte
-  EXPECT_EQ(curve_from_params(hex("06052b8104000a")), std::nullopt);          // secp256k1
-  EXPECT_EQ(curve_from_params(hex("06032b656e")), std::nullopt);              // X25519
-  EXPECT_EQ(curve_from_params(hex("130c6564776172647332353531")), std::nullopt);  // bad length
+  EXPECT_EQ(curve_from_params(hex("06082a8648ce3d0301")), std::nullopt);            // truncated
+  EXPECT_EQ(curve_from_params(hex("06082a8648ce3d03010700")), std::nullopt);        // trailing byte
+  EXPECT_EQ(curve_from_params(hex("06052b8104000a")), std::nullopt);                // secp256k1
+  EXPECT_EQ(curve_from_params(hex("06032b656e")), std::nullopt);                    // X25519
+  EXPECT_EQ(curve_from_params(hex("130c6564776172647332353531")), std::nullopt);    // bad length
   EXPECT_EQ(curve_from_params(hex("0c0c656477617264733235353139")), std::nullopt);  // UTF8String
 }
 
@@ -238,10 +238,11 @@ TEST(PublicDer, MalformedIsRejected) {
   EXPECT_THROW(PKey::from_public_der(Bytes{}), CryptoError);
   EXPECT_THROW(PKey::from_public_der(hex("3000")), CryptoError);
   // An X25519 key (RFC 8410 example): a type twinhsm does not handle.
-  EXPECT_THROW(PKey::from_public_der(hex("302a300506032b656e032100"
-                                         "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f"
-                                         "882b4f")),
-               CryptoError);
+  EXPECT_THROW(
+      PKey::from_public_der(hex("302a300506032b656e032100"
+                                "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f"
+                                "882b4f")),
+      CryptoError);
 }
 
 TEST(Ecdh, BothSidesAgree) {

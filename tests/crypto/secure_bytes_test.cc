@@ -34,7 +34,9 @@ TEST(CtEqual, DifferentLengths) {
   EXPECT_FALSE(ct_equal(a, Bytes{}));
 }
 
-TEST(CtEqual, EmptyEqualsEmpty) { EXPECT_TRUE(ct_equal(Bytes{}, SecureBytes{})); }
+TEST(CtEqual, EmptyEqualsEmpty) {
+  EXPECT_TRUE(ct_equal(Bytes{}, SecureBytes{}));
+}
 
 TEST(CtEqual, SecureAndPlainBytes) {
   SecureBytes s = secure_copy(std::string_view("secret"));

@@ -96,9 +96,11 @@ TEST(RsaPkcs1, RawArbitraryDataUpToKMinus11) {
 
 TEST(RsaPss, WithDigest) {
   const PKey& key = test::rsa2048();
-  check_round_trip(key, {Kind::rsa_pss, DigestAlg::sha256, DigestAlg::sha256, DigestAlg::sha256, 32},
+  check_round_trip(key,
+                   {Kind::rsa_pss, DigestAlg::sha256, DigestAlg::sha256, DigestAlg::sha256, 32},
                    kMessage, "SHA256 salt 32");
-  check_round_trip(key, {Kind::rsa_pss, DigestAlg::sha384, DigestAlg::sha384, DigestAlg::sha384, 48},
+  check_round_trip(key,
+                   {Kind::rsa_pss, DigestAlg::sha384, DigestAlg::sha384, DigestAlg::sha384, 48},
                    kMessage, "SHA384 salt 48");
   check_round_trip(key, {Kind::rsa_pss, DigestAlg::sha512, DigestAlg::sha512, DigestAlg::sha256, 0},
                    kMessage, "SHA512 MGF1-SHA256 salt 0");
@@ -174,8 +176,8 @@ TEST(Ecdsa, Rfc6979KnownSignatureVerifies) {
       "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716f7cb1c942d657c41d436c7a1b6e"
       "29f65f3e900dbb9aff4064dc4ab2f843acda8");
   EXPECT_TRUE(verify(key, {Kind::ecdsa, DigestAlg::sha256}, bytes_of("sample"), sig));
-  EXPECT_TRUE(verify(key, {Kind::ecdsa, std::nullopt}, digest(DigestAlg::sha256, bytes_of("sample")),
-                     sig));
+  EXPECT_TRUE(
+      verify(key, {Kind::ecdsa, std::nullopt}, digest(DigestAlg::sha256, bytes_of("sample")), sig));
   EXPECT_FALSE(verify(key, {Kind::ecdsa, DigestAlg::sha256}, bytes_of("sample!"), sig));
   EXPECT_FALSE(verify(key, {Kind::ecdsa, DigestAlg::sha256}, bytes_of("sample"), Bytes(64, 0)));
   EXPECT_FALSE(verify(key, {Kind::ecdsa, DigestAlg::sha256}, bytes_of("sample"), Bytes(64, 0xff)));

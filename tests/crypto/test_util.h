@@ -22,7 +22,9 @@ std::string read_text(const std::filesystem::path& path);
 nlohmann::json read_json(std::string_view relative);
 
 // hex decodes a hex string (either case); "" gives empty bytes.
-inline Bytes hex(std::string_view s) { return from_hex(s); }
+inline Bytes hex(std::string_view s) {
+  return from_hex(s);
+}
 
 inline Bytes bytes_of(std::string_view s) {
   return Bytes(reinterpret_cast<const uint8_t*>(s.data()),
