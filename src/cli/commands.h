@@ -11,6 +11,8 @@ void add_factory_commands(CLI::App& app);
 void add_device_commands(CLI::App& app);
 void add_token_commands(CLI::App& app);
 void add_objects_commands(CLI::App& app);
+void add_backup_commands(CLI::App& app);
+void add_button_commands(CLI::App& app);
 
 // add_device_option adds --device DIR (default: the default device directory).
 void add_device_option(CLI::App* cmd, std::string& dir);

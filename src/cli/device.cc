@@ -33,8 +33,8 @@ nlohmann::ordered_json device_info(device::Device& d) {
                 {"user_pin_locked", user.locked()}};
   j["objects"] = {{"public", counts.public_objects}, {"private", counts.private_objects}};
   j["settings"] = {
-      {"pbkdf2_iterations", s::read_uint(d.store(), s::kPbkdf2Iterations, s::kDefaultPbkdf2Iterations)},
-      {"max_login_failures", s::read_uint(d.store(), s::kMaxLoginFailures, s::kDefaultMaxLoginFailures)},
+      {"pbkdf2_iterations", s::require_uint(d.store(), s::kPbkdf2Iterations)},
+      {"max_login_failures", s::require_uint(d.store(), s::kMaxLoginFailures)},
       {"button", d.store().setting_text(s::kButtonBackend).value_or("socket")},
       {"button_timeout_seconds", s::read_uint(d.store(), s::kButtonTimeout, s::kDefaultButtonTimeout)}};
   return j;
@@ -91,6 +91,38 @@ void add_device_commands(CLI::App& app) {
     } else {
       print_info(j);
     }
+  });
+
+  struct SetButton {
+    std::string dir, backend;
+    std::optional<uint32_t> timeout;
+  };
+  auto b = std::make_shared<SetButton>();
+  auto* set_button = dev->add_subcommand("set-button", "Choose the button backend and its timeout");
+  add_device_option(set_button, b->dir);
+  set_button->add_option("backend", b->backend,
+                         "socket, tty, gpio:CHIP:LINE[:rising|falling], or insecure-auto (only on "
+                         "devices personalized with it)")
+      ->required();
+  set_button->add_option("--timeout", b->timeout, "Seconds to wait for a press (1 to 3600)");
+  set_button->callback([b] {
+    namespace s = token::settings;
+    device::validate_button_backend(b->backend);
+    if (b->timeout && (*b->timeout < 1 || *b->timeout > 3600)) {
+      throw UsageError("--timeout must be between 1 and 3600 seconds");
+    }
+    auto d = device::Device::open(b->dir);
+    if (b->backend == "insecure-auto" && !d->secure_element().insecure_auto_button_allowed) {
+      throw UsageError("insecure-auto is allowed only on devices personalized with it (test devices)");
+    }
+    store::Store::WriteTransaction tx(d->store());
+    d->store().put_setting(s::kButtonBackend, b->backend);
+    if (b->timeout) {
+      d->store().put_setting(s::kButtonTimeout, std::to_string(*b->timeout));
+    }
+    tx.commit();
+    std::cout << "button: " << b->backend << ", timeout "
+              << s::read_uint(d->store(), s::kButtonTimeout, s::kDefaultButtonTimeout) << " s\n";
   });
 }
 

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   twinhsm::cli::add_device_commands(app);
   twinhsm::cli::add_token_commands(app);
   twinhsm::cli::add_objects_commands(app);
+  twinhsm::cli::add_backup_commands(app);
+  twinhsm::cli::add_button_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -73,7 +73,8 @@ void add_objects_commands(CLI::App& app) {
     }
     t.logout();
     if (o->json) {
-      std::cout << out.dump(2) << "\n";
+      // Labels are bytes; JSON wants UTF-8: invalid sequences become U+FFFD.
+      std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       return;
     }
     for (const auto& j : out) {

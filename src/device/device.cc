@@ -31,6 +31,13 @@ void validate_button_backend(const std::string& spec) {
   }
   if (spec.rfind("gpio:", 0) == 0) {
     auto rest = spec.substr(5);
+    for (const char* edge : {":rising", ":falling"}) {
+      std::string_view e(edge);
+      if (rest.size() > e.size() && rest.compare(rest.size() - e.size(), e.size(), e) == 0) {
+        rest.resize(rest.size() - e.size());
+        break;
+      }
+    }
     auto colon = rest.rfind(':');
     if (colon != std::string::npos && colon > 0 && colon + 1 < rest.size() &&
         rest.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
@@ -38,7 +45,8 @@ void validate_button_backend(const std::string& spec) {
     }
   }
   throw UsageError("unknown button backend '" + spec +
-                   "': use socket, tty, gpio:CHIP:LINE (e.g. gpio:gpiochip0:17) or insecure-auto");
+                   "': use socket, tty, gpio:CHIP:LINE[:rising|falling] (e.g. gpio:gpiochip0:17) or "
+                   "insecure-auto");
 }
 
 void Device::personalize(const std::filesystem::path& dir, std::span<const uint8_t> master_key,
@@ -87,6 +95,8 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store.put_setting(token::settings::kButtonBackend, o.button);
     store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
     tx.commit();
+    // SQLite gives its -wal and -shm files the database file's mode.
+    std::filesystem::permissions(db, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   } catch (...) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(db.string() + suffix);

@@ -1,5 +1,7 @@
 #include "pkcs11/library.h"
 
+#include <unistd.h>
+
 #include "pkcs11/config.h"
 #include "pkcs11/log.h"
 #include "token/ck_error.h"
@@ -38,6 +40,16 @@ void Library::initialize() {
   Config config = load_config();
   log::configure(config.debug_log, config.log_file);
   std::lock_guard lock(mutex_);
+  if (initialized_ && pid_ != ::getpid()) {
+    // A forked child inherits the parent's state but must not touch its SQLite connections
+    // (SQLite forbids using them across fork): abandon them unclosed and start afresh.
+    for (auto& s : slots_) {
+      (void)s.release();
+    }
+    new auto(std::move(sessions_));
+    sessions_.clear();
+    initialized_ = false;
+  }
   if (initialized_) {
     throw CkError(CKR_CRYPTOKI_ALREADY_INITIALIZED, "C_Initialize was already called");
   }
@@ -46,6 +58,7 @@ void Library::initialize() {
     slots_.push_back(std::make_unique<Slot>(i, config.devices[i]));
   }
   initialized_ = true;
+  pid_ = ::getpid();
 }
 
 void Library::finalize() {
@@ -62,7 +75,7 @@ bool Library::initialized() const {
 }
 
 void Library::require_initialized() const {
-  if (!initialized_) {
+  if (!initialized_ || pid_ != ::getpid()) {
     throw CkError(CKR_CRYPTOKI_NOT_INITIALIZED, "C_Initialize has not been called");
   }
 }

@@ -3,6 +3,8 @@
 // library is initialized and that handles are valid, and throw CkError otherwise.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -76,6 +78,7 @@ class Library {
 
   mutable std::mutex mutex_;
   bool initialized_ = false;
+  pid_t pid_ = 0;  // the process that initialized: a forked child starts afresh
   std::vector<std::unique_ptr<Slot>> slots_;
   std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions_;
   CK_SESSION_HANDLE next_session_ = 1;

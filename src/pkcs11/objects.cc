@@ -61,6 +61,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR tmpl, CK_ULONG 
                                                          token::Origin::created);
     token::check_required(attrs);
     token::validate_key_object(attrs);
+    token::finish_key(attrs, token::Origin::created);
     *object = store_new_object(ref, std::move(attrs))->handle;
   });
 }

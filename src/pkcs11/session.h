@@ -21,7 +21,8 @@ struct FindOperation {
 struct SignOperation {
   CK_MECHANISM_TYPE mechanism = 0;
   size_t signature_size = 0;
-  size_t max_input = 0;  // raw RSA PKCS#1: modulus bytes - 11; 0: no limit
+  size_t max_input = 0;    // raw RSA PKCS#1: modulus bytes - 11; 0: no limit
+  size_t exact_input = 0;  // raw RSA-PSS: the hash's size; 0: any
   size_t input_seen = 0;
   bool multi_part = false;  // C_*Update was called: only C_*Final may follow
   std::optional<crypto::Signer> signer;

@@ -35,6 +35,12 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pkcs1 && !scheme.digest) {
     op.max_input = op.signature_size - 11;
   }
+  if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pss) {
+    size_t hash_len = crypto::digest_size(scheme.pss_hash);
+    require(op.signature_size >= hash_len + 2 && scheme.salt_len <= op.signature_size - hash_len - 2,
+            CKR_MECHANISM_PARAM_INVALID, "the PSS salt is too long for the key");
+    op.exact_input = scheme.digest ? 0 : hash_len;
+  }
   if (sign) {
     op.signer.emplace(pkey, scheme);
   } else {
@@ -72,16 +78,23 @@ void ending(std::optional<SignOperation>& op, Body&& body) {
   }
 }
 
+void check_input_complete(const SignOperation& op) {
+  require(op.exact_input == 0 || op.input_seen == op.exact_input, CKR_DATA_LEN_RANGE,
+          "the input must be a hash of the mechanism's size");
+}
+
 void finish_signature(std::optional<SignOperation>& op, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
   if (!give_output(sig, sig_len, op->signature_size)) {
     return;
   }
+  check_input_complete(*op);
   Bytes out = op->signer->finish();
   copy_output(sig, sig_len, out);
   op.reset();
 }
 
 void finish_verify(std::optional<SignOperation>& op, ByteView sig) {
+  check_input_complete(*op);
   bool length_ok = sig.size() == op->signature_size;
   bool ok = op->verifier->finish(sig);
   op.reset();

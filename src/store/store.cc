@@ -186,6 +186,22 @@ std::optional<RoleRow> Store::role(int role) {
   return r;
 }
 
+std::vector<RoleRow> Store::roles() {
+  std::lock_guard lock(mutex_);
+  std::vector<RoleRow> out;
+  std::vector<int64_t> ids;
+  {
+    Statement st(db_, "SELECT role FROM roles ORDER BY role");
+    while (st.step()) {
+      ids.push_back(st.column_int(0));
+    }
+  }
+  for (int64_t id : ids) {
+    out.push_back(*role(static_cast<int>(id)));
+  }
+  return out;
+}
+
 void Store::put_role(const RoleRow& r) {
   std::lock_guard lock(mutex_);
   Statement st(db_,
@@ -225,7 +241,7 @@ constexpr std::string_view kObjectColumns =
 int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode) {
   std::lock_guard lock(mutex_);
   // Reserve the id first (AUTOINCREMENT never reuses one), then write the encoded row over the
-  // placeholder; the caller's transaction, or this statement pair, makes it one change.
+  // placeholder; the caller's write transaction makes the two one change.
   Statement reserve(db_, "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
   reserve.run();
   int64_t id = db_.last_insert_rowid();
@@ -247,6 +263,18 @@ void Store::update_object(const ObjectRow& r) {
   if (db_.changes() != 1) {
     throw StoreError("object " + std::to_string(r.id) + " no longer exists");
   }
+}
+
+void Store::put_object(const ObjectRow& r) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
+  st.bind(1, r.id).run();
+  update_object(r);
+}
+
+void Store::delete_everything() {
+  std::lock_guard lock(mutex_);
+  db_.exec("DELETE FROM objects; DELETE FROM roles; DELETE FROM settings;");
 }
 
 bool Store::delete_object(int64_t id) {

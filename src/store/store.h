@@ -94,17 +94,23 @@ class Store {
   std::map<std::string, Bytes> settings();
 
   std::optional<RoleRow> role(int role);
+  std::vector<RoleRow> roles();
   void put_role(const RoleRow& row);
   void delete_role(int role);
 
   // insert_object stores a new object: it reserves a fresh id (never reused, even after a
   // delete), calls encode(id) to fill the row (the id is bound into the row's encryption), and
-  // writes it. Returns the id.
+  // writes it. Returns the id. Call it inside a WriteTransaction: the reservation and the row
+  // are two statements.
   int64_t insert_object(const std::function<ObjectRow(int64_t id)>& encode);
   void update_object(const ObjectRow& row);
+  // put_object stores a row under its own id (a restore); the id must be free.
+  void put_object(const ObjectRow& row);
   // delete_object returns false if no such object.
   bool delete_object(int64_t id);
   void delete_all_objects();
+  // delete_everything empties every table (a restore, inside its write transaction).
+  void delete_everything();
   std::optional<ObjectRow> object(int64_t id);
   std::vector<ObjectRow> find_objects(const ObjectQuery& query);
   // for_each_object visits every row in id order (authenticated), for listings and backups.

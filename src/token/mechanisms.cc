@@ -10,14 +10,15 @@ namespace twinhsm::token {
 
 namespace {
 
+// CKF_HW: the device performs every mechanism; keys never leave it.
 constexpr CK_FLAGS kEcFlags = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
-constexpr CK_FLAGS kSignVerify = CKF_SIGN | CKF_VERIFY;
+constexpr CK_FLAGS kSignVerify = CKF_HW | CKF_SIGN | CKF_VERIFY;
 
 const std::vector<MechanismInfo> kMechanisms = {
-    {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR},
-    {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | kEcFlags},
-    {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_GENERATE_KEY_PAIR},
-    {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE},
+    {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_HW | CKF_GENERATE_KEY_PAIR},
+    {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_HW | CKF_GENERATE_KEY_PAIR | kEcFlags},
+    {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_HW | CKF_GENERATE_KEY_PAIR},
+    {CKM_AES_KEY_GEN, 16, 32, CKF_HW | CKF_GENERATE},
     {CKM_RSA_PKCS, 1024, 16384, kSignVerify},
     {CKM_SHA1_RSA_PKCS, 1024, 16384, kSignVerify},
     {CKM_SHA224_RSA_PKCS, 1024, 16384, kSignVerify},
@@ -37,7 +38,7 @@ const std::vector<MechanismInfo> kMechanisms = {
     {CKM_ECDSA_SHA384, 256, 521, kSignVerify | kEcFlags},
     {CKM_ECDSA_SHA512, 256, 521, kSignVerify | kEcFlags},
     {CKM_EDDSA, 255, 255, kSignVerify},
-    {CKM_AES_GCM, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_GCM, 16, 32, CKF_HW | CKF_ENCRYPT | CKF_DECRYPT},
 };
 
 struct SignMechanism {

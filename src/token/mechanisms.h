@@ -46,8 +46,8 @@ struct Mechanism {
 // Throws CkError: CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID, CKR_KEY_TYPE_INCONSISTENT.
 crypto::SignatureScheme signature_scheme(const Mechanism& mechanism, const AttributeMap& key);
 
-// generate_secret_key makes the attributes of a new secret key for mechanism (CKM_AES_KEY_GEN,
-// CKM_GENERIC_SECRET_KEY_GEN) from the caller's template (CKA_VALUE_LEN picks the size).
+// generate_secret_key makes the attributes of a new secret key for mechanism (CKM_AES_KEY_GEN)
+// from the caller's template (CKA_VALUE_LEN picks the size).
 AttributeMap generate_secret_key(const Mechanism& mechanism, const AttributeMap& tmpl);
 // generate_key_pair makes a public and a private key object (CKM_RSA_PKCS_KEY_PAIR_GEN with
 // CKA_MODULUS_BITS and optional CKA_PUBLIC_EXPONENT; CKM_EC_KEY_PAIR_GEN and

@@ -1,5 +1,6 @@
 // Names and defaults of the settings the token reads from the store. The device writes them at
-// personalization (device/factory.cc); backups carry them with the rest of the store.
+// personalization (Device::personalize in device/device.cc); backups carry them with the rest
+// of the store.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,9 @@ inline constexpr const char* kMaxLoginFailures = "device.max_login_failures";
 inline constexpr const char* kButtonBackend = "device.button_backend";
 inline constexpr const char* kButtonTimeout = "device.button_timeout_seconds";
 inline constexpr const char* kTokenLabel = "token.label";
+// Changes at every token initialization and restore, so a process that logged in before notices
+// that its storage key is no longer the token's.
+inline constexpr const char* kTokenGeneration = "token.generation";
 
 inline constexpr uint32_t kDefaultPbkdf2Iterations = 600000;
 inline constexpr uint32_t kDefaultMaxLoginFailures = 10;
@@ -29,6 +33,23 @@ inline uint32_t read_uint(store::Store& store, const char* key, uint32_t fallbac
     return static_cast<uint32_t>(std::stoul(*text));
   } catch (const std::exception&) {
     return fallback;
+  }
+}
+
+// require_uint returns a setting that personalization always writes; its absence means the store
+// was edited by hand (a deleted row), which throws IntegrityError rather than falling back to a
+// laxer default.
+inline uint32_t require_uint(store::Store& store, const char* key) {
+  auto text = store.setting_text(key);
+  if (!text) {
+    throw IntegrityError(std::string("the store failed its integrity check: setting ") + key +
+                         " is missing (restore a backup)");
+  }
+  try {
+    return static_cast<uint32_t>(std::stoul(*text));
+  } catch (const std::exception&) {
+    throw IntegrityError(std::string("the store failed its integrity check: setting ") + key +
+                         " is not a number");
   }
 }
 

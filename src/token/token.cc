@@ -66,14 +66,10 @@ bool Token::initialized() { return store_.role(static_cast<int>(Role::so)).has_v
 std::string Token::label() { return store_.setting_text(settings::kTokenLabel).value_or(""); }
 
 uint32_t Token::pbkdf2_iterations() {
-  return settings::read_uint(store_, settings::kPbkdf2Iterations,
-                             settings::kDefaultPbkdf2Iterations);
+  return settings::require_uint(store_, settings::kPbkdf2Iterations);
 }
 
-uint32_t Token::max_failures() {
-  return settings::read_uint(store_, settings::kMaxLoginFailures,
-                             settings::kDefaultMaxLoginFailures);
-}
+uint32_t Token::max_failures() { return settings::require_uint(store_, settings::kMaxLoginFailures); }
 
 PinState Token::pin_state(Role role) {
   PinState s;
@@ -166,6 +162,7 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
     store_.delete_role(static_cast<int>(Role::user));
     store_.put_role(so);
     store_.put_setting(settings::kTokenLabel, label);
+    store_.put_setting(settings::kTokenGeneration, to_hex(crypto::random_bytes(16)));
     tx.commit();
   }
   std::lock_guard lock(mutex_);
@@ -178,7 +175,9 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
 void Token::login(Role role, ByteView pin) {
   SecureBytes sk = unwrap_sk(role, pin);
   SecureBytes index_key = derive_private_index_key(sk);
+  std::string generation = store_.setting_text(settings::kTokenGeneration).value_or("");
   std::lock_guard lock(mutex_);
+  generation_ = std::move(generation);
   role_ = role;
   sk_ = std::move(sk);
   private_index_key_ = std::move(index_key);
@@ -263,6 +262,31 @@ AttributeMap Token::decode(const store::ObjectRow& row, const SecureBytes* sk) c
   return attrs;
 }
 
+void Token::check_generation() {
+  std::string now = store_.setting_text(settings::kTokenGeneration).value_or("");
+  bool stale;
+  {
+    std::lock_guard lock(mutex_);
+    stale = role_ && now != generation_;
+  }
+  if (stale) {
+    logout();
+    throw CkError(CKR_USER_NOT_LOGGED_IN,
+                  "the token was restored or initialized by another process; log in again");
+  }
+}
+
+AttributeMap Token::read(const store::ObjectRow& row, const std::optional<SecureBytes>& sk) {
+  try {
+    return decode(row, sk ? &*sk : nullptr);
+  } catch (const IntegrityError&) {
+    if (row.is_private) {
+      check_generation();
+    }
+    throw;
+  }
+}
+
 ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE owner) {
   bool is_private = attrs.get_bool(CKA_PRIVATE, true);
   auto sk = current_sk();
@@ -272,6 +296,9 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
   obj->attrs = std::move(attrs);
   if (token_object) {
     store::Store::WriteTransaction tx(store_);
+    if (is_private) {
+      check_generation();
+    }
     int64_t id = store_.insert_object([&](int64_t new_id) {
       std::lock_guard lock(mutex_);
       return encode(new_id, obj->attrs, sk ? &*sk : nullptr);
@@ -303,7 +330,7 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {
   require(!row->is_private || (user && sk), CKR_OBJECT_HANDLE_INVALID, "no such object");
   auto obj = std::make_shared<Object>();
   obj->handle = handle;
-  obj->attrs = decode(*row, sk ? &*sk : nullptr);
+  obj->attrs = read(*row, sk);
   return obj;
 }
 
@@ -317,6 +344,9 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
     require(!obj->is_private() || (logged_in() == Role::user && sk), CKR_USER_NOT_LOGGED_IN,
             "a private object needs the user logged in");
     store::Store::WriteTransaction tx(store_);
+    if (obj->is_private()) {
+      check_generation();
+    }
     require(store_.object(static_cast<int64_t>(object.handle)).has_value(),
             CKR_OBJECT_HANDLE_INVALID, "the object was destroyed");
     store::ObjectRow row;
@@ -384,7 +414,7 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
       q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);
     }
     for (const store::ObjectRow& row : store_.find_objects(q)) {
-      if (matches(decode(row, sk ? &*sk : nullptr), tmpl)) {
+      if (matches(read(row, sk), tmpl)) {
         out.push_back(static_cast<CK_OBJECT_HANDLE>(row.id));
       }
     }

@@ -108,9 +108,15 @@ class Token {
   uint32_t max_failures();
   store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const SecureBytes* sk) const;
   AttributeMap decode(const store::ObjectRow& row, const SecureBytes* sk) const;
+  // read decodes a row; a private row that fails authentication because the token was restored
+  // or initialized since this process logged in logs it out (CKR_USER_NOT_LOGGED_IN).
+  AttributeMap read(const store::ObjectRow& row, const std::optional<SecureBytes>& sk);
   std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
                            const SecureBytes& key) const;
   std::optional<SecureBytes> current_sk() const;
+  // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
+  // initialized since this process logged in (its SK is then no longer the token's).
+  void check_generation();
 
   store::Store& store_;
   TokenKeys keys_;
@@ -119,6 +125,7 @@ class Token {
   std::optional<Role> role_;
   SecureBytes sk_;
   SecureBytes private_index_key_;
+  std::string generation_;  // the token generation at login
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };

@@ -1,0 +1,55 @@
+#include "backup/restore.h"
+
+#include <csignal>
+#include <cstdlib>
+
+#include "device/device_keys.h"
+#include "token/settings.h"
+
+namespace twinhsm::backup {
+
+void check_restorable(device::Device& device, BackupReader& reader) {
+  const auto& se = device.secure_element();
+  if (reader.header().diversifier != se.diversifier) {
+    throw UsageError("this backup comes from a device of pair \"" + reader.header().diversifier +
+                     "\"; this device belongs to pair \"" + se.diversifier +
+                     "\": only the same device or its twin can restore it");
+  }
+  reader.unlock(device::device_root(se.dbk));
+}
+
+namespace {
+
+// A fault-injection hook for the crash tests: TWINHSM_TEST_KILL_RESTORE_AFTER=N kills the
+// process with SIGKILL after N records were written, before the commit.
+long kill_after() {
+  const char* v = std::getenv("TWINHSM_TEST_KILL_RESTORE_AFTER");
+  return v ? std::strtol(v, nullptr, 10) : -1;
+}
+
+}  // namespace
+
+void restore(device::Device& device, BackupReader& reader) {
+  reader.for_each_record([](const Record&) {});  // authenticate everything before any write
+
+  store::Store& store = device.store();
+  long kill_at = kill_after();
+  long written = 0;
+  store::Store::WriteTransaction tx(store);
+  store.delete_everything();
+  reader.for_each_record([&](const Record& r) {
+    switch (r.type) {
+      case RecordType::setting: store.put_setting(r.key, r.value); break;
+      case RecordType::role: store.put_role(r.role); break;
+      case RecordType::object: store.put_object(r.object); break;
+      case RecordType::end: break;
+    }
+    if (++written == kill_at) {
+      std::raise(SIGKILL);
+    }
+  });
+  store.put_setting(token::settings::kTokenGeneration, to_hex(reader.header().backup_id));
+  tx.commit();
+}
+
+}  // namespace twinhsm::backup
