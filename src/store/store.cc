@@ -63,11 +63,36 @@ Store::Store(const std::filesystem::path& path, crypto::SecureBytes row_key, boo
 
 Store::~Store() = default;
 
-Store::WriteTransaction::WriteTransaction(Store& store)
-    : lock_(store.mutex_), tx_(store.db_, Transaction::Kind::write) {}
+Store::WriteTransaction::WriteTransaction(Store& store) : store_(store), lock_(store.mutex_) {
+  if (store_.tx_depth_ == 0) {
+    tx_.emplace(store_.db_, Transaction::Kind::write);
+    store_.tx_rollback_only_ = false;
+  }
+  ++store_.tx_depth_;
+}
 
-Store::ReadTransaction::ReadTransaction(Store& store)
-    : lock_(store.mutex_), tx_(store.db_, Transaction::Kind::read) {}
+Store::WriteTransaction::~WriteTransaction() {
+  --store_.tx_depth_;
+  if (!committed_ && !tx_) {
+    store_.tx_rollback_only_ = true;
+  }
+}
+
+void Store::WriteTransaction::commit() {
+  if (tx_) {
+    if (store_.tx_rollback_only_) {
+      throw StoreError("a nested store operation failed; nothing was written");
+    }
+    tx_->commit();
+  }
+  committed_ = true;
+}
+
+Store::ReadTransaction::ReadTransaction(Store& store) : lock_(store.mutex_) {
+  if (store.tx_depth_ == 0) {
+    tx_.emplace(store.db_, Transaction::Kind::read);
+  }
+}
 
 void Store::migrate() {
   std::lock_guard lock(mutex_);

@@ -63,24 +63,32 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // WriteTransaction groups writes: they all land or none does. Holding one keeps other threads
-  // of this process out of the store; other processes wait on SQLite's lock.
+  // of this process out of the store; other processes wait on SQLite's lock. Transactions nest:
+  // an inner one joins the outermost, which alone commits; an inner one destroyed uncommitted
+  // makes the outer commit fail (StoreError), so nothing half-done lands.
   class WriteTransaction {
    public:
     explicit WriteTransaction(Store& store);
-    void commit() { tx_.commit(); }
+    ~WriteTransaction();
+    WriteTransaction(const WriteTransaction&) = delete;
+    WriteTransaction& operator=(const WriteTransaction&) = delete;
+    void commit();
 
    private:
+    Store& store_;
     std::unique_lock<std::recursive_mutex> lock_;
-    Transaction tx_;
+    std::optional<Transaction> tx_;  // the outermost transaction only
+    bool committed_ = false;
   };
-  // ReadTransaction gives one consistent snapshot across several reads.
+  // ReadTransaction gives one consistent snapshot across several reads (inside a write
+  // transaction it joins it).
   class ReadTransaction {
    public:
     explicit ReadTransaction(Store& store);
 
    private:
     std::unique_lock<std::recursive_mutex> lock_;
-    Transaction tx_;
+    std::optional<Transaction> tx_;
   };
 
   int schema_version();
@@ -134,6 +142,8 @@ class Store {
   void migrate();
 
   std::recursive_mutex mutex_;
+  int tx_depth_ = 0;             // open transactions, guarded by mutex_
+  bool tx_rollback_only_ = false;  // an inner write transaction failed
   Database db_;
   crypto::SecureBytes row_key_;
 };
