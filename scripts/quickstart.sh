@@ -2,6 +2,9 @@
 # The quick start: installs what is missing, builds, then makes a device and uses it the way an
 # application does: personalize a device, initialize its token, generate an EC key through the
 # PKCS#11 module with pkcs11-tool, sign a file with it and verify the signature with openssl.
+# Then the seed's scheme: the factory makes the device's twin, the device backs itself up after
+# a button press (pressed from a second command), the twin restores the backup, and a signature
+# made on the twin verifies with the original's public key.
 # Everything lives under .local/ in the repository (ignored by git); each run starts afresh.
 # The test suite runs it too, with TWINHSM_QUICKSTART_DIR set and the setup step skipped.
 set -euo pipefail
@@ -20,6 +23,18 @@ SO_PIN=quickstart-so
 USER_PIN=quickstart-user
 
 step() { printf '\n== %s\n' "$*"; }
+
+# press DIR PID: press DIR's button once the process PID waits for it, then wait for PID.
+press() {
+  local dir=$1 pid=$2
+  for _ in $(seq 200); do
+    [[ -S "$dir/button.sock" ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  "$TWINHSM" button press --device "$dir"
+  wait "$pid"
+}
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -47,5 +62,26 @@ step "Anyone verifies the signature with openssl and the exported public key"
 openssl pkey -pubin -inform DER -in public.der -out public.pem
 openssl dgst -sha256 -verify public.pem -signature document.sig document.txt
 
-step "Done: the device is in $DEVICE; its objects:"
-"$TWINHSM" objects list --device "$DEVICE" --pin "$USER_PIN"
+step "The factory makes the device's twin: same master key, same diversifier"
+TWIN="$WORK/twin"
+"$TWINHSM" factory personalize --device "$TWIN" --master-key master.key --diversifier quickstart-pair
+
+step "The device makes a backup once its button is pressed (here: from a second command)"
+"$TWINHSM" backup create --device "$DEVICE" -o device.twb &
+press "$DEVICE" $!
+"$TWINHSM" backup inspect device.twb
+
+step "The twin restores it after its own button press"
+"$TWINHSM" backup restore --device "$TWIN" device.twb &
+press "$TWIN" $!
+
+step "The twin signs with the restored key (same user PIN); the original's public key verifies it"
+printf '[[slot]]\ndevice = "%s"\n' "$TWIN" > twin.toml
+echo "signed on the twin $(date -u +%FT%TZ)" > twin-document.txt
+TWINHSM_CONF="$WORK/twin.toml" "${P11[@]}" --login --pin "$USER_PIN" --sign --id 01 \
+  --mechanism ECDSA-SHA256 --signature-format openssl \
+  --input-file twin-document.txt --output-file twin-document.sig
+openssl dgst -sha256 -verify public.pem -signature twin-document.sig twin-document.txt
+
+step "Done: the device is in $DEVICE, its twin in $TWIN; the twin's objects:"
+"$TWINHSM" objects list --device "$TWIN" --pin "$USER_PIN"
