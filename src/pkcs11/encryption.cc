@@ -23,13 +23,18 @@ CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK
   require(obj->attrs.get_bool(encrypt ? CKA_ENCRYPT : CKA_DECRYPT, false),
           CKR_KEY_FUNCTION_NOT_PERMITTED,
           encrypt ? "the key's CKA_ENCRYPT is false" : "the key's CKA_DECRYPT is false");
-  return CipherOperationState{token::make_cipher(mech, obj->attrs, encrypt), false};
+  token::check_allowed(obj->attrs, mech.type);
+  CipherOperationState op{token::make_cipher(mech, obj->attrs, encrypt)};
+  op.needs_context_login = !encrypt && obj->attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
+  return op;
 }
 
 template <class Body>
 void ending(std::optional<CipherOperationState>& op, Body&& body) {
   require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
   try {
+    require(!op->needs_context_login || op->context_authenticated, CKR_USER_NOT_LOGGED_IN,
+            "the key needs C_Login(CKU_CONTEXT_SPECIFIC) before each use");
     body(*op);
   } catch (const CkError& e) {
     if (e.rv() != CKR_BUFFER_TOO_SMALL) {

@@ -35,17 +35,21 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
   if (user.initialized) {
     flags |= CKF_USER_PIN_INITIALIZED;
   }
+  // COUNT_LOW: a wrong PIN was given since the last success; FINAL_TRY: the next wrong PIN
+  // locks (with a limit of 1, always); LOCKED: at the limit.
   auto pin_flags = [&](const token::PinState& s, CK_FLAGS low, CK_FLAGS final_try, CK_FLAGS locked) {
-    if (!s.initialized || s.failures == 0) {
+    if (!s.initialized) {
       return;
     }
     if (s.locked()) {
       flags |= locked;
-    } else {
+      return;
+    }
+    if (s.failures > 0) {
       flags |= low;
-      if (s.failures + 1 == s.max_failures) {
-        flags |= final_try;
-      }
+    }
+    if (s.failures + 1 == s.max_failures) {
+      flags |= final_try;
     }
   };
   pin_flags(user, CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED);

@@ -25,6 +25,9 @@ struct SignOperation {
   size_t exact_input = 0;  // raw RSA-PSS: the hash's size; 0: any
   size_t input_seen = 0;
   bool multi_part = false;  // C_*Update was called: only C_*Final may follow
+  // A key with CKA_ALWAYS_AUTHENTICATE needs C_Login(CKU_CONTEXT_SPECIFIC) before each use.
+  bool needs_context_login = false;
+  bool context_authenticated = false;
   std::optional<crypto::Signer> signer;
   std::optional<crypto::Verifier> verifier;
 };
@@ -32,6 +35,8 @@ struct SignOperation {
 struct CipherOperationState {
   std::unique_ptr<token::CipherOperation> cipher;
   bool multi_part = false;
+  bool needs_context_login = false;
+  bool context_authenticated = false;
 };
 
 struct Session {

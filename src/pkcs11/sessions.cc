@@ -37,9 +37,17 @@ void login(SessionRef& ref, CK_USER_TYPE user_type, ByteView pin) {
     // Re-authentication for keys with CKA_ALWAYS_AUTHENTICATE: the user must be logged in
     // already; the PIN is checked (and counted) again.
     require(current == token::Role::user, CKR_USER_NOT_LOGGED_IN, "the user is not logged in");
-    require(ref->sign.has_value() || ref->decrypt.has_value(), CKR_OPERATION_NOT_INITIALIZED,
+    bool sign_waits = ref->sign && ref->sign->needs_context_login;
+    bool decrypt_waits = ref->decrypt && ref->decrypt->needs_context_login;
+    require(sign_waits || decrypt_waits, CKR_OPERATION_NOT_INITIALIZED,
             "no operation awaits context-specific login");
     t.verify_pin(token::Role::user, pin);
+    if (sign_waits) {
+      ref->sign->context_authenticated = true;
+    }
+    if (decrypt_waits) {
+      ref->decrypt->context_authenticated = true;
+    }
     return;
   }
   require(user_type == CKU_SO || user_type == CKU_USER, CKR_USER_TYPE_INVALID,

@@ -27,10 +27,12 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   CK_OBJECT_CLASS cls = token::object_class(obj->attrs);
   require(cls == (sign ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY) || (!sign && cls == CKO_PRIVATE_KEY),
           CKR_KEY_TYPE_INCONSISTENT, "the key's class does not fit the operation");
+  token::check_allowed(obj->attrs, mech.type);
   crypto::SignatureScheme scheme = token::signature_scheme(mech, obj->attrs);
-  crypto::PKey pkey = token::to_pkey(obj->attrs);
+  const crypto::PKey& pkey = token::object_pkey(*obj);
   SignOperation op;
   op.mechanism = mech.type;
+  op.needs_context_login = sign && obj->attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
   op.signature_size = crypto::signature_size(pkey, scheme);
   if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pkcs1 && !scheme.digest) {
     op.max_input = op.signature_size - 11;
@@ -66,6 +68,8 @@ template <class Body>
 void ending(std::optional<SignOperation>& op, Body&& body) {
   require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
   try {
+    require(!op->needs_context_login || op->context_authenticated, CKR_USER_NOT_LOGGED_IN,
+            "the key needs C_Login(CKU_CONTEXT_SPECIFIC) before each use");
     body(*op);
   } catch (const CkError& e) {
     if (e.rv() != CKR_BUFFER_TOO_SMALL) {

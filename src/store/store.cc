@@ -253,8 +253,8 @@ ObjectRow Store::read_object_row(Statement& st) const {
   r.label_tag = st.column_optional_blob(4);
   r.body = st.column_blob(5);
   r.secret = st.column_blob(6);
-  check_mac("objects", {object_fields(r).bytes()}, st.column_blob(7),
-            "object " + std::to_string(r.id));
+  r.mac = st.column_blob(7);
+  check_mac("objects", {object_fields(r).bytes()}, r.mac, "object " + std::to_string(r.id));
   return r;
 }
 

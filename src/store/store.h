@@ -31,6 +31,7 @@ struct ObjectRow {
   std::optional<Bytes> class_tag, id_tag, label_tag;
   Bytes body;    // the attributes: clear encoding (public) or AES-GCM ciphertext (private)
   Bytes secret;  // encrypted key material of a public object; empty otherwise
+  Bytes mac;     // the row's MAC as read (changes with every write); ignored when writing
 };
 
 // RoleRow is a role's login data: the storage key wrapped under the role's password KEK.

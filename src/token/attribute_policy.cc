@@ -353,13 +353,15 @@ void check_change(const AttributeMap& object, const AttributeMap& changes, bool 
     if ((rule->traits & (kComputed | kFixed)) || ((rule->traits & kCopyOnly) && !copy)) {
       throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute cannot be changed");
     }
-    bool now = object.get_bool(type, false);
-    bool next = value.size() == 1 && value[0] != CK_FALSE;
-    if ((rule->traits & kToTrue) && now && !next) {
-      throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute can only change from false to true");
-    }
-    if ((rule->traits & kToFalse) && !now && next) {
-      throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute can only change from true to false");
+    if (rule->traits & (kToTrue | kToFalse)) {
+      bool now = object.get_bool(type, false);
+      bool next = value[0] != CK_FALSE;  // a one-byte boolean: check_value_size
+      if ((rule->traits & kToTrue) && now && !next) {
+        throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute can only change from false to true");
+      }
+      if ((rule->traits & kToFalse) && !now && next) {
+        throw CkError(CKR_ATTRIBUTE_READ_ONLY, "the attribute can only change from true to false");
+      }
     }
   }
 }

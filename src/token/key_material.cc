@@ -2,6 +2,7 @@
 
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/token.h"
 
 namespace twinhsm::token {
 
@@ -84,6 +85,11 @@ crypto::PKey to_pkey(const AttributeMap& a) {
                   std::string("the key's components do not form a valid key: ") + e.what());
   }
   throw CkError(CKR_KEY_TYPE_INCONSISTENT, "the key type is not supported");
+}
+
+const crypto::PKey& object_pkey(const Object& object) {
+  std::call_once(object.key_once, [&] { object.key.emplace(to_pkey(object.attrs)); });
+  return *object.key;
 }
 
 void set_public_attributes(AttributeMap& a, const crypto::PKey& key) {

@@ -11,6 +11,8 @@ namespace twinhsm::token {
 // Throws CkError: CKR_KEY_TYPE_INCONSISTENT for other objects, CKR_CURVE_NOT_SUPPORTED for an
 // unknown curve, CKR_ATTRIBUTE_VALUE_INVALID if the components do not form a valid key.
 crypto::PKey to_pkey(const AttributeMap& key);
+// object_pkey is to_pkey for an object, parsed once and kept with it.
+const crypto::PKey& object_pkey(const struct Object& object);
 
 // set_public_attributes / set_private_attributes set the key-type attributes of a public or private key
 // object from a key (CKA_MODULUS..., CKA_EC_PARAMS and CKA_EC_POINT, CKA_VALUE, and

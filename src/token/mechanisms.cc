@@ -1,5 +1,7 @@
 #include "token/mechanisms.h"
 
+#include <cstring>
+
 #include "crypto/aead.h"
 #include "crypto/random.h"
 #include "token/attribute_policy.h"
@@ -110,6 +112,23 @@ const MechanismInfo* mechanism_info(CK_MECHANISM_TYPE type) {
     }
   }
   return nullptr;
+}
+
+void check_allowed(const AttributeMap& key, CK_MECHANISM_TYPE mechanism) {
+  const SecureBytes* allowed = key.find(CKA_ALLOWED_MECHANISMS);
+  if (!allowed || allowed->empty()) {
+    return;
+  }
+  require(allowed->size() % sizeof(CK_MECHANISM_TYPE) == 0, CKR_MECHANISM_INVALID,
+          "the key's CKA_ALLOWED_MECHANISMS is malformed");
+  for (size_t i = 0; i < allowed->size(); i += sizeof(CK_MECHANISM_TYPE)) {
+    CK_MECHANISM_TYPE m;
+    std::memcpy(&m, allowed->data() + i, sizeof m);
+    if (m == mechanism) {
+      return;
+    }
+  }
+  throw CkError(CKR_MECHANISM_INVALID, "the key's CKA_ALLOWED_MECHANISMS does not name the mechanism");
 }
 
 crypto::SignatureScheme signature_scheme(const Mechanism& mechanism, const AttributeMap& key) {

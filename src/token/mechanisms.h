@@ -42,6 +42,10 @@ struct Mechanism {
   std::variant<std::monostate, GcmParams, PssParams> params;
 };
 
+// check_allowed throws CKR_MECHANISM_INVALID when the key's CKA_ALLOWED_MECHANISMS is set and
+// does not name the mechanism.
+void check_allowed(const AttributeMap& key, CK_MECHANISM_TYPE mechanism);
+
 // signature_scheme maps a sign/verify mechanism to the crypto scheme, checking that the key fits.
 // Throws CkError: CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID, CKR_KEY_TYPE_INCONSISTENT.
 crypto::SignatureScheme signature_scheme(const Mechanism& mechanism, const AttributeMap& key);

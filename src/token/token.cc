@@ -170,6 +170,7 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
   crypto::cleanse(sk_.data(), sk_.size());
   sk_.clear();
   session_objects_.clear();
+  cache_.clear();
 }
 
 void Token::login(Role role, ByteView pin) {
@@ -183,8 +184,34 @@ void Token::login(Role role, ByteView pin) {
   private_index_key_ = std::move(index_key);
 }
 
+void Token::clear_cache() {
+  std::lock_guard lock(mutex_);
+  cache_.clear();
+}
+
+ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<SecureBytes>& sk) {
+  auto handle = static_cast<CK_OBJECT_HANDLE>(row.id);
+  {
+    std::lock_guard lock(mutex_);
+    auto it = cache_.find(handle);
+    if (it != cache_.end() && it->second.first == row.mac) {
+      return it->second.second;
+    }
+  }
+  auto obj = std::make_shared<Object>();
+  obj->handle = handle;
+  obj->attrs = read(row, sk);
+  std::lock_guard lock(mutex_);
+  if (cache_.size() >= kCacheLimit) {
+    cache_.clear();
+  }
+  cache_[handle] = {row.mac, obj};
+  return obj;
+}
+
 void Token::logout() {
   std::lock_guard lock(mutex_);
+  cache_.clear();
   role_.reset();
   sk_ = SecureBytes();
   private_index_key_ = SecureBytes();
@@ -328,10 +355,7 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {
   require(row.has_value(), CKR_OBJECT_HANDLE_INVALID, "no such object");
   auto sk = current_sk();
   require(!row->is_private || (user && sk), CKR_OBJECT_HANDLE_INVALID, "no such object");
-  auto obj = std::make_shared<Object>();
-  obj->handle = handle;
-  obj->attrs = read(*row, sk);
-  return obj;
+  return materialize(*row, sk);
 }
 
 ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
@@ -414,7 +438,7 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
       q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);
     }
     for (const store::ObjectRow& row : store_.find_objects(q)) {
-      if (matches(read(row, sk), tmpl)) {
+      if (matches(materialize(row, sk)->attrs, tmpl)) {
         out.push_back(static_cast<CK_OBJECT_HANDLE>(row.id));
       }
     }

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "crypto/pkey.h"
 #include "store/store.h"
 #include "token/attributes.h"
 
@@ -41,6 +42,11 @@ struct Object {
   CK_SESSION_HANDLE owner = 0;  // session objects: the session that made it; token objects: 0
   bool is_token() const { return owner == 0; }
   bool is_private() const { return attrs.get_bool(CKA_PRIVATE, true); }
+
+  // The parsed key of a key object, made once on first use (key_material.h: object_pkey), so
+  // that signing does not decrypt and parse the key every time.
+  mutable std::once_flag key_once;
+  mutable std::optional<crypto::PKey> key;
 };
 using ObjectPtr = std::shared_ptr<const Object>;
 
@@ -114,6 +120,10 @@ class Token {
   std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
                            const SecureBytes& key) const;
   std::optional<SecureBytes> current_sk() const;
+  // materialize returns the object a row holds, from the cache while the row is unchanged
+  // (its MAC is the same), else decoded and cached.
+  ObjectPtr materialize(const store::ObjectRow& row, const std::optional<SecureBytes>& sk);
+  void clear_cache();
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
   void check_generation();
@@ -127,6 +137,10 @@ class Token {
   SecureBytes private_index_key_;
   std::string generation_;  // the token generation at login
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
+  // Decoded token objects by handle, with the MAC of the row they came from. Cleared at logout
+  // (private objects and parsed keys leave memory with the login) and when it grows too large.
+  std::unordered_map<CK_OBJECT_HANDLE, std::pair<Bytes, ObjectPtr>> cache_;
+  static constexpr size_t kCacheLimit = 4096;
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };
 

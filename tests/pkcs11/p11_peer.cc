@@ -1,0 +1,100 @@
+// p11_peer: a second process for the store tests. It loads the module (TWINHSM_CONF from the
+// environment), works on slot 0, and prints one result line on stdout.
+//
+//   p11_peer count LABEL            number of visible objects with CKA_LABEL = LABEL
+//   p11_peer value LABEL            CKA_VALUE of the one object with that label
+//   p11_peer create LABEL VALUE     a public token data object
+//   p11_peer create-many PREFIX N   N public token data objects PREFIX0 .. PREFIX{N-1}
+//   p11_peer destroy LABEL          destroys every visible object with that label, prints how many
+//   p11_peer login PIN              C_Login(CKU_USER, PIN), prints the CK_RV name
+//   p11_peer flags                  CK_TOKEN_INFO.flags in decimal
+//
+// Exit 0 on success; 1 with the failing call and its CK_RV on stderr.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "module.h"
+#include "p11.h"
+
+using namespace twinhsm::test;
+
+namespace {
+
+int fail(const char* what, CK_RV rv) {
+  std::fprintf(stderr, "p11_peer: %s: %s\n", what, rv_name(rv).c_str());
+  return 1;
+}
+
+std::vector<CK_OBJECT_HANDLE> by_label(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s,
+                                       const std::string& label, CK_RV* rv) {
+  Template t;
+  t.str(CKA_LABEL, label);
+  std::vector<CK_OBJECT_HANDLE> out;
+  *rv = find_objects(f, s, t, &out);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: p11_peer COMMAND [ARGS]\n");
+    return 2;
+  }
+  std::string cmd = argv[1];
+  auto arg = [&](int i) { return std::string(i < argc ? argv[i] : ""); };
+  Module m;
+  CK_FUNCTION_LIST_3_0* f = m.v3();
+  if (CK_RV rv = f->C_Initialize(nullptr); rv != CKR_OK) return fail("C_Initialize", rv);
+  CK_SESSION_HANDLE s;
+  if (CK_RV rv = f->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s); rv != CKR_OK) {
+    return fail("C_OpenSession", rv);
+  }
+  CK_RV rv = CKR_OK;
+  if (cmd == "count") {
+    auto found = by_label(f, s, arg(2), &rv);
+    if (rv != CKR_OK) return fail("find", rv);
+    std::printf("%zu\n", found.size());
+  } else if (cmd == "value") {
+    auto found = by_label(f, s, arg(2), &rv);
+    if (rv != CKR_OK) return fail("find", rv);
+    if (found.size() != 1) return fail("find: not exactly one object", CKR_GENERAL_ERROR);
+    Bytes v;
+    if ((rv = get_attribute(f, s, found[0], CKA_VALUE, &v)) != CKR_OK) return fail("C_GetAttributeValue", rv);
+    std::printf("%s\n", std::string(v.begin(), v.end()).c_str());
+  } else if (cmd == "create") {
+    Template t = data_object(arg(2), arg(3), true, false);
+    CK_OBJECT_HANDLE h;
+    if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK) return fail("C_CreateObject", rv);
+    std::printf("%lu\n", h);
+  } else if (cmd == "create-many") {
+    int n = std::atoi(arg(3).c_str());
+    for (int i = 0; i < n; ++i) {
+      Template t = data_object(arg(2) + std::to_string(i), "v", true, false);
+      CK_OBJECT_HANDLE h;
+      if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK) return fail("C_CreateObject", rv);
+    }
+    std::printf("%d\n", n);
+  } else if (cmd == "destroy") {
+    auto found = by_label(f, s, arg(2), &rv);
+    if (rv != CKR_OK) return fail("find", rv);
+    for (CK_OBJECT_HANDLE h : found) {
+      if ((rv = f->C_DestroyObject(s, h)) != CKR_OK) return fail("C_DestroyObject", rv);
+    }
+    std::printf("%zu\n", found.size());
+  } else if (cmd == "login") {
+    std::string pin = arg(2);
+    rv = f->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size());
+    std::printf("%s\n", rv_name(rv).c_str());
+  } else if (cmd == "flags") {
+    CK_TOKEN_INFO info;
+    if ((rv = f->C_GetTokenInfo(0, &info)) != CKR_OK) return fail("C_GetTokenInfo", rv);
+    std::printf("%lu\n", info.flags);
+  } else {
+    std::fprintf(stderr, "p11_peer: unknown command %s\n", cmd.c_str());
+    return 2;
+  }
+  f->C_Finalize(nullptr);
+  return 0;
+}
