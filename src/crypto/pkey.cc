@@ -402,6 +402,29 @@ PKey PKey::from_public_der(ByteView spki) {
   return PKey(std::move(impl));
 }
 
+PKey PKey::from_private_der(std::span<const uint8_t> pkcs8) {
+  const char* what = "invalid PKCS#8 private key";
+  const unsigned char* p = pkcs8.data();
+  long len = static_cast<long>(detail::checked_int(pkcs8.size(), what));
+  // PKCS8_PRIV_KEY_INFO_free wipes the key octets it holds.
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, detail::Deleter<&PKCS8_PRIV_KEY_INFO_free>> info(
+      d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, len));
+  if (!info) {
+    detail::throw_openssl(what);
+  }
+  if (p != pkcs8.data() + pkcs8.size()) {
+    throw CryptoError(std::string(what) + ": trailing bytes");
+  }
+  detail::PkeyPtr pkey(EVP_PKCS82PKEY_ex(info.get(), nullptr, nullptr));
+  if (!pkey) {
+    detail::throw_openssl(what);
+  }
+  ERR_clear_error();  // the decoders may leave notes from the formats they tried first
+  auto impl = make_impl(std::move(pkey), true);
+  validate(impl->pkey.get(), true, what);
+  return PKey(std::move(impl));
+}
+
 // ---- PKey: properties ----
 
 PKey::Type PKey::type() const {
@@ -504,6 +527,24 @@ Bytes PKey::public_der() const {
   }
   detail::OpenSslBufPtr buf(raw);
   return Bytes(raw, raw + len);
+}
+
+SecureBytes PKey::private_der() const {
+  const char* what = "cannot encode PKCS#8 private key";
+  require_private(*impl_, what);
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, detail::Deleter<&PKCS8_PRIV_KEY_INFO_free>> info(
+      EVP_PKEY2PKCS8(impl_->pkey.get()));
+  if (!info) {
+    detail::throw_openssl(what);
+  }
+  unsigned char* raw = nullptr;
+  int len = i2d_PKCS8_PRIV_KEY_INFO(info.get(), &raw);
+  if (len <= 0) {
+    detail::throw_openssl(what);
+  }
+  SecureBytes out(raw, raw + len);
+  OPENSSL_clear_free(raw, static_cast<size_t>(len));
+  return out;
 }
 
 SecureBytes PKey::ecdh(ByteView peer_point) const {

@@ -49,6 +49,10 @@ class PKey {
   static PKey ec_private(Curve curve, std::span<const uint8_t> value);
   // from_public_der parses a SubjectPublicKeyInfo.
   static PKey from_public_der(ByteView spki);
+  // from_private_der parses a PKCS#8 PrivateKeyInfo (RFC 5208, unencrypted) of an RSA, EC
+  // (P-256/384/521) or Ed25519 key and checks that its parts form a valid key. Throws CryptoError
+  // for malformed input, trailing bytes, another algorithm or curve, or an inconsistent key.
+  static PKey from_private_der(std::span<const uint8_t> pkcs8);
 
   Type type() const;
   bool has_private() const;
@@ -61,6 +65,9 @@ class PKey {
   Bytes ec_point() const;          // uncompressed point, or Ed25519's 32-byte public key
   SecureBytes ec_private_value() const;  // fixed length: the field size in bytes (Ed25519: 32)
   Bytes public_der() const;        // SubjectPublicKeyInfo
+  // private_der is the unencrypted PKCS#8 PrivateKeyInfo (DER) of a private key. Throws
+  // CryptoError if the key has no private part.
+  SecureBytes private_der() const;
 
   // ecdh derives the shared secret (the X coordinate) with peer_point on this key's curve.
   SecureBytes ecdh(ByteView peer_point) const;

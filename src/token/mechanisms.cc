@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "crypto/aead.h"
 #include "crypto/random.h"
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
@@ -12,16 +11,23 @@ namespace twinhsm::token {
 
 namespace {
 
-// CKF_HW: the device performs every mechanism; keys never leave it.
+// CKF_HW: the device performs every mechanism; keys never leave it. Key sizes as PKCS#11 defines
+// them per mechanism: RSA, EC and generic secret key generation in bits; AES and HMAC in bytes.
 constexpr CK_FLAGS kEcFlags = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 constexpr CK_FLAGS kSignVerify = CKF_HW | CKF_SIGN | CKF_VERIFY;
+constexpr CK_FLAGS kEncryptDecrypt = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
+constexpr CK_FLAGS kWrapUnwrap = CKF_HW | CKF_WRAP | CKF_UNWRAP;
+constexpr CK_ULONG kMaxHmacKey = 512;  // bytes; also the limit of CKM_GENERIC_SECRET_KEY_GEN
 
 const std::vector<MechanismInfo> kMechanisms = {
+    // Key generation.
     {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_HW | CKF_GENERATE_KEY_PAIR},
     {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_HW | CKF_GENERATE_KEY_PAIR | kEcFlags},
     {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_HW | CKF_GENERATE_KEY_PAIR},
     {CKM_AES_KEY_GEN, 16, 32, CKF_HW | CKF_GENERATE},
-    {CKM_RSA_PKCS, 1024, 16384, kSignVerify},
+    {CKM_GENERIC_SECRET_KEY_GEN, 8, 8 * kMaxHmacKey, CKF_HW | CKF_GENERATE},
+    // RSA.
+    {CKM_RSA_PKCS, 1024, 16384, kSignVerify | kEncryptDecrypt},
     {CKM_SHA1_RSA_PKCS, 1024, 16384, kSignVerify},
     {CKM_SHA224_RSA_PKCS, 1024, 16384, kSignVerify},
     {CKM_SHA256_RSA_PKCS, 1024, 16384, kSignVerify},
@@ -33,6 +39,8 @@ const std::vector<MechanismInfo> kMechanisms = {
     {CKM_SHA256_RSA_PKCS_PSS, 1024, 16384, kSignVerify},
     {CKM_SHA384_RSA_PKCS_PSS, 1024, 16384, kSignVerify},
     {CKM_SHA512_RSA_PKCS_PSS, 1024, 16384, kSignVerify},
+    {CKM_RSA_PKCS_OAEP, 1024, 16384, kEncryptDecrypt | kWrapUnwrap},
+    // EC and Edwards curves.
     {CKM_ECDSA, 256, 521, kSignVerify | kEcFlags},
     {CKM_ECDSA_SHA1, 256, 521, kSignVerify | kEcFlags},
     {CKM_ECDSA_SHA224, 256, 521, kSignVerify | kEcFlags},
@@ -40,7 +48,28 @@ const std::vector<MechanismInfo> kMechanisms = {
     {CKM_ECDSA_SHA384, 256, 521, kSignVerify | kEcFlags},
     {CKM_ECDSA_SHA512, 256, 521, kSignVerify | kEcFlags},
     {CKM_EDDSA, 255, 255, kSignVerify},
-    {CKM_AES_GCM, 16, 32, CKF_HW | CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_ECDH1_DERIVE, 256, 521, CKF_HW | CKF_DERIVE | kEcFlags},
+    // MACs with secret keys.
+    {CKM_SHA_1_HMAC, 1, kMaxHmacKey, kSignVerify},
+    {CKM_SHA224_HMAC, 1, kMaxHmacKey, kSignVerify},
+    {CKM_SHA256_HMAC, 1, kMaxHmacKey, kSignVerify},
+    {CKM_SHA384_HMAC, 1, kMaxHmacKey, kSignVerify},
+    {CKM_SHA512_HMAC, 1, kMaxHmacKey, kSignVerify},
+    {CKM_AES_CMAC, 16, 32, kSignVerify},
+    // AES.
+    {CKM_AES_ECB, 16, 32, kEncryptDecrypt},
+    {CKM_AES_CBC, 16, 32, kEncryptDecrypt},
+    {CKM_AES_CBC_PAD, 16, 32, kEncryptDecrypt | kWrapUnwrap},
+    {CKM_AES_CTR, 16, 32, kEncryptDecrypt},
+    {CKM_AES_GCM, 16, 32, kEncryptDecrypt},
+    {CKM_AES_KEY_WRAP, 16, 32, kWrapUnwrap},
+    {CKM_AES_KEY_WRAP_PAD, 16, 32, kWrapUnwrap},
+    // Digests.
+    {CKM_SHA_1, 0, 0, CKF_HW | CKF_DIGEST},
+    {CKM_SHA224, 0, 0, CKF_HW | CKF_DIGEST},
+    {CKM_SHA256, 0, 0, CKF_HW | CKF_DIGEST},
+    {CKM_SHA384, 0, 0, CKF_HW | CKF_DIGEST},
+    {CKM_SHA512, 0, 0, CKF_HW | CKF_DIGEST},
 };
 
 struct SignMechanism {
@@ -74,6 +103,13 @@ constexpr SignMechanism kSignMechanisms[] = {
     {CKM_EDDSA, Kind::eddsa, std::nullopt},
 };
 
+void require_key_type(const AttributeMap& key, CK_KEY_TYPE wanted) {
+  require(key_type(key) == wanted, CKR_KEY_TYPE_INCONSISTENT,
+          "the key's type does not fit the mechanism");
+}
+
+}  // namespace
+
 std::optional<DigestAlg> digest_of_mechanism(CK_MECHANISM_TYPE hash) {
   switch (hash) {
     case CKM_SHA_1: return DigestAlg::sha1;
@@ -96,12 +132,13 @@ std::optional<DigestAlg> digest_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf) {
   }
 }
 
-void require_key_type(const AttributeMap& key, CK_KEY_TYPE wanted) {
-  require(key_type(key) == wanted, CKR_KEY_TYPE_INCONSISTENT,
-          "the key's type does not fit the mechanism");
+const SecureBytes& secret_value(const AttributeMap& key) {
+  require(object_class(key) == CKO_SECRET_KEY, CKR_KEY_TYPE_INCONSISTENT,
+          "the mechanism needs a secret key");
+  const SecureBytes* value = key.find(CKA_VALUE);
+  require(value != nullptr, CKR_KEY_HANDLE_INVALID, "the key has no value");
+  return *value;
 }
-
-}  // namespace
 
 const std::vector<MechanismInfo>& mechanisms() { return kMechanisms; }
 
@@ -169,16 +206,22 @@ crypto::SignatureScheme signature_scheme(const Mechanism& mechanism, const Attri
 }
 
 AttributeMap generate_secret_key(const Mechanism& mechanism, const AttributeMap& tmpl) {
-  require(mechanism.type == CKM_AES_KEY_GEN, CKR_MECHANISM_INVALID,
+  bool aes = mechanism.type == CKM_AES_KEY_GEN;
+  require(aes || mechanism.type == CKM_GENERIC_SECRET_KEY_GEN, CKR_MECHANISM_INVALID,
           "the mechanism does not generate secret keys");
   auto len = tmpl.get_ulong(CKA_VALUE_LEN);
-  require(len.has_value(), CKR_TEMPLATE_INCOMPLETE, "AES key generation needs CKA_VALUE_LEN");
-  require(*len == 16 || *len == 24 || *len == 32, CKR_ATTRIBUTE_VALUE_INVALID,
-          "CKA_VALUE_LEN of an AES key must be 16, 24 or 32");
+  require(len.has_value(), CKR_TEMPLATE_INCOMPLETE, "secret key generation needs CKA_VALUE_LEN");
+  if (aes) {
+    require(*len == 16 || *len == 24 || *len == 32, CKR_ATTRIBUTE_VALUE_INVALID,
+            "CKA_VALUE_LEN of an AES key must be 16, 24 or 32");
+  } else {
+    require(*len >= 1 && *len <= kMaxHmacKey, CKR_ATTRIBUTE_VALUE_INVALID,
+            "CKA_VALUE_LEN of a generic secret key must be 1 to 512");
+  }
   AttributeMap request = tmpl;
   request.erase(CKA_VALUE_LEN);
-  AttributeMap a = complete_template(request, Origin::generated, CKO_SECRET_KEY, CKK_AES,
-                                     mechanism.type);
+  AttributeMap a = complete_template(request, Origin::generated, CKO_SECRET_KEY,
+                                     aes ? CKK_AES : CKK_GENERIC_SECRET, mechanism.type);
   a.set(CKA_VALUE, crypto::random_secret(*len));
   finish_key(a, Origin::generated);
   return a;
@@ -230,64 +273,6 @@ std::pair<AttributeMap, AttributeMap> generate_key_pair(const Mechanism& mechani
   set_private_attributes(priv, *key);
   finish_key(priv, Origin::generated);
   return {std::move(pub), std::move(priv)};
-}
-
-namespace {
-
-class GcmOperation : public CipherOperation {
- public:
-  GcmOperation(SecureBytes key, GcmParams params, bool encrypt)
-      : key_(std::move(key)), params_(std::move(params)), encrypt_(encrypt) {}
-
-  size_t output_size(size_t n) const override {
-    return encrypt_ ? n + tag_len() : (n >= tag_len() ? n - tag_len() : 0);
-  }
-  Bytes run(ByteView in) override {
-    if (encrypt_) {
-      return crypto::aes_gcm_encrypt(key_, params_.iv, params_.aad, in, tag_len());
-    }
-    require(in.size() >= tag_len(), CKR_ENCRYPTED_DATA_LEN_RANGE, "the ciphertext is too short");
-    try {
-      SecureBytes pt = crypto::aes_gcm_decrypt(key_, params_.iv, params_.aad, in, tag_len());
-      return Bytes(pt.begin(), pt.end());
-    } catch (const IntegrityError&) {
-      throw CkError(CKR_ENCRYPTED_DATA_INVALID, "the GCM tag does not verify");
-    }
-  }
-  // GCM releases nothing before the end: decryption must authenticate first.
-  size_t update_size(size_t) const override { return 0; }
-  Bytes update(ByteView in) override {
-    buffer_.insert(buffer_.end(), in.begin(), in.end());
-    return {};
-  }
-  size_t finish_size() const override { return output_size(buffer_.size()); }
-  Bytes finish() override { return run(buffer_); }
-
- private:
-  size_t tag_len() const { return params_.tag_bits / 8; }
-  SecureBytes key_;
-  GcmParams params_;
-  bool encrypt_;
-  SecureBytes buffer_;
-};
-
-}  // namespace
-
-std::unique_ptr<CipherOperation> make_cipher(const Mechanism& mechanism, const AttributeMap& key,
-                                             bool encrypt) {
-  require(mechanism.type == CKM_AES_GCM, CKR_MECHANISM_INVALID,
-          "the mechanism cannot encrypt or decrypt");
-  require(object_class(key) == CKO_SECRET_KEY && key_type(key) == CKK_AES,
-          CKR_KEY_TYPE_INCONSISTENT, "AES-GCM needs an AES key");
-  const auto* p = std::get_if<GcmParams>(&mechanism.params);
-  require(p != nullptr, CKR_MECHANISM_PARAM_INVALID, "AES-GCM needs CK_GCM_PARAMS");
-  require(!p->iv.empty() && p->iv.size() <= 256, CKR_MECHANISM_PARAM_INVALID,
-          "the GCM IV must be 1 to 256 bytes");
-  require(p->tag_bits % 8 == 0 && p->tag_bits >= 32 && p->tag_bits <= 128,
-          CKR_MECHANISM_PARAM_INVALID, "the GCM tag must be 32 to 128 bits, whole bytes");
-  const SecureBytes* value = key.find(CKA_VALUE);
-  require(value != nullptr, CKR_KEY_HANDLE_INVALID, "the key has no value");
-  return std::make_unique<GcmOperation>(*value, *p, encrypt);
 }
 
 }  // namespace twinhsm::token

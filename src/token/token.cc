@@ -212,6 +212,8 @@ ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<Se
 void Token::logout() {
   std::lock_guard lock(mutex_);
   cache_.clear();
+  // PKCS#11 (C_Logout): the application's private session objects are destroyed.
+  std::erase_if(session_objects_, [](const auto& entry) { return entry.second->is_private(); });
   role_.reset();
   sk_ = SecureBytes();
   private_index_key_ = SecureBytes();

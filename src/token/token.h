@@ -78,7 +78,7 @@ class Token {
   void login(Role role, ByteView pin);
   // verify_pin checks pin for role (counted like a login) without changing the login state.
   void verify_pin(Role role, ByteView pin) { unwrap_sk(role, pin); }
-  // logout wipes SK from memory.
+  // logout wipes SK from memory and destroys the private session objects.
   void logout();
   // init_pin sets the user PIN (SO logged in); clears the user's failure counter.
   void init_pin(ByteView pin);

@@ -390,7 +390,7 @@ TEST_P(SignTest, SingleAndMultiPart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Mechanisms, SignTest, ::testing::ValuesIn(kSignCases),
-                         [](const ::testing::TestParamInfo<SignCase>& info) { return std::string(info.param.name); });
+                         [](const ::testing::TestParamInfo<SignCase>& p) { return std::string(p.param.name); });
 
 // ---- Keys made elsewhere ----
 
@@ -581,6 +581,22 @@ TEST_F(CryptoTest, SignOperationRules) {
   ASSERT_CKR(CKR_OK, f()->C_SignInit(s_, &raw, rsa.priv));
   len = out.size();
   EXPECT_CKR(CKR_OK, f()->C_Sign(s_, longest.data(), longest.size(), out.data(), &len));
+}
+
+TEST_F(CryptoTest, SessionCancelEndsOperations) {
+  KeyPair kp = generate(KeyKind::p256);
+  CK_MECHANISM mech{CKM_ECDSA_SHA256, nullptr, 0};
+  Bytes data = test_data(32);
+  CK_ULONG len = 0;
+  ASSERT_CKR(CKR_OK, f()->C_SignInit(s_, &mech, kp.priv));
+  ASSERT_CKR(CKR_OK, f()->C_VerifyInit(s_, &mech, kp.pub));
+  ASSERT_CKR(CKR_OK, f()->C_SessionCancel(s_, CKF_SIGN));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_Sign(s_, data.data(), data.size(), nullptr, &len));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_VerifyInit(s_, &mech, kp.pub));  // not cancelled
+  ASSERT_CKR(CKR_OK, f()->C_SessionCancel(s_, CKF_VERIFY));
+  EXPECT_CKR(CKR_OK, f()->C_VerifyInit(s_, &mech, kp.pub));
+  EXPECT_CKR(CKR_OK, f()->C_SignInit(s_, &mech, kp.priv));
+  EXPECT_CKR(CKR_SESSION_HANDLE_INVALID, f()->C_SessionCancel(s_ + 1000, CKF_SIGN));
 }
 
 TEST_F(CryptoTest, PrivateKeysNeedTheUser) {
@@ -824,7 +840,11 @@ TEST_F(GcmTest, MultiPart) {
   }
   CK_ULONG plen = 0;
   ASSERT_CKR(CKR_OK, f()->C_DecryptFinal(s_, nullptr, &plen));
+  EXPECT_EQ(plen + back.size(), pt.size());
   Bytes rest(plen);
+  CK_ULONG tiny = 1;
+  ASSERT_CKR(CKR_BUFFER_TOO_SMALL, f()->C_DecryptFinal(s_, rest.data(), &tiny));  // keeps the operation
+  EXPECT_EQ(tiny, plen);
   ASSERT_CKR(CKR_OK, f()->C_DecryptFinal(s_, rest.data(), &plen));
   back.insert(back.end(), rest.begin(), rest.begin() + plen);
   EXPECT_EQ(back, pt);

@@ -1,7 +1,5 @@
 // Interface conformance: exported symbols, C_GetInterfaceList / C_GetInterface / C_GetFunctionList,
 // C_Initialize / C_Finalize, function lists, unsupported functions, slots from TWINHSM_CONF.
-#include <dlfcn.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstring>

@@ -180,6 +180,27 @@ TEST_F(ObjectsTest, PrivateObjectsAreInvisibleWithoutLogin) {
   EXPECT_EQ(find_all(f(), s_, by_label), std::vector<CK_OBJECT_HANDLE>{priv_tok});
 }
 
+// PKCS#11 3.0 section 5.6.4 (C_Logout): "all private session objects from sessions belonging to
+// the application are destroyed". Public session objects stay.
+TEST_F(ObjectsTest, LogoutDestroysPrivateSessionObjects) {
+  ASSERT_CKR(CKR_OK, login_user(s_));
+  CK_OBJECT_HANDLE priv = create(f(), s_, data_object("private-session", "v", false, true));
+  CK_OBJECT_HANDLE key = create(f(), s_, aes_key(key32(16), false, true));
+  CK_OBJECT_HANDLE pub = create(f(), s_, data_object("public-session", "v", false, false));
+  ASSERT_NE(key, CK_INVALID_HANDLE);
+  ASSERT_CKR(CKR_OK, f()->C_Logout(s_));
+  ASSERT_CKR(CKR_OK, login_user(s_));
+  Template by_label;
+  by_label.str(CKA_LABEL, "private-session");
+  EXPECT_TRUE(find_all(f(), s_, by_label).empty());
+  Template secret_keys;
+  secret_keys.ulong(CKA_CLASS, CKO_SECRET_KEY);
+  EXPECT_TRUE(find_all(f(), s_, secret_keys).empty());
+  expect_handle_invalid(s_, priv);
+  expect_handle_invalid(s_, key);
+  EXPECT_EQ(attr_bytes(f(), s_, pub, CKA_LABEL), to_bytes("public-session"));
+}
+
 // ---- Keys ----
 
 TEST_F(ObjectsTest, CreatedAesKey) {
@@ -243,6 +264,8 @@ TEST_F(ObjectsTest, GeneratedAesKey) {
   wrong_class.ulong(CKA_VALUE_LEN, 32).ulong(CKA_CLASS, CKO_DATA);
   EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
              f()->C_GenerateKey(s_, &mech, wrong_class.data(), wrong_class.size(), &h));
+  CK_SESSION_HANDLE ro = open_session(false);
+  EXPECT_CKR(CKR_SESSION_READ_ONLY, f()->C_GenerateKey(ro, &mech, t.data(), t.size(), &h));
   CK_MECHANISM bad{CKM_DES3_KEY_GEN, nullptr, 0};
   EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_GenerateKey(s_, &bad, t.data(), t.size(), &h));
 }
@@ -404,6 +427,12 @@ TEST_F(ObjectsTest, SetAttributeValueChangesLabelValueAndId) {
   Template by_label;
   by_label.str(CKA_LABEL, "after");
   EXPECT_EQ(find_all(f(), s_, by_label), std::vector<CK_OBJECT_HANDLE>{h});
+  Template by_old_label;
+  by_old_label.str(CKA_LABEL, "before");
+  EXPECT_TRUE(find_all(f(), s_, by_old_label).empty());  // the index follows the change
+  Template by_old_id;
+  by_old_id.bytes(CKA_ID, {1});
+  EXPECT_TRUE(find_all(f(), s_, by_old_id).empty());
   Template by_id;
   by_id.bytes(CKA_ID, {2, 2});
   EXPECT_EQ(find_all(f(), s_, by_id), std::vector<CK_OBJECT_HANDLE>{key});

@@ -441,7 +441,7 @@ TEST_F(RolesTest, ClosingTheLastSessionLogsOut) {
   EXPECT_EQ(session_state(d), CKS_RW_PUBLIC_SESSION);
 }
 
-TEST_F(RolesTest, PinsNeverReachTheDebugLog) {
+TEST_F(RolesTest, SecretsNeverReachTheDebugLog) {
   std::filesystem::path log = device().root() / "debug.log";
   setenv("TWINHSM_LOG", "debug", 1);
   setenv("TWINHSM_LOG_FILE", log.c_str(), 1);
@@ -450,6 +450,9 @@ TEST_F(RolesTest, PinsNeverReachTheDebugLog) {
   EXPECT_CKR(CKR_PIN_INCORRECT, login(s, CKU_USER, "wrong-secret-pin"));
   EXPECT_CKR(CKR_OK, login_user(s));
   EXPECT_CKR(CKR_OK, set_pin(s, device().user_pin(), "next-secret-pin"));
+  Bytes key_value = to_bytes("key-value-in-no-log-0123456789ab");
+  ASSERT_NE(create(f(), s, aes_key(key_value, true, true)), CK_INVALID_HANDLE);
+  ASSERT_NE(create(f(), s, data_object("private-label-not-logged", "v", true, true)), CK_INVALID_HANDLE);
   EXPECT_CKR(CKR_OK, f()->C_Logout(s));
   EXPECT_CKR(CKR_OK, login_so(s));
   EXPECT_CKR(CKR_OK, init_pin(s, "init-secret-pin"));
@@ -463,6 +466,8 @@ TEST_F(RolesTest, PinsNeverReachTheDebugLog) {
                                std::string_view("init-secret-pin")}) {
     EXPECT_FALSE(contains(text, pin)) << "the debug log holds the PIN " << pin;
   }
+  EXPECT_FALSE(contains(text, "key-value-in-no-log")) << "the debug log holds a key value";
+  EXPECT_FALSE(contains(text, "private-label-not-logged")) << "the debug log holds a private label";
 }
 
 // ---- A device that locks after one failure ----

@@ -2,6 +2,13 @@
 // private labels; (b) rows edited by hand are detected (CKR_DEVICE_ERROR), and their data never
 // reaches the caller; (c) two processes share one device: each sees the other's changes at once.
 #include <sqlite3.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <algorithm>
 #include <cstring>
@@ -356,6 +363,25 @@ std::string trimmed(const std::string& s) {
   return t;
 }
 
+TEST_F(StoreTest, AnotherProcessSeesNeitherPrivateNorSessionObjects) {
+  ASSERT_CKR(CKR_OK, login_user(s_));
+  ASSERT_NE(create(f(), s_, data_object("private-of-a", "v", true, true)), CK_INVALID_HANDLE);
+  ASSERT_NE(create(f(), s_, data_object("session-of-a", "v", false, false)), CK_INVALID_HANDLE);
+  // The user is logged in here; the login does not extend to another process.
+  CommandResult r = peer({"count", "private-of-a"});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(trimmed(r.out), "0");
+  r = peer({"count", "session-of-a"});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(trimmed(r.out), "0");
+}
+
+TEST_F(StoreTest, DeviceDirectoryIsPrivate) {
+  struct stat st {};
+  ASSERT_EQ(stat(device().dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
 TEST_F(StoreTest, AnotherProcessSeesChangesAtOnce) {
   CK_OBJECT_HANDLE mine = create(f(), s_, data_object("made-by-a", "value-from-a", true, false));
   ASSERT_NE(mine, CK_INVALID_HANDLE);
@@ -418,6 +444,55 @@ TEST_F(StoreTest, TwoProcessesWriteAtTheSameTime) {
   Template data;
   data.ulong(CKA_CLASS, CKO_DATA);
   EXPECT_EQ(find_all(f(), s_, data).size(), 80u);
+}
+
+// A device whose PBKDF2 takes a noticeable time (~0.5 s), so that a login can be interrupted.
+class SlowLoginTest : public StoreTest {
+ protected:
+  DeviceOptions device_options() override {
+    DeviceOptions o = StoreTest::device_options();
+    o.pbkdf2_iterations = 2000000;
+    return o;
+  }
+};
+
+// Storage key and logins: "The failure counter is raised and made durable *before* the check":
+// a process killed during the PIN check has still spent the attempt, even with the right PIN.
+TEST_F(SlowLoginTest, AttemptIsSpentWhenTheProcessDiesDuringTheCheck) {
+  finalize();
+  std::string peer_path = P11_PEER_PATH;
+  std::string pin = device().user_pin();
+  char* argv[] = {peer_path.data(), const_cast<char*>("login"), pin.data(), nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, peer_path.c_str(), nullptr, nullptr, argv, environ), 0);
+  // Wait until the attempt is counted in the store, then kill the process at once.
+  bool counted = false;
+  {
+    Sql db(device().store_path());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!counted && std::chrono::steady_clock::now() < deadline) {
+      Bytes failures = db.blob("SELECT CAST(failures AS BLOB) FROM roles WHERE role = 1");
+      counted = failures == to_bytes("1");
+      if (!counted) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          pid = 0;  // finished without the counter ever being seen raised
+          break;
+        }
+        usleep(1000);
+      }
+    }
+  }
+  if (pid != 0) {
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+  }
+  ASSERT_TRUE(counted) << "the attempt was never counted in the store before the PIN check ended";
+  start();
+  EXPECT_TRUE(token_flags() & CKF_USER_PIN_COUNT_LOW) << "the killed attempt was not counted";
+  EXPECT_CKR(CKR_OK, login_user(s_));
+  EXPECT_FALSE(token_flags() & CKF_USER_PIN_COUNT_LOW);
 }
 
 }  // namespace
