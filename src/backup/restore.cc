@@ -36,6 +36,14 @@ void restore(device::Device& device, BackupReader& reader) {
   long kill_at = kill_after();
   long written = 0;
   store::Store::WriteTransaction tx(store);
+  // The button is this device's hardware (a GPIO wiring, a socket, insecure-auto only where the
+  // secure element allows it): it stays as it is; every other setting comes from the backup.
+  std::map<std::string, Bytes> own_button;
+  for (const char* key : {token::settings::kButtonBackend, token::settings::kButtonTimeout}) {
+    if (auto v = store.setting(key)) {
+      own_button[key] = *v;
+    }
+  }
   store.delete_everything();
   reader.for_each_record([&](const Record& r) {
     switch (r.type) {
@@ -48,6 +56,9 @@ void restore(device::Device& device, BackupReader& reader) {
       std::raise(SIGKILL);
     }
   });
+  for (const auto& [key, value] : own_button) {
+    store.put_setting(key, value);
+  }
   store.put_setting(token::settings::kTokenGeneration, to_hex(reader.header().backup_id));
   tx.commit();
 }

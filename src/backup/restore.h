@@ -11,7 +11,8 @@ namespace twinhsm::backup {
 // device of another pair; then unlocks the reader (IntegrityError if the keys still differ).
 void check_restorable(device::Device& device, BackupReader& reader);
 
-// restore replaces the device's store with the backup's contents. The reader must be unlocked.
+// restore replaces the device's store with the backup's contents, except the device's own button
+// settings, which stay. The reader must be unlocked.
 // Authenticates the whole file (a first pass) before writing anything, then writes all rows in
 // one transaction that commits only after the last chunk authenticated again.
 void restore(device::Device& device, BackupReader& reader);

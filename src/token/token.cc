@@ -430,6 +430,7 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
     q.public_tags = {tag(tmpl, CKA_CLASS, keys_.index_key), tag(tmpl, CKA_ID, keys_.index_key),
                      tag(tmpl, CKA_LABEL, keys_.index_key)};
     if (user && sk) {
+      check_generation();  // a stale login's index key would silently match nothing
       std::lock_guard lock(mutex_);
       q.include_private = true;
       q.private_tags = {tag(tmpl, CKA_CLASS, private_index_key_),

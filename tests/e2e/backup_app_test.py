@@ -11,7 +11,8 @@ another process (socket button, pressed by a third one). Afterwards, in this sam
   phase 1, the application idle during the restore, then:
     - C_GetTokenInfo shows A's token;
     - C_FindObjects never returns one of B's old objects, and finds A's objects by label;
-    - signing with B's old private-key handle gives CKR_USER_NOT_LOGGED_IN (the process was
+    - signing with B's old private-key handle gives CKR_USER_NOT_LOGGED_IN or, once the module
+      has logged the process out, CKR_KEY_HANDLE_INVALID (the process was
       logged in with B's old storage key SK; the module logs it out), and the session is then a
       public session;
     - C_Logout / C_Login: B's old PIN is refused, A's PIN logs in, the key finds by label and
@@ -40,7 +41,8 @@ try:
     from PyKCS11.LowLevel import (CKA_CLASS, CKA_ID, CKA_LABEL, CKA_TOKEN, CKF_RW_SESSION,
                                   CKF_SERIAL_SESSION, CKM_SHA256_RSA_PKCS, CKO_DATA,
                                   CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKR_OK,
-                                  CKR_USER_NOT_LOGGED_IN, CKR_PIN_INCORRECT, CKS_RW_PUBLIC_SESSION,
+                                  CKR_USER_NOT_LOGGED_IN, CKR_KEY_HANDLE_INVALID, CKR_PIN_INCORRECT,
+                                  CKS_RW_PUBLIC_SESSION,
                                   CKS_RW_USER_FUNCTIONS)
 except ImportError as e:  # pragma: no cover
     print("FAIL: PyKCS11 is needed (Debian package python3-pykcs11): %s" % e)
@@ -323,11 +325,13 @@ def main():
           "got %s with session state %s" % (hs if rv is None else rv_name(rv),
                                              PyKCS11.CKS.get(state(session), state(session))))
 
-    # (Nothing before this reads a private row: reading one, C_GetAttributeValue included, is
-    # what makes the module notice the restore and log the process out.)
+    # The first search that includes private objects, or the first read of a private row, makes
+    # the module notice the restore and log the process out (CKR_USER_NOT_LOGGED_IN); after that
+    # B's old private handle names nothing this public session may use (CKR_KEY_HANDLE_INVALID).
     sig, rv = sign(session, h_priv_b)
-    check("after: signing with B's old private-key handle gives CKR_USER_NOT_LOGGED_IN",
-          sig is None and rv == CKR_USER_NOT_LOGGED_IN,
+    check("after: signing with B's old private-key handle gives CKR_USER_NOT_LOGGED_IN or, once "
+          "logged out, CKR_KEY_HANDLE_INVALID; never a signature",
+          sig is None and rv in (CKR_USER_NOT_LOGGED_IN, CKR_KEY_HANDLE_INVALID),
           "got %s" % ("a signature" if sig is not None else rv_name(rv)))
     if sig is not None:
         observed("the signature verifies with B's public key: %s, with A's: %s" %
