@@ -14,6 +14,14 @@ using token::require;
 
 namespace twinhsm::pkcs11 {
 
+void check_trusted(const SessionRef& ref, const token::AttributeMap& changes) {
+  // PKCS#11 3.0 4.9/4.10: CKA_TRUSTED can only be set to CK_TRUE by the SO.
+  if (changes.get_bool(CKA_TRUSTED, false)) {
+    require(ref.token().logged_in() == token::Role::so, CKR_ATTRIBUTE_READ_ONLY,
+            "only the SO may set CKA_TRUSTED");
+  }
+}
+
 void check_can_write(const SessionRef& ref, const token::AttributeMap& attrs) {
   token::Token& t = ref.token();
   if (attrs.get_bool(CKA_TOKEN, false)) {
@@ -57,8 +65,9 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR tmpl, CK_ULONG 
   return guard("C_CreateObject", h(session), [&] {
     SessionRef ref = library().session(session);
     require_arg(object != nullptr);
-    token::AttributeMap attrs = token::complete_template(parse_template(tmpl, count),
-                                                         token::Origin::created);
+    token::AttributeMap request = parse_template(tmpl, count);
+    check_trusted(ref, request);
+    token::AttributeMap attrs = token::complete_template(request, token::Origin::created);
     token::check_required(attrs);
     token::validate_key_object(attrs);
     token::finish_key(attrs, token::Origin::created);
@@ -73,6 +82,7 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIB
     require_arg(new_object != nullptr);
     token::ObjectPtr source = ref.token().object(object);
     token::AttributeMap changes = parse_template(tmpl, count);
+    check_trusted(ref, changes);
     token::check_change(source->attrs, changes, true);
     token::AttributeMap attrs = source->attrs;
     for (const auto& [type, value] : changes) {
@@ -148,6 +158,7 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
       require(ref->read_write(), CKR_SESSION_READ_ONLY, "token objects need a read-write session");
     }
     token::AttributeMap changes = parse_template(tmpl, count);
+    check_trusted(ref, changes);
     token::check_change(obj->attrs, changes, false);
     token::AttributeMap attrs = obj->attrs;
     for (const auto& [type, value] : changes) {

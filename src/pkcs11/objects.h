@@ -6,6 +6,9 @@
 
 namespace twinhsm::pkcs11 {
 
+// check_trusted throws CKR_ATTRIBUTE_READ_ONLY when changes set CKA_TRUSTED true and the SO is
+// not logged in.
+void check_trusted(const SessionRef& ref, const token::AttributeMap& changes);
 // check_can_write throws CKR_SESSION_READ_ONLY for a token object in a read-only session and
 // CKR_USER_NOT_LOGGED_IN for a private object without the user logged in.
 void check_can_write(const SessionRef& ref, const token::AttributeMap& attrs);

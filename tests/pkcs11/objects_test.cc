@@ -914,3 +914,42 @@ TEST_F(ObjectsTest, CertificateObject) {
 
 }  // namespace
 }  // namespace twinhsm::test
+
+namespace twinhsm::test {
+namespace {
+
+// PKCS#11 3.0 4.9 (CKA_TRUSTED): "can only be set to CK_TRUE by the SO user".
+class TrustedTest : public P11Test {};
+
+TEST_F(TrustedTest, OnlyTheSoSetsCkaTrusted) {
+  CK_SESSION_HANDLE s = open_session(true);
+  CK_BYTE value[16] = {1};
+  auto aes_template = [&](bool trusted) {
+    Template t;
+    t.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).raw(CKA_VALUE, value, sizeof value)
+        .boolean(CKA_PRIVATE, false).boolean(CKA_TRUSTED, trusted);
+    return t;
+  };
+  CK_OBJECT_HANDLE h;
+  Template untrusted = aes_template(false);
+  Template trusted = aes_template(true);
+  // Nobody logged in, then the user: refused on create and on set.
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_CreateObject(s, trusted.data(), trusted.size(), &h));
+  ASSERT_CKR(CKR_OK, login_user(s));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_CreateObject(s, trusted.data(), trusted.size(), &h));
+  ASSERT_CKR(CKR_OK, f()->C_CreateObject(s, untrusted.data(), untrusted.size(), &h));
+  Template set;
+  set.boolean(CKA_TRUSTED, true);
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s, h, set.data(), set.size()));
+  ASSERT_CKR(CKR_OK, f()->C_Logout(s));
+  // The SO may.
+  ASSERT_CKR(CKR_OK, login_so(s));
+  EXPECT_CKR(CKR_OK, f()->C_CreateObject(s, trusted.data(), trusted.size(), &h));
+  CK_BBOOL flag = CK_FALSE;
+  CK_ATTRIBUTE get{CKA_TRUSTED, &flag, sizeof flag};
+  EXPECT_CKR(CKR_OK, f()->C_GetAttributeValue(s, h, &get, 1));
+  EXPECT_EQ(flag, CK_TRUE);
+}
+
+}  // namespace
+}  // namespace twinhsm::test
