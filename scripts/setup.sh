@@ -14,6 +14,11 @@ PACKAGES=(
   libgpiod-dev libgtest-dev libgmock-dev libbenchmark-dev
   # the tools users judge us with, and the tests run
   openssl opensc sqlite3 python3 softhsm2 gnutls-bin python3-pykcs11 p11-kit
+  # real clients (tests/clients, docs/clients.md)
+  openssh-client openssh-server openjdk-17-jdk-headless libengine-pkcs11-openssl
+  # fuzzing and sanitizers (scripts/fuzz.sh, scripts/sanitize.sh): clang and its libFuzzer and
+  # sanitizer runtimes; llvm for llvm-symbolizer (readable stacks). GCC's runtimes come with gcc.
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

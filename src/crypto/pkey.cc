@@ -109,11 +109,22 @@ std::shared_ptr<PKey::Impl> make_impl(detail::PkeyPtr pkey, bool has_private) {
   return impl;
 }
 
+// provider_ctx makes a context for a key type from OpenSSL's providers. The type is named by its
+// OID, not "EC"/"RSA": an application that loaded an ENGINE as the default EC or RSA method (the
+// libp11 engine does, in `openssl -engine pkcs11`) would otherwise get the engine's legacy
+// method, which cannot import or generate keys from parameters.
+detail::PkeyCtxPtr provider_ctx(const char* type, const char* what) {
+  std::string_view t(type);
+  const char* name = t == "EC" ? "1.2.840.10045.2.1" : t == "RSA" ? "1.2.840.113549.1.1.1"
+                     : t == "ED25519" ? "1.3.101.112" : type;
+  return detail::PkeyCtxPtr(
+      detail::not_null(EVP_PKEY_CTX_new_from_name(nullptr, name, nullptr), what));
+}
+
 // from_data builds an EVP_PKEY of the named type from params; selection is EVP_PKEY_PUBLIC_KEY or
 // EVP_PKEY_KEYPAIR.
 detail::PkeyPtr from_data(const char* type, int selection, OSSL_PARAM* params, const char* what) {
-  detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr), what));
+  detail::PkeyCtxPtr ctx = provider_ctx(type, what);
   detail::check(EVP_PKEY_fromdata_init(ctx.get()), what);
   EVP_PKEY* raw = nullptr;
   detail::check(EVP_PKEY_fromdata(ctx.get(), &raw, selection, params), what);
@@ -122,10 +133,16 @@ detail::PkeyPtr from_data(const char* type, int selection, OSSL_PARAM* params, c
 
 // validate runs OpenSSL's checks of a public key or of a whole key pair (including that the
 // private and public parts match).
+// Under an application's default ENGINE the check context is the engine's legacy one, which
+// answers -2 (not supported): the key is then used unchecked, as the engine would use it.
 void validate(EVP_PKEY* pkey, bool with_private, const char* what) {
   detail::PkeyCtxPtr ctx(
       detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr), what));
   int rc = with_private ? EVP_PKEY_check(ctx.get()) : EVP_PKEY_public_check(ctx.get());
+  if (rc == -2) {
+    ERR_clear_error();
+    return;
+  }
   detail::check(rc, what);
 }
 
@@ -244,8 +261,7 @@ PKey PKey::generate_rsa(unsigned bits, ByteView public_exponent) {
   detail::check(OSSL_PARAM_BLD_push_size_t(bld.get(), OSSL_PKEY_PARAM_RSA_BITS, bits), what);
   detail::check(OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()), what);
   auto params = to_params(bld.get(), what);
-  detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr), what));
+  detail::PkeyCtxPtr ctx = provider_ctx("RSA", what);
   detail::check(EVP_PKEY_keygen_init(ctx.get()), what);
   detail::check(EVP_PKEY_CTX_set_params(ctx.get(), params.get()), what);
   EVP_PKEY* raw = nullptr;
@@ -256,9 +272,7 @@ PKey PKey::generate_rsa(unsigned bits, ByteView public_exponent) {
 PKey PKey::generate_ec(Curve curve) {
   const char* what = "EC key generation failed";
   const CurveInfo& c = info(curve);
-  detail::PkeyCtxPtr ctx(detail::not_null(
-      EVP_PKEY_CTX_new_from_name(nullptr, curve == Curve::ed25519 ? "ED25519" : "EC", nullptr),
-      what));
+  detail::PkeyCtxPtr ctx = provider_ctx(curve == Curve::ed25519 ? "ED25519" : "EC", what);
   detail::check(EVP_PKEY_keygen_init(ctx.get()), what);
   if (curve != Curve::ed25519) {
     OSSL_PARAM params[] = {detail::utf8_param(OSSL_PKEY_PARAM_GROUP_NAME, c.group),

@@ -24,7 +24,8 @@ CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK
           CKR_KEY_FUNCTION_NOT_PERMITTED,
           encrypt ? "the key's CKA_ENCRYPT is false" : "the key's CKA_DECRYPT is false");
   token::check_allowed(obj->attrs, mech.type);
-  CipherOperationState op{token::make_cipher(mech, obj->attrs, encrypt)};
+  CipherOperationState op;
+  op.cipher = token::make_cipher(mech, *obj, encrypt);
   op.needs_context_login = !encrypt && obj->attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
   return op;
 }
@@ -47,16 +48,46 @@ void ending(std::optional<CipherOperationState>& op, Body&& body) {
   }
 }
 
+using Step = CipherOperationState::Step;
+
+// deliver gives the output of one step with the two-call convention. When its length is known
+// beforehand (size), nothing is computed for a size query or a buffer too small. Otherwise the
+// step runs at once and its output waits in the state until a buffer large enough collects it, so
+// that the size query answers the exact length and a retry does not run the step twice.
+// Returns true when the output was delivered (the step is complete).
+template <class Produce>
+bool deliver(CipherOperationState& s, Step step, std::optional<size_t> size, CK_BYTE_PTR out,
+             CK_ULONG_PTR out_len, Produce&& produce) {
+  require(out_len != nullptr, CKR_ARGUMENTS_BAD, "the output length pointer is NULL");
+  if (s.pending) {
+    require(s.pending->step == step, CKR_OPERATION_ACTIVE,
+            "the output of the previous call has not been collected");
+  } else if (size) {
+    if (!give_output(out, out_len, *size)) {
+      return false;
+    }
+    crypto::SecureBytes data = produce();
+    copy_output(out, out_len, data);
+    return true;
+  } else {
+    s.pending = CipherOperationState::Pending{step, produce()};
+  }
+  if (!copy_output(out, out_len, s.pending->data)) {
+    return false;
+  }
+  s.pending.reset();
+  return true;
+}
+
 void one_shot(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG in_len,
               CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   ending(op, [&](CipherOperationState& s) {
     require(!s.multi_part, CKR_OPERATION_ACTIVE, "a multi-part operation must end with Final");
     ByteView data = input(in, in_len);
-    if (!give_output(out, out_len, s.cipher->output_size(data.size()))) {
-      return;
+    if (deliver(s, Step::run, s.cipher->output_size(data.size()), out, out_len,
+                [&] { return s.cipher->run(data); })) {
+      op.reset();
     }
-    copy_output(out, out_len, s.cipher->run(data));
-    op.reset();
   });
 }
 
@@ -64,21 +95,18 @@ void update(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG in
             CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   ending(op, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
-    if (!give_output(out, out_len, s.cipher->update_size(data.size()))) {
-      return;
-    }
     s.multi_part = true;
-    copy_output(out, out_len, s.cipher->update(data));
+    deliver(s, Step::update, s.cipher->update_size(data.size()), out, out_len,
+            [&] { return s.cipher->update(data); });
   });
 }
 
 void final(std::optional<CipherOperationState>& op, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   ending(op, [&](CipherOperationState& s) {
-    if (!give_output(out, out_len, s.cipher->finish_size())) {
-      return;
+    if (deliver(s, Step::finish, s.cipher->finish_size(), out, out_len,
+                [&] { return s.cipher->finish(); })) {
+      op.reset();
     }
-    copy_output(out, out_len, s.cipher->finish());
-    op.reset();
   });
 }
 

@@ -78,6 +78,38 @@ token::GcmParams parse_gcm(const CK_MECHANISM* m) {
   return out;
 }
 
+// bytes_of copies a caller's (pointer, length) pair; NULL with a length, or more than max bytes,
+// is CKR_MECHANISM_PARAM_INVALID.
+Bytes bytes_of(const void* p, CK_ULONG len, CK_ULONG max) {
+  require((p != nullptr || len == 0) && len <= max, CKR_MECHANISM_PARAM_INVALID,
+          "a pointer or length in the mechanism parameter is invalid");
+  const auto* b = static_cast<const uint8_t*>(p);
+  return len == 0 ? Bytes() : Bytes(b, b + len);
+}
+
+// iv_of copies an IV given as the whole parameter (AES-CBC: 16 bytes; AES key wrap: an optional
+// initial value of 8 or 4 bytes).
+token::IvParams iv_of(const CK_MECHANISM* m) {
+  return token::IvParams{bytes_of(m->pParameter, m->ulParameterLen, 256)};
+}
+
+token::OaepParams parse_oaep(const CK_MECHANISM* m) {
+  const auto& p = param_as<CK_RSA_PKCS_OAEP_PARAMS>(m);
+  return token::OaepParams{p.hashAlg, p.mgf, p.source,
+                           bytes_of(p.pSourceData, p.ulSourceDataLen, 1u << 20)};
+}
+
+token::CtrParams parse_ctr(const CK_MECHANISM* m) {
+  const auto& p = param_as<CK_AES_CTR_PARAMS>(m);
+  return token::CtrParams{p.ulCounterBits, Bytes(p.cb, p.cb + sizeof p.cb)};
+}
+
+token::Ecdh1Params parse_ecdh1(const CK_MECHANISM* m) {
+  const auto& p = param_as<CK_ECDH1_DERIVE_PARAMS>(m);
+  return token::Ecdh1Params{p.kdf, bytes_of(p.pSharedData, p.ulSharedDataLen, 1u << 16),
+                            bytes_of(p.pPublicData, p.ulPublicDataLen, 1u << 12)};
+}
+
 }  // namespace
 
 token::Mechanism parse_mechanism(const CK_MECHANISM* m) {
@@ -89,6 +121,27 @@ token::Mechanism parse_mechanism(const CK_MECHANISM* m) {
   switch (m->mechanism) {
     case CKM_AES_GCM:
       out.params = parse_gcm(m);
+      break;
+    case CKM_AES_CBC:
+    case CKM_AES_CBC_PAD:
+      require(m->pParameter != nullptr && m->ulParameterLen == 16, CKR_MECHANISM_PARAM_INVALID,
+              "AES-CBC needs a 16-byte IV as its parameter");
+      out.params = iv_of(m);
+      break;
+    case CKM_AES_KEY_WRAP:
+    case CKM_AES_KEY_WRAP_PAD:
+      if (m->pParameter != nullptr || m->ulParameterLen != 0) {
+        out.params = iv_of(m);
+      }
+      break;
+    case CKM_AES_CTR:
+      out.params = parse_ctr(m);
+      break;
+    case CKM_RSA_PKCS_OAEP:
+      out.params = parse_oaep(m);
+      break;
+    case CKM_ECDH1_DERIVE:
+      out.params = parse_ecdh1(m);
       break;
     case CKM_RSA_PKCS_PSS:
     case CKM_SHA1_RSA_PKCS_PSS:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/pkcs11.h"
+#include "crypto/digest.h"
 #include "crypto/pkey.h"
 #include "token/mechanisms.h"
 
@@ -30,6 +31,7 @@ struct SignOperation {
   bool context_authenticated = false;
   std::optional<crypto::Signer> signer;
   std::optional<crypto::Verifier> verifier;
+  std::unique_ptr<token::MacOperation> mac;  // HMAC, CMAC: sign and verify with a secret key
 };
 
 struct CipherOperationState {
@@ -37,6 +39,21 @@ struct CipherOperationState {
   bool multi_part = false;
   bool needs_context_login = false;
   bool context_authenticated = false;
+  // Output computed for a call whose length could not be known beforehand (decryption with
+  // padding, RSA decryption) and not yet collected: the size query or a buffer too small keeps it
+  // here for the caller's next call of the same step.
+  enum class Step { run, update, finish };
+  struct Pending {
+    Step step;
+    crypto::SecureBytes data;
+  };
+  std::optional<Pending> pending;
+};
+
+struct DigestOperation {
+  crypto::DigestAlg alg = crypto::DigestAlg::sha256;
+  std::optional<crypto::Digester> digester;
+  bool multi_part = false;  // C_DigestUpdate or C_DigestKey was called: only C_DigestFinal may follow
 };
 
 struct Session {
@@ -50,15 +67,32 @@ struct Session {
   std::optional<SignOperation> verify;
   std::optional<CipherOperationState> encrypt;
   std::optional<CipherOperationState> decrypt;
+  std::optional<DigestOperation> digest;
 
   bool read_write() const { return (flags & CKF_RW_SESSION) != 0; }
   // end_operations drops every active operation (logout, token changes).
   void end_operations() {
     find.reset();
-    sign.reset();
-    verify.reset();
-    encrypt.reset();
-    decrypt.reset();
+    cancel_operations(CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST);
+  }
+  // cancel_operations ends the operations C_SessionCancel's flags name: CKF_SIGN, CKF_VERIFY,
+  // CKF_ENCRYPT, CKF_DECRYPT, CKF_DIGEST. Other flags are ignored.
+  void cancel_operations(CK_FLAGS which) {
+    if (which & CKF_SIGN) {
+      sign.reset();
+    }
+    if (which & CKF_VERIFY) {
+      verify.reset();
+    }
+    if (which & CKF_ENCRYPT) {
+      encrypt.reset();
+    }
+    if (which & CKF_DECRYPT) {
+      decrypt.reset();
+    }
+    if (which & CKF_DIGEST) {
+      digest.reset();
+    }
   }
 };
 

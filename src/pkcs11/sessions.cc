@@ -188,18 +188,7 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_O
 CK_RV C_SessionCancel(CK_SESSION_HANDLE session, CK_FLAGS flags) {
   return guard("C_SessionCancel", h(session), [&] {
     SessionRef ref = library().session(session);
-    if (flags & CKF_SIGN) {
-      ref->sign.reset();
-    }
-    if (flags & CKF_VERIFY) {
-      ref->verify.reset();
-    }
-    if (flags & CKF_ENCRYPT) {
-      ref->encrypt.reset();
-    }
-    if (flags & CKF_DECRYPT) {
-      ref->decrypt.reset();
-    }
+    ref->cancel_operations(flags);
   });
 }
 

@@ -1,10 +1,12 @@
-// Signing and verification (PKCS#11 3.0 sections 5.12-5.13), single- and multi-part.
+// Signing and verification (PKCS#11 3.0 sections 5.12-5.13), single- and multi-part: signatures
+// with key pairs, and MACs (HMAC, AES-CMAC) with secret keys.
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
 #include "pkcs11/objects.h"
 #include "token/attribute_policy.h"
 #include "token/key_material.h"
+#include "token/token.h"
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
@@ -15,31 +17,35 @@ namespace {
 
 std::string h(CK_ULONG v) { return std::to_string(v); }
 
-// start makes the operation state for C_SignInit / C_VerifyInit.
-SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
-                    bool sign) {
-  token::Mechanism mech = parse_mechanism(mechanism);
-  require(token::mechanism_info(mech.type)->flags & (sign ? CKF_SIGN : CKF_VERIFY),
-          CKR_MECHANISM_INVALID, "the mechanism cannot sign or verify");
-  token::ObjectPtr obj = find_key(ref, key);
-  require(obj->attrs.get_bool(sign ? CKA_SIGN : CKA_VERIFY, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
-          sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
-  CK_OBJECT_CLASS cls = token::object_class(obj->attrs);
-  require(cls == (sign ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY) || (!sign && cls == CKO_PRIVATE_KEY),
-          CKR_KEY_TYPE_INCONSISTENT, "the key's class does not fit the operation");
-  token::check_allowed(obj->attrs, mech.type);
-  crypto::SignatureScheme scheme = token::signature_scheme(mech, obj->attrs);
-  const crypto::PKey& pkey = token::object_pkey(*obj);
+// start_mac makes the state of an HMAC or CMAC operation: a secret key signs and verifies.
+SignOperation start_mac(const token::Mechanism& mech, const token::Object& key) {
+  require(token::object_class(key.attrs) == CKO_SECRET_KEY, CKR_KEY_TYPE_INCONSISTENT,
+          "a MAC mechanism needs a secret key");
   SignOperation op;
   op.mechanism = mech.type;
-  op.needs_context_login = sign && obj->attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
+  op.mac = token::make_mac(mech, key.attrs);
+  op.signature_size = op.mac->size();
+  return op;
+}
+
+// start_signature makes the state of a signature with a key pair.
+SignOperation start_signature(const token::Mechanism& mech, const token::Object& key, bool sign) {
+  CK_OBJECT_CLASS cls = token::object_class(key.attrs);
+  require(cls == (sign ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY) || (!sign && cls == CKO_PRIVATE_KEY),
+          CKR_KEY_TYPE_INCONSISTENT, "the key's class does not fit the operation");
+  crypto::SignatureScheme scheme = token::signature_scheme(mech, key.attrs);
+  const crypto::PKey& pkey = token::object_pkey(key);
+  SignOperation op;
+  op.mechanism = mech.type;
+  op.needs_context_login = sign && key.attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
   op.signature_size = crypto::signature_size(pkey, scheme);
   if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pkcs1 && !scheme.digest) {
     op.max_input = op.signature_size - 11;
   }
   if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pss) {
     size_t hash_len = crypto::digest_size(scheme.pss_hash);
-    require(op.signature_size >= hash_len + 2 && scheme.salt_len <= op.signature_size - hash_len - 2,
+    require(op.signature_size >= hash_len + 2 &&
+                scheme.salt_len <= op.signature_size - hash_len - 2,
             CKR_MECHANISM_PARAM_INVALID, "the PSS salt is too long for the key");
     op.exact_input = scheme.digest ? 0 : hash_len;
   }
@@ -51,11 +57,27 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   return op;
 }
 
+// start makes the operation state for C_SignInit / C_VerifyInit.
+SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
+                    bool sign) {
+  token::Mechanism mech = parse_mechanism(mechanism);
+  require(token::mechanism_info(mech.type)->flags & (sign ? CKF_SIGN : CKF_VERIFY),
+          CKR_MECHANISM_INVALID, "the mechanism cannot sign or verify");
+  token::ObjectPtr obj = find_key(ref, key);
+  require(obj->attrs.get_bool(sign ? CKA_SIGN : CKA_VERIFY, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
+          sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
+  token::check_allowed(obj->attrs, mech.type);
+  return token::is_mac_mechanism(mech.type) ? start_mac(mech, *obj)
+                                            : start_signature(mech, *obj, sign);
+}
+
 void feed(SignOperation& op, ByteView data) {
   op.input_seen += data.size();
   require(op.max_input == 0 || op.input_seen <= op.max_input, CKR_DATA_LEN_RANGE,
           "the data is too long for the mechanism");
-  if (op.signer) {
+  if (op.mac) {
+    op.mac->update(data);
+  } else if (op.signer) {
     op.signer->update(data);
   } else {
     op.verifier->update(data);
@@ -92,15 +114,25 @@ void finish_signature(std::optional<SignOperation>& op, CK_BYTE_PTR sig, CK_ULON
     return;
   }
   check_input_complete(*op);
-  Bytes out = op->signer->finish();
-  copy_output(sig, sig_len, out);
+  if (op->mac) {
+    copy_output(sig, sig_len, op->mac->finish());
+  } else {
+    copy_output(sig, sig_len, op->signer->finish());
+  }
   op.reset();
 }
 
 void finish_verify(std::optional<SignOperation>& op, ByteView sig) {
   check_input_complete(*op);
   bool length_ok = sig.size() == op->signature_size;
-  bool ok = op->verifier->finish(sig);
+  bool ok;
+  if (op->mac) {
+    // Constant time: the comparison does not tell how much of a forged MAC was right.
+    crypto::SecureBytes mac = op->mac->finish();
+    ok = length_ok && crypto::ct_equal(mac, sig);
+  } else {
+    ok = op->verifier->finish(sig);
+  }
   op.reset();
   require(length_ok, CKR_SIGNATURE_LEN_RANGE, "the signature has the wrong length");
   require(ok, CKR_SIGNATURE_INVALID, "the signature does not verify");

@@ -21,17 +21,7 @@ CK_RV not_supported(const char* name, CK_SESSION_HANDLE session) {
 
 extern "C" {
 
-CK_RV C_DigestInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR) { return not_supported("C_DigestInit", s); }
-CK_RV C_Digest(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return not_supported("C_Digest", s);
-}
-CK_RV C_DigestUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG) {
-  return not_supported("C_DigestUpdate", s);
-}
-CK_RV C_DigestKey(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE) { return not_supported("C_DigestKey", s); }
-CK_RV C_DigestFinal(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return not_supported("C_DigestFinal", s);
-}
+// The dual-function cryptographic functions.
 CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
   return not_supported("C_DigestEncryptUpdate", s);
 }

@@ -35,7 +35,8 @@ class GcmOperation : public CipherOperation {
   }
   SecureBytes run(ByteView in) override {
     if (encrypt_) {
-      return crypto::secure_copy(crypto::aes_gcm_encrypt(key_, params_.iv, params_.aad, in, tag_len()));
+      return crypto::secure_copy(
+          crypto::aes_gcm_encrypt(key_, params_.iv, params_.aad, in, tag_len()));
     }
     require(in.size() >= tag_len(), CKR_ENCRYPTED_DATA_LEN_RANGE, "the ciphertext is too short");
     try {
@@ -85,7 +86,8 @@ class AesOperation : public CipherOperation {
   SecureBytes run(ByteView in) override {
     if (mode_ != crypto::CipherMode::ctr) {
       bool whole = in.size() % kAesBlock == 0 && (encrypt_ || !padding_ || !in.empty());
-      require(whole || (encrypt_ && padding_), encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+      require(whole || (encrypt_ && padding_),
+              encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
               "the input must be a whole number of 16-byte blocks");
     }
     SecureBytes out = update(in);
@@ -156,7 +158,8 @@ class RsaOperation : public CipherOperation {
   std::optional<size_t> update_size(size_t) const override { return 0; }
   SecureBytes update(ByteView in) override {
     buffer_.insert(buffer_.end(), in.begin(), in.end());
-    require(buffer_.size() <= max_input_, encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+    require(buffer_.size() <= max_input_,
+            encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
             "the input is too long for the key");
     return {};
   }
@@ -220,8 +223,8 @@ std::unique_ptr<CipherOperation> make_aes(const Mechanism& mechanism, const Attr
 
 crypto::RsaPadding rsa_padding(const Mechanism& mechanism) {
   if (mechanism.type == CKM_RSA_PKCS) {
-    return crypto::RsaPadding{crypto::RsaPadding::Kind::pkcs1, crypto::DigestAlg::sha1,
-                              crypto::DigestAlg::sha1, {}};
+    return crypto::RsaPadding{
+        crypto::RsaPadding::Kind::pkcs1, crypto::DigestAlg::sha1, crypto::DigestAlg::sha1, {}};
   }
   require(mechanism.type == CKM_RSA_PKCS_OAEP, CKR_MECHANISM_INVALID,
           "the mechanism is not an RSA encryption");
@@ -253,7 +256,8 @@ std::unique_ptr<CipherOperation> make_cipher(const Mechanism& mechanism, const O
       require(object_class(key.attrs) == (encrypt ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY) &&
                   key_type(key.attrs) == CKK_RSA,
               CKR_KEY_TYPE_INCONSISTENT,
-              encrypt ? "RSA encryption needs an RSA public key" : "RSA decryption needs an RSA private key");
+              encrypt ? "RSA encryption needs an RSA public key"
+                      : "RSA decryption needs an RSA private key");
       crypto::RsaPadding padding = rsa_padding(mechanism);
       return std::make_unique<RsaOperation>(object_pkey(key), std::move(padding), encrypt);
     }

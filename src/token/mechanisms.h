@@ -60,7 +60,7 @@ struct OaepParams {
 };
 // Ecdh1Params: CK_ECDH1_DERIVE_PARAMS, the shared data and the peer's public data copied.
 struct Ecdh1Params {
-  CK_EC_KDF_TYPE kdf = CKD_NULL;
+  CK_ULONG kdf = CKD_NULL;  // CK_EC_KDF_TYPE (p11-kit names it ck_ec_kdf_t)
   Bytes shared;
   Bytes peer;
 };

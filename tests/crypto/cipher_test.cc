@@ -16,9 +16,9 @@ using test::hex;
 using test::plain;
 
 // NIST SP 800-38A, appendix F: the four-block plaintext and the AES-256 key of every example.
-const Bytes kPlain = hex(
-    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710");
+const Bytes kPlain =
+    hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+        "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710");
 const Bytes kKey256 = hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4");
 
 struct Sp80038aCase {
@@ -179,7 +179,8 @@ TEST(SymmetricCipher, CbcPadRejectsMalformedPadding) {
 }
 
 TEST(SymmetricCipher, BadParameters) {
-  EXPECT_THROW(SymmetricCipher(CipherMode::cbc, Bytes(15, 0), Bytes(16, 0), true, false), CryptoError);
+  EXPECT_THROW(SymmetricCipher(CipherMode::cbc, Bytes(15, 0), Bytes(16, 0), true, false),
+               CryptoError);
   EXPECT_THROW(SymmetricCipher(CipherMode::cbc, kKey256, Bytes(8, 0), true, false), CryptoError);
   EXPECT_THROW(SymmetricCipher(CipherMode::ecb, kKey256, Bytes(16, 0), true, false), CryptoError);
   EXPECT_THROW(SymmetricCipher(CipherMode::ctr, kKey256, Bytes(16, 0), true, true), CryptoError);

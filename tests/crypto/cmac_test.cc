@@ -13,9 +13,9 @@ using test::hex;
 using test::plain;
 
 // The 64-byte message of RFC 4493 / SP 800-38B; the examples use its first 0, 16, 40 and 64 bytes.
-const Bytes kMessage = hex(
-    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710");
+const Bytes kMessage =
+    hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+        "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710");
 
 struct CmacCase {
   size_t len;

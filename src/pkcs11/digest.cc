@@ -1,0 +1,123 @@
+// Message digesting functions of PKCS#11 3.0: CKM_SHA_1 and the SHA-2 family, single- and
+// multi-part, and C_DigestKey. Digesting needs no login; C_DigestKey sees what the session may see.
+#include "pkcs11/guard.h"
+#include "pkcs11/library.h"
+#include "pkcs11/marshal.h"
+#include "pkcs11/objects.h"
+#include "token/attribute_policy.h"
+
+using namespace twinhsm;
+using namespace twinhsm::pkcs11;
+using token::CkError;
+using token::require;
+
+namespace {
+
+std::string h(CK_ULONG v) { return std::to_string(v); }
+
+// ending runs one step of the digest; an error other than CKR_BUFFER_TOO_SMALL ends it.
+template <class Body>
+void ending(std::optional<DigestOperation>& op, Body&& body) {
+  require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no digest is active");
+  try {
+    body(*op);
+  } catch (const CkError& e) {
+    if (e.rv() != CKR_BUFFER_TOO_SMALL) {
+      op.reset();
+    }
+    throw;
+  } catch (...) {
+    op.reset();
+    throw;
+  }
+}
+
+// finish writes the digest with the two-call convention and ends the operation once delivered.
+void finish(std::optional<DigestOperation>& op, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  if (!give_output(out, out_len, crypto::digest_size(op->alg))) {
+    return;
+  }
+  copy_output(out, out_len, op->digester->finish());
+  op.reset();
+}
+
+// digest_key_value returns the bytes C_DigestKey feeds: a secret key's CKA_VALUE. A key whose value
+// the token would not reveal (sensitive, or not extractable) is indigestible: its digest would
+// be a way to test guesses of the value, which CKA_SENSITIVE exists to prevent. Private keys are
+// indigestible too (PKCS#11 defines C_DigestKey for secret keys).
+const crypto::SecureBytes& digest_key_value(const token::Object& key) {
+  const token::AttributeMap& a = key.attrs;
+  require(token::object_class(a) == CKO_SECRET_KEY, CKR_KEY_INDIGESTIBLE,
+          "only secret keys can be digested");
+  require(!a.get_bool(CKA_SENSITIVE, true) && a.get_bool(CKA_EXTRACTABLE, false),
+          CKR_KEY_INDIGESTIBLE, "a sensitive or unextractable key cannot be digested");
+  const crypto::SecureBytes* value = a.find(CKA_VALUE);
+  require(value != nullptr, CKR_KEY_INDIGESTIBLE, "the key has no value");
+  return *value;
+}
+
+}  // namespace
+
+extern "C" {
+
+CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
+  return guard("C_DigestInit", h(session), [&] {
+    SessionRef ref = library().session(session);
+    require(!ref->digest.has_value(), CKR_OPERATION_ACTIVE, "a digest is active");
+    token::Mechanism mech = parse_mechanism(mechanism);
+    auto alg = token::digest_of_mechanism(mech.type);
+    require(alg.has_value() && (token::mechanism_info(mech.type)->flags & CKF_DIGEST),
+            CKR_MECHANISM_INVALID, "the mechanism is not a digest");
+    DigestOperation op;
+    op.alg = *alg;
+    op.digester.emplace(*alg);
+    ref->digest = std::move(op);
+  });
+}
+
+CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
+               CK_ULONG_PTR out_len) {
+  return guard("C_Digest", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->digest, [&](DigestOperation& op) {
+      require(!op.multi_part, CKR_OPERATION_ACTIVE,
+              "a multi-part digest must end with C_DigestFinal");
+      ByteView in = input(data, data_len);
+      if (!give_output(out, out_len, crypto::digest_size(op.alg))) {
+        return;
+      }
+      op.digester->update(in);
+      finish(ref->digest, out, out_len);
+    });
+  });
+}
+
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
+  return guard("C_DigestUpdate", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->digest, [&](DigestOperation& op) {
+      op.multi_part = true;
+      op.digester->update(input(part, part_len));
+    });
+  });
+}
+
+CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
+  return guard("C_DigestKey", h(session) + ", key=" + h(key), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->digest, [&](DigestOperation& op) {
+      op.multi_part = true;
+      token::ObjectPtr obj = find_key(ref, key);
+      op.digester->update(digest_key_value(*obj));
+    });
+  });
+}
+
+CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return guard("C_DigestFinal", h(session), [&] {
+    SessionRef ref = library().session(session);
+    ending(ref->digest, [&](DigestOperation&) { finish(ref->digest, out, out_len); });
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,242 @@
+// Key wrapping and unwrapping (wrapping.h): the mechanism-specific formats over crypto's AES-KW,
+// AES-KWP, AES-CBC with padding and RSA-OAEP, and the attributes of unwrapped keys.
+#include "token/wrapping.h"
+
+#include <algorithm>
+
+#include "crypto/cipher.h"
+#include "crypto/keywrap.h"
+#include "crypto/rsa_encryption.h"
+#include "token/attribute_policy.h"
+#include "token/ck_error.h"
+#include "token/key_material.h"
+#include "token/token.h"
+
+namespace twinhsm::token {
+
+namespace {
+
+// The default initial values of RFC 3394 and RFC 5649: the only ones twinhsm supports.
+const Bytes kKwIv = {0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6};
+const Bytes kKwpIv = {0xa6, 0x59, 0x59, 0xa6};
+
+bool wraps_private_keys(CK_MECHANISM_TYPE type) {
+  return type == CKM_AES_KEY_WRAP_PAD || type == CKM_AES_CBC_PAD;
+}
+
+// check_kw_iv: CKM_AES_KEY_WRAP(_PAD) take an optional initial value; only the default is
+// supported.
+void check_kw_iv(const Mechanism& m) {
+  if (const auto* p = std::get_if<IvParams>(&m.params)) {
+    require(p->iv == (m.type == CKM_AES_KEY_WRAP ? kKwIv : kKwpIv), CKR_MECHANISM_PARAM_INVALID,
+            "only the default initial value of AES key wrap is supported");
+  }
+}
+
+const Bytes& cbc_iv(const Mechanism& m) {
+  const auto* p = std::get_if<IvParams>(&m.params);
+  require(p != nullptr && p->iv.size() == crypto::kAesBlock, CKR_MECHANISM_PARAM_INVALID,
+          "AES-CBC-PAD needs a 16-byte IV as its parameter");
+  return p->iv;
+}
+
+// aes_kek returns the value of an AES wrapping or unwrapping key.
+const SecureBytes& aes_kek(const AttributeMap& key, CK_RV type_rv, CK_RV size_rv) {
+  require(object_class(key) == CKO_SECRET_KEY && key_type(key) == CKK_AES, type_rv,
+          "the mechanism wraps with an AES key");
+  const SecureBytes& value = secret_value(key);
+  require(value.size() == 16 || value.size() == 24 || value.size() == 32, size_rv,
+          "an AES key must be 16, 24 or 32 bytes");
+  return value;
+}
+
+SecureBytes cbc_pad(const SecureBytes& key, const Bytes& iv, bool encrypt, ByteView in) {
+  crypto::SymmetricCipher cipher(crypto::CipherMode::cbc, key, iv, encrypt, true);
+  SecureBytes out = cipher.update(in);
+  SecureBytes last = cipher.finish();
+  out.insert(out.end(), last.begin(), last.end());
+  return out;
+}
+
+// ---- Unwrapping: the wrapped bytes back to a key's value ----
+
+SecureBytes unwrap_bytes(const Mechanism& m, const Object& unwrapping_key, ByteView wrapped) {
+  const AttributeMap& u = unwrapping_key.attrs;
+  constexpr CK_RV kType = CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
+  constexpr CK_RV kSize = CKR_UNWRAPPING_KEY_SIZE_RANGE;
+  try {
+    switch (m.type) {
+      case CKM_AES_KEY_WRAP: {
+        check_kw_iv(m);
+        const SecureBytes& kek = aes_kek(u, kType, kSize);
+        require(wrapped.size() >= 24 && wrapped.size() % 8 == 0, CKR_WRAPPED_KEY_LEN_RANGE,
+                "AES key wrap output is a multiple of 8 bytes, at least 24");
+        return crypto::aes_key_unwrap(kek, wrapped);
+      }
+      case CKM_AES_KEY_WRAP_PAD: {
+        check_kw_iv(m);
+        const SecureBytes& kek = aes_kek(u, kType, kSize);
+        require(wrapped.size() >= 16 && wrapped.size() % 8 == 0, CKR_WRAPPED_KEY_LEN_RANGE,
+                "AES key wrap with padding output is a multiple of 8 bytes, at least 16");
+        return crypto::aes_key_unwrap_pad(kek, wrapped);
+      }
+      case CKM_AES_CBC_PAD: {
+        const Bytes& iv = cbc_iv(m);
+        const SecureBytes& kek = aes_kek(u, kType, kSize);
+        require(!wrapped.empty() && wrapped.size() % crypto::kAesBlock == 0,
+                CKR_WRAPPED_KEY_LEN_RANGE, "AES-CBC-PAD output is a whole number of blocks");
+        return cbc_pad(kek, iv, false, wrapped);
+      }
+      case CKM_RSA_PKCS_OAEP: {
+        crypto::RsaPadding padding = rsa_padding(m);
+        require(object_class(u) == CKO_PRIVATE_KEY && key_type(u) == CKK_RSA, kType,
+                "RSA-OAEP unwraps with an RSA private key");
+        const crypto::PKey& key = object_pkey(unwrapping_key);
+        require(wrapped.size() == (key.bits() + 7) / 8, CKR_WRAPPED_KEY_LEN_RANGE,
+                "RSA-OAEP output is as long as the modulus");
+        return crypto::rsa_decrypt(key, padding, wrapped);
+      }
+      default:
+        throw CkError(CKR_MECHANISM_INVALID, "the mechanism cannot unwrap keys");
+    }
+  } catch (const IntegrityError&) {
+    throw CkError(CKR_WRAPPED_KEY_INVALID, "the wrapped key does not unwrap with this key");
+  }
+}
+
+AttributeMap unwrapped_secret(const Mechanism& m, SecureBytes value, const AttributeMap& tmpl) {
+  auto kt = tmpl.get_ulong(CKA_KEY_TYPE);
+  require(kt.has_value(), CKR_TEMPLATE_INCOMPLETE, "an unwrapped secret key needs CKA_KEY_TYPE");
+  require(is_secret_key_type(*kt), CKR_TEMPLATE_INCONSISTENT,
+          "CKA_KEY_TYPE is not a secret key type");
+  AttributeMap request = tmpl;
+  if (auto len = tmpl.get_ulong(CKA_VALUE_LEN)) {
+    require(*len == value.size(), CKR_TEMPLATE_INCONSISTENT,
+            "CKA_VALUE_LEN differs from the unwrapped key's length");
+    request.erase(CKA_VALUE_LEN);
+  }
+  require(!value.empty(), CKR_WRAPPED_KEY_INVALID, "the unwrapped key is empty");
+  if (*kt == CKK_AES) {
+    require(value.size() == 16 || value.size() == 24 || value.size() == 32, CKR_WRAPPED_KEY_INVALID,
+            "the unwrapped value is not an AES key's length");
+  }
+  AttributeMap a = complete_template(request, Origin::unwrapped, CKO_SECRET_KEY, *kt, m.type);
+  a.set(CKA_VALUE, std::move(value));
+  finish_key(a, Origin::unwrapped);
+  check_template_fits(request, a);
+  return a;
+}
+
+AttributeMap unwrapped_private(const Mechanism& m, const SecureBytes& pkcs8,
+                               const AttributeMap& tmpl) {
+  std::optional<crypto::PKey> key;
+  try {
+    key = crypto::PKey::from_private_der(pkcs8);
+  } catch (const CryptoError&) {
+    throw CkError(CKR_WRAPPED_KEY_INVALID,
+                  "the unwrapped data is not a PKCS#8 RSA, EC or Ed25519 private key");
+  }
+  CK_KEY_TYPE kt = key->type() == crypto::PKey::Type::rsa  ? CKK_RSA
+                   : key->type() == crypto::PKey::Type::ec ? CKK_EC
+                                                           : CKK_EC_EDWARDS;
+  AttributeMap a = complete_template(tmpl, Origin::unwrapped, CKO_PRIVATE_KEY, kt, m.type);
+  set_private_attributes(a, *key);
+  finish_key(a, Origin::unwrapped);
+  check_template_fits(tmpl, a);
+  return a;
+}
+
+}  // namespace
+
+bool is_secret_key_type(CK_KEY_TYPE type) {
+  switch (type) {
+    case CKK_AES:
+    case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
+    case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void check_template_fits(const AttributeMap& tmpl, const AttributeMap& attrs) {
+  for (const auto& [type, value] : tmpl) {
+    require(!is_key_material(attrs, type), CKR_TEMPLATE_INCONSISTENT,
+            "the template gives key material the token computes");
+    const SecureBytes* made = attrs.find(type);
+    require(made != nullptr && made->size() == value.size() && crypto::ct_equal(*made, value),
+            CKR_TEMPLATE_INCONSISTENT, "the template contradicts the key it describes");
+  }
+}
+
+Bytes wrap_key(const Mechanism& m, const Object& wrapping_key, const Object& key) {
+  const AttributeMap& w = wrapping_key.attrs;
+  const AttributeMap& k = key.attrs;
+  CK_OBJECT_CLASS cls = object_class(k);
+  require(cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY, CKR_KEY_NOT_WRAPPABLE,
+          "only secret and private keys can be wrapped");
+  require(k.get_bool(CKA_EXTRACTABLE, false), CKR_KEY_UNEXTRACTABLE,
+          "the key's CKA_EXTRACTABLE is false");
+  require(!k.get_bool(CKA_WRAP_WITH_TRUSTED, false) || w.get_bool(CKA_TRUSTED, false),
+          CKR_KEY_NOT_WRAPPABLE, "the key may be wrapped only with a CKA_TRUSTED key");
+  require(cls == CKO_SECRET_KEY || wraps_private_keys(m.type), CKR_KEY_NOT_WRAPPABLE,
+          "the mechanism wraps secret keys only");
+  constexpr CK_RV kType = CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
+  constexpr CK_RV kSize = CKR_WRAPPING_KEY_SIZE_RANGE;
+  // The key's bytes: a secret key's value, a private key's PKCS#8 encoding.
+  SecureBytes data = cls == CKO_SECRET_KEY ? secret_value(k) : object_pkey(key).private_der();
+  switch (m.type) {
+    case CKM_AES_KEY_WRAP: {
+      check_kw_iv(m);
+      const SecureBytes& kek = aes_kek(w, kType, kSize);
+      require(data.size() >= 16 && data.size() % 8 == 0, CKR_KEY_SIZE_RANGE,
+              "AES key wrap takes keys of 16 bytes or more, a multiple of 8");
+      return crypto::aes_key_wrap(kek, data);
+    }
+    case CKM_AES_KEY_WRAP_PAD: {
+      check_kw_iv(m);
+      const SecureBytes& kek = aes_kek(w, kType, kSize);
+      require(!data.empty(), CKR_KEY_SIZE_RANGE, "the key is empty");
+      return crypto::aes_key_wrap_pad(kek, data);
+    }
+    case CKM_AES_CBC_PAD: {
+      const Bytes& iv = cbc_iv(m);
+      SecureBytes out = cbc_pad(aes_kek(w, kType, kSize), iv, true, data);
+      return Bytes(out.begin(), out.end());
+    }
+    case CKM_RSA_PKCS_OAEP: {
+      crypto::RsaPadding padding = rsa_padding(m);
+      require(object_class(w) == CKO_PUBLIC_KEY && key_type(w) == CKK_RSA, kType,
+              "RSA-OAEP wraps with an RSA public key");
+      const crypto::PKey& rsa = object_pkey(wrapping_key);
+      require(data.size() <= crypto::rsa_max_plaintext(rsa, padding), CKR_KEY_SIZE_RANGE,
+              "the key is too long for RSA-OAEP with this wrapping key");
+      return crypto::rsa_encrypt(rsa, padding, data);
+    }
+    default:
+      throw CkError(CKR_MECHANISM_INVALID, "the mechanism cannot wrap keys");
+  }
+}
+
+AttributeMap unwrap_key(const Mechanism& m, const Object& unwrapping_key, ByteView wrapped,
+                        const AttributeMap& tmpl) {
+  auto cls = tmpl.get_ulong(CKA_CLASS);
+  require(cls.has_value(), CKR_TEMPLATE_INCOMPLETE, "the unwrap template needs CKA_CLASS");
+  require(*cls == CKO_SECRET_KEY || (*cls == CKO_PRIVATE_KEY && wraps_private_keys(m.type)),
+          CKR_TEMPLATE_INCONSISTENT, "the mechanism does not unwrap keys of this class");
+  if (*cls == CKO_SECRET_KEY) {
+    require(tmpl.has(CKA_KEY_TYPE), CKR_TEMPLATE_INCOMPLETE,
+            "an unwrapped secret key needs CKA_KEY_TYPE");
+  }
+  SecureBytes data = unwrap_bytes(m, unwrapping_key, wrapped);
+  if (*cls == CKO_SECRET_KEY) {
+    return unwrapped_secret(m, std::move(data), tmpl);
+  }
+  return unwrapped_private(m, data, tmpl);
+}
+
+}  // namespace twinhsm::token

@@ -1,0 +1,42 @@
+// Key wrapping and unwrapping (C_WrapKey, C_UnwrapKey): which keys each mechanism wraps, in which
+// form, and how an unwrapped key's attributes are made. Usage attributes of the wrapping key
+// (CKA_WRAP, CKA_UNWRAP) and CKA_ALLOWED_MECHANISMS are checked by the caller.
+//
+//   CKM_AES_KEY_WRAP      (RFC 3394, default IV)  secret keys of 16+ bytes, a multiple of 8
+//   CKM_AES_KEY_WRAP_PAD  (RFC 5649, default IV)  secret keys; private keys as PKCS#8
+//   CKM_AES_CBC_PAD       (PKCS#7, IV parameter)  secret keys; private keys as PKCS#8
+//   CKM_RSA_PKCS_OAEP     (RSA public key wraps)  secret keys
+#pragma once
+
+#include "token/attributes.h"
+#include "token/mechanisms.h"
+
+namespace twinhsm::token {
+
+// wrap_key returns key wrapped under wrapping_key. Throws CkError: CKR_KEY_NOT_WRAPPABLE (a public
+// key, a private key under a mechanism that wraps secret keys only, or CKA_WRAP_WITH_TRUSTED set
+// and the wrapping key not CKA_TRUSTED), CKR_KEY_UNEXTRACTABLE (CKA_EXTRACTABLE false),
+// CKR_KEY_SIZE_RANGE (a length the mechanism cannot wrap), CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
+// CKR_WRAPPING_KEY_SIZE_RANGE, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID.
+Bytes wrap_key(const Mechanism& mechanism, const Object& wrapping_key, const Object& key);
+
+// unwrap_key decrypts wrapped with unwrapping_key and returns the attributes of the new key: the
+// template completed as for an unwrapped key (CKA_LOCAL false, CKA_ALWAYS_SENSITIVE and
+// CKA_NEVER_EXTRACTABLE false), the key material, and for private keys the attributes PKCS#8
+// defines (the key type among them). The template needs CKA_CLASS, and CKA_KEY_TYPE for a secret
+// key; CKA_VALUE_LEN, if given, must be the unwrapped length. Throws CkError:
+// CKR_WRAPPED_KEY_LEN_RANGE, CKR_WRAPPED_KEY_INVALID (integrity or padding check failed, not a
+// PKCS#8 key of a supported type, a value that does not fit the key type),
+// CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_SIZE_RANGE, CKR_TEMPLATE_INCOMPLETE,
+// CKR_TEMPLATE_INCONSISTENT, and what complete_template throws.
+AttributeMap unwrap_key(const Mechanism& mechanism, const Object& unwrapping_key, ByteView wrapped,
+                        const AttributeMap& tmpl);
+
+// Helpers for keys the token makes from values it computed (unwrapped and derived keys).
+// is_secret_key_type: CKK_AES, CKK_GENERIC_SECRET and the CKK_SHA*_HMAC types.
+bool is_secret_key_type(CK_KEY_TYPE type);
+// check_template_fits throws CKR_TEMPLATE_INCONSISTENT if tmpl gives key material, or gives an
+// attribute a value other than the one the finished key attrs holds.
+void check_template_fits(const AttributeMap& tmpl, const AttributeMap& attrs);
+
+}  // namespace twinhsm::token
