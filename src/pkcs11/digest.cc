@@ -15,23 +15,6 @@ namespace {
 
 std::string h(CK_ULONG v) { return std::to_string(v); }
 
-// ending runs one step of the digest; an error other than CKR_BUFFER_TOO_SMALL ends it.
-template <class Body>
-void ending(std::optional<DigestOperation>& op, Body&& body) {
-  require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no digest is active");
-  try {
-    body(*op);
-  } catch (const CkError& e) {
-    if (e.rv() != CKR_BUFFER_TOO_SMALL) {
-      op.reset();
-    }
-    throw;
-  } catch (...) {
-    op.reset();
-    throw;
-  }
-}
-
 // finish writes the digest with the two-call convention and ends the operation once delivered.
 void finish(std::optional<DigestOperation>& op, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   if (!give_output(out, out_len, crypto::digest_size(op->alg))) {
@@ -79,7 +62,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
                CK_ULONG_PTR out_len) {
   return guard("C_Digest", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->digest, [&](DigestOperation& op) {
+    run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
       require(!op.multi_part, CKR_OPERATION_ACTIVE,
               "a multi-part digest must end with C_DigestFinal");
       ByteView in = input(data, data_len);
@@ -95,7 +78,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
   return guard("C_DigestUpdate", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->digest, [&](DigestOperation& op) {
+    run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
       op.multi_part = true;
       op.digester->update(input(part, part_len));
     });
@@ -105,7 +88,7 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_
 CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
   return guard("C_DigestKey", h(session) + ", key=" + h(key), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->digest, [&](DigestOperation& op) {
+    run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
       op.multi_part = true;
       token::ObjectPtr obj = find_key(ref, key);
       op.digester->update(digest_key_value(*obj));
@@ -116,7 +99,7 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
 CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return guard("C_DigestFinal", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->digest, [&](DigestOperation&) { finish(ref->digest, out, out_len); });
+    run_step(ref->digest, ref.token(), [&](DigestOperation&) { finish(ref->digest, out, out_len); });
   });
 }
 

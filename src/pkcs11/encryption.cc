@@ -26,26 +26,8 @@ CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK
   token::check_allowed(obj->attrs, mech.type);
   CipherOperationState op;
   op.cipher = token::make_cipher(mech, *obj, encrypt);
-  op.needs_context_login = !encrypt && obj->attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
+  op.key_use = KeyUse::for_key(ref.token(), *obj, !encrypt);
   return op;
-}
-
-template <class Body>
-void ending(std::optional<CipherOperationState>& op, Body&& body) {
-  require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
-  try {
-    require(!op->needs_context_login || op->context_authenticated, CKR_USER_NOT_LOGGED_IN,
-            "the key needs C_Login(CKU_CONTEXT_SPECIFIC) before each use");
-    body(*op);
-  } catch (const CkError& e) {
-    if (e.rv() != CKR_BUFFER_TOO_SMALL) {
-      op.reset();
-    }
-    throw;
-  } catch (...) {
-    op.reset();
-    throw;
-  }
 }
 
 using Step = CipherOperationState::Step;
@@ -79,9 +61,9 @@ bool deliver(CipherOperationState& s, Step step, std::optional<size_t> size, CK_
   return true;
 }
 
-void one_shot(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG in_len,
+void one_shot(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in, CK_ULONG in_len,
               CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  ending(op, [&](CipherOperationState& s) {
+  run_step(op, token, [&](CipherOperationState& s) {
     require(!s.multi_part, CKR_OPERATION_ACTIVE, "a multi-part operation must end with Final");
     ByteView data = input(in, in_len);
     if (deliver(s, Step::run, s.cipher->output_size(data.size()), out, out_len,
@@ -91,9 +73,9 @@ void one_shot(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG 
   });
 }
 
-void update(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG in_len,
+void update(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in, CK_ULONG in_len,
             CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  ending(op, [&](CipherOperationState& s) {
+  run_step(op, token, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
     s.multi_part = true;
     deliver(s, Step::update, s.cipher->update_size(data.size()), out, out_len,
@@ -101,8 +83,8 @@ void update(std::optional<CipherOperationState>& op, CK_BYTE_PTR in, CK_ULONG in
   });
 }
 
-void final(std::optional<CipherOperationState>& op, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  ending(op, [&](CipherOperationState& s) {
+void final(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  run_step(op, token, [&](CipherOperationState& s) {
     if (deliver(s, Step::finish, s.cipher->finish_size(), out, out_len,
                 [&] { return s.cipher->finish(); })) {
       op.reset();
@@ -126,7 +108,7 @@ CK_RV C_Encrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, 
                 CK_ULONG_PTR out_len) {
   return guard("C_Encrypt", h(session), [&] {
     SessionRef ref = library().session(session);
-    one_shot(ref->encrypt, data, data_len, out, out_len);
+    one_shot(ref->encrypt, ref.token(), data, data_len, out, out_len);
   });
 }
 
@@ -134,14 +116,14 @@ CK_RV C_EncryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return guard("C_EncryptUpdate", h(session), [&] {
     SessionRef ref = library().session(session);
-    update(ref->encrypt, part, part_len, out, out_len);
+    update(ref->encrypt, ref.token(), part, part_len, out, out_len);
   });
 }
 
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return guard("C_EncryptFinal", h(session), [&] {
     SessionRef ref = library().session(session);
-    final(ref->encrypt, out, out_len);
+    final(ref->encrypt, ref.token(), out, out_len);
   });
 }
 
@@ -157,7 +139,7 @@ CK_RV C_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, 
                 CK_ULONG_PTR out_len) {
   return guard("C_Decrypt", h(session), [&] {
     SessionRef ref = library().session(session);
-    one_shot(ref->decrypt, data, data_len, out, out_len);
+    one_shot(ref->decrypt, ref.token(), data, data_len, out, out_len);
   });
 }
 
@@ -165,14 +147,14 @@ CK_RV C_DecryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return guard("C_DecryptUpdate", h(session), [&] {
     SessionRef ref = library().session(session);
-    update(ref->decrypt, part, part_len, out, out_len);
+    update(ref->decrypt, ref.token(), part, part_len, out, out_len);
   });
 }
 
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return guard("C_DecryptFinal", h(session), [&] {
     SessionRef ref = library().session(session);
-    final(ref->decrypt, out, out_len);
+    final(ref->decrypt, ref.token(), out, out_len);
   });
 }
 

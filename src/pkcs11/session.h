@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/pkcs11.h"
+#include "pkcs11/operation.h"
 #include "crypto/digest.h"
 #include "crypto/pkey.h"
 #include "token/mechanisms.h"
@@ -26,9 +27,7 @@ struct SignOperation {
   size_t exact_input = 0;  // raw RSA-PSS: the hash's size; 0: any
   size_t input_seen = 0;
   bool multi_part = false;  // C_*Update was called: only C_*Final may follow
-  // A key with CKA_ALWAYS_AUTHENTICATE needs C_Login(CKU_CONTEXT_SPECIFIC) before each use.
-  bool needs_context_login = false;
-  bool context_authenticated = false;
+  KeyUse key_use;
   std::optional<crypto::Signer> signer;
   std::optional<crypto::Verifier> verifier;
   std::unique_ptr<token::MacOperation> mac;  // HMAC, CMAC: sign and verify with a secret key
@@ -37,8 +36,7 @@ struct SignOperation {
 struct CipherOperationState {
   std::unique_ptr<token::CipherOperation> cipher;
   bool multi_part = false;
-  bool needs_context_login = false;
-  bool context_authenticated = false;
+  KeyUse key_use;
   // Output computed for a call whose length could not be known beforehand (decryption with
   // padding, RSA decryption) and not yet collected: the size query or a buffer too small keeps it
   // here for the caller's next call of the same step.

@@ -37,16 +37,16 @@ void login(SessionRef& ref, CK_USER_TYPE user_type, ByteView pin) {
     // Re-authentication for keys with CKA_ALWAYS_AUTHENTICATE: the user must be logged in
     // already; the PIN is checked (and counted) again.
     require(current == token::Role::user, CKR_USER_NOT_LOGGED_IN, "the user is not logged in");
-    bool sign_waits = ref->sign && ref->sign->needs_context_login;
-    bool decrypt_waits = ref->decrypt && ref->decrypt->needs_context_login;
+    bool sign_waits = ref->sign && ref->sign->key_use.needs_context_login;
+    bool decrypt_waits = ref->decrypt && ref->decrypt->key_use.needs_context_login;
     require(sign_waits || decrypt_waits, CKR_OPERATION_NOT_INITIALIZED,
             "no operation awaits context-specific login");
     t.verify_pin(token::Role::user, pin);
     if (sign_waits) {
-      ref->sign->context_authenticated = true;
+      ref->sign->key_use.context_authenticated = true;
     }
     if (decrypt_waits) {
-      ref->decrypt->context_authenticated = true;
+      ref->decrypt->key_use.context_authenticated = true;
     }
     return;
   }

@@ -37,7 +37,6 @@ SignOperation start_signature(const token::Mechanism& mech, const token::Object&
   const crypto::PKey& pkey = token::object_pkey(key);
   SignOperation op;
   op.mechanism = mech.type;
-  op.needs_context_login = sign && key.attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
   op.signature_size = crypto::signature_size(pkey, scheme);
   if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pkcs1 && !scheme.digest) {
     op.max_input = op.signature_size - 11;
@@ -67,8 +66,10 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   require(obj->attrs.get_bool(sign ? CKA_SIGN : CKA_VERIFY, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
           sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
   token::check_allowed(obj->attrs, mech.type);
-  return token::is_mac_mechanism(mech.type) ? start_mac(mech, *obj)
-                                            : start_signature(mech, *obj, sign);
+  SignOperation op = token::is_mac_mechanism(mech.type) ? start_mac(mech, *obj)
+                                                        : start_signature(mech, *obj, sign);
+  op.key_use = KeyUse::for_key(ref.token(), *obj, sign);
+  return op;
 }
 
 void feed(SignOperation& op, ByteView data) {
@@ -81,26 +82,6 @@ void feed(SignOperation& op, ByteView data) {
     op.signer->update(data);
   } else {
     op.verifier->update(data);
-  }
-}
-
-// ending runs one step of an operation; an error other than CKR_BUFFER_TOO_SMALL ends it, as
-// PKCS#11 requires.
-template <class Body>
-void ending(std::optional<SignOperation>& op, Body&& body) {
-  require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
-  try {
-    require(!op->needs_context_login || op->context_authenticated, CKR_USER_NOT_LOGGED_IN,
-            "the key needs C_Login(CKU_CONTEXT_SPECIFIC) before each use");
-    body(*op);
-  } catch (const CkError& e) {
-    if (e.rv() != CKR_BUFFER_TOO_SMALL) {
-      op.reset();
-    }
-    throw;
-  } catch (...) {
-    op.reset();
-    throw;
   }
 }
 
@@ -154,7 +135,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_
              CK_ULONG_PTR sig_len) {
   return guard("C_Sign", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->sign, [&](SignOperation& op) {
+    run_step(ref->sign, ref.token(), [&](SignOperation& op) {
       require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part signature must end with C_SignFinal");
       ByteView in = input(data, data_len);
       if (!give_output(sig, sig_len, op.signature_size)) {
@@ -169,7 +150,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_
 CK_RV C_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
   return guard("C_SignUpdate", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->sign, [&](SignOperation& op) {
+    run_step(ref->sign, ref.token(), [&](SignOperation& op) {
       op.multi_part = true;
       feed(op, input(part, part_len));
     });
@@ -179,7 +160,7 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_le
 CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
   return guard("C_SignFinal", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->sign, [&](SignOperation&) { finish_signature(ref->sign, sig, sig_len); });
+    run_step(ref->sign, ref.token(), [&](SignOperation&) { finish_signature(ref->sign, sig, sig_len); });
   });
 }
 
@@ -195,7 +176,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
                CK_ULONG sig_len) {
   return guard("C_Verify", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->verify, [&](SignOperation& op) {
+    run_step(ref->verify, ref.token(), [&](SignOperation& op) {
       require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part verification must end with C_VerifyFinal");
       feed(op, input(data, data_len));
       finish_verify(ref->verify, input(sig, sig_len));
@@ -206,7 +187,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
   return guard("C_VerifyUpdate", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->verify, [&](SignOperation& op) {
+    run_step(ref->verify, ref.token(), [&](SignOperation& op) {
       op.multi_part = true;
       feed(op, input(part, part_len));
     });
@@ -216,7 +197,7 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG sig_len) {
   return guard("C_VerifyFinal", h(session), [&] {
     SessionRef ref = library().session(session);
-    ending(ref->verify, [&](SignOperation&) { finish_verify(ref->verify, input(sig, sig_len)); });
+    run_step(ref->verify, ref.token(), [&](SignOperation&) { finish_verify(ref->verify, input(sig, sig_len)); });
   });
 }
 

@@ -165,6 +165,7 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
     store_.put_setting(settings::kTokenGeneration, to_hex(crypto::random_bytes(16)));
     tx.commit();
   }
+  ++login_epoch_;
   std::lock_guard lock(mutex_);
   role_.reset();
   crypto::cleanse(sk_.data(), sk_.size());
@@ -177,6 +178,7 @@ void Token::login(Role role, ByteView pin) {
   SecureBytes sk = unwrap_sk(role, pin);
   SecureBytes index_key = derive_private_index_key(sk);
   std::string generation = store_.setting_text(settings::kTokenGeneration).value_or("");
+  ++login_epoch_;
   std::lock_guard lock(mutex_);
   generation_ = std::move(generation);
   role_ = role;
@@ -210,6 +212,7 @@ ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<Se
 }
 
 void Token::logout() {
+  ++login_epoch_;
   std::lock_guard lock(mutex_);
   cache_.clear();
   // PKCS#11 (C_Logout): the application's private session objects are destroyed.

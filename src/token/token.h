@@ -66,6 +66,9 @@ class Token {
   std::string label();
   PinState pin_state(Role role);
   std::optional<Role> logged_in() const;
+  // login_epoch changes at every login, logout and token initialization: an operation that
+  // started on a private key under one epoch must not go on under another.
+  uint64_t login_epoch() const { return login_epoch_.load(); }
 
   // init_token makes a fresh token: new SK, SO PIN set, user PIN unset, every token object and
   // this process's session objects gone. On an initialized token the current SO PIN must be given
@@ -136,6 +139,7 @@ class Token {
   SecureBytes sk_;
   SecureBytes private_index_key_;
   std::string generation_;  // the token generation at login
+  std::atomic<uint64_t> login_epoch_{0};
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
   // Decoded token objects by handle, with the MAC of the row they came from. Cleared at logout
   // (private objects and parsed keys leave memory with the login) and when it grows too large.

@@ -962,3 +962,33 @@ TEST_F(CryptoTest, ParallelSigningInManySessions) {
 
 }  // namespace
 }  // namespace twinhsm::test
+
+namespace twinhsm::test {
+namespace {
+
+// PKCS#11 3.0 5.6 (C_Logout): after logout, operations on private keys cannot go on — in any
+// session of the application, not only the one that logged out.
+TEST_F(CryptoTest, LogoutEndsOperationsOnPrivateKeysInEverySession) {
+  KeyPair kp;
+  Template on_token;
+  on_token.boolean(CKA_TOKEN, true);  // a private session key would die with the logout
+  ASSERT_CKR(CKR_OK, generate(KeyKind::p256, &kp, {}, on_token));
+  CK_MECHANISM mech{CKM_ECDSA_SHA256, nullptr, 0};
+  CK_SESSION_HANDLE other = open_session();
+  ASSERT_CKR(CKR_OK, f()->C_SignInit(other, &mech, kp.priv));
+  Bytes data = test_data(32);
+  ASSERT_CKR(CKR_OK, f()->C_SignUpdate(other, data.data(), data.size()));
+  ASSERT_CKR(CKR_OK, f()->C_Logout(s_));
+  EXPECT_CKR(CKR_USER_NOT_LOGGED_IN, f()->C_SignUpdate(other, data.data(), data.size()));
+  Bytes sig(64);
+  CK_ULONG len = sig.size();
+  // The operation has ended: a new one may start (and needs the login again).
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_SignFinal(other, sig.data(), &len));
+  ASSERT_CKR(CKR_OK, login_user(s_));
+  ASSERT_CKR(CKR_OK, f()->C_SignInit(other, &mech, kp.priv));
+  len = sig.size();
+  EXPECT_CKR(CKR_OK, f()->C_Sign(other, data.data(), data.size(), sig.data(), &len));
+}
+
+}  // namespace
+}  // namespace twinhsm::test

@@ -1,0 +1,57 @@
+// run_step: one step of a session's cryptographic operation (sign, verify, encrypt, decrypt,
+// digest) under PKCS#11's rules: no active operation is CKR_OPERATION_NOT_INITIALIZED; an error
+// other than CKR_BUFFER_TOO_SMALL ends the operation. Operations on keys carry KeyUse, checked
+// before each step: a key with CKA_ALWAYS_AUTHENTICATE needs its context-specific login, and an
+// operation on a private key ends when the user logs out (in any session of the application).
+#pragma once
+
+#include <optional>
+
+#include "token/ck_error.h"
+#include "token/token.h"
+
+namespace twinhsm::pkcs11 {
+
+struct KeyUse {
+  bool needs_context_login = false;
+  bool context_authenticated = false;
+  std::optional<uint64_t> login_epoch;  // set when the key is a private object
+
+  // for_key fills the use of key by an operation started now.
+  static KeyUse for_key(const token::Token& token, const token::Object& key, bool context_login) {
+    KeyUse use;
+    use.needs_context_login = context_login && key.attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
+    if (key.is_private()) {
+      use.login_epoch = token.login_epoch();
+    }
+    return use;
+  }
+
+  void check(const token::Token& token) const {
+    token::require(!login_epoch || *login_epoch == token.login_epoch(), CKR_USER_NOT_LOGGED_IN,
+                   "the user logged out: the operation on a private key ended");
+    token::require(!needs_context_login || context_authenticated, CKR_USER_NOT_LOGGED_IN,
+                   "the key needs C_Login(CKU_CONTEXT_SPECIFIC) before each use");
+  }
+};
+
+template <class Op, class Body>
+void run_step(std::optional<Op>& op, const token::Token& token, Body&& body) {
+  token::require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
+  try {
+    if constexpr (requires { op->key_use; }) {
+      op->key_use.check(token);
+    }
+    body(*op);
+  } catch (const token::CkError& e) {
+    if (e.rv() != CKR_BUFFER_TOO_SMALL) {
+      op.reset();
+    }
+    throw;
+  } catch (...) {
+    op.reset();
+    throw;
+  }
+}
+
+}  // namespace twinhsm::pkcs11
