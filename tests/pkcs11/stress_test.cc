@@ -153,8 +153,8 @@ TEST_F(StressTest, TwoThreadsManySessionsForAWhile) {
   EXPECT_EQ(n, 3u);
   for (CK_ULONG i = 0; i < n; ++i) {
     CK_OBJECT_CLASS cls;
-    CK_ATTRIBUTE a{CKA_CLASS, &cls, sizeof cls};
-    EXPECT_CKR(CKR_OK, f()->C_GetAttributeValue(s, all[i], &a, 1));
+    CK_ATTRIBUTE get{CKA_CLASS, &cls, sizeof cls};
+    EXPECT_CKR(CKR_OK, f()->C_GetAttributeValue(s, all[i], &get, 1));
   }
 }
 
