@@ -2,38 +2,10 @@
 
 #include <algorithm>
 
+#include "backup/byte_reader.h"
 #include "crypto/kdf.h"
 
 namespace twinhsm::backup {
-
-namespace {
-
-class Cursor {
- public:
-  explicit Cursor(ByteView data) : data_(data) {}
-  ByteView take(size_t n) {
-    if (data_.size() - pos_ < n) {
-      throw IntegrityError("the backup header is truncated");
-    }
-    ByteView out = data_.subspan(pos_, n);
-    pos_ += n;
-    return out;
-  }
-  uint64_t be(int width) {
-    uint64_t v = 0;
-    for (uint8_t b : take(static_cast<size_t>(width))) {
-      v = v << 8 | b;
-    }
-    return v;
-  }
-  size_t pos() const { return pos_; }
-
- private:
-  ByteView data_;
-  size_t pos_ = 0;
-};
-
-}  // namespace
 
 Bytes Header::encode() const {
   Bytes out(kMagic.begin(), kMagic.end());
@@ -61,7 +33,7 @@ Header Header::parse(ByteView data, size_t* consumed) {
   if (data.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), data.begin())) {
     throw UsageError("not a twinhsm backup (wrong magic)");
   }
-  Cursor c(data);
+  ByteReader c(data, "the backup header is truncated");
   c.take(kMagic.size());
   uint64_t version = c.be(2);
   if (version != kFormatVersion) {

@@ -1,5 +1,7 @@
 #include "backup/records.h"
 
+#include "backup/byte_reader.h"
+
 namespace twinhsm::backup {
 
 namespace {
@@ -8,39 +10,6 @@ void append_blob(Bytes& out, ByteView v, int width) {
   append_be(out, v.size(), width);
   append(out, v);
 }
-
-class Reader {
- public:
-  explicit Reader(ByteView data) : data_(data) {}
-  ByteView take(size_t n) {
-    if (data_.size() - pos_ < n) {
-      throw IntegrityError("a backup record is malformed");
-    }
-    ByteView out = data_.subspan(pos_, n);
-    pos_ += n;
-    return out;
-  }
-  uint64_t be(int width) {
-    uint64_t v = 0;
-    for (uint8_t b : take(static_cast<size_t>(width))) {
-      v = v << 8 | b;
-    }
-    return v;
-  }
-  Bytes blob(int width) {
-    ByteView v = take(be(width));
-    return Bytes(v.begin(), v.end());
-  }
-  void finish() const {
-    if (pos_ != data_.size()) {
-      throw IntegrityError("a backup record has trailing bytes");
-    }
-  }
-
- private:
-  ByteView data_;
-  size_t pos_ = 0;
-};
 
 constexpr uint8_t kHasClass = 1, kHasId = 2, kHasLabel = 4;
 
@@ -109,7 +78,7 @@ std::optional<Record> RecordParser::next() {
   if (rest.size() < 5 + len) {
     return std::nullopt;
   }
-  Reader r(rest.subspan(5, len));
+  ByteReader r(rest.subspan(5, len), "a backup record is malformed");
   Record rec;
   switch (rest[0]) {
     case static_cast<uint8_t>(RecordType::setting): {
@@ -156,7 +125,9 @@ std::optional<Record> RecordParser::next() {
     default:
       throw IntegrityError("a backup record has an unknown type");
   }
-  r.finish();
+  if (!r.at_end()) {
+    throw IntegrityError("a backup record has trailing bytes");
+  }
   pos_ += 5 + len;
   return rec;
 }
