@@ -61,9 +61,19 @@ void add_aad(EVP_CIPHER_CTX* ctx, ByteView aad) {
 
 Bytes aes_gcm_encrypt(std::span<const uint8_t> key, ByteView iv, ByteView aad,
                       std::span<const uint8_t> plaintext, size_t tag_len) {
-  auto ctx = gcm_context(key, iv, tag_len, 1);
-  add_aad(ctx.get(), aad);
   Bytes out(plaintext.size() + tag_len);
+  aes_gcm_encrypt_into(key, iv, aad, plaintext, out, tag_len);
+  return out;
+}
+
+void aes_gcm_encrypt_into(std::span<const uint8_t> key, ByteView iv, ByteView aad,
+                          std::span<const uint8_t> plaintext, std::span<uint8_t> out,
+                          size_t tag_len) {
+  auto ctx = gcm_context(key, iv, tag_len, 1);
+  if (out.size() != plaintext.size() + tag_len) {
+    throw CryptoError("AES-GCM encrypt failed: the output must be the plaintext's size + the tag");
+  }
+  add_aad(ctx.get(), aad);
   int len = 0;
   if (!plaintext.empty()) {
     detail::check(EVP_EncryptUpdate(ctx.get(), out.data(), &len, plaintext.data(),
@@ -82,7 +92,6 @@ Bytes aes_gcm_encrypt(std::span<const uint8_t> key, ByteView iv, ByteView aad,
       OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out.data() + done, tag_len),
       OSSL_PARAM_construct_end()};
   detail::check(EVP_CIPHER_CTX_get_params(ctx.get(), params), "AES-GCM tag failed");
-  return out;
 }
 
 SecureBytes aes_gcm_decrypt(std::span<const uint8_t> key, ByteView iv, ByteView aad,

@@ -11,6 +11,12 @@ namespace twinhsm::crypto {
 Bytes aes_gcm_encrypt(std::span<const uint8_t> key, ByteView iv, ByteView aad, std::span<const uint8_t> plaintext,
                       size_t tag_len = 16);
 
+// aes_gcm_encrypt_into is aes_gcm_encrypt writing into out, which must be exactly
+// plaintext.size() + tag_len bytes (no allocation: bulk data goes straight to the caller).
+void aes_gcm_encrypt_into(std::span<const uint8_t> key, ByteView iv, ByteView aad,
+                          std::span<const uint8_t> plaintext, std::span<uint8_t> out,
+                          size_t tag_len = 16);
+
 // aes_gcm_decrypt takes ciphertext || tag and returns the plaintext. Throws IntegrityError if the
 // tag does not verify (nothing of the plaintext is returned then), CryptoError on bad lengths.
 SecureBytes aes_gcm_decrypt(std::span<const uint8_t> key, ByteView iv, ByteView aad,

@@ -23,8 +23,14 @@ void cleanse(void* p, size_t n) noexcept {
 // stays small, and once RLIMIT_MEMLOCK is reached further locks fail silently (best effort, as
 // the header says). Large blocks, which the allocator maps on their own, lose the flags when they
 // are unmapped.
+//
+// Only blocks up to kMaxLocked are locked: keys, PINs and objects' attributes are far smaller.
+// Larger ones are bulk data (a megabyte of plaintext through a cipher): locking them would fault
+// in and pin every page on each call, the main cost of a bulk operation, for data the
+// application holds in its own unlocked memory anyway. They are still wiped when freed.
 void lock_memory(void* p, size_t n) noexcept {
-  if (p == nullptr || n == 0) {
+  constexpr size_t kMaxLocked = 64 * 1024;
+  if (p == nullptr || n == 0 || n > kMaxLocked) {
     return;
   }
   long page_size = sysconf(_SC_PAGESIZE);

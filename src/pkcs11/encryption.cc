@@ -61,12 +61,20 @@ bool deliver(CipherOperationState& s, Step step, std::optional<size_t> size, CK_
   return true;
 }
 
-void one_shot(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in, CK_ULONG in_len,
-              CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+void one_shot(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in,
+              CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   run_step(op, token, [&](CipherOperationState& s) {
     require(!s.multi_part, CKR_OPERATION_ACTIVE, "a multi-part operation must end with Final");
     ByteView data = input(in, in_len);
-    if (deliver(s, Step::run, s.cipher->output_size(data.size()), out, out_len,
+    // Bulk data of a known output size goes straight into the caller's buffer.
+    std::optional<size_t> size = s.cipher->output_size(data.size());
+    if (size && !s.pending && give_output(out, out_len, *size) &&
+        s.cipher->run_into(data, std::span<uint8_t>(out, *size))) {
+      op.reset();
+      return;
+    }
+    // Otherwise (a size query, an output of unknown size, no direct path): the general path.
+    if (deliver(s, Step::run, size, out, out_len,
                 [&] { return s.cipher->run(data); })) {
       op.reset();
     }

@@ -316,7 +316,15 @@ void Store::delete_all_objects() {
 
 std::optional<ObjectRow> Store::object(int64_t id) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, std::string(kObjectColumns) + " WHERE id = ?");
+  if (!object_st_) {
+    object_st_ = std::make_unique<Statement>(db_, std::string(kObjectColumns) + " WHERE id = ?");
+  }
+  Statement& st = *object_st_;
+  // Reset on every exit: a statement left active would hold its read snapshot open.
+  struct ResetOnExit {
+    Statement& st;
+    ~ResetOnExit() { st.reset(); }
+  } reset_on_exit{st};
   st.bind(1, id);
   if (!st.step()) {
     return std::nullopt;
@@ -379,9 +387,13 @@ Store::Counts Store::count_objects() {
 
 int64_t Store::data_version() {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "PRAGMA data_version");
-  st.step();
-  return st.column_int(0);
+  if (!data_version_st_) {
+    data_version_st_ = std::make_unique<Statement>(db_, "PRAGMA data_version");
+  }
+  data_version_st_->step();
+  int64_t v = data_version_st_->column_int(0);
+  data_version_st_->reset();
+  return v;
 }
 
 }  // namespace twinhsm::store

@@ -147,6 +147,8 @@ class Store {
   bool tx_rollback_only_ = false;  // an inner write transaction failed
   Database db_;
   crypto::SecureBytes row_key_;
+  // Prepared once (after db_, so destroyed before it): the statements on every operation's path.
+  std::unique_ptr<Statement> data_version_st_, object_st_;
 };
 
 }  // namespace twinhsm::store

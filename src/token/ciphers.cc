@@ -45,6 +45,13 @@ class GcmOperation : public CipherOperation {
       throw CkError(CKR_ENCRYPTED_DATA_INVALID, "the GCM tag does not verify");
     }
   }
+  bool run_into(ByteView in, std::span<uint8_t> out) override {
+    if (!encrypt_) {
+      return false;  // decryption authenticates before it releases anything: run() buffers
+    }
+    crypto::aes_gcm_encrypt_into(key_, params_.iv, params_.aad, in, out, tag_len());
+    return true;
+  }
   std::optional<size_t> update_size(size_t) const override { return 0; }
   SecureBytes update(ByteView in) override {
     buffer_.insert(buffer_.end(), in.begin(), in.end());

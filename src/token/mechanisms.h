@@ -127,6 +127,13 @@ class CipherOperation {
   virtual ~CipherOperation() = default;
   virtual std::optional<size_t> output_size(size_t n) const = 0;
   virtual SecureBytes run(ByteView in) = 0;
+  // run_into is run() writing straight into out (exactly output_size(in.size()) bytes), for
+  // bulk data; false when the operation has no such path (the caller then uses run()).
+  virtual bool run_into(ByteView in, std::span<uint8_t> out) {
+    (void)in;
+    (void)out;
+    return false;
+  }
   virtual std::optional<size_t> update_size(size_t n) const = 0;
   virtual SecureBytes update(ByteView in) = 0;
   virtual std::optional<size_t> finish_size() const = 0;

@@ -191,6 +191,23 @@ void Token::clear_cache() {
   cache_.clear();
 }
 
+void Token::sync() {
+  int64_t version = store_.data_version();
+  bool logged_in;
+  {
+    std::lock_guard lock(mutex_);
+    if (version == synced_version_) {
+      return;
+    }
+    cache_.clear();
+    synced_version_ = version;
+    logged_in = role_.has_value();
+  }
+  if (logged_in) {
+    check_generation();
+  }
+}
+
 ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<SecureBytes>& sk) {
   auto handle = static_cast<CK_OBJECT_HANDLE>(row.id);
   {
@@ -347,6 +364,9 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
 }
 
 ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {
+  if (handle < kSessionHandleBase) {
+    sync();
+  }
   bool user = logged_in() == Role::user;
   if (handle >= kSessionHandleBase) {
     std::lock_guard lock(mutex_);
@@ -356,6 +376,17 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {
     return it->second;
   }
   require(handle != CK_INVALID_HANDLE, CKR_OBJECT_HANDLE_INVALID, "no such object");
+  {
+    // Nothing was committed by another connection since the cached object was read, and this
+    // process's own writes update the cache: the cached object is the row's current content.
+    std::lock_guard lock(mutex_);
+    auto it = cache_.find(handle);
+    if (it != cache_.end()) {
+      const ObjectPtr& cached = it->second.second;
+      require(!cached->is_private() || (user && role_), CKR_OBJECT_HANDLE_INVALID, "no such object");
+      return cached;
+    }
+  }
   auto row = store_.object(static_cast<int64_t>(handle));
   require(row.has_value(), CKR_OBJECT_HANDLE_INVALID, "no such object");
   auto sk = current_sk();
@@ -385,6 +416,8 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
     }
     store_.update_object(row);
     tx.commit();
+    std::lock_guard lock(mutex_);
+    cache_.erase(object.handle);
     return obj;
   }
   std::lock_guard lock(mutex_);
@@ -400,6 +433,8 @@ void Token::destroy(const Object& object) {
     require(store_.delete_object(static_cast<int64_t>(object.handle)), CKR_OBJECT_HANDLE_INVALID,
             "the object was already destroyed");
     tx.commit();
+    std::lock_guard lock(mutex_);
+    cache_.erase(object.handle);
     return;
   }
   std::lock_guard lock(mutex_);
@@ -423,6 +458,7 @@ bool matches(const AttributeMap& attrs, const AttributeMap& tmpl) {
 }  // namespace
 
 std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
+  sync();  // a stale login's index key would silently match nothing
   bool user = logged_in() == Role::user;
   auto sk = current_sk();
   std::vector<CK_OBJECT_HANDLE> out;
@@ -433,7 +469,6 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
     q.public_tags = {tag(tmpl, CKA_CLASS, keys_.index_key), tag(tmpl, CKA_ID, keys_.index_key),
                      tag(tmpl, CKA_LABEL, keys_.index_key)};
     if (user && sk) {
-      check_generation();  // a stale login's index key would silently match nothing
       std::lock_guard lock(mutex_);
       q.include_private = true;
       q.private_tags = {tag(tmpl, CKA_CLASS, private_index_key_),

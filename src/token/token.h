@@ -127,6 +127,9 @@ class Token {
   // (its MAC is the same), else decoded and cached.
   ObjectPtr materialize(const store::ObjectRow& row, const std::optional<SecureBytes>& sk);
   void clear_cache();
+  // sync notices commits made by other connections (PRAGMA data_version): it drops the cache
+  // and, when logged in, checks the token generation. Cheap when nothing changed.
+  void sync();
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
   void check_generation();
@@ -145,6 +148,7 @@ class Token {
   // (private objects and parsed keys leave memory with the login) and when it grows too large.
   std::unordered_map<CK_OBJECT_HANDLE, std::pair<Bytes, ObjectPtr>> cache_;
   static constexpr size_t kCacheLimit = 4096;
+  int64_t synced_version_ = -1;  // the store's data_version the cache is valid for
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };
 
