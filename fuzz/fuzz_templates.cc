@@ -1,0 +1,294 @@
+// fuzz_templates: attribute templates through the module's real entry points, in process (the
+// PKCS#11 implementation library is linked in statically). LLVMFuzzerInitialize makes a device
+// on tmpfs with the device and token API (fixed master key, PBKDF2 1000 iterations, token and
+// user PIN set), points TWINHSM_CONF at it, calls C_Initialize, opens one read-write session and
+// logs the user in. Each input (format: template_format.h) then runs
+//   C_CreateObject(create template)
+//   C_GetAttributeValue(new object, get template)        when the create succeeded
+//   C_FindObjectsInit(find template), C_FindObjects until done, C_FindObjectsFinal
+//   C_DestroyObject(new object)
+// Any CK_RV is fine; a crash, a sanitizer report, a leak or a hang is a finding, and so is a
+// C_GetAttributeValue that reports writing more than the buffer it was given.
+//
+// Every input starts from the same state: an empty store and the user logged in. When an
+// object cannot be destroyed (CKA_DESTROYABLE false) or the login was lost, the token is
+// initialized afresh through C_InitToken.
+//
+// With TWINHSM_FUZZ_STRICT=1, CKR_GENERAL_ERROR (an unexpected exception inside the module) and
+// CKR_DEVICE_ERROR (a store that fails) also abort. TWINHSM_FUZZ_LOG=1 shows every call.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include "device/device.h"
+#include "fuzz_util.h"
+#include "pkcs11/entry.h"
+#include "template_format.h"
+
+using namespace twinhsm;
+
+namespace {
+
+constexpr const char* kSoPin = "fuzz-so-pin";
+constexpr const char* kUserPin = "fuzz-user-pin";
+constexpr CK_SLOT_ID kSlot = 0;
+
+CK_SESSION_HANDLE g_session = CK_INVALID_HANDLE;
+
+CK_UTF8CHAR_PTR pin(const char* p) {
+  return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(p));
+}
+
+[[noreturn]] void fail(const char* what, CK_RV rv) {
+  std::fprintf(stderr, "fuzz_templates: %s -> 0x%lx\n", what, static_cast<unsigned long>(rv));
+  std::abort();
+}
+
+void check(const char* what, CK_RV rv) {
+  if (rv != CKR_OK) {
+    fail(what, rv);
+  }
+}
+
+// strict_check aborts, in strict mode, on the codes no template should cause.
+CK_RV strict_check(const char* what, CK_RV rv) {
+  if (fuzz::strict() && (rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR)) {
+    fail(what, rv);
+  }
+  return rv;
+}
+
+void open_and_login() {
+  check("C_OpenSession", C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
+                                       nullptr, &g_session));
+  check("C_Login(user)",
+        C_Login(g_session, CKU_USER, pin(kUserPin), std::strlen(kUserPin)));
+}
+
+// reset brings the token back to its initial state: no objects, one session, the user logged in.
+void reset() {
+  check("C_CloseAllSessions", C_CloseAllSessions(kSlot));
+  CK_UTF8CHAR label[32];
+  std::memset(label, ' ', sizeof label);
+  std::memcpy(label, "fuzz", 4);
+  check("C_InitToken", C_InitToken(kSlot, pin(kSoPin), std::strlen(kSoPin), label));
+  CK_SESSION_HANDLE s;
+  check("C_OpenSession(SO)",
+        C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s));
+  check("C_Login(SO)", C_Login(s, CKU_SO, pin(kSoPin), std::strlen(kSoPin)));
+  check("C_InitPIN", C_InitPIN(s, pin(kUserPin), std::strlen(kUserPin)));
+  check("C_CloseSession(SO)", C_CloseSession(s));
+  open_and_login();
+}
+
+bool logged_in() {
+  CK_SESSION_INFO info;
+  return C_GetSessionInfo(g_session, &info) == CKR_OK && info.state == CKS_RW_USER_FUNCTIONS;
+}
+
+// A template decoded from the input. Each value or buffer is its own exact-size heap block.
+class Template {
+ public:
+  CK_ATTRIBUTE* data() { return attrs_.data(); }
+  CK_ULONG count() const { return attrs_.size(); }
+
+  // read_values decodes a create or find template.
+  void read_values(fuzz::Input& in) {
+    size_t n = in.byte() % fuzz::kMaxAttributes;
+    for (size_t i = 0; i < n; ++i) {
+      CK_ATTRIBUTE_TYPE type = read_type(in);
+      switch (in.byte() % 8) {
+        case 0: add(type, in.take(in.byte())); break;
+        case 1: push({type, nullptr, 0}, nullptr, 0); break;
+        case 2: push({type, nullptr, static_cast<CK_ULONG>(in.be(4))}, nullptr, 0); break;
+        case 3: add_ulong(type, in.byte()); break;
+        case 4: {
+          CK_BBOOL b = in.byte();
+          add(type, ByteView(&b, 1));
+          break;
+        }
+        case 5: add_ulong(type, static_cast<CK_ULONG>(in.be(8))); break;
+        case 6: add(type, in.take(static_cast<size_t>(in.be(2)))); break;
+        case 7: add(type, ByteView()); break;
+      }
+    }
+  }
+
+  // read_buffers decodes a get template.
+  void read_buffers(fuzz::Input& in) {
+    size_t n = in.byte() % fuzz::kMaxAttributes;
+    for (size_t i = 0; i < n; ++i) {
+      CK_ATTRIBUTE_TYPE type = read_type(in);
+      switch (in.byte() % 4) {
+        case 0: push({type, nullptr, static_cast<CK_ULONG>(in.be(4))}, nullptr, 0); break;
+        case 1: {
+          size_t len = in.byte();
+          buffer(type, len, len);
+          break;
+        }
+        case 2: {
+          size_t len = in.byte();
+          buffer(type, len, in.byte() % (len + 1));
+          break;
+        }
+        case 3: {
+          size_t len = static_cast<size_t>(in.be(2));
+          buffer(type, len, len);
+          break;
+        }
+      }
+    }
+  }
+
+  // check_lengths: after C_GetAttributeValue, no attribute may claim more bytes than its buffer.
+  void check_lengths() const {
+    for (size_t i = 0; i < attrs_.size(); ++i) {
+      const CK_ATTRIBUTE& a = attrs_[i];
+      if (a.pValue != nullptr && a.ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+          a.ulValueLen > sizes_[i]) {
+        std::fprintf(stderr,
+                     "fuzz_templates: C_GetAttributeValue says it wrote %lu bytes of attribute "
+                     "0x%lx into a %zu-byte buffer\n",
+                     static_cast<unsigned long>(a.ulValueLen), static_cast<unsigned long>(a.type),
+                     sizes_[i]);
+        std::abort();
+      }
+    }
+  }
+
+ private:
+  static CK_ATTRIBUTE_TYPE read_type(fuzz::Input& in) {
+    uint8_t t = in.byte();
+    if (t < 0xf0) {
+      return fuzz::kTypes[t % std::size(fuzz::kTypes)];
+    }
+    return static_cast<CK_ATTRIBUTE_TYPE>(in.be(8));
+  }
+
+  void push(CK_ATTRIBUTE a, std::unique_ptr<uint8_t[]> block, size_t size) {
+    attrs_.push_back(a);
+    sizes_.push_back(size);
+    blocks_.push_back(std::move(block));
+  }
+
+  void add(CK_ATTRIBUTE_TYPE type, ByteView value) {
+    auto block = std::make_unique<uint8_t[]>(value.size());
+    if (!value.empty()) {
+      std::memcpy(block.get(), value.data(), value.size());
+    }
+    CK_ATTRIBUTE a{type, block.get(), static_cast<CK_ULONG>(value.size())};
+    push(a, std::move(block), value.size());
+  }
+
+  void add_ulong(CK_ATTRIBUTE_TYPE type, CK_ULONG v) {
+    add(type, ByteView(reinterpret_cast<const uint8_t*>(&v), sizeof v));
+  }
+
+  void buffer(CK_ATTRIBUTE_TYPE type, size_t size, size_t claimed) {
+    auto block = std::make_unique<uint8_t[]>(size);
+    std::memset(block.get(), 0xa5, size);
+    CK_ATTRIBUTE a{type, block.get(), static_cast<CK_ULONG>(claimed)};
+    push(a, std::move(block), size);
+  }
+
+  std::vector<CK_ATTRIBUTE> attrs_;
+  std::vector<size_t> sizes_;  // the size of each attribute's block (0 for NULL)
+  std::vector<std::unique_ptr<uint8_t[]>> blocks_;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  std::filesystem::path dir = fuzz::scratch_dir() / "device";
+  device::PersonalizeOptions options;
+  options.diversifier = fuzz::kDiversifier;
+  options.serial = "FUZZ0001";
+  options.pbkdf2_iterations = 1000;
+  device::Device::personalize(dir, fuzz::master_key(), options);
+  {
+    auto dev = device::Device::open(dir);
+    token::Token& t = dev->token();
+    t.init_token(as_bytes(kSoPin), "fuzz");
+    t.login(token::Role::so, as_bytes(kSoPin));
+    t.init_pin(as_bytes(kUserPin));
+    t.logout();
+  }
+  std::filesystem::path conf = fuzz::scratch_dir() / "twinhsm.toml";
+  {
+    std::ofstream out(conf);
+    out << "[[slot]]\ndevice = \"" << dir.string() << "\"\n";
+  }
+  ::setenv("TWINHSM_CONF", conf.c_str(), 1);
+  // Quiet unless asked: TWINHSM_FUZZ_LOG=1 turns on the module's debug log (every call and its
+  // CK_RV, on stderr), to see what the seeds reach.
+  const char* log = std::getenv("TWINHSM_FUZZ_LOG");
+  if (log && *log && *log != '0') {
+    ::setenv("TWINHSM_LOG", "debug", 1);
+  } else {
+    ::unsetenv("TWINHSM_LOG");
+  }
+  ::unsetenv("TWINHSM_LOG_FILE");
+  check("C_Initialize", C_Initialize(nullptr));
+  open_and_login();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fuzz::Input in(data, size);
+  uint8_t flags = in.byte();
+  Template create, get, find_own;
+  create.read_values(in);
+  get.read_buffers(in);
+  Template* find = &create;
+  if (!(flags & fuzz::kFindUsesCreate)) {
+    find_own.read_values(in);
+    find = &find_own;
+  }
+
+  CK_OBJECT_HANDLE object = CK_INVALID_HANDLE;
+  CK_RV rv = strict_check(
+      "C_CreateObject",
+      C_CreateObject(g_session, (flags & fuzz::kNullCreate) ? nullptr : create.data(),
+                     create.count(), &object));
+  bool created = rv == CKR_OK;
+  if (created) {
+    strict_check("C_GetAttributeValue",
+                 C_GetAttributeValue(g_session, object,
+                                     (flags & fuzz::kNullGet) ? nullptr : get.data(), get.count()));
+    get.check_lengths();
+  }
+
+  rv = strict_check("C_FindObjectsInit",
+                    C_FindObjectsInit(g_session, (flags & fuzz::kNullFind) ? nullptr : find->data(),
+                                      find->count()));
+  if (rv == CKR_OK) {
+    CK_OBJECT_HANDLE found[16];
+    CK_ULONG max = (flags & fuzz::kOneHandlePerCall) ? 1 : 16;
+    for (int calls = 0; calls < 64; ++calls) {
+      CK_ULONG n = 0;
+      rv = strict_check("C_FindObjects",
+                        C_FindObjects(g_session, (flags & fuzz::kNullFoundArray) ? nullptr : found,
+                                      max, &n));
+      if (rv != CKR_OK || n == 0) {
+        break;
+      }
+      if (n > max) {
+        fail("C_FindObjects returned more handles than asked", rv);
+      }
+    }
+    check("C_FindObjectsFinal", C_FindObjectsFinal(g_session));
+  }
+
+  bool clean = true;
+  if (created) {
+    clean = strict_check("C_DestroyObject", C_DestroyObject(g_session, object)) == CKR_OK;
+  }
+  if (!clean || !logged_in()) {
+    reset();
+  }
+  return 0;
+}
