@@ -138,7 +138,9 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
         a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
         result = CKR_BUFFER_TOO_SMALL;
       } else {
-        std::memcpy(a.pValue, value->data(), value->size());
+        if (!value->empty()) {  // an empty value has no data pointer to copy from
+          std::memcpy(a.pValue, value->data(), value->size());
+        }
         a.ulValueLen = value->size();
       }
     }
