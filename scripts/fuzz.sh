@@ -55,7 +55,7 @@ for t in "${TARGETS[@]}"; do
     exit 2
   fi
   work=$OUT/$t
-  rm -rf "$work/artifacts"
+  rm -rf "$work/artifacts" "$FINDINGS/$t"
   mkdir -p "$work/corpus" "$work/artifacts"
   cp -R "$REPO/fuzz/corpus/$t/." "$work/corpus/"
   echo "== fuzz: $t for ${RUN_SECONDS}s ($(ls "$work/corpus" | wc -l) inputs in the corpus)"
