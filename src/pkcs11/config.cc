@@ -1,8 +1,19 @@
+// toml++ is compiled into this file (header-only), with its internal assertions on even in a
+// release build and turned into an exception: toml++ 3.3.0 (Debian 12) otherwise assumes its
+// preconditions hold (undefined behaviour) where some invalid TOML breaks them. precheck_toml
+// refuses the inputs known to do so before the parser runs; this catches any other.
+#undef NDEBUG
+#define TOML_HEADER_ONLY 1
+#define TOML_ASSERT(expr) \
+  ((expr) ? static_cast<void>(0) : ::twinhsm::pkcs11::toml_precondition_broken(#expr))
 #include "pkcs11/config.h"
 
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+
+#include "pkcs11/toml_precheck.h"
+// clang-format off: toml++ after TOML_ASSERT's target is declared
 #include <toml++/toml.h>
 
 #include "common/error.h"
@@ -13,12 +24,15 @@ namespace twinhsm::pkcs11 {
 Config parse_config(const std::string& text, const std::string& source) {
   Config config;
   toml::table table;
+  precheck_toml(text, source);
   try {
     table = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << source << ":" << e.source().begin.line << ": " << e.description();
     throw UsageError(msg.str());
+  } catch (const TomlPreconditionBroken& e) {
+    throw UsageError(source + ": not valid TOML (the parser stopped at: " + e.what() + ")");
   }
   if (auto* slots = table["slot"].as_array()) {
     for (auto& node : *slots) {

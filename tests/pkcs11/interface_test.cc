@@ -513,6 +513,36 @@ TEST_F(SlotsTest, BadConfigFailsInitializeAndLeavesTheLibraryUsable) {
   EXPECT_EQ(count, 1u);
 }
 
+// Invalid TOML on which Debian's toml++ 3.3.0 breaks its own preconditions (undefined behaviour
+// in a release build; found by fuzz/fuzz_config, kept in its corpus as known-toml-*): refused with
+// an error, and the library stays usable. Non-ASCII where TOML allows it still works.
+TEST_F(SlotsTest, ConfigsThatBreakTheTomlParserAreRefused) {
+  int refused = 0;
+  for (const auto& entry : fs::directory_iterator(TWINHSM_FUZZ_CORPUS_DIR "/fuzz_config")) {
+    if (entry.path().filename().string().rfind("known-toml-", 0) != 0) {
+      continue;
+    }
+    set_config(entry.path());
+    EXPECT_NE(Rv{CKR_OK}, Rv{f()->C_Initialize(nullptr)}) << entry.path();
+    f()->C_Finalize(nullptr);
+    ++refused;
+  }
+  EXPECT_GE(refused, 6);
+
+  fs::path accented = device().root() / "p\u00e9riph\u00e9rique";
+  fs::create_directory_symlink(device().dir(), accented);
+  fs::path conf = device().root() / "accented.toml";
+  {
+    std::ofstream out(conf);
+    out << "# un p\u00e9riph\u00e9rique\n[[slot]]\ndevice = \"" << accented.string() << "\"\n";
+  }
+  set_config(conf);
+  ASSERT_CKR(CKR_OK, f()->C_Initialize(nullptr));
+  CK_ULONG count = 0;
+  ASSERT_CKR(CKR_OK, f()->C_GetSlotList(CK_TRUE, nullptr, &count));
+  EXPECT_EQ(count, 1u);
+}
+
 TEST_F(SlotsTest, DebugLogGoesToTheNamedFile) {
   fs::path log = device().root() / "p11.log";
   setenv("TWINHSM_LOG", "debug", 1);
