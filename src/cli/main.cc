@@ -4,12 +4,16 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "crypto/dump_protection.h"
 
 #ifndef TWINHSM_VERSION
 #define TWINHSM_VERSION "0.0.0"
 #endif
 
 int main(int argc, char** argv) {
+  // PINs, the storage key and backup keys pass through this process: no core file of it, and
+  // no other process of the user reads its memory.
+  twinhsm::crypto::DumpProtection no_dumps;
   CLI::App app{"twinhsm: a hardware security module in software. Manage devices, tokens, PINs and "
                "backups; applications use the keys through the PKCS#11 module libtwinhsm.so."};
   app.set_version_flag("--version", "twinhsm " TWINHSM_VERSION);

@@ -172,6 +172,7 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
   sk_.clear();
   session_objects_.clear();
   cache_.clear();
+  dump_protection_.reset();
 }
 
 void Token::login(Role role, ByteView pin) {
@@ -180,6 +181,9 @@ void Token::login(Role role, ByteView pin) {
   std::string generation = store_.setting_text(settings::kTokenGeneration).value_or("");
   ++login_epoch_;
   std::lock_guard lock(mutex_);
+  if (!dump_protection_) {
+    dump_protection_.emplace();
+  }
   generation_ = std::move(generation);
   role_ = role;
   sk_ = std::move(sk);
@@ -237,6 +241,7 @@ void Token::logout() {
   role_.reset();
   sk_ = SecureBytes();
   private_index_key_ = SecureBytes();
+  dump_protection_.reset();
 }
 
 void Token::init_pin(ByteView pin) {

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "crypto/dump_protection.h"
 #include "crypto/pkey.h"
 #include "store/store.h"
 #include "token/attributes.h"
@@ -140,6 +141,8 @@ class Token {
   mutable std::mutex mutex_;  // guards the members below
   std::optional<Role> role_;
   SecureBytes sk_;
+  // The process is undumpable while SK (and the private keys it opens) is in memory.
+  std::optional<crypto::DumpProtection> dump_protection_;
   SecureBytes private_index_key_;
   std::string generation_;  // the token generation at login
   std::atomic<uint64_t> login_epoch_{0};
