@@ -134,6 +134,11 @@ class SignatureOp {
               : EVP_DigestVerifyInit_ex(md_.get(), &pctx, name, nullptr, nullptr, pkey, nullptr);
       detail::check(rc, what);
       configure(pctx, scheme, false);
+      if (op == Op::sign) {
+        // One signature per context: EVP_DigestSignFinal may finish this context instead of
+        // signing with a copy of it (EVP_PKEY_CTX_dup, for a context that could go on).
+        EVP_MD_CTX_set_flags(md_.get(), EVP_MD_CTX_FLAG_FINALISE);
+      }
     }
   }
 

@@ -1,6 +1,9 @@
 #include "pkcs11/library.h"
 
+#include <pthread.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include "pkcs11/config.h"
 #include "pkcs11/log.h"
@@ -10,7 +13,27 @@ namespace twinhsm::pkcs11 {
 
 using token::CkError;
 
+namespace {
+
+// This process's id, kept by a fork handler: every call compares it with the initializing
+// process's, and getpid() is a system call.
+std::atomic<pid_t> g_pid{0};
+
+pid_t current_pid() {
+  static const bool registered = [] {
+    g_pid.store(::getpid());
+    // glibc removes the handler when the module is unloaded (dlclose).
+    return pthread_atfork(nullptr, nullptr, [] { g_pid.store(::getpid()); }) == 0;
+  }();
+  return registered ? g_pid.load(std::memory_order_relaxed) : ::getpid();
+}
+
+}  // namespace
+
 device::Device* Slot::device() {
+  if (device::Device* open = open_.load(std::memory_order_acquire)) {
+    return open;  // the common case, without the lock
+  }
   std::lock_guard lock(mutex_);
   if (!device_) {
     try {
@@ -19,6 +42,7 @@ device::Device* Slot::device() {
       log::message("slot " + std::to_string(id_) + ": " + e.what());
       return nullptr;
     }
+    open_.store(device_.get(), std::memory_order_release);
   }
   return device_.get();
 }
@@ -40,7 +64,7 @@ void Library::initialize() {
   Config config = load_config();
   log::configure(config.debug_log, config.log_file);
   std::lock_guard lock(mutex_);
-  if (initialized_ && pid_ != ::getpid()) {
+  if (initialized_ && pid_ != current_pid()) {
     // A forked child inherits the parent's state but must not touch its SQLite connections
     // (SQLite forbids using them across fork): abandon them unclosed and start afresh.
     for (auto& s : slots_) {
@@ -58,7 +82,7 @@ void Library::initialize() {
     slots_.push_back(std::make_unique<Slot>(i, config.devices[i]));
   }
   initialized_ = true;
-  pid_ = ::getpid();
+  pid_ = current_pid();
 }
 
 void Library::finalize() {
@@ -75,7 +99,7 @@ bool Library::initialized() const {
 }
 
 void Library::require_initialized() const {
-  if (!initialized_ || pid_ != ::getpid()) {
+  if (!initialized_ || pid_ != current_pid()) {
     throw CkError(CKR_CRYPTOKI_NOT_INITIALIZED, "C_Initialize has not been called");
   }
 }
@@ -103,7 +127,7 @@ SessionRef Library::session(CK_SESSION_HANDLE handle) {
   std::shared_ptr<Session> s;
   Slot* slot;
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     require_initialized();
     auto it = sessions_.find(handle);
     if (it == sessions_.end()) {

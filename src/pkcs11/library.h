@@ -5,10 +5,12 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +37,7 @@ class Slot {
   std::filesystem::path dir_;
   std::mutex mutex_;
   std::unique_ptr<device::Device> device_;
+  std::atomic<device::Device*> open_{nullptr};  // device_ once open: read without the lock
 };
 
 // SessionRef is a session found by handle and locked for the caller's whole call: no other
@@ -76,7 +79,9 @@ class Library {
   void require_initialized() const;
   void close_locked(std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it);
 
-  mutable std::mutex mutex_;
+  // Shared for session lookups (every call), exclusive for changes: parallel signing in many
+  // sessions does not queue on it.
+  mutable std::shared_mutex mutex_;
   bool initialized_ = false;
   pid_t pid_ = 0;  // the process that initialized: a forked child starts afresh
   std::vector<std::unique_ptr<Slot>> slots_;

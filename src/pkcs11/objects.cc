@@ -41,7 +41,7 @@ token::ObjectPtr store_new_object(const SessionRef& ref, token::AttributeMap att
 
 token::ObjectPtr find_key(const SessionRef& ref, CK_OBJECT_HANDLE handle) {
   try {
-    return ref.token().object(handle);
+    return ref.token().key(handle);
   } catch (const CkError& e) {
     if (e.rv() == CKR_OBJECT_HANDLE_INVALID) {
       throw CkError(CKR_KEY_HANDLE_INVALID, "no such key");

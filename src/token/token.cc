@@ -1,6 +1,7 @@
 #include "token/token.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "crypto/aead.h"
 #include "crypto/digest.h"
@@ -195,7 +196,16 @@ void Token::clear_cache() {
   cache_.clear();
 }
 
+namespace {
+int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 void Token::sync() {
+  synced_at_ns_.store(steady_now_ns(), std::memory_order_relaxed);  // before: errs towards syncing
   int64_t version = store_.data_version();
   bool logged_in;
   {
@@ -372,6 +382,18 @@ ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {
   if (handle < kSessionHandleBase) {
     sync();
   }
+  return lookup(handle);
+}
+
+ObjectPtr Token::key(CK_OBJECT_HANDLE handle) {
+  if (handle < kSessionHandleBase &&
+      steady_now_ns() - synced_at_ns_.load(std::memory_order_relaxed) >= kKeyFreshnessNs) {
+    sync();
+  }
+  return lookup(handle);
+}
+
+ObjectPtr Token::lookup(CK_OBJECT_HANDLE handle) {
   bool user = logged_in() == Role::user;
   if (handle >= kSessionHandleBase) {
     std::lock_guard lock(mutex_);

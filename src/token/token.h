@@ -96,6 +96,14 @@ class Token {
   // object returns the object or throws CKR_OBJECT_HANDLE_INVALID (also for private objects
   // while the user is not logged in). Throws IntegrityError if its row fails authentication.
   ObjectPtr object(CK_OBJECT_HANDLE handle);
+  // key is object for a key about to be used (C_SignInit, C_EncryptInit, ...): it sees other
+  // processes' commits made more than kKeyFreshness ago, not necessarily later ones, so that a
+  // stream of operations does not ask SQLite (a shared lock on the WAL index, two system calls)
+  // before each. An operation that starts within a millisecond of another process's change is
+  // indistinguishable from one that started just before it; this process's own changes are
+  // always seen.
+  ObjectPtr key(CK_OBJECT_HANDLE handle);
+  static constexpr int64_t kKeyFreshnessNs = 1'000'000;
   // replace stores new attributes for an existing object (C_SetAttributeValue).
   ObjectPtr replace(const Object& object, AttributeMap attrs);
   void destroy(const Object& object);
@@ -131,6 +139,7 @@ class Token {
   // sync notices commits made by other connections (PRAGMA data_version): it drops the cache
   // and, when logged in, checks the token generation. Cheap when nothing changed.
   void sync();
+  ObjectPtr lookup(CK_OBJECT_HANDLE handle);  // object, without sync
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
   void check_generation();
@@ -152,6 +161,7 @@ class Token {
   std::unordered_map<CK_OBJECT_HANDLE, std::pair<Bytes, ObjectPtr>> cache_;
   static constexpr size_t kCacheLimit = 4096;
   int64_t synced_version_ = -1;  // the store's data_version the cache is valid for
+  std::atomic<int64_t> synced_at_ns_{INT64_MIN / 2};  // steady clock of the last sync
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };
 
