@@ -1,6 +1,8 @@
 // Message digests over EVP_MD and HMAC over EVP_MAC.
 #include "crypto/digest.h"
 
+#include <array>
+
 #include "crypto/openssl_util.h"
 
 namespace twinhsm::crypto {
@@ -37,6 +39,24 @@ const char* digest_name(DigestAlg alg) noexcept {
   return "";
 }
 
+namespace detail {
+
+const EVP_MD* fetched_md(DigestAlg alg) {
+  // Kept for the life of the process, never freed: no destructor runs after OpenSSL's own
+  // clean-up at exit.
+  static const auto table = [] {
+    std::array<EVP_MD*, 5> mds{};
+    for (DigestAlg a : {DigestAlg::sha1, DigestAlg::sha224, DigestAlg::sha256, DigestAlg::sha384,
+                        DigestAlg::sha512}) {
+      mds.at(static_cast<size_t>(a)) = EVP_MD_fetch(nullptr, digest_name(a), nullptr);
+    }
+    return mds;
+  }();
+  return not_null(table.at(static_cast<size_t>(alg)), "digest unavailable");
+}
+
+}  // namespace detail
+
 // ---- Digester ----
 
 struct Digester::Impl {
@@ -45,11 +65,10 @@ struct Digester::Impl {
 };
 
 Digester::Digester(DigestAlg alg) : impl_(std::make_unique<Impl>()) {
-  detail::MdPtr md(
-      detail::not_null(EVP_MD_fetch(nullptr, digest_name(alg), nullptr), "digest unavailable"));
   impl_->ctx.reset(detail::not_null(EVP_MD_CTX_new(), "digest context"));
   impl_->size = digest_size(alg);
-  detail::check(EVP_DigestInit_ex2(impl_->ctx.get(), md.get(), nullptr), "digest init failed");
+  detail::check(EVP_DigestInit_ex2(impl_->ctx.get(), detail::fetched_md(alg), nullptr),
+                "digest init failed");
 }
 
 Digester::~Digester() = default;

@@ -17,8 +17,13 @@
 #include <string>
 
 #include "common/error.h"
+#include "crypto/digest.h"
 
 namespace twinhsm::crypto::detail {
+
+// fetched_md is the digest's EVP_MD, fetched once per process (digest.cc): a fetch per
+// operation takes OpenSSL's global store locks.
+const EVP_MD* fetched_md(DigestAlg alg);
 
 // Deleter calls OpenSSL's free function Fn; every OpenSSL object lives in a unique_ptr with one.
 template <auto Fn>

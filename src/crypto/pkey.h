@@ -91,6 +91,7 @@ struct SignatureScheme {
   DigestAlg pss_hash = DigestAlg::sha256;  // rsa_pss only: the hash the input was made with
   DigestAlg mgf1 = DigestAlg::sha256;      // rsa_pss only
   size_t salt_len = 32;                    // rsa_pss only
+  bool operator==(const SignatureScheme&) const = default;
 };
 
 // signature_size returns the length of every signature the key makes under the scheme
@@ -101,9 +102,29 @@ size_t signature_size(const PKey& key, const SignatureScheme& scheme);
 // left-padded to the field size, as PKCS#11 defines them. Not thread safe; one per operation.
 // Throws UsageError if the key does not fit the scheme, CryptoError on other failures (e.g. raw
 // RSA input too long).
+// SignContext is a private key made ready to sign under one scheme (OpenSSL's algorithm lookup
+// and EVP_PKEY_sign_init done once): a PKCS#11 session keeps the last one, so that a stream of
+// signatures with one key skips that work. Used by one Signer at a time (not thread safe).
+class SignContext {
+ public:
+  SignContext(const PKey& key, const SignatureScheme& scheme);
+  ~SignContext();
+  SignContext(const SignContext&) = delete;
+  SignContext& operator=(const SignContext&) = delete;
+  const PKey& key() const;
+  const SignatureScheme& scheme() const;
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 class Signer {
  public:
   Signer(const PKey& key, const SignatureScheme& scheme);
+  // Signs with a prepared context (the caller keeps it for the next Signer, never two at once).
+  explicit Signer(std::shared_ptr<const SignContext> context);
   ~Signer();
   Signer(Signer&&) noexcept;
   Signer& operator=(Signer&&) noexcept;

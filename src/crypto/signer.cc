@@ -1,6 +1,7 @@
-// Signing and verification over EVP_DigestSign/Verify (hash-then-sign, Ed25519) and
-// EVP_PKEY_sign/verify (input already hashed or formatted: CKM_RSA_PKCS, CKM_RSA_PKCS_PSS,
-// CKM_ECDSA). ECDSA signatures cross this API as r || s (PKCS#11), OpenSSL's as DER.
+// Signing and verification: the data is hashed with EVP_Digest* (a digest named: hash-then-sign)
+// and the hash, or the raw input (CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_ECDSA), is signed with
+// EVP_PKEY_sign/verify; Ed25519 over EVP_DigestSign/Verify, one-shot. ECDSA signatures cross this
+// API as r || s (PKCS#11), OpenSSL's as DER.
 #include <openssl/ecdsa.h>
 #include <openssl/rsa.h>
 
@@ -10,6 +11,12 @@
 #include "crypto/pkey_impl.h"
 
 namespace twinhsm::crypto {
+
+struct SignContext::Impl {
+  PKey key;
+  SignatureScheme scheme;
+  detail::PkeyCtxPtr ctx;  // null for Ed25519 (one-shot: nothing to prepare)
+};
 
 namespace {
 
@@ -49,23 +56,34 @@ size_t field_bytes_of(const PKey& key) {
   return detail::field_bytes(*key.curve());
 }
 
-// configure sets RSA padding, and for PSS the hash, MGF1 hash and salt length, on a signature
-// context. raw: the input is already hashed (PSS: the hash must be named here) or formatted.
-void configure(EVP_PKEY_CTX* ctx, const SignatureScheme& scheme, bool raw) {
+// configure sets, on a context for EVP_PKEY_sign/verify, what the scheme needs: RSA padding;
+// for PKCS#1 v1.5 with a digest the hash whose DigestInfo wraps the input; for PSS the hash,
+// MGF1 hash and salt length. The input is then a hash (or, without a digest, formatted data).
+void configure(EVP_PKEY_CTX* ctx, const SignatureScheme& scheme) {
   const char* what = "signature setup failed";
   if (scheme.kind == SignatureScheme::Kind::rsa_pkcs1) {
     detail::check(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING), what);
+    if (scheme.digest) {
+      detail::check(EVP_PKEY_CTX_set_signature_md(ctx, detail::fetched_md(*scheme.digest)), what);
+    }
   } else if (scheme.kind == SignatureScheme::Kind::rsa_pss) {
     detail::check(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING), what);
-    if (raw) {
-      detail::MdPtr md(
-          detail::not_null(EVP_MD_fetch(nullptr, digest_name(scheme.pss_hash), nullptr), what));
-      detail::check(EVP_PKEY_CTX_set_signature_md(ctx, md.get()), what);
-    }
+    detail::check(EVP_PKEY_CTX_set_signature_md(ctx, detail::fetched_md(scheme.pss_hash)), what);
     detail::check(EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, digest_name(scheme.mgf1), nullptr), what);
     detail::check(EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, detail::checked_int(scheme.salt_len, what)),
                   what);
   }
+}
+
+// pkey_context makes a context for EVP_PKEY_sign (or verify) with the key and the scheme.
+detail::PkeyCtxPtr pkey_context(const PKey& key, const SignatureScheme& scheme, Op op) {
+  const char* what = op == Op::sign ? "sign init failed" : "verify init failed";
+  detail::PkeyCtxPtr ctx(
+      detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, key.impl().pkey.get(), nullptr), what));
+  detail::check(op == Op::sign ? EVP_PKEY_sign_init(ctx.get()) : EVP_PKEY_verify_init(ctx.get()),
+                what);
+  configure(ctx.get(), scheme);
+  return ctx;
 }
 
 // ecdsa_der_to_rs turns OpenSSL's DER ECDSA-Sig-Value into r || s, each fb bytes.
@@ -111,13 +129,15 @@ Bytes ecdsa_rs_to_der(ByteView rs, size_t fb) {
   return Bytes(raw, raw + len);
 }
 
-// SignatureOp is what Signer and Verifier share: the key, the scheme, and either a running
-// EVP_MD_CTX (a digest is named: hash-then-sign, streamed) or a buffer of the input (raw input,
-// and Ed25519, whose one-shot API needs the whole message).
+// SignatureOp is what Signer and Verifier share: the key, the scheme, and either a running hash
+// of the input (a digest is named: hash-then-sign, streamed, and the hash is signed with
+// EVP_PKEY_sign) or a buffer of the input (raw input, and Ed25519, whose one-shot API needs the
+// whole message). A signer may borrow a SignContext's prepared EVP_PKEY_CTX.
 class SignatureOp {
  public:
-  SignatureOp(const PKey& key, const SignatureScheme& scheme, Op op)
-      : key_(key), scheme_(scheme), op_(op) {
+  SignatureOp(const PKey& key, const SignatureScheme& scheme, Op op,
+              std::shared_ptr<const SignContext> context = nullptr)
+      : key_(key), scheme_(scheme), op_(op), context_(std::move(context)) {
     check_fit(key, scheme);
     if (op == Op::sign && !key.has_private()) {
       throw UsageError("signing needs a private key");
@@ -125,20 +145,8 @@ class SignatureOp {
     if (scheme.digest) {
       const char* what = op == Op::sign ? "sign init failed" : "verify init failed";
       md_.reset(detail::not_null(EVP_MD_CTX_new(), what));
-      EVP_PKEY_CTX* pctx = nullptr;  // owned by md_
-      EVP_PKEY* pkey = key.impl().pkey.get();
-      const char* name = digest_name(*scheme.digest);
-      int rc =
-          op == Op::sign
-              ? EVP_DigestSignInit_ex(md_.get(), &pctx, name, nullptr, nullptr, pkey, nullptr)
-              : EVP_DigestVerifyInit_ex(md_.get(), &pctx, name, nullptr, nullptr, pkey, nullptr);
-      detail::check(rc, what);
-      configure(pctx, scheme, false);
-      if (op == Op::sign) {
-        // One signature per context: EVP_DigestSignFinal may finish this context instead of
-        // signing with a copy of it (EVP_PKEY_CTX_dup, for a context that could go on).
-        EVP_MD_CTX_set_flags(md_.get(), EVP_MD_CTX_FLAG_FINALISE);
-      }
+      detail::check(EVP_DigestInit_ex2(md_.get(), detail::fetched_md(*scheme.digest), nullptr),
+                    what);
     }
   }
 
@@ -150,9 +158,8 @@ class SignatureOp {
       return;
     }
     if (md_) {
-      int rc = op_ == Op::sign ? EVP_DigestSignUpdate(md_.get(), data.data(), data.size())
-                               : EVP_DigestVerifyUpdate(md_.get(), data.data(), data.size());
-      detail::check(rc, "signature update failed");
+      detail::check(EVP_DigestUpdate(md_.get(), data.data(), data.size()),
+                    "signature update failed");
     } else {
       append(buffer_, data);
     }
@@ -161,14 +168,10 @@ class SignatureOp {
   Bytes sign() {
     start_finish();
     const char* what = "signing failed";
-    EVP_PKEY* pkey = key_.impl().pkey.get();
     Bytes sig;
     size_t len = 0;
-    if (md_) {
-      detail::check(EVP_DigestSignFinal(md_.get(), nullptr, &len), what);
-      sig.resize(len);
-      detail::check(EVP_DigestSignFinal(md_.get(), sig.data(), &len), what);
-    } else if (scheme_.kind == SignatureScheme::Kind::eddsa) {
+    if (scheme_.kind == SignatureScheme::Kind::eddsa) {
+      EVP_PKEY* pkey = key_.impl().pkey.get();
       detail::MdCtxPtr md(detail::not_null(EVP_MD_CTX_new(), what));
       detail::check(
           EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, nullptr, nullptr, pkey, nullptr), what);
@@ -177,15 +180,16 @@ class SignatureOp {
       detail::check(EVP_DigestSign(md.get(), sig.data(), &len, buffer_.data(), buffer_.size()),
                     what);
     } else {
-      check_raw_length();
-      detail::PkeyCtxPtr ctx(
-          detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr), what));
-      detail::check(EVP_PKEY_sign_init(ctx.get()), what);
-      configure(ctx.get(), scheme_, true);
-      detail::check(EVP_PKEY_sign(ctx.get(), nullptr, &len, buffer_.data(), buffer_.size()), what);
+      ByteView input = finish_input();
+      detail::PkeyCtxPtr own;
+      EVP_PKEY_CTX* ctx = context_ ? context_->impl().ctx.get() : nullptr;
+      if (!ctx) {
+        own = pkey_context(key_, scheme_, Op::sign);
+        ctx = own.get();
+      }
+      detail::check(EVP_PKEY_sign(ctx, nullptr, &len, input.data(), input.size()), what);
       sig.resize(len);
-      detail::check(EVP_PKEY_sign(ctx.get(), sig.data(), &len, buffer_.data(), buffer_.size()),
-                    what);
+      detail::check(EVP_PKEY_sign(ctx, sig.data(), &len, input.data(), input.size()), what);
     }
     sig.resize(len);
     if (scheme_.kind == SignatureScheme::Kind::ecdsa) {
@@ -211,7 +215,12 @@ class SignatureOp {
     }
     // From here on any failure, including one OpenSSL reports as an error rather than as a bad
     // signature (e.g. a PSS hash of the wrong length), means "does not verify".
-    int rc = verify_openssl(signature);
+    int rc = 0;
+    try {
+      rc = verify_openssl(signature);
+    } catch (const Error&) {
+      rc = 0;
+    }
     ERR_clear_error();
     return rc == 1;
   }
@@ -222,6 +231,17 @@ class SignatureOp {
       throw UsageError("signature operation already finished");
     }
     finished_ = true;
+  }
+
+  // finish_input is what EVP_PKEY_sign/verify gets: the hash of the data, or the raw input.
+  ByteView finish_input() {
+    if (md_) {
+      unsigned int len = 0;
+      detail::check(EVP_DigestFinal_ex(md_.get(), hash_, &len), "signature hash failed");
+      return ByteView(hash_, len);
+    }
+    check_raw_length();
+    return buffer_;
   }
 
   // check_raw_length rejects raw input that cannot be right, with a clearer message than OpenSSL's.
@@ -238,11 +258,8 @@ class SignatureOp {
   }
 
   int verify_openssl(ByteView signature) {
-    EVP_PKEY* pkey = key_.impl().pkey.get();
-    if (md_) {
-      return EVP_DigestVerifyFinal(md_.get(), signature.data(), signature.size());
-    }
     if (scheme_.kind == SignatureScheme::Kind::eddsa) {
+      EVP_PKEY* pkey = key_.impl().pkey.get();
       detail::MdCtxPtr md(EVP_MD_CTX_new());
       if (!md || EVP_DigestVerifyInit_ex(md.get(), nullptr, nullptr, nullptr, nullptr, pkey,
                                          nullptr) != 1) {
@@ -251,23 +268,18 @@ class SignatureOp {
       return EVP_DigestVerify(md.get(), signature.data(), signature.size(), buffer_.data(),
                               buffer_.size());
     }
-    detail::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
-    if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) {
-      return 0;
-    }
-    try {
-      configure(ctx.get(), scheme_, true);
-    } catch (const CryptoError&) {
-      return 0;
-    }
-    return EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), buffer_.data(),
-                           buffer_.size());
+    ByteView input = finish_input();
+    detail::PkeyCtxPtr ctx = pkey_context(key_, scheme_, Op::verify);
+    return EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), input.data(),
+                           input.size());
   }
 
   PKey key_;
   SignatureScheme scheme_;
   Op op_;
+  std::shared_ptr<const SignContext> context_;
   detail::MdCtxPtr md_;
+  unsigned char hash_[EVP_MAX_MD_SIZE] = {};
   Bytes buffer_;
   bool finished_ = false;
 };
@@ -289,12 +301,35 @@ size_t signature_size(const PKey& key, const SignatureScheme& scheme) {
 
 // ---- Signer ----
 
+// ---- SignContext ----
+
+SignContext::SignContext(const PKey& key, const SignatureScheme& scheme)
+    : impl_(std::make_unique<Impl>(Impl{key, scheme, nullptr})) {
+  check_fit(key, scheme);
+  if (!key.has_private()) {
+    throw UsageError("signing needs a private key");
+  }
+  if (scheme.kind != SignatureScheme::Kind::eddsa) {
+    impl_->ctx = pkey_context(key, scheme, Op::sign);
+  }
+}
+
+SignContext::~SignContext() = default;
+const PKey& SignContext::key() const { return impl_->key; }
+const SignatureScheme& SignContext::scheme() const { return impl_->scheme; }
+
+// ---- Signer ----
+
 struct Signer::Impl {
   SignatureOp op;
 };
 
 Signer::Signer(const PKey& key, const SignatureScheme& scheme)
     : impl_(std::make_unique<Impl>(Impl{SignatureOp(key, scheme, Op::sign)})) {}
+
+Signer::Signer(std::shared_ptr<const SignContext> context)
+    : impl_(std::make_unique<Impl>(
+          Impl{SignatureOp(context->key(), context->scheme(), Op::sign, context)})) {}
 Signer::~Signer() = default;
 Signer::Signer(Signer&&) noexcept = default;
 Signer& Signer::operator=(Signer&&) noexcept = default;

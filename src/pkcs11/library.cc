@@ -192,6 +192,22 @@ void Library::close_all_sessions(Slot& slot) {
   }
 }
 
+void Library::end_private_operations(const Slot& slot) {
+  std::vector<std::shared_ptr<Session>> of_slot;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [h, s] : sessions_) {
+      if (s->slot == slot.id()) {
+        of_slot.push_back(s);
+      }
+    }
+  }
+  for (const auto& s : of_slot) {
+    std::lock_guard lock(s->mutex);
+    s->end_private_operations();
+  }
+}
+
 std::pair<size_t, size_t> Library::session_counts(const Slot& slot) {
   std::lock_guard lock(mutex_);
   size_t all = 0, rw = 0;

@@ -71,6 +71,9 @@ class Library {
   // close logs the token out, as PKCS#11 says.
   void close_session(CK_SESSION_HANDLE handle);
   void close_all_sessions(Slot& slot);
+  // end_private_operations calls Session::end_private_operations on every session of the slot,
+  // locking each in turn. The caller holds no session lock.
+  void end_private_operations(const Slot& slot);
   // Counts of the slot's sessions (all, read-write).
   std::pair<size_t, size_t> session_counts(const Slot& slot);
   bool has_read_only_session(const Slot& slot);

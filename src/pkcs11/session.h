@@ -67,11 +67,42 @@ struct Session {
   std::optional<CipherOperationState> decrypt;
   std::optional<DigestOperation> digest;
 
+  // The last private key made ready to sign in this session, with the object it came from and
+  // the login it belongs to: the next C_SignInit with the same key object and mechanism reuses
+  // it (crypto::SignContext). Dropped with the login, like the operations on private keys.
+  struct SigningKey {
+    token::ObjectPtr object;
+    uint64_t login_epoch = 0;
+    std::shared_ptr<const crypto::SignContext> context;
+  };
+  std::optional<SigningKey> signing_key;
+
   bool read_write() const { return (flags & CKF_RW_SESSION) != 0; }
   // end_operations drops every active operation (logout, token changes).
   void end_operations() {
     find.reset();
     cancel_operations(CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST);
+    signing_key.reset();
+  }
+  // end_private_operations wipes what holds a private key: the key state of the operations on
+  // private keys (each stays, ended: its next step says CKR_USER_NOT_LOGGED_IN, as KeyUse would
+  // anyway) and the signing key kept for reuse. At logout, in every session of the token, so
+  // that no parsed private key outlives the login in memory.
+  void end_private_operations() {
+    for (auto* op : {&sign, &verify}) {
+      if (*op && (*op)->key_use.login_epoch) {
+        (*op)->signer.reset();
+        (*op)->verifier.reset();
+        (*op)->mac.reset();
+      }
+    }
+    for (auto* op : {&encrypt, &decrypt}) {
+      if (*op && (*op)->key_use.login_epoch) {
+        (*op)->cipher.reset();
+        (*op)->pending.reset();
+      }
+    }
+    signing_key.reset();
   }
   // cancel_operations ends the operations C_SessionCancel's flags name: CKF_SIGN, CKF_VERIFY,
   // CKF_ENCRYPT, CKF_DECRYPT, CKF_DIGEST. Other flags are ignored.

@@ -133,6 +133,9 @@ CK_RV C_Logout(CK_SESSION_HANDLE session) {
     require(t.logged_in().has_value(), CKR_USER_NOT_LOGGED_IN, "nobody is logged in");
     ref->end_operations();
     t.logout();
+    Slot* slot = ref.slot;
+    ref.lock.unlock();  // the other sessions' locks are taken one at a time, none held
+    library().end_private_operations(*slot);
   });
 }
 

@@ -28,8 +28,26 @@ SignOperation start_mac(const token::Mechanism& mech, const token::Object& key) 
   return op;
 }
 
+// signing_context gives the session's prepared signing key for obj and scheme, prepared anew
+// unless the last C_SignInit of the session used the same key object, scheme and login.
+std::shared_ptr<const crypto::SignContext> signing_context(const SessionRef& ref,
+                                                           const token::ObjectPtr& obj,
+                                                           const crypto::PKey& pkey,
+                                                           const crypto::SignatureScheme& scheme) {
+  auto& kept = ref->signing_key;
+  uint64_t epoch = ref.token().login_epoch();
+  if (!kept || kept->object != obj || kept->login_epoch != epoch ||
+      !(kept->context->scheme() == scheme)) {
+    kept.reset();  // the previous key leaves memory first
+    kept = Session::SigningKey{obj, epoch, std::make_shared<const crypto::SignContext>(pkey, scheme)};
+  }
+  return kept->context;
+}
+
 // start_signature makes the state of a signature with a key pair.
-SignOperation start_signature(const token::Mechanism& mech, const token::Object& key, bool sign) {
+SignOperation start_signature(const SessionRef& ref, const token::Mechanism& mech,
+                              const token::ObjectPtr& obj, bool sign) {
+  const token::Object& key = *obj;
   CK_OBJECT_CLASS cls = token::object_class(key.attrs);
   require(cls == (sign ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY) || (!sign && cls == CKO_PRIVATE_KEY),
           CKR_KEY_TYPE_INCONSISTENT, "the key's class does not fit the operation");
@@ -49,7 +67,7 @@ SignOperation start_signature(const token::Mechanism& mech, const token::Object&
     op.exact_input = scheme.digest ? 0 : hash_len;
   }
   if (sign) {
-    op.signer.emplace(pkey, scheme);
+    op.signer.emplace(signing_context(ref, obj, pkey, scheme));
   } else {
     op.verifier.emplace(pkey, scheme);
   }
@@ -67,7 +85,7 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
           sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
   token::check_allowed(obj->attrs, mech.type);
   SignOperation op = token::is_mac_mechanism(mech.type) ? start_mac(mech, *obj)
-                                                        : start_signature(mech, *obj, sign);
+                                                        : start_signature(ref, mech, obj, sign);
   op.key_use = KeyUse::for_key(ref.token(), *obj, sign);
   return op;
 }

@@ -7,8 +7,9 @@
 // copies. At three points the parent reads the child's whole memory through /proc/PID/mem, the
 // way a core dump would see it, and searches it for those secrets (the scalar also in the
 // little-endian order of bignum words):
-//   A  logged in, keys in use: the process is undumpable; as root the scan must find the AES key
-//      (so the scan does see the module's heap), as another user the read must be refused;
+//   A  logged in, keys in use (signatures left active in two sessions): the process is
+//      undumpable; as root the scan must find the AES key (so the scan does see the module's
+//      heap), as another user the read must be refused;
 //   B  after C_Logout, the library still initialized: dumpable again, no secret anywhere;
 //   C  after C_Finalize: no secret anywhere.
 #include <fcntl.h>
@@ -156,8 +157,15 @@ void report_and_wait(int to_parent, int from_parent, char stage) {
   CK_ULONG sig_len = sizeof out;
   check(f->C_SignInit(session, &ecdsa, ec_handle), 12);
   check(f->C_Sign(session, data, 32, out, &sig_len), 13);
-  // An operation left active at logout: C_Logout must end it, and its key with it.
+  // An operation left active at logout, in this session and in another one that signed before:
+  // C_Logout must end both, and drop the key each session kept ready for its next signature.
   check(f->C_SignInit(session, &ecdsa, ec_handle), 14);
+  CK_SESSION_HANDLE other;
+  check(f->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &other), 17);
+  sig_len = sizeof out;
+  check(f->C_SignInit(other, &ecdsa, ec_handle), 18);
+  check(f->C_Sign(other, data, 32, out, &sig_len), 19);
+  check(f->C_SignInit(other, &ecdsa, ec_handle), 20);
   report_and_wait(to_parent, from_parent, 'A');
 
   check(f->C_Logout(session), 15);
