@@ -34,13 +34,12 @@ detail::CipherCtxPtr gcm_context(std::span<const uint8_t> key, ByteView iv, size
   if (tag_len < kMinTag || tag_len > kMaxTag) {
     throw CryptoError("AES-GCM tag must be 4 to 16 bytes long");
   }
-  detail::CipherPtr cipher(
-      detail::not_null(EVP_CIPHER_fetch(nullptr, name, nullptr), "AES-GCM unavailable"));
+  const EVP_CIPHER* cipher = detail::fetched_cipher(name);
   detail::CipherCtxPtr ctx(detail::not_null(EVP_CIPHER_CTX_new(), "AES-GCM context"));
   size_t iv_len = iv.size();
   OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &iv_len),
                          OSSL_PARAM_construct_end()};
-  detail::check(EVP_CipherInit_ex2(ctx.get(), cipher.get(), nullptr, nullptr, enc, params),
+  detail::check(EVP_CipherInit_ex2(ctx.get(), cipher, nullptr, nullptr, enc, params),
                 "AES-GCM IV length rejected");
   detail::check(EVP_CipherInit_ex2(ctx.get(), nullptr, key.data(), iv.data(), enc, nullptr),
                 "AES-GCM key setup failed");

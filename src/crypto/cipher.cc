@@ -51,13 +51,12 @@ SymmetricCipher::SymmetricCipher(CipherMode mode, std::span<const uint8_t> key, 
   impl_->mode = mode;
   impl_->encrypt = encrypt;
   impl_->padding = padding;
-  detail::CipherPtr cipher(
-      detail::not_null(EVP_CIPHER_fetch(nullptr, name, nullptr), "AES cipher unavailable"));
+  const EVP_CIPHER* cipher = detail::fetched_cipher(name);
   impl_->ctx.reset(detail::not_null(EVP_CIPHER_CTX_new(), "AES context"));
   unsigned int pad = padding ? 1 : 0;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad),
                          OSSL_PARAM_construct_end()};
-  detail::check(EVP_CipherInit_ex2(impl_->ctx.get(), cipher.get(), key.data(),
+  detail::check(EVP_CipherInit_ex2(impl_->ctx.get(), cipher, key.data(),
                                    iv.empty() ? nullptr : iv.data(), encrypt ? 1 : 0,
                                    mode == CipherMode::ctr ? nullptr : params),
                 "AES key setup failed");

@@ -24,8 +24,7 @@ Cmac::Cmac(std::span<const uint8_t> key) : impl_(std::make_unique<Impl>()) {
     default:
       throw CryptoError("AES-CMAC key must be 16, 24 or 32 bytes long");
   }
-  detail::MacPtr mac(detail::not_null(EVP_MAC_fetch(nullptr, "CMAC", nullptr), "CMAC unavailable"));
-  impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_new(mac.get()), "CMAC context"));
+  impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_new(detail::fetched_mac("CMAC")), "CMAC context"));
   OSSL_PARAM params[] = {detail::utf8_param(OSSL_MAC_PARAM_CIPHER, cipher),
                          OSSL_PARAM_construct_end()};
   detail::check(EVP_MAC_init(impl_->ctx.get(), key.data(), key.size(), params), "CMAC init failed");

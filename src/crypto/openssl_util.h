@@ -21,9 +21,13 @@
 
 namespace twinhsm::crypto::detail {
 
-// fetched_md is the digest's EVP_MD, fetched once per process (digest.cc): a fetch per
-// operation takes OpenSSL's global store locks.
+// Algorithms fetched once per process and kept (digest.cc): a fetch per operation takes
+// OpenSSL's global store locks, which two threads then queue on. Never freed (no destructor runs
+// after OpenSSL's own clean-up at exit). fetched_cipher and fetched_mac take the names this
+// library uses; another name throws CryptoError.
 const EVP_MD* fetched_md(DigestAlg alg);
+const EVP_CIPHER* fetched_cipher(const char* name);
+EVP_MAC* fetched_mac(const char* name);
 
 // Deleter calls OpenSSL's free function Fn; every OpenSSL object lives in a unique_ptr with one.
 template <auto Fn>

@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 
 namespace twinhsm::crypto {
@@ -14,6 +16,32 @@ void cleanse(void* p, size_t n) noexcept {
     OPENSSL_cleanse(p, n);
   }
 }
+
+namespace {
+
+// recently_locked reports whether every page of [start, end) was locked by this thread lately,
+// and else remembers them: the heap hands the same few pages out again and again, and each
+// mlock/madvise is two system calls that take the process's memory-map lock, on which parallel
+// operations would queue. (A page the allocator gave back to the system and got again at the same
+// address would lose its lock unnoticed; locking is best effort.)
+bool recently_locked(uintptr_t start, uintptr_t end, uintptr_t page) noexcept {
+  constexpr size_t kRemembered = 32;
+  thread_local std::array<uintptr_t, kRemembered> pages{};
+  thread_local size_t next = 0;
+  bool all = true;
+  for (uintptr_t p = start; p < end && all; p += page) {
+    all = std::find(pages.begin(), pages.end(), p) != pages.end();
+  }
+  if (!all && (end - start) / page <= kRemembered / 4) {
+    for (uintptr_t p = start; p < end; p += page) {
+      pages[next] = p;
+      next = (next + 1) % kRemembered;
+    }
+  }
+  return all;
+}
+
+}  // namespace
 
 // lock_memory locks and marks as not-for-core-dumps every page that [p, p+n) touches. Both calls
 // work on whole pages and neither counts: one munlock or MADV_DODUMP undoes every lock of a page.
@@ -41,6 +69,9 @@ void lock_memory(void* p, size_t n) noexcept {
   uintptr_t start = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
   uintptr_t end = reinterpret_cast<uintptr_t>(p) + n;
   end = (end + page - 1) & ~(page - 1);
+  if (recently_locked(start, end, page)) {
+    return;
+  }
   void* base = reinterpret_cast<void*>(start);
   size_t len = end - start;
   // Best effort: a failure (RLIMIT_MEMLOCK, no privilege) leaves the memory usable, just swappable.
