@@ -45,15 +45,17 @@ const char* digest_name(DigestAlg alg) noexcept {
 namespace detail {
 
 const EVP_MD* fetched_md(DigestAlg alg) {
+  // Freed by the destructor of this static (at exit or when the module is unloaded), which runs
+  // before OpenSSL's own clean-up: OpenSSL registered that when the first fetch initialized it.
   static const auto table = [] {
-    std::array<EVP_MD*, 5> mds{};
+    std::array<MdPtr, 5> mds;
     for (DigestAlg a : {DigestAlg::sha1, DigestAlg::sha224, DigestAlg::sha256, DigestAlg::sha384,
                         DigestAlg::sha512}) {
-      mds.at(static_cast<size_t>(a)) = EVP_MD_fetch(nullptr, digest_name(a), nullptr);
+      mds.at(static_cast<size_t>(a)).reset(EVP_MD_fetch(nullptr, digest_name(a), nullptr));
     }
     return mds;
   }();
-  return not_null(table.at(static_cast<size_t>(alg)), "digest unavailable");
+  return not_null(table.at(static_cast<size_t>(alg)).get(), "digest unavailable");
 }
 
 namespace {
@@ -63,6 +65,13 @@ template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*), size_t 
 class FetchTable {
  public:
   explicit FetchTable(std::array<const char*, N> names) : names_(names) {}
+  ~FetchTable() {
+    for (auto& f : fetched_) {
+      free_fetched(f.load());
+    }
+  }
+  FetchTable(const FetchTable&) = delete;
+  FetchTable& operator=(const FetchTable&) = delete;
   T* get(const char* name) {
     for (size_t i = 0; i < N; ++i) {
       if (std::strcmp(names_[i], name) != 0) {

@@ -22,9 +22,9 @@
 namespace twinhsm::crypto::detail {
 
 // Algorithms fetched once per process and kept (digest.cc): a fetch per operation takes
-// OpenSSL's global store locks, which two threads then queue on. Never freed (no destructor runs
-// after OpenSSL's own clean-up at exit). fetched_cipher and fetched_mac take the names this
-// library uses; another name throws CryptoError.
+// OpenSSL's global store locks, which two threads then queue on. Freed at exit or unload.
+// fetched_cipher and fetched_mac take the names this library uses; another name throws
+// CryptoError.
 const EVP_MD* fetched_md(DigestAlg alg);
 const EVP_CIPHER* fetched_cipher(const char* name);
 EVP_MAC* fetched_mac(const char* name);

@@ -46,6 +46,9 @@ extern "C" {
 CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
   return guard("C_DigestInit", h(session), [&] {
     SessionRef ref = library().session(session);
+    if (ended_by_null_mechanism(mechanism, ref->digest)) {
+      return;
+    }
     require(!ref->digest.has_value(), CKR_OPERATION_ACTIVE, "a digest is active");
     token::Mechanism mech = parse_mechanism(mechanism);
     auto alg = token::digest_of_mechanism(mech.type);

@@ -107,6 +107,9 @@ extern "C" {
 CK_RV C_EncryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return guard("C_EncryptInit", h(session) + ", key=" + h(key), [&] {
     SessionRef ref = library().session(session);
+    if (ended_by_null_mechanism(mechanism, ref->encrypt)) {
+      return;
+    }
     require(!ref->encrypt.has_value(), CKR_OPERATION_ACTIVE, "an encryption is active");
     ref->encrypt = start(ref, mechanism, key, true);
   });
@@ -138,6 +141,9 @@ CK_RV C_EncryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR ou
 CK_RV C_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return guard("C_DecryptInit", h(session) + ", key=" + h(key), [&] {
     SessionRef ref = library().session(session);
+    if (ended_by_null_mechanism(mechanism, ref->decrypt)) {
+      return;
+    }
     require(!ref->decrypt.has_value(), CKR_OPERATION_ACTIVE, "a decryption is active");
     ref->decrypt = start(ref, mechanism, key, false);
   });

@@ -137,7 +137,7 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE session, CK_BYTE_PTR seed, CK_ULONG seed_le
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG len) {
   return guard("C_GenerateRandom", h(session), [&] {
     library().session(session);
-    require(out != nullptr || len == 0, CKR_ARGUMENTS_BAD, "the output pointer is NULL");
+    check_output_length(out, len);
     crypto::random_fill(std::span<uint8_t>(out, len));
   });
 }

@@ -7,12 +7,14 @@ namespace twinhsm::pkcs11 {
 using token::CkError;
 using token::require;
 
-namespace {
-constexpr CK_ULONG kMaxAttributeLen = 16u << 20;
+void check_template_count(const CK_ATTRIBUTE* attrs, CK_ULONG count) {
+  require(attrs != nullptr || count == 0, CKR_ARGUMENTS_BAD, "the template is NULL");
+  require(count <= kMaxTemplateCount, CKR_ARGUMENTS_BAD,
+          "the template has more attributes than twinhsm accepts");
 }
 
 token::AttributeMap parse_template(const CK_ATTRIBUTE* attrs, CK_ULONG count) {
-  require(attrs != nullptr || count == 0, CKR_ARGUMENTS_BAD, "the template is NULL");
+  check_template_count(attrs, count);
   token::AttributeMap map;
   for (CK_ULONG i = 0; i < count; ++i) {
     const CK_ATTRIBUTE& a = attrs[i];
@@ -189,7 +191,13 @@ bool copy_output(CK_BYTE_PTR out, CK_ULONG_PTR out_len, ByteView data) {
 
 ByteView input(const CK_BYTE* data, CK_ULONG len) {
   require(data != nullptr || len == 0, CKR_ARGUMENTS_BAD, "the input pointer is NULL");
+  require(len <= kMaxDataLen, CKR_ARGUMENTS_BAD, "the input is longer than twinhsm accepts");
   return ByteView(data, len);
+}
+
+void check_output_length(const CK_BYTE* out, CK_ULONG len) {
+  require(out != nullptr || len == 0, CKR_ARGUMENTS_BAD, "the output pointer is NULL");
+  require(len <= kMaxDataLen, CKR_ARGUMENTS_BAD, "the output is longer than twinhsm accepts");
 }
 
 std::string unpad(const CK_UTF8CHAR* field, size_t n) {

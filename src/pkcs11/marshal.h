@@ -13,10 +13,22 @@
 
 namespace twinhsm::pkcs11 {
 
-// parse_template copies count attributes. Throws CKR_ARGUMENTS_BAD (NULL array with count > 0),
-// CKR_ATTRIBUTE_VALUE_INVALID (NULL value with a length, or a length over 16 MiB),
-// CKR_TEMPLATE_INCONSISTENT (one type twice with different values).
+// Limits on what a caller may claim, checked before anything is read: a count or length that
+// lies about the caller's memory must not make the module read or write past it. Generous, far
+// above any real use; whatever exceeds them is refused with CKR_ARGUMENTS_BAD, except an
+// attribute value, which is refused as CKR_ATTRIBUTE_VALUE_INVALID.
+inline constexpr CK_ULONG kMaxTemplateCount = CK_ULONG{1} << 20;  // attributes in a template
+inline constexpr CK_ULONG kMaxAttributeLen = CK_ULONG{16} << 20;  // bytes of an attribute value
+inline constexpr CK_ULONG kMaxDataLen = CK_ULONG{1} << 31;        // bytes of a call's data
+
+// parse_template copies count attributes. Throws CKR_ARGUMENTS_BAD (NULL array with count > 0,
+// or more than kMaxTemplateCount attributes), CKR_ATTRIBUTE_VALUE_INVALID (NULL value with a
+// length, or a length over kMaxAttributeLen), CKR_TEMPLATE_INCONSISTENT (one type twice with
+// different values).
 token::AttributeMap parse_template(const CK_ATTRIBUTE* attrs, CK_ULONG count);
+// check_template_count throws CKR_ARGUMENTS_BAD for a NULL array with count > 0 or a count over
+// kMaxTemplateCount (C_GetAttributeValue's template, which is not parsed).
+void check_template_count(const CK_ATTRIBUTE* attrs, CK_ULONG count);
 
 // parse_mechanism checks the mechanism is supported (CKR_MECHANISM_INVALID) and copies its
 // parameter (CKR_MECHANISM_PARAM_INVALID when malformed).
@@ -30,8 +42,12 @@ bool give_output(CK_BYTE_PTR out, CK_ULONG_PTR out_len, size_t size);
 // copy_output writes data with the same convention; returns false for a size query.
 bool copy_output(CK_BYTE_PTR out, CK_ULONG_PTR out_len, ByteView data);
 
-// input returns a view of a caller's buffer; throws CKR_ARGUMENTS_BAD for NULL with a length.
+// input returns a view of a caller's buffer; throws CKR_ARGUMENTS_BAD for NULL with a length or
+// a length over kMaxDataLen.
 ByteView input(const CK_BYTE* data, CK_ULONG len);
+// check_output_length throws CKR_ARGUMENTS_BAD for a NULL buffer with a length or a length over
+// kMaxDataLen (C_GenerateRandom, which writes len bytes).
+void check_output_length(const CK_BYTE* out, CK_ULONG len);
 
 // pad copies text into a fixed-size, blank-padded, not NUL-terminated PKCS#11 field.
 template <size_t N>

@@ -1,4 +1,6 @@
 // Object management functions (PKCS#11 3.0 section 5.7).
+#include <optional>
+
 #include "crypto/random.h"
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
@@ -119,7 +121,7 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
   CK_RV result = CKR_OK;
   CK_RV rv = guard("C_GetAttributeValue", h(session) + ", " + h(object), [&] {
     SessionRef ref = library().session(session);
-    require_arg(tmpl != nullptr || count == 0);
+    check_template_count(tmpl, count);
     token::ObjectPtr obj = ref.token().object(object);
     // Every attribute is answered; the call returns the last problem found (PKCS#11 3.0 5.7.5
     // allows any of them when several apply).
@@ -174,8 +176,18 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR tmpl, CK_ULO
   return guard("C_FindObjectsInit", h(session), [&] {
     SessionRef ref = library().session(session);
     require(!ref->find.has_value(), CKR_OPERATION_ACTIVE, "a search is already active");
-    token::AttributeMap query = parse_template(tmpl, count);
-    ref->find = FindOperation{ref.token().find(query), 0};
+    std::optional<token::AttributeMap> query;
+    try {
+      query = parse_template(tmpl, count);
+    } catch (const CkError& e) {
+      // One attribute with two different values matches no object byte for byte; and
+      // CKR_TEMPLATE_INCONSISTENT is not among C_FindObjectsInit's codes (PKCS#11 3.0 5.7.7).
+      if (e.rv() != CKR_TEMPLATE_INCONSISTENT) {
+        throw;
+      }
+    }
+    ref->find =
+        FindOperation{query ? ref.token().find(*query) : std::vector<CK_OBJECT_HANDLE>{}, 0};
   });
 }
 

@@ -35,6 +35,19 @@ struct KeyUse {
   }
 };
 
+// ended_by_null_mechanism: PKCS#11 3.0 lets C_*Init with a NULL mechanism end the active
+// operation of its kind (CKR_OK). True when it did; without an active operation the NULL is a
+// bad argument.
+template <class Op>
+bool ended_by_null_mechanism(CK_MECHANISM_PTR mechanism, std::optional<Op>& op) {
+  if (mechanism != nullptr) {
+    return false;
+  }
+  token::require(op.has_value(), CKR_ARGUMENTS_BAD, "the mechanism is NULL and no operation is active");
+  op.reset();
+  return true;
+}
+
 template <class Op, class Body>
 void run_step(std::optional<Op>& op, const token::Token& token, Body&& body) {
   token::require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");

@@ -13,10 +13,11 @@ namespace {
 
 std::string h(CK_ULONG v) { return std::to_string(v); }
 
+// pin_view: twinhsm has no protected authentication path, so a NULL PIN is a bad argument (as
+// CKR_PIN_LEN_RANGE it would be a code C_Login may not return); so is a length over kMaxDataLen.
 ByteView pin_view(CK_UTF8CHAR_PTR pin, CK_ULONG len) {
-  require(pin != nullptr || len == 0, CKR_ARGUMENTS_BAD, "the PIN pointer is NULL");
-  require(pin != nullptr, CKR_PIN_LEN_RANGE, "a PIN is required (no protected path)");
-  return ByteView(pin, len);
+  require(pin != nullptr, CKR_ARGUMENTS_BAD, "the PIN pointer is NULL (no protected path)");
+  return input(pin, len);
 }
 
 CK_STATE session_state(const Session& s, token::Token& t) {

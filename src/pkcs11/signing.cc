@@ -144,6 +144,9 @@ extern "C" {
 CK_RV C_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return guard("C_SignInit", h(session) + ", key=" + h(key), [&] {
     SessionRef ref = library().session(session);
+    if (ended_by_null_mechanism(mechanism, ref->sign)) {
+      return;
+    }
     require(!ref->sign.has_value(), CKR_OPERATION_ACTIVE, "a signing operation is active");
     ref->sign = start(ref, mechanism, key, true);
   });
@@ -185,6 +188,9 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR sig_l
 CK_RV C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
   return guard("C_VerifyInit", h(session) + ", key=" + h(key), [&] {
     SessionRef ref = library().session(session);
+    if (ended_by_null_mechanism(mechanism, ref->verify)) {
+      return;
+    }
     require(!ref->verify.has_value(), CKR_OPERATION_ACTIVE, "a verification is active");
     ref->verify = start(ref, mechanism, key, false);
   });
