@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/, in build-fuzz/ with clang and -DTWINHSM_FUZZ=ON: libFuzzer
-# + ASan + UBSan) and runs each in turn for SECONDS (default 60), starting from a copy of its seed
-# corpus in fuzz/corpus/<target>/ (the repository's corpus never grows). Exits non-zero if any
+# + ASan + UBSan) and runs each for SECONDS (default 60), as many at a time as there are CPUs,
+# starting from a copy of its seed corpus in fuzz/corpus/<target>/ (the repository's corpus
+# never grows). Exits non-zero if any
 # target crashes, leaks, hangs or reports a sanitizer error; the input that did it is kept under
 # build-fuzz/findings/<target>/ and the target's log is printed.
 #
@@ -14,6 +15,7 @@
 #   TWINHSM_FUZZ_STRICT=1   the targets also abort on non-canonical accepted input and on
 #                           CKR_GENERAL_ERROR / CKR_DEVICE_ERROR (see fuzz/*.cc)
 #   TWINHSM_JOBS            build parallelism (default 2)
+#   TWINHSM_FUZZ_PARALLEL   targets run at the same time (default: the number of CPUs)
 # A crash is reproduced with: build-fuzz/fuzz/<target> build-fuzz/findings/<target>/<file>
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,24 +49,20 @@ else
   keep=0
 fi
 
-failed=()
-summary=()
-for t in "${TARGETS[@]}"; do
-  if [[ ! -x $BUILD/fuzz/$t ]]; then
-    echo "fuzz: no target $t (have: ${ALL_TARGETS[*]})" >&2
-    exit 2
-  fi
-  work=$OUT/$t
-  rm -rf "$work/artifacts" "$FINDINGS/$t"
+# run_target T: one target's run; its summary line goes to $OUT/T.summary, and a failure also to
+# $OUT/T.failed (the runs go on in parallel, so nothing is shared but files).
+run_target() {
+  local t=$1 work=$OUT/$1 rc=0
+  rm -rf "$work/artifacts" "$FINDINGS/$t" "$OUT/$t.summary" "$OUT/$t.failed"
   mkdir -p "$work/corpus" "$work/artifacts"
   cp -R "$REPO/fuzz/corpus/$t/." "$work/corpus/"
   echo "== fuzz: $t for ${RUN_SECONDS}s ($(ls "$work/corpus" | wc -l) inputs in the corpus)"
-  rc=0
   # -timeout: an input that runs longer is a hang. -rss_limit_mb: more memory is a finding.
   # shellcheck disable=SC2086
   (cd "$work" && "$BUILD/fuzz/$t" -max_total_time="$RUN_SECONDS" -timeout=30 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$work/artifacts/" ${TWINHSM_FUZZ_ARGS:-} corpus \
     >"$work/log" 2>&1) || rc=$?
+  local status execs rate cov line artifacts
   status=$(grep -E '^#[0-9]+\s+(DONE|pulse|NEW|REDUCE|INITED)' "$work/log" | tail -1 || true)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -1)
@@ -72,19 +70,46 @@ for t in "${TARGETS[@]}"; do
   line="$t: ${execs:-?} runs (${rate:-?}/s), ${cov:-no coverage line}"
   artifacts=$(ls -A "$work/artifacts")
   if ((rc != 0)) || [[ -n $artifacts ]]; then
-    failed+=("$t")
     line+=" -- FAILED (exit $rc)"
     mkdir -p "$FINDINGS/$t"
     if [[ -n $artifacts ]]; then
       cp "$work/artifacts/"* "$FINDINGS/$t/"
     fi
     cp "$work/log" "$FINDINGS/$t/log"
-    echo "---- $t: the end of its log (all of it: $FINDINGS/$t/log)"
-    tail -n 60 "$work/log"
-    echo "----"
+    {
+      echo "---- $t: the end of its log (all of it: $FINDINGS/$t/log)"
+      tail -n 60 "$work/log"
+      echo "----"
+    } >"$OUT/$t.failed"
   fi
-  summary+=("$line")
+  echo "$line" >"$OUT/$t.summary"
   echo "   $line"
+}
+
+for t in "${TARGETS[@]}"; do
+  if [[ ! -x $BUILD/fuzz/$t ]]; then
+    echo "fuzz: no target $t (have: ${ALL_TARGETS[*]})" >&2
+    exit 2
+  fi
+done
+# TWINHSM_FUZZ_PARALLEL targets at a time (default: the number of CPUs).
+PARALLEL=${TWINHSM_FUZZ_PARALLEL:-$(nproc)}
+for t in "${TARGETS[@]}"; do
+  while (($(jobs -rp | wc -l) >= PARALLEL)); do
+    wait -n || true
+  done
+  run_target "$t" &
+done
+wait
+
+failed=()
+summary=()
+for t in "${TARGETS[@]}"; do
+  summary+=("$(cat "$OUT/$t.summary" 2>/dev/null || echo "$t: no result")")
+  if [[ -f $OUT/$t.failed || ! -f $OUT/$t.summary ]]; then
+    failed+=("$t")
+    cat "$OUT/$t.failed" 2>/dev/null || true
+  fi
 done
 
 echo "== fuzz: summary (${RUN_SECONDS}s each)"
