@@ -394,26 +394,27 @@ ObjectPtr Token::key(CK_OBJECT_HANDLE handle) {
 }
 
 ObjectPtr Token::lookup(CK_OBJECT_HANDLE handle) {
-  bool user = logged_in() == Role::user;
-  if (handle >= kSessionHandleBase) {
-    std::lock_guard lock(mutex_);
-    auto it = session_objects_.find(handle);
-    require(it != session_objects_.end() && (user || !it->second->is_private()),
-            CKR_OBJECT_HANDLE_INVALID, "no such object");
-    return it->second;
-  }
-  require(handle != CK_INVALID_HANDLE, CKR_OBJECT_HANDLE_INVALID, "no such object");
   {
+    // One shared lock for the common cases: a session object, or a token object in the cache.
     // Nothing was committed by another connection since the cached object was read, and this
     // process's own writes update the cache: the cached object is the row's current content.
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
+    bool user = role_ == Role::user;
+    if (handle >= kSessionHandleBase) {
+      auto it = session_objects_.find(handle);
+      require(it != session_objects_.end() && (user || !it->second->is_private()),
+              CKR_OBJECT_HANDLE_INVALID, "no such object");
+      return it->second;
+    }
+    require(handle != CK_INVALID_HANDLE, CKR_OBJECT_HANDLE_INVALID, "no such object");
     auto it = cache_.find(handle);
     if (it != cache_.end()) {
       const ObjectPtr& cached = it->second.second;
-      require(!cached->is_private() || (user && role_), CKR_OBJECT_HANDLE_INVALID, "no such object");
+      require(!cached->is_private() || user, CKR_OBJECT_HANDLE_INVALID, "no such object");
       return cached;
     }
   }
+  bool user = logged_in() == Role::user;
   auto row = store_.object(static_cast<int64_t>(handle));
   require(row.has_value(), CKR_OBJECT_HANDLE_INVALID, "no such object");
   auto sk = current_sk();

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -147,7 +148,9 @@ class Token {
   store::Store& store_;
   TokenKeys keys_;
 
-  mutable std::mutex mutex_;  // guards the members below
+  // Guards the members below; shared by the lookups of objects about to be used (every
+  // operation), exclusive for changes.
+  mutable std::shared_mutex mutex_;
   std::optional<Role> role_;
   SecureBytes sk_;
   // The process is undumpable while SK (and the private keys it opens) is in memory.
