@@ -19,6 +19,7 @@ CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK
   token::Mechanism mech = parse_mechanism(mechanism);
   require(token::mechanism_info(mech.type)->flags & (encrypt ? CKF_ENCRYPT : CKF_DECRYPT),
           CKR_MECHANISM_INVALID, "the mechanism cannot encrypt or decrypt");
+  uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
   token::ObjectPtr obj = find_key(ref, key);
   require(obj->attrs.get_bool(encrypt ? CKA_ENCRYPT : CKA_DECRYPT, false),
           CKR_KEY_FUNCTION_NOT_PERMITTED,
@@ -26,7 +27,7 @@ CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK
   token::check_allowed(obj->attrs, mech.type);
   CipherOperationState op;
   op.cipher = token::make_cipher(mech, *obj, encrypt);
-  op.key_use = KeyUse::for_key(ref.token(), *obj, !encrypt);
+  op.key_use = KeyUse::for_key(epoch, *obj, !encrypt);
   return op;
 }
 

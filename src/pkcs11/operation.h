@@ -16,20 +16,22 @@ struct KeyUse {
   bool needs_context_login = false;
   bool context_authenticated = false;
   std::optional<uint64_t> login_epoch;  // set when the key is a private object
+  bool wiped = false;  // the logout wiped the operation's key state (Session::end_private_operations)
 
-  // for_key fills the use of key by an operation started now.
-  static KeyUse for_key(const token::Token& token, const token::Object& key, bool context_login) {
+  // for_key fills the use of key by an operation started now; epoch is the token's login epoch
+  // read before the key was looked up (a logout in between then ends the operation).
+  static KeyUse for_key(uint64_t epoch, const token::Object& key, bool context_login) {
     KeyUse use;
     use.needs_context_login = context_login && key.attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false);
     if (key.is_private()) {
-      use.login_epoch = token.login_epoch();
+      use.login_epoch = epoch;
     }
     return use;
   }
 
   void check(const token::Token& token) const {
-    token::require(!login_epoch || *login_epoch == token.login_epoch(), CKR_USER_NOT_LOGGED_IN,
-                   "the user logged out: the operation on a private key ended");
+    token::require(!wiped && (!login_epoch || *login_epoch == token.login_epoch()),
+                   CKR_USER_NOT_LOGGED_IN, "the user logged out: the operation on a private key ended");
     token::require(!needs_context_login || context_authenticated, CKR_USER_NOT_LOGGED_IN,
                    "the key needs C_Login(CKU_CONTEXT_SPECIFIC) before each use");
   }

@@ -91,6 +91,7 @@ struct Session {
   void end_private_operations() {
     for (auto* op : {&sign, &verify}) {
       if (*op && (*op)->key_use.login_epoch) {
+        (*op)->key_use.wiped = true;
         (*op)->signer.reset();
         (*op)->verifier.reset();
         (*op)->mac.reset();
@@ -98,6 +99,7 @@ struct Session {
     }
     for (auto* op : {&encrypt, &decrypt}) {
       if (*op && (*op)->key_use.login_epoch) {
+        (*op)->key_use.wiped = true;
         (*op)->cipher.reset();
         (*op)->pending.reset();
       }

@@ -80,13 +80,14 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   token::Mechanism mech = parse_mechanism(mechanism);
   require(token::mechanism_info(mech.type)->flags & (sign ? CKF_SIGN : CKF_VERIFY),
           CKR_MECHANISM_INVALID, "the mechanism cannot sign or verify");
+  uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
   token::ObjectPtr obj = find_key(ref, key);
   require(obj->attrs.get_bool(sign ? CKA_SIGN : CKA_VERIFY, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
           sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
   token::check_allowed(obj->attrs, mech.type);
   SignOperation op = token::is_mac_mechanism(mech.type) ? start_mac(mech, *obj)
                                                         : start_signature(ref, mech, obj, sign);
-  op.key_use = KeyUse::for_key(ref.token(), *obj, sign);
+  op.key_use = KeyUse::for_key(epoch, *obj, sign);
   return op;
 }
 

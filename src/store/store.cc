@@ -57,7 +57,7 @@ MacFields setting_fields(std::string_view key, ByteView value) {
 }  // namespace
 
 Store::Store(const std::filesystem::path& path, crypto::SecureBytes row_key, bool create)
-    : db_(path, create), row_key_(std::move(row_key)) {
+    : path_(path), db_(path, create), row_key_(std::move(row_key)) {
   migrate();
 }
 

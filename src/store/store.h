@@ -59,6 +59,7 @@ class Store {
   // Opens the database at path (creating it and its schema when create is true; failing if it
   // does not exist otherwise). row_key authenticates every row.
   Store(const std::filesystem::path& path, crypto::SecureBytes row_key, bool create);
+  const std::filesystem::path& path() const { return path_; }
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -145,6 +146,7 @@ class Store {
   std::recursive_mutex mutex_;
   int tx_depth_ = 0;             // open transactions, guarded by mutex_
   bool tx_rollback_only_ = false;  // an inner write transaction failed
+  std::filesystem::path path_;
   Database db_;
   crypto::SecureBytes row_key_;
   // Prepared once (after db_, so destroyed before it): the statements on every operation's path.

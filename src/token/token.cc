@@ -1,6 +1,11 @@
 #include "token/token.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 #include "crypto/aead.h"
@@ -87,6 +92,14 @@ std::optional<Role> Token::logged_in() const {
   return role_;
 }
 
+std::optional<Token::LoginKeys> Token::login_keys() const {
+  std::lock_guard lock(mutex_);
+  if (!role_) {
+    return std::nullopt;
+  }
+  return LoginKeys{*role_, sk_, private_index_key_};
+}
+
 std::optional<SecureBytes> Token::current_sk() const {
   std::lock_guard lock(mutex_);
   if (!role_) {
@@ -112,7 +125,38 @@ store::RoleRow Token::wrap_sk(Role role, ByteView pin, const SecureBytes& sk) co
   return row;
 }
 
+namespace {
+
+// LoginAttemptLock serializes PIN checks on one device, across the threads and processes that use
+// it (flock on a file next to the store): the failure counter is raised before each check and
+// reset after a right PIN, so attempts that overlapped would count against each other and lock
+// a right PIN out. Best effort: where the file cannot be made (a read-only device, on which no
+// login can count anyway) there is no lock.
+class LoginAttemptLock {
+ public:
+  explicit LoginAttemptLock(const std::filesystem::path& store) {
+    std::filesystem::path file = store;
+    file += ".login-lock";
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    while (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~LoginAttemptLock() {
+    if (fd_ >= 0) {
+      ::close(fd_);  // releases the lock
+    }
+  }
+  LoginAttemptLock(const LoginAttemptLock&) = delete;
+  LoginAttemptLock& operator=(const LoginAttemptLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
 SecureBytes Token::unwrap_sk(Role role, ByteView pin) {
+  LoginAttemptLock one_attempt_at_a_time(store_.path());
   uint32_t limit = max_failures();
   store::RoleRow row;
   {
@@ -180,8 +224,12 @@ void Token::login(Role role, ByteView pin) {
   SecureBytes sk = unwrap_sk(role, pin);
   SecureBytes index_key = derive_private_index_key(sk);
   std::string generation = store_.setting_text(settings::kTokenGeneration).value_or("");
-  ++login_epoch_;
   std::lock_guard lock(mutex_);
+  // Checked again here: another thread of the application may have logged in meanwhile.
+  if (role_) {
+    throw CkError(*role_ == role ? CKR_USER_ALREADY_LOGGED_IN : CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+                  "a user is already logged in");
+  }
   if (!dump_protection_) {
     dump_protection_.emplace();
   }
@@ -189,6 +237,8 @@ void Token::login(Role role, ByteView pin) {
   role_ = role;
   sk_ = std::move(sk);
   private_index_key_ = std::move(index_key);
+  // After the state: an operation that sees the new epoch sees the login.
+  ++login_epoch_;
 }
 
 void Token::clear_cache() {
@@ -243,8 +293,10 @@ ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<Se
 }
 
 void Token::logout() {
-  ++login_epoch_;
   std::lock_guard lock(mutex_);
+  // The epoch changes with the state, under the lock: an operation that read the epoch before
+  // this either finds no private object any more, or has the old epoch and stops at its next step.
+  ++login_epoch_;
   cache_.clear();
   // PKCS#11 (C_Logout): the application's private session objects are destroyed.
   std::erase_if(session_objects_, [](const auto& entry) { return entry.second->is_private(); });
@@ -286,17 +338,20 @@ std::optional<Bytes> Token::tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE typ
   return Bytes(mac.begin(), mac.begin() + 16);
 }
 
-store::ObjectRow Token::encode(int64_t id, const AttributeMap& attrs, const SecureBytes* sk) const {
+store::ObjectRow Token::encode(int64_t id, const AttributeMap& attrs, const LoginKeys* keys) const {
   store::ObjectRow row;
   row.id = id;
   row.is_private = attrs.get_bool(CKA_PRIVATE, true);
-  const SecureBytes& index_key = row.is_private ? private_index_key_ : keys_.index_key;
+  if (row.is_private && !keys) {
+    throw CkError(CKR_USER_NOT_LOGGED_IN, "a private object needs the user logged in");
+  }
+  const SecureBytes& index_key = row.is_private ? keys->index_key : keys_.index_key;
   row.class_tag = tag(attrs, CKA_CLASS, index_key);
   row.id_tag = tag(attrs, CKA_ID, index_key);
   row.label_tag = tag(attrs, CKA_LABEL, index_key);
   Bytes aad = object_aad(id, row.is_private);
   if (row.is_private) {
-    row.body = seal(*sk, aad, attrs.encode());
+    row.body = seal(keys->sk, aad, attrs.encode());
     return row;
   }
   AttributeMap clear, material;
@@ -353,8 +408,8 @@ AttributeMap Token::read(const store::ObjectRow& row, const std::optional<Secure
 
 ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE owner) {
   bool is_private = attrs.get_bool(CKA_PRIVATE, true);
-  auto sk = current_sk();
-  require(!is_private || logged_in() == Role::user, CKR_USER_NOT_LOGGED_IN,
+  auto keys = login_keys();
+  require(!is_private || (keys && keys->role == Role::user), CKR_USER_NOT_LOGGED_IN,
           "a private object needs the user logged in");
   auto obj = std::make_shared<Object>();
   obj->attrs = std::move(attrs);
@@ -364,8 +419,7 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
       check_generation();
     }
     int64_t id = store_.insert_object([&](int64_t new_id) {
-      std::lock_guard lock(mutex_);
-      return encode(new_id, obj->attrs, sk ? &*sk : nullptr);
+      return encode(new_id, obj->attrs, keys ? &*keys : nullptr);
     });
     tx.commit();
     obj->handle = static_cast<CK_OBJECT_HANDLE>(id);
@@ -428,8 +482,8 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
   obj->owner = object.owner;
   obj->attrs = std::move(attrs);
   if (object.is_token()) {
-    auto sk = current_sk();
-    require(!obj->is_private() || (logged_in() == Role::user && sk), CKR_USER_NOT_LOGGED_IN,
+    auto keys = login_keys();
+    require(!obj->is_private() || (keys && keys->role == Role::user), CKR_USER_NOT_LOGGED_IN,
             "a private object needs the user logged in");
     store::Store::WriteTransaction tx(store_);
     if (obj->is_private()) {
@@ -437,11 +491,7 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
     }
     require(store_.object(static_cast<int64_t>(object.handle)).has_value(),
             CKR_OBJECT_HANDLE_INVALID, "the object was destroyed");
-    store::ObjectRow row;
-    {
-      std::lock_guard lock(mutex_);
-      row = encode(static_cast<int64_t>(object.handle), obj->attrs, sk ? &*sk : nullptr);
-    }
+    store::ObjectRow row = encode(static_cast<int64_t>(object.handle), obj->attrs, keys ? &*keys : nullptr);
     store_.update_object(row);
     tx.commit();
     std::lock_guard lock(mutex_);

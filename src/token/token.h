@@ -125,7 +125,15 @@ class Token {
   store::RoleRow wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const;
   uint32_t pbkdf2_iterations();
   uint32_t max_failures();
-  store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const SecureBytes* sk) const;
+  // The login's keys, taken together under the lock: an object is sealed with SK and indexed
+  // with the private index key of the same login, even if a logout comes in between.
+  struct LoginKeys {
+    Role role;
+    SecureBytes sk;
+    SecureBytes index_key;
+  };
+  std::optional<LoginKeys> login_keys() const;
+  store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const LoginKeys* keys) const;
   AttributeMap decode(const store::ObjectRow& row, const SecureBytes* sk) const;
   // read decodes a row; a private row that fails authentication because the token was restored
   // or initialized since this process logged in logs it out (CKR_USER_NOT_LOGGED_IN).

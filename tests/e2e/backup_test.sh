@@ -79,6 +79,13 @@ with_press() {
   ) &
   local presser=$!
   run "$@"
+  # The command may have its press before `button press` itself has returned (and written its
+  # status): give the presser time to finish before stopping it.
+  local i
+  for ((i = 0; RC == 0 && i < 200; i++)); do
+    [[ -f "${pf}.rc" ]] || ! kill -0 "${presser}" 2>/dev/null && break
+    sleep 0.05
+  done
   kill "${presser}" 2>/dev/null || true
   wait "${presser}" 2>/dev/null || true
   PRESS_RC="$(cat "${pf}.rc" 2>/dev/null || echo none)"
