@@ -16,7 +16,7 @@ struct KeyUse {
   bool needs_context_login = false;
   bool context_authenticated = false;
   std::optional<uint64_t> login_epoch;  // set when the key is a private object
-  bool wiped = false;  // the logout wiped the operation's key state (Session::end_private_operations)
+  bool wiped = false;  // a logout wiped its key state (Session::end_private_operations)
 
   // for_key fills the use of key by an operation started now; epoch is the token's login epoch
   // read before the key was looked up (a logout in between then ends the operation).
@@ -31,7 +31,8 @@ struct KeyUse {
 
   void check(const token::Token& token) const {
     token::require(!wiped && (!login_epoch || *login_epoch == token.login_epoch()),
-                   CKR_USER_NOT_LOGGED_IN, "the user logged out: the operation on a private key ended");
+                   CKR_USER_NOT_LOGGED_IN,
+                   "the user logged out: the operation on a private key ended");
     token::require(!needs_context_login || context_authenticated, CKR_USER_NOT_LOGGED_IN,
                    "the key needs C_Login(CKU_CONTEXT_SPECIFIC) before each use");
   }
@@ -45,7 +46,8 @@ bool ended_by_null_mechanism(CK_MECHANISM_PTR mechanism, std::optional<Op>& op) 
   if (mechanism != nullptr) {
     return false;
   }
-  token::require(op.has_value(), CKR_ARGUMENTS_BAD, "the mechanism is NULL and no operation is active");
+  token::require(op.has_value(), CKR_ARGUMENTS_BAD,
+                 "the mechanism is NULL and no operation is active");
   op.reset();
   return true;
 }

@@ -39,7 +39,8 @@ std::shared_ptr<const crypto::SignContext> signing_context(const SessionRef& ref
   if (!kept || kept->object != obj || kept->login_epoch != epoch ||
       !(kept->context->scheme() == scheme)) {
     kept.reset();  // the previous key leaves memory first
-    kept = Session::SigningKey{obj, epoch, std::make_shared<const crypto::SignContext>(pkey, scheme)};
+    kept = Session::SigningKey{obj, epoch,
+                               std::make_shared<const crypto::SignContext>(pkey, scheme)};
   }
   return kept->context;
 }

@@ -491,7 +491,8 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
     }
     require(store_.object(static_cast<int64_t>(object.handle)).has_value(),
             CKR_OBJECT_HANDLE_INVALID, "the object was destroyed");
-    store::ObjectRow row = encode(static_cast<int64_t>(object.handle), obj->attrs, keys ? &*keys : nullptr);
+    store::ObjectRow row =
+        encode(static_cast<int64_t>(object.handle), obj->attrs, keys ? &*keys : nullptr);
     store_.update_object(row);
     tx.commit();
     std::lock_guard lock(mutex_);
