@@ -61,4 +61,19 @@ CK_STATE P11Test::session_state(CK_SESSION_HANDLE s) {
   return info.state;
 }
 
+void P11Test::expect_object_handle_invalid(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+  SCOPED_TRACE("handle " + std::to_string(h));
+  CK_BYTE buf[64];
+  CK_ATTRIBUTE get{CKA_LABEL, buf, sizeof buf};
+  EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_GetAttributeValue(s, h, &get, 1));
+  Template set;
+  set.str(CKA_LABEL, "changed");
+  EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_SetAttributeValue(s, h, set.data(), set.size()));
+  CK_OBJECT_HANDLE copy;
+  EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_CopyObject(s, h, nullptr, 0, &copy));
+  CK_ULONG size;
+  EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_GetObjectSize(s, h, &size));
+  EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_DestroyObject(s, h));
+}
+
 }  // namespace twinhsm::test

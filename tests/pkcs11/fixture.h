@@ -41,6 +41,9 @@ class P11Test : public ::testing::Test {
   // token_flags is C_GetTokenInfo(0).flags (0 and ADD_FAILURE on error).
   CK_FLAGS token_flags();
   CK_STATE session_state(CK_SESSION_HANDLE s);
+  // expect_object_handle_invalid: every object function (get, set, copy, size, destroy) on h in
+  // session s answers CKR_OBJECT_HANDLE_INVALID.
+  void expect_object_handle_invalid(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h);
 
   std::unique_ptr<TempDevice> device_;
   std::unique_ptr<Module> module_;

@@ -33,20 +33,6 @@ class ObjectsTest : public P11Test {
     }
   }
   // Expects every object function to answer CKR_OBJECT_HANDLE_INVALID for h.
-  void expect_handle_invalid(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
-    SCOPED_TRACE("handle " + std::to_string(h));
-    CK_BYTE buf[64];
-    CK_ATTRIBUTE get{CKA_LABEL, buf, sizeof buf};
-    EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_GetAttributeValue(s, h, &get, 1));
-    Template set;
-    set.str(CKA_LABEL, "changed");
-    EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_SetAttributeValue(s, h, set.data(), set.size()));
-    CK_OBJECT_HANDLE copy;
-    EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_CopyObject(s, h, nullptr, 0, &copy));
-    CK_ULONG size;
-    EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_GetObjectSize(s, h, &size));
-    EXPECT_CKR(CKR_OBJECT_HANDLE_INVALID, f()->C_DestroyObject(s, h));
-  }
   CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
 };
 
@@ -86,7 +72,7 @@ TEST_F(ObjectsTest, TokenObjectsPersistSessionObjectsDoNot) {
   Template in_session;
   in_session.str(CKA_LABEL, "in-session");
   EXPECT_TRUE(find_all(f(), s_, in_session).empty());
-  expect_handle_invalid(s_, ses);
+  expect_object_handle_invalid(s_, ses);
 }
 
 TEST_F(ObjectsTest, SessionObjectsAreSharedByTheApplicationsSessionsAndDieWithTheirSession) {
@@ -99,7 +85,7 @@ TEST_F(ObjectsTest, SessionObjectsAreSharedByTheApplicationsSessionsAndDieWithTh
   EXPECT_EQ(find_all(f(), other, by_label).size(), 1u);
   ASSERT_CKR(CKR_OK, f()->C_CloseSession(s_));
   EXPECT_TRUE(find_all(f(), other, by_label).empty());
-  expect_handle_invalid(other, h);
+  expect_object_handle_invalid(other, h);
 }
 
 TEST_F(ObjectsTest, ReadOnlySessionsCannotWriteTokenObjects) {
@@ -166,14 +152,14 @@ TEST_F(ObjectsTest, PrivateObjectsAreInvisibleWithoutLogin) {
   private_true.boolean(CKA_PRIVATE, true);
   EXPECT_TRUE(find_all(f(), s_, private_true).empty());
   for (CK_OBJECT_HANDLE h : {priv_tok, priv_ses, key}) {
-    expect_handle_invalid(s_, h);
+    expect_object_handle_invalid(s_, h);
   }
 
   // After a restart, too.
   reinitialize();
   s_ = open_session();
   EXPECT_EQ(find_all(f(), s_), std::vector<CK_OBJECT_HANDLE>{pub});
-  expect_handle_invalid(s_, priv_tok);
+  expect_object_handle_invalid(s_, priv_tok);
   ASSERT_CKR(CKR_OK, login_user(s_));
   EXPECT_EQ(as_set(find_all(f(), s_)), (std::set<CK_OBJECT_HANDLE>{pub, priv_tok, key}));
   EXPECT_EQ(attr_bytes(f(), s_, priv_tok, CKA_LABEL), to_bytes("private-token"));
@@ -196,8 +182,8 @@ TEST_F(ObjectsTest, LogoutDestroysPrivateSessionObjects) {
   Template secret_keys;
   secret_keys.ulong(CKA_CLASS, CKO_SECRET_KEY);
   EXPECT_TRUE(find_all(f(), s_, secret_keys).empty());
-  expect_handle_invalid(s_, priv);
-  expect_handle_invalid(s_, key);
+  expect_object_handle_invalid(s_, priv);
+  expect_object_handle_invalid(s_, key);
   EXPECT_EQ(attr_bytes(f(), s_, pub, CKA_LABEL), to_bytes("public-session"));
 }
 
@@ -595,12 +581,12 @@ TEST_F(ObjectsTest, DestroyObject) {
   ASSERT_CKR(CKR_OK, f()->C_DestroyObject(s_, tok));
   ASSERT_CKR(CKR_OK, f()->C_DestroyObject(s_, ses));
   EXPECT_TRUE(find_all(f(), s_).empty());
-  expect_handle_invalid(s_, tok);
-  expect_handle_invalid(s_, ses);
+  expect_object_handle_invalid(s_, tok);
+  expect_object_handle_invalid(s_, ses);
   reinitialize();
   s_ = open_session();
   EXPECT_TRUE(find_all(f(), s_).empty());
-  expect_handle_invalid(s_, tok);
+  expect_object_handle_invalid(s_, tok);
 }
 
 // ---- Invalid handles and arguments ----
@@ -608,7 +594,7 @@ TEST_F(ObjectsTest, DestroyObject) {
 TEST_F(ObjectsTest, InvalidObjectHandles) {
   for (CK_OBJECT_HANDLE h : {CK_OBJECT_HANDLE{0}, CK_OBJECT_HANDLE{0xdeadbeef}, CK_OBJECT_HANDLE{12345},
                              kSessionHandleBase + 12345, ~CK_OBJECT_HANDLE{0}}) {
-    expect_handle_invalid(s_, h);
+    expect_object_handle_invalid(s_, h);
   }
 }
 
