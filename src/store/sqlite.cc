@@ -1,14 +1,49 @@
 #include "store/sqlite.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <string>
+#include <thread>
 
 namespace twinhsm::store {
 
 namespace {
 constexpr int kBusyTimeoutMs = 30000;
+// How long opening retries the moment when another user's process creates the WAL files.
+constexpr auto kWalWindowRetryFor = std::chrono::seconds(2);
+}  // namespace
+
+// When no connection has the store open, the first one to come creates its -wal and -shm files.
+// If that is root (the admin's twinhsm command on a device that belongs to the isolated mode's
+// user), SQLite creates them as root and only then gives them to the database file's owner
+// (fchown). The owner's processes that open the store in between cannot open those files for
+// writing: SQLITE_CANTOPEN, or a connection that falls back to reading and later says
+// SQLITE_READONLY. The window is a few system calls long, so the connection is opened afresh
+// until a write lock can be taken, for at most kWalWindowRetryFor, while store.db itself is
+// writable to this process (a read-only device fails at once).
+Database::Database(const std::filesystem::path& path, bool create) {
+  const auto give_up = std::chrono::steady_clock::now() + kWalWindowRetryFor;
+  for (;;) {
+    try {
+      connect(path, create);
+      return;
+    } catch (const StoreError&) {
+      int code = db_ ? sqlite3_extended_errcode(db_) & 0xff : SQLITE_ERROR;
+      sqlite3_close(db_);  // the destructor does not run for a constructor that throws
+      db_ = nullptr;
+      bool window = (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) &&
+                    ::access(path.c_str(), W_OK) == 0 &&
+                    std::chrono::steady_clock::now() < give_up;
+      if (!window) {
+        throw;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
-Database::Database(const std::filesystem::path& path, bool create) {
+void Database::connect(const std::filesystem::path& path, bool create) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) {
     flags |= SQLITE_OPEN_CREATE;
@@ -16,13 +51,14 @@ Database::Database(const std::filesystem::path& path, bool create) {
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    sqlite3_close(db_);
-    db_ = nullptr;
     throw StoreError("cannot open the store " + path.string() + ": " + msg);
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   exec("PRAGMA journal_mode=WAL");
+  // A write lock, taken and let go: the WAL files are open for writing (see above).
+  exec("BEGIN IMMEDIATE");
+  exec("ROLLBACK");
   exec("PRAGMA synchronous=FULL");
   exec("PRAGMA secure_delete=ON");
   exec("PRAGMA foreign_keys=ON");

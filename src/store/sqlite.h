@@ -61,6 +61,9 @@ class Database {
   [[noreturn]] void fail(std::string_view what) const;
 
  private:
+  // connect opens the connection and sets it up; throws StoreError (db_ may then be set).
+  void connect(const std::filesystem::path& path, bool create);
+
   sqlite3* db_ = nullptr;
 };
 

@@ -1,6 +1,7 @@
 // The device store seen from outside: (a) store.db and its WAL never hold key values, PINs or
 // private labels; (b) rows edited by hand are detected (CKR_DEVICE_ERROR), and their data never
 // reaches the caller; (c) two processes share one device: each sees the other's changes at once.
+#include <grp.h>
 #include <sqlite3.h>
 #include <signal.h>
 #include <spawn.h>
@@ -444,6 +445,73 @@ TEST_F(StoreTest, TwoProcessesWriteAtTheSameTime) {
   Template data;
   data.ulong(CKA_CLASS, CKO_DATA);
   EXPECT_EQ(find_all(f(), s_, data).size(), 80u);
+}
+
+// open_devices_in_child forks a process (as uid/gid when given) that loads the module and
+// C_Initialize, C_GetSlotList(token present), C_Finalize `rounds` times; returns its pid. It exits
+// with the number of rounds in which slot 0 was missing or a call failed (at most 100).
+pid_t open_devices_in_child(int rounds, std::optional<uid_t> uid, gid_t gid) {
+  pid_t pid = fork();
+  if (pid != 0) {
+    return pid;
+  }
+  if (uid && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(*uid) != 0)) {
+    _exit(101);
+  }
+  int missing = 0;
+  {
+    Module m;
+    for (int i = 0; i < rounds && missing < 100; ++i) {
+      CK_ULONG count = 0;
+      bool ok = m->C_Initialize(nullptr) == CKR_OK &&
+                m->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK && count == 1;
+      ok = m->C_Finalize(nullptr) == CKR_OK && ok;
+      missing += ok ? 0 : 1;
+    }
+  }
+  _exit(missing);
+}
+
+// The isolated mode: the device belongs to a service user while the admin's twinhsm command runs
+// as root. When no connection has the store open, a root process creates its WAL files as root and
+// only then hands them to the owner; the owner's processes opening the device at that moment must
+// wait, not see an empty slot (once a CI failure: an application's signature in
+// tests/clients/isolated_test.sh failed with "No slots").
+TEST_F(StoreTest, OwnerOpensTheDeviceWhileRootDoes) {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root (the device is given to another user)";
+  }
+  finalize();
+  const uid_t nobody = 65534;
+  const gid_t nogroup = 65534;
+  fs::permissions(device().root(), fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(device().root() / "twinhsm.toml", fs::perms::others_read, fs::perm_options::add);
+  for (const auto& entry : fs::recursive_directory_iterator(device().dir())) {
+    ASSERT_EQ(lchown(entry.path().c_str(), nobody, nogroup), 0) << entry.path();
+  }
+  ASSERT_EQ(chown(device().dir().c_str(), nobody, nogroup), 0);
+
+  const int rounds = 5000;
+  pid_t owner = open_devices_in_child(rounds, nobody, nogroup);
+  pid_t root = open_devices_in_child(rounds, std::nullopt, 0);
+  ASSERT_GT(owner, 0);
+  ASSERT_GT(root, 0);
+  int owner_status = 0;
+  int root_status = 0;
+  waitpid(owner, &owner_status, 0);
+  waitpid(root, &root_status, 0);
+  ASSERT_TRUE(WIFEXITED(owner_status)) << "the owner's process died, status " << owner_status;
+  ASSERT_TRUE(WIFEXITED(root_status)) << "root's process died, status " << root_status;
+  EXPECT_EQ(WEXITSTATUS(owner_status), 0) << "rounds in which the owner's process saw no token";
+  EXPECT_EQ(WEXITSTATUS(root_status), 0) << "rounds in which root's process saw no token";
+  std::string strays;
+  for (const auto& entry : fs::recursive_directory_iterator(device().dir())) {
+    struct stat st {};
+    if (lstat(entry.path().c_str(), &st) == 0 && st.st_uid != nobody) {
+      strays += " " + entry.path().filename().string();
+    }
+  }
+  EXPECT_EQ(strays, "") << "files of the device that root left to itself";
 }
 
 // A device whose PBKDF2 takes a noticeable time (~0.5 s), so that a login can be interrupted.
