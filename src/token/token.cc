@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -138,6 +139,12 @@ class LoginAttemptLock {
     std::filesystem::path file = store;
     file += ".login-lock";
     fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct stat owner {};
+    if (fd_ >= 0 && ::geteuid() == 0 && ::stat(store.c_str(), &owner) == 0) {
+      // As SQLite does for its own files: made by root (the admin's twinhsm command on a device
+      // that belongs to the isolated mode's user), the file is given to the store's owner.
+      (void)!::fchown(fd_, owner.st_uid, owner.st_gid);
+    }
     while (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
     }
   }

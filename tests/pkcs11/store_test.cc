@@ -476,7 +476,7 @@ pid_t open_devices_in_child(int rounds, std::optional<uid_t> uid, gid_t gid) {
 // as root. When no connection has the store open, a root process creates its WAL files as root and
 // only then hands them to the owner; the owner's processes opening the device at that moment must
 // wait, not see an empty slot (once a CI failure: an application's signature in
-// tests/clients/isolated_test.sh failed with "No slots").
+// tests/clients/isolated_test.sh failed with "No slots"). No file is left to root.
 TEST_F(StoreTest, OwnerOpensTheDeviceWhileRootDoes) {
   if (geteuid() != 0) {
     GTEST_SKIP() << "needs root (the device is given to another user)";
@@ -490,6 +490,12 @@ TEST_F(StoreTest, OwnerOpensTheDeviceWhileRootDoes) {
     ASSERT_EQ(lchown(entry.path().c_str(), nobody, nogroup), 0) << entry.path();
   }
   ASSERT_EQ(chown(device().dir().c_str(), nobody, nogroup), 0);
+  // Root logs in first: the PIN checks' lock file, made now by root, must go to the owner too.
+  fs::remove(device().store_path().string() + ".login-lock");
+  start();
+  EXPECT_CKR(CKR_OK, login_user(s_));
+  finalize();
+  EXPECT_TRUE(fs::exists(device().store_path().string() + ".login-lock"));
 
   const int rounds = 5000;
   pid_t owner = open_devices_in_child(rounds, nobody, nogroup);
