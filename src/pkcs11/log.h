@@ -14,6 +14,5 @@ bool enabled();
 void call(const char* name, const std::string& details, CK_RV rv);
 // message logs a free line when enabled (e.g. why a call failed).
 void message(const std::string& text);
-const char* rv_name(CK_RV rv);
 
 }  // namespace twinhsm::pkcs11::log

@@ -18,6 +18,7 @@
 #include "p11.h"
 
 using namespace twinhsm::test;
+using twinhsm::rv_name;
 
 namespace {
 

@@ -13,14 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/ck_rv_name.h"
 #include "common/pkcs11.h"
 
 namespace twinhsm::test {
 
 using Bytes = std::vector<uint8_t>;
-
-// rv_name gives "CKR_PIN_INCORRECT" (or the number in hex for unknown values).
-std::string rv_name(CK_RV rv);
 
 // Rv wraps a CK_RV so that gtest prints its name.
 struct Rv {
