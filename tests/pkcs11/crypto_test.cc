@@ -25,17 +25,8 @@ Bytes test_data(size_t n = 1000) {
   return d;
 }
 
-class CryptoTest : public P11Test {
+class CryptoTest : public LoggedInTest {
  protected:
-  void SetUp() override {
-    P11Test::SetUp();
-    if (HasFatalFailure()) {
-      return;
-    }
-    s_ = open_session();
-    ASSERT_CKR(CKR_OK, login_user(s_));
-  }
-
   CK_RV generate(KeyKind kind, KeyPair* out, Template pub = {}, Template priv = {}) {
     CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
     switch (kind) {
@@ -95,7 +86,6 @@ class CryptoTest : public P11Test {
                          const_cast<CK_BYTE*>(sig.data()), sig.size());
   }
 
-  CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
 };
 
 // ---- Key generation ----

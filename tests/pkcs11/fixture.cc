@@ -17,6 +17,15 @@ void P11Test::TearDown() {
   device_.reset();
 }
 
+void LoggedInTest::SetUp() {
+  P11Test::SetUp();
+  if (HasFatalFailure()) {
+    return;
+  }
+  s_ = open_session();
+  ASSERT_CKR(CKR_OK, login_user(s_));
+}
+
 void P11Test::reinitialize() {
   ASSERT_CKR(CKR_OK, f()->C_Finalize(nullptr));
   ASSERT_CKR(CKR_OK, f()->C_Initialize(nullptr));

@@ -117,16 +117,13 @@ void with_watchdog(std::chrono::seconds timeout, std::function<void()> body) {
 
 // HostileTest: a read-write session with the user logged in, and objects to aim at: a token data
 // object, two AES keys (kek_ wraps, aes_ is extractable) and a P-256 key pair (signs and derives).
-class HostileTest : public P11Test {
+class HostileTest : public LoggedInTest {
  protected:
   void SetUp() override {
-    P11Test::SetUp();
-    if (HasFatalFailure()) {
-      return;
+    LoggedInTest::SetUp();
+    if (!HasFatalFailure()) {
+      make_objects();
     }
-    s_ = open_session();
-    ASSERT_CKR(CKR_OK, login_user(s_));
-    make_objects();
   }
 
   // make_objects makes the objects in s_'s token and counts them.
@@ -251,7 +248,6 @@ class HostileTest : public P11Test {
   CK_MECHANISM key_wrap_{CKM_AES_KEY_WRAP, nullptr, 0};
   CK_MECHANISM aes_gen_{CKM_AES_KEY_GEN, nullptr, 0};
   CK_MECHANISM ec_gen_{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-  CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
   CK_OBJECT_HANDLE data_ = CK_INVALID_HANDLE, kek_ = CK_INVALID_HANDLE, aes_ = CK_INVALID_HANDLE;
   KeyPair ec_;
   size_t baseline_ = 0;

@@ -189,17 +189,8 @@ struct KeyPair {
   CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
 };
 
-class MechanismsTest : public P11Test {
+class MechanismsTest : public LoggedInTest {
  protected:
-  void SetUp() override {
-    P11Test::SetUp();
-    if (HasFatalFailure()) {
-      return;
-    }
-    s_ = open_session();
-    ASSERT_CKR(CKR_OK, login_user(s_));
-  }
-
   // secret makes a session secret key; readable (not sensitive, extractable) unless extra says
   // otherwise.
   CK_OBJECT_HANDLE secret(CK_KEY_TYPE kt, const Bytes& value, Template extra = {}) {
@@ -380,7 +371,6 @@ class MechanismsTest : public P11Test {
     return t;
   }
 
-  CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
 };
 
 // ---- The mechanism list ----
