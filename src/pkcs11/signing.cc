@@ -29,13 +29,14 @@ SignOperation start_mac(const token::Mechanism& mech, const token::Object& key) 
 }
 
 // signing_context gives the session's prepared signing key for obj and scheme, prepared anew
-// unless the last C_SignInit of the session used the same key object, scheme and login.
+// unless the last C_SignInit of the session used the same key object, scheme and login (epoch:
+// the login epoch read before obj was looked up).
 std::shared_ptr<const crypto::SignContext> signing_context(const SessionRef& ref,
                                                            const token::ObjectPtr& obj,
                                                            const crypto::PKey& pkey,
-                                                           const crypto::SignatureScheme& scheme) {
+                                                           const crypto::SignatureScheme& scheme,
+                                                           uint64_t epoch) {
   auto& kept = ref->signing_key;
-  uint64_t epoch = ref.token().login_epoch();
   if (!kept || kept->object != obj || kept->login_epoch != epoch ||
       !(kept->context->scheme() == scheme)) {
     kept.reset();  // the previous key leaves memory first
@@ -47,7 +48,7 @@ std::shared_ptr<const crypto::SignContext> signing_context(const SessionRef& ref
 
 // start_signature makes the state of a signature with a key pair.
 SignOperation start_signature(const SessionRef& ref, const token::Mechanism& mech,
-                              const token::ObjectPtr& obj, bool sign) {
+                              const token::ObjectPtr& obj, bool sign, uint64_t epoch) {
   const token::Object& key = *obj;
   CK_OBJECT_CLASS cls = token::object_class(key.attrs);
   require(cls == (sign ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY) || (!sign && cls == CKO_PRIVATE_KEY),
@@ -68,7 +69,7 @@ SignOperation start_signature(const SessionRef& ref, const token::Mechanism& mec
     op.exact_input = scheme.digest ? 0 : hash_len;
   }
   if (sign) {
-    op.signer.emplace(signing_context(ref, obj, pkey, scheme));
+    op.signer.emplace(signing_context(ref, obj, pkey, scheme, epoch));
   } else {
     op.verifier.emplace(pkey, scheme);
   }
@@ -86,8 +87,9 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   require(obj->attrs.get_bool(sign ? CKA_SIGN : CKA_VERIFY, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
           sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
   token::check_allowed(obj->attrs, mech.type);
-  SignOperation op = token::is_mac_mechanism(mech.type) ? start_mac(mech, *obj)
-                                                        : start_signature(ref, mech, obj, sign);
+  SignOperation op = token::is_mac_mechanism(mech.type)
+                         ? start_mac(mech, *obj)
+                         : start_signature(ref, mech, obj, sign, epoch);
   op.key_use = KeyUse::for_key(epoch, *obj, sign);
   return op;
 }
