@@ -1,7 +1,8 @@
 // guard runs one entry point's body and turns every exception into the CK_RV PKCS#11 names for
 // it, once, here: CkError carries its own code; a tampered store (IntegrityError) and an
 // unreadable one (StoreError) are CKR_DEVICE_ERROR; bad_alloc is CKR_HOST_MEMORY; anything else
-// CKR_GENERAL_ERROR. Every call and its result go to the debug log.
+// CKR_GENERAL_ERROR. Every call and its result go to the debug log. A call that found the token
+// logged out by another process wipes the other sessions' private-key state before it returns.
 #pragma once
 
 #include <new>
@@ -9,8 +10,13 @@
 
 #include "pkcs11/log.h"
 #include "token/ck_error.h"
+#include "token/token.h"
 
 namespace twinhsm::pkcs11 {
+
+// end_private_operations_of calls Library::end_private_operations for the slot of token (when a
+// call found it logged out by another process's restore or initialization). library.cc.
+void end_private_operations_of(const token::Token& token) noexcept;
 
 template <class Body>
 CK_RV guard(const char* name, const std::string& details, Body&& body) noexcept {
@@ -38,6 +44,10 @@ CK_RV guard(const char* name, const std::string& details, Body&& body) noexcept 
     rv = CKR_GENERAL_ERROR;
   }
   log::call(name, details, rv);
+  // After the body: the call's session lock is released, as end_private_operations needs.
+  if (const token::Token* logged_out = token::take_logged_out_by_another_process()) {
+    end_private_operations_of(*logged_out);
+  }
   return rv;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "pkcs11/config.h"
+#include "pkcs11/guard.h"
 #include "pkcs11/log.h"
 #include "token/ck_error.h"
 
@@ -205,6 +206,18 @@ void Library::end_private_operations(const Slot& slot) {
   for (const auto& s : of_slot) {
     std::lock_guard lock(s->mutex);
     s->end_private_operations();
+  }
+}
+
+void end_private_operations_of(const token::Token& token) noexcept {
+  try {
+    Library& lib = library();
+    for (Slot* slot : lib.slots()) {
+      if (device::Device* d = slot->opened(); d && &d->token() == &token) {
+        lib.end_private_operations(*slot);
+      }
+    }
+  } catch (...) {  // finalized meanwhile: nothing left to wipe
   }
 }
 

@@ -31,6 +31,8 @@ class Slot {
   device::Device* device();
   // token returns the token or throws CkError(CKR_TOKEN_NOT_PRESENT).
   token::Token& token();
+  // opened is the device if it is open already (nullptr otherwise; never opens it).
+  device::Device* opened() const { return open_.load(std::memory_order_acquire); }
 
  private:
   CK_SLOT_ID id_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <utility>
 
 #include "crypto/aead.h"
 #include "crypto/digest.h"
@@ -388,6 +389,14 @@ AttributeMap Token::decode(const store::ObjectRow& row, const SecureBytes* sk) c
   return attrs;
 }
 
+namespace {
+thread_local Token* t_logged_out_by_another_process = nullptr;
+}  // namespace
+
+Token* take_logged_out_by_another_process() {
+  return std::exchange(t_logged_out_by_another_process, nullptr);
+}
+
 void Token::check_generation() {
   std::string now = store_.setting_text(settings::kTokenGeneration).value_or("");
   bool stale;
@@ -397,6 +406,7 @@ void Token::check_generation() {
   }
   if (stale) {
     logout();
+    t_logged_out_by_another_process = this;
     throw CkError(CKR_USER_NOT_LOGGED_IN,
                   "the token was restored or initialized by another process; log in again");
   }

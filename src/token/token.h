@@ -176,4 +176,9 @@ class Token {
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };
 
+// take_logged_out_by_another_process returns the token that this thread last found restored or
+// initialized by another process, and so logged out (then forgets it), or nullptr: the PKCS#11
+// layer then wipes the private-key state of the token's other sessions, as C_Logout does.
+Token* take_logged_out_by_another_process();
+
 }  // namespace twinhsm::token

@@ -92,8 +92,14 @@ void report_and_wait(int to_parent, int from_parent, char stage) {
   }
 }
 
-[[noreturn]] void child(CK_FUNCTION_LIST_3_0* f, const std::string& old_pin, int to_parent,
-                        int from_parent) {
+// How the login ends after stage A.
+enum class LoginEnd : char {
+  logout = 'L',     // the child calls C_Logout
+  elsewhere = 'E',  // another process initializes the token again; the child's next call sees it
+};
+
+[[noreturn]] void child(CK_FUNCTION_LIST_3_0* f, const std::string& old_pin, LoginEnd end,
+                        int to_parent, int from_parent) {
   Secrets s;
   if (!read_all(from_parent, &s, sizeof s)) {
     ::_exit(2);
@@ -168,7 +174,14 @@ void report_and_wait(int to_parent, int from_parent, char stage) {
   check(f->C_SignInit(other, &ecdsa, ec_handle), 20);
   report_and_wait(to_parent, from_parent, 'A');
 
-  check(f->C_Logout(session), 15);
+  if (end == LoginEnd::logout) {
+    check(f->C_Logout(session), 15);
+  } else {
+    ::usleep(5000);  // past the module's 1 ms between looks at the store
+    if (f->C_FindObjectsInit(session, nullptr, 0) != CKR_USER_NOT_LOGGED_IN) {
+      child_fail(21);
+    }
+  }
   report_and_wait(to_parent, from_parent, 'B');
 
   check(f->C_Finalize(nullptr), 16);
@@ -272,7 +285,9 @@ TEST_F(SecretsTest, UndumpableExactlyWhileLoggedIn) {
   EXPECT_EQ(1, prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)) << "dumpable again after C_Finalize";
 }
 
-TEST_F(SecretsTest, NoKeyOrPinInProcessMemoryAfterLogout) {
+// expect_no_secrets_after runs the child, scans its memory at stages A, B and C, and checks them
+// (see the top of the file).
+void expect_no_secrets_after(LoginEnd end, CK_FUNCTION_LIST_3_0* f, const TempDevice& device) {
   int down[2], up[2];
   ASSERT_EQ(0, ::pipe(down));
   ASSERT_EQ(0, ::pipe(up));
@@ -281,7 +296,7 @@ TEST_F(SecretsTest, NoKeyOrPinInProcessMemoryAfterLogout) {
   if (pid == 0) {
     ::close(down[1]);
     ::close(up[0]);
-    child(f(), device().user_pin(), up[1], down[0]);
+    child(f, device.user_pin(), end, up[1], down[0]);
   }
   ::close(down[0]);
   ::close(up[1]);
@@ -298,6 +313,11 @@ TEST_F(SecretsTest, NoKeyOrPinInProcessMemoryAfterLogout) {
     }
     ASSERT_EQ(stage, msg[0]);
     Scan scan = scan_memory(pid, needles);
+    if (stage == 'A' && end == LoginEnd::elsewhere) {
+      CommandResult r = run_cli({"token", "init", "--device", device.dir().string(), "--label",
+                                 "again", "--so-pin", device.so_pin()});
+      EXPECT_TRUE(r.ok()) << "twinhsm token init: " << r.describe();
+    }
     if (stage == 'A') {
       EXPECT_EQ(0, msg[1]) << "the child is dumpable while logged in";
       if (root) {
@@ -321,6 +341,16 @@ TEST_F(SecretsTest, NoKeyOrPinInProcessMemoryAfterLogout) {
       << "the child stopped at step " << (WIFEXITED(status) ? WEXITSTATUS(status) - 10 : -1);
   ::close(down[1]);
   ::close(up[0]);
+}
+
+TEST_F(SecretsTest, NoKeyOrPinInProcessMemoryAfterLogout) {
+  expect_no_secrets_after(LoginEnd::logout, f(), device());
+}
+
+// A restore or a new initialization by another process logs this one out when it next looks at
+// the store: the other sessions' kept keys and active operations go at once, as at C_Logout.
+TEST_F(SecretsTest, NoKeyOrPinInProcessMemoryAfterAnotherProcessEndsTheLogin) {
+  expect_no_secrets_after(LoginEnd::elsewhere, f(), device());
 }
 
 }  // namespace
