@@ -17,13 +17,18 @@ void P11Test::TearDown() {
   device_.reset();
 }
 
-void LoggedInTest::SetUp() {
+void SessionTest::SetUp() {
   P11Test::SetUp();
-  if (HasFatalFailure()) {
-    return;
+  if (!HasFatalFailure()) {
+    s_ = open_session();
   }
-  s_ = open_session();
-  ASSERT_CKR(CKR_OK, login_user(s_));
+}
+
+void LoggedInTest::SetUp() {
+  SessionTest::SetUp();
+  if (!HasFatalFailure()) {
+    ASSERT_CKR(CKR_OK, login_user(s_));
+  }
 }
 
 void P11Test::reinitialize() {

@@ -49,12 +49,18 @@ class P11Test : public ::testing::Test {
   std::unique_ptr<Module> module_;
 };
 
-// LoggedInTest: a P11Test with a read-write session s_ on slot 0 in which the user is logged in.
-class LoggedInTest : public P11Test {
+// SessionTest: a P11Test with a read-write session s_ on slot 0 (nobody logged in).
+class SessionTest : public P11Test {
  protected:
   void SetUp() override;
 
   CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
+};
+
+// LoggedInTest: a SessionTest in which the user is logged in.
+class LoggedInTest : public SessionTest {
+ protected:
+  void SetUp() override;
 };
 
 }  // namespace twinhsm::test

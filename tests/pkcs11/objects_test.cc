@@ -24,17 +24,7 @@ std::set<CK_OBJECT_HANDLE> as_set(const std::vector<CK_OBJECT_HANDLE>& v) {
   return std::set<CK_OBJECT_HANDLE>(v.begin(), v.end());
 }
 
-class ObjectsTest : public P11Test {
- protected:
-  void SetUp() override {
-    P11Test::SetUp();
-    if (!HasFatalFailure()) {
-      s_ = open_session(true);
-    }
-  }
-  // Expects every object function to answer CKR_OBJECT_HANDLE_INVALID for h.
-  CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
-};
+class ObjectsTest : public SessionTest {};
 
 // ---- Create, read, handles ----
 

@@ -95,19 +95,13 @@ class Sql {
   sqlite3* db_ = nullptr;
 };
 
-class StoreTest : public P11Test {
+class StoreTest : public SessionTest {
  protected:
   DeviceOptions device_options() override {
     DeviceOptions o;
     o.so_pin = "SO-secret-5150-pin";
     o.user_pin = "USER-secret-8080-pin";
     return o;
-  }
-  void SetUp() override {
-    P11Test::SetUp();
-    if (!HasFatalFailure()) {
-      s_ = open_session();
-    }
   }
   // finalize unloads the module (closing the store) so that the test can edit it.
   void finalize() { module_.reset(); }
@@ -116,7 +110,6 @@ class StoreTest : public P11Test {
     ASSERT_CKR(CKR_OK, f()->C_Initialize(nullptr));
     s_ = open_session();
   }
-  CK_SESSION_HANDLE s_ = CK_INVALID_HANDLE;
 };
 
 // ---- (a) nothing secret in the files ----
