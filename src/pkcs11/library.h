@@ -17,6 +17,7 @@
 
 #include "device/device.h"
 #include "pkcs11/session.h"
+#include "token/key_management.h"
 
 namespace twinhsm::pkcs11 {
 
@@ -52,6 +53,7 @@ struct SessionRef {
   Session& operator*() const { return *session; }
   Session* operator->() const { return session.get(); }
   token::Token& token() const { return slot->token(); }
+  token::Caller caller() const { return {session->handle, session->read_write()}; }
 };
 
 class Library {
