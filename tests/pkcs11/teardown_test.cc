@@ -33,8 +33,8 @@ TEST_P(TeardownTest, ExitsCleanly) {
 INSTANTIATE_TEST_SUITE_P(Modes, TeardownTest,
                          ::testing::Values("atexit-before", "atexit-after", "openssl-atexit",
                                            "openssl-cleanup", "fork-quiet", "fork-calls", "unload"),
-                         [](const auto& info) {
-                           std::string name = info.param;
+                         [](const auto& mode) {
+                           std::string name = mode.param;
                            std::erase(name, '-');
                            return name;
                          });
