@@ -99,13 +99,13 @@ bool openssl_stopped() noexcept {
 }
 
 // release_at_exit frees the context, unless OpenSSL is gone already (an application's explicit
-// OPENSSL_cleanup): then it is abandoned. Registered with atexit from this module, so it also
-// runs when the module is unloaded.
+// OPENSSL_cleanup): then it is abandoned, still reachable from g_context (leak checkers see no
+// leak), and every use throws. Registered with atexit from this module, so it also runs when the
+// module is unloaded.
 void release_at_exit() noexcept {
   g_released.store(true, std::memory_order_release);
-  LibraryContext* c = g_context.exchange(nullptr, std::memory_order_acq_rel);
-  if (c != nullptr && !openssl_stopped()) {
-    delete c;
+  if (!openssl_stopped()) {
+    delete g_context.exchange(nullptr, std::memory_order_acq_rel);
   }
 }
 
@@ -116,7 +116,7 @@ void release_at_exit() noexcept {
 const LibraryContext& context() {
   LibraryContext* c = g_context.load(std::memory_order_acquire);
   if (c != nullptr) {
-    if (openssl_stopped()) {
+    if (openssl_stopped()) {  // also when released: see release_at_exit
       throw_unavailable();
     }
     return *c;
