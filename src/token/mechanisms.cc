@@ -1,5 +1,6 @@
 #include "token/mechanisms.h"
 
+#include <array>
 #include <cstring>
 #include <tuple>
 
@@ -20,7 +21,8 @@ constexpr CK_FLAGS kEncryptDecrypt = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
 constexpr CK_FLAGS kWrapUnwrap = CKF_HW | CKF_WRAP | CKF_UNWRAP;
 constexpr CK_ULONG kMaxHmacKey = 512;  // bytes; also the limit of CKM_GENERIC_SECRET_KEY_GEN
 
-const std::vector<MechanismInfo> kMechanisms = {
+// A constant array, not a std::vector: no destructor runs at exit (docs/architecture.md, Teardown).
+constexpr auto kMechanisms = std::to_array<MechanismInfo>({
     // Key generation.
     {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_HW | CKF_GENERATE_KEY_PAIR},
     {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_HW | CKF_GENERATE_KEY_PAIR | kEcFlags},
@@ -71,7 +73,7 @@ const std::vector<MechanismInfo> kMechanisms = {
     {CKM_SHA256, 0, 0, CKF_HW | CKF_DIGEST},
     {CKM_SHA384, 0, 0, CKF_HW | CKF_DIGEST},
     {CKM_SHA512, 0, 0, CKF_HW | CKF_DIGEST},
-};
+});
 
 struct SignMechanism {
   CK_MECHANISM_TYPE type;
@@ -141,7 +143,7 @@ const SecureBytes& secret_value(const AttributeMap& key) {
   return *value;
 }
 
-const std::vector<MechanismInfo>& mechanisms() { return kMechanisms; }
+std::span<const MechanismInfo> mechanisms() { return kMechanisms; }
 
 const MechanismInfo* mechanism_info(CK_MECHANISM_TYPE type) {
   for (const auto& m : kMechanisms) {

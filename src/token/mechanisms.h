@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -27,7 +28,7 @@ struct MechanismInfo {
 };
 
 // mechanisms lists every supported mechanism in C_GetMechanismList order.
-const std::vector<MechanismInfo>& mechanisms();
+std::span<const MechanismInfo> mechanisms();
 // mechanism_info returns the entry for type, or nullptr if unsupported.
 const MechanismInfo* mechanism_info(CK_MECHANISM_TYPE type);
 

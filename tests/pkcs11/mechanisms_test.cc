@@ -40,7 +40,7 @@ std::string aes_name(size_t key_len, const char* mode) {
 // cipher runs a whole EVP cipher ("AES-256-CBC", "AES-128-WRAP-PAD", ...); nullopt on failure.
 std::optional<Bytes> cipher(const std::string& name, const Bytes& key, const Bytes& iv, bool enc,
                             bool pad, const Bytes& in) {
-  Ptr<EVP_CIPHER> c(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
+  Ptr<EVP_CIPHER> c(EVP_CIPHER_fetch(ossl::library_context(), name.c_str(), nullptr));
   Ptr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
   if (!c || !ctx ||
       EVP_CipherInit_ex2(ctx.get(), c.get(), key.data(), iv.empty() ? nullptr : iv.data(),
@@ -61,7 +61,7 @@ std::optional<Bytes> cipher(const std::string& name, const Bytes& key, const Byt
 // mac computes HMAC (param = digest name) or CMAC (param = cipher name) with EVP_MAC.
 Bytes mac(const char* alg, const char* param_key, const char* param, const Bytes& key,
           const Bytes& data) {
-  Ptr<EVP_MAC> m(EVP_MAC_fetch(nullptr, alg, nullptr));
+  Ptr<EVP_MAC> m(EVP_MAC_fetch(ossl::library_context(), alg, nullptr));
   Ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(m.get()));
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(param_key, const_cast<char*>(param), 0),
                          OSSL_PARAM_construct_end()};
@@ -85,7 +85,7 @@ Bytes cmac(const Bytes& key, const Bytes& data) {
 
 // RSA encryption: md nullptr means PKCS#1 v1.5, else OAEP with md for the hash and MGF1.
 Ptr<EVP_PKEY_CTX> rsa_ctx(EVP_PKEY* key, bool enc, const char* md, const Bytes& label) {
-  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(key, nullptr));
+  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(ossl::library_context(), key, nullptr));
   if ((enc ? EVP_PKEY_encrypt_init(ctx.get()) : EVP_PKEY_decrypt_init(ctx.get())) != 1) {
     throw std::runtime_error("EVP_PKEY_*crypt_init");
   }
@@ -127,7 +127,7 @@ std::optional<Bytes> rsa_decrypt(EVP_PKEY* key, const char* md, const Bytes& lab
 }
 
 Bytes derive(EVP_PKEY* priv, EVP_PKEY* peer) {
-  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(priv, nullptr));
+  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(ossl::library_context(), priv, nullptr));
   size_t len = 0;
   if (EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer) != 1 ||
       EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1) {
@@ -154,7 +154,7 @@ ossl::PKey from_pkcs8(const Bytes& der) {
   if (!info || p != der.data() + der.size()) {
     return nullptr;
   }
-  return ossl::PKey(EVP_PKCS82PKEY(info.get()));
+  return ossl::PKey(EVP_PKCS82PKEY_ex(info.get(), ossl::library_context(), nullptr));
 }
 
 }  // namespace evp
