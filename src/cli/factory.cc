@@ -8,7 +8,7 @@
 #include "common/bytes.h"
 #include "crypto/random.h"
 #include "device/device.h"
-#include "device/fs.h"
+#include "fs/durable.h"
 
 namespace twinhsm::cli {
 
@@ -48,7 +48,7 @@ void add_factory_commands(CLI::App& app) {
   nmk->callback([out] {
     crypto::SecureBytes key = crypto::random_secret(32);
     std::string hex = to_hex(key) + "\n";
-    device::write_new_file(*out, as_bytes(hex), 0600);
+    fs::write_new_file(*out, as_bytes(hex), 0600);
     crypto::cleanse(hex.data(), hex.size());
     std::cout << "wrote a new factory master key to " << *out
               << "; keep it offline: it makes every device's backup key\n";

@@ -1,11 +1,15 @@
 #include "device/device.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include "common/error.h"
 #include "crypto/random.h"
 #include "device/device_keys.h"
-#include "device/fs.h"
+#include "fs/durable.h"
+#include "fs/owned_file.h"
 #include "token/settings.h"
 
 namespace twinhsm::device {
@@ -81,7 +85,7 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     throw UsageError(dir.string() + " holds a store but no secure element; remove " +
                      (dir / kStoreFile).string() + " if it is a leftover");
   }
-  make_private_dir(dir);
+  fs::make_private_dir(dir);
 
   SecureElement se;
   se.serial = o.serial.empty() ? to_hex(crypto::random_bytes(8)) : o.serial;
@@ -100,7 +104,10 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store.put_setting(token::settings::kKeyPolicy, o.key_policy);
     tx.commit();
     // SQLite gives its -wal and -shm files the database file's mode.
-    std::filesystem::permissions(db, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    fs::UniqueFd file = fs::open_owned(db, O_RDONLY, fs::owner_of(dir));
+    if (!file.valid() || ::fchmod(file.get(), 0600) != 0) {
+      throw UsageError("cannot make " + db.string() + " private (mode 0600)");
+    }
   } catch (...) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(db.string() + suffix);

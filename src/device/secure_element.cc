@@ -12,7 +12,8 @@
 #include "common/error.h"
 #include "crypto/digest.h"
 #include "crypto/kdf.h"
-#include "device/fs.h"
+#include "fs/durable.h"
+#include "fs/owned_file.h"
 
 namespace twinhsm::device {
 
@@ -33,14 +34,47 @@ std::string SecureElement::fingerprint() const {
   return to_hex(ByteView(d).first(8));
 }
 
+namespace {
+
+// read_text reads the secure element file as fs::open_owned opens it: a link or special file
+// planted in its place is refused (UsageError), never followed.
+std::string read_text(const std::filesystem::path& dir, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return {};
+  }
+  fs::UniqueFd fd = fs::open_owned(path, O_RDONLY, fs::owner_of(dir));
+  std::string text;
+  if (!fd.valid()) {
+    return text;
+  }
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      throw UsageError("cannot read " + path.string() + ": " + std::strerror(errno));
+    }
+    if (n == 0 || text.size() > 65536) {
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  crypto::cleanse(buf, sizeof buf);
+  return text;
+}
+
+}  // namespace
+
 SecureElement SecureElement::read(const std::filesystem::path& dir) {
   auto path = dir / kFileName;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text = read_text(dir, path);
+  if (text.empty()) {
     throw UsageError("no device in " + dir.string() +
                      " (no secure element; personalize one with 'twinhsm factory personalize')");
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto wipe = [&] { crypto::cleanse(text.data(), text.size()); };
   auto check_pos = text.rfind("check=");
   if (check_pos == std::string::npos || text.compare(0, kHeader.size(), kHeader) != 0) {
@@ -95,7 +129,7 @@ void SecureElement::write(const std::filesystem::path& dir) const {
   std::string text = body + "check=" + checksum(body) + "\n";
   crypto::cleanse(body.data(), body.size());
   try {
-    write_new_file(dir / kFileName, as_bytes(text), 0600);
+    fs::write_new_file(dir / kFileName, as_bytes(text), 0600);
   } catch (...) {
     crypto::cleanse(text.data(), text.size());
     throw;
