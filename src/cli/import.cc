@@ -8,6 +8,7 @@
 #include "device/device.h"
 #include "import/importer.h"
 #include "import/softhsm2_token.h"
+#include "token/ck_error.h"
 
 namespace twinhsm::cli {
 
@@ -75,14 +76,13 @@ void add_import_commands(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* sh = imp->add_subcommand(
       "softhsm2",
-      "Copy every object of a SoftHSMv2 token into the token: key pairs and secret keys (also "
-      "those SoftHSMv2 made sensitive and unextractable), certificates and data objects, with "
-      "their attributes. Reads SoftHSMv2's file backend directly, only reading it; decrypts its "
-      "private objects with SoftHSMv2's user PIN. All or nothing: one transaction. Imported keys "
-      "have CKA_LOCAL false and keep CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE if SoftHSMv2 "
-      "generated them so. Objects twinhsm cannot hold (DSA, DH, DES, GOST keys, other curves) are "
-      "named and the import refused, unless --skip-unsupported; an object already in the token "
-      "(same class, CKA_ID, CKA_LABEL) refuses it too.");
+      "Copy every object of a SoftHSMv2 token (keys, even sensitive and unextractable ones, "
+      "certificates, data objects) into the token with their attributes, all or nothing. Reads "
+      "the token's directory (SoftHSMv2's file backend) and never writes it; its user PIN "
+      "decrypts the private objects. Imported keys get CKA_LOCAL false and keep "
+      "CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE as SoftHSMv2 generated them. An object "
+      "twinhsm cannot hold (DSA, DH, DES, GOST keys, other curves) refuses the import unless "
+      "--skip-unsupported; so does one already in the token (same class, CKA_ID and CKA_LABEL).");
   add_device_option(sh, o->dir);
   sh->add_option("--from", o->from,
                  "SoftHSMv2 token directory: the <uuid> directory under its directories.tokendir, "
@@ -108,7 +108,14 @@ void add_import_commands(CLI::App& app) {
         source.read_objects(read_pin(o->softhsm_pin, "SoftHSMv2 user PIN"));
     import::ImportOptions options{o->dry_run, o->skip_unsupported};
     import::ImportResult plan = import::plan_import(objects, options);
-    t.login(token::Role::user, read_pin(o->pin, "twinhsm user PIN"));
+    try {
+      t.login(token::Role::user, read_pin(o->pin, "twinhsm user PIN"));
+    } catch (const token::CkError& e) {
+      if (e.rv() != CKR_PIN_INCORRECT) {
+        throw;
+      }
+      throw token::CkError(e.rv(), "wrong twinhsm user PIN");  // there are two PINs here
+    }
     import::import_objects(t, plan, options);
     t.logout();
     print_result(source, plan, o->dir, o->dry_run, o->json);
