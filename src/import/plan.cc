@@ -24,16 +24,26 @@ std::string hex_number(CK_ULONG v) {
 
 std::string class_name(CK_OBJECT_CLASS c) {
   switch (c) {
-    case CKO_DATA: return "data";
-    case CKO_CERTIFICATE: return "certificate";
-    case CKO_PUBLIC_KEY: return "public-key";
-    case CKO_PRIVATE_KEY: return "private-key";
-    case CKO_SECRET_KEY: return "secret-key";
-    case CKO_HW_FEATURE: return "hardware-feature";
-    case CKO_DOMAIN_PARAMETERS: return "domain-parameters";
-    case CKO_MECHANISM: return "mechanism";
-    case CKO_OTP_KEY: return "otp-key";
-    default: return "class-" + hex_number(c);
+    case CKO_DATA:
+      return "data";
+    case CKO_CERTIFICATE:
+      return "certificate";
+    case CKO_PUBLIC_KEY:
+      return "public-key";
+    case CKO_PRIVATE_KEY:
+      return "private-key";
+    case CKO_SECRET_KEY:
+      return "secret-key";
+    case CKO_HW_FEATURE:
+      return "hardware-feature";
+    case CKO_DOMAIN_PARAMETERS:
+      return "domain-parameters";
+    case CKO_MECHANISM:
+      return "mechanism";
+    case CKO_OTP_KEY:
+      return "otp-key";
+    default:
+      return "class-" + hex_number(c);
   }
 }
 
@@ -97,7 +107,8 @@ std::string unsupported_reason(const SourceObject& s, CK_OBJECT_CLASS c, CK_KEY_
     bool edwards = curve == crypto::Curve::ed25519;
     if (!curve || edwards != (k == CKK_EC_EDWARDS)) {
       return "twinhsm has no curve with CKA_EC_PARAMS " + to_hex(s.attrs.get_bytes(CKA_EC_PARAMS)) +
-             (k == CKK_EC ? " (its EC curves: P-256, P-384, P-521)" : " (its Edwards curve: Ed25519)");
+             (k == CKK_EC ? " (its EC curves: P-256, P-384, P-521)"
+                          : " (its Edwards curve: Ed25519)");
     }
   }
   if (!s.templates.empty()) {
@@ -112,9 +123,9 @@ std::string unsupported_reason(const SourceObject& s, CK_OBJECT_CLASS c, CK_KEY_
 }
 
 // What twinhsm computes for itself, and so never takes from a template.
-constexpr std::array kComputed = {CKA_LOCAL,      CKA_KEY_GEN_MECHANISM, CKA_ALWAYS_SENSITIVE,
-                                  CKA_NEVER_EXTRACTABLE, CKA_MODULUS_BITS, CKA_VALUE_LEN,
-                                  CKA_VALUE_BITS, CKA_UNIQUE_ID};
+constexpr std::array kComputed = {
+    CKA_LOCAL,        CKA_KEY_GEN_MECHANISM, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
+    CKA_MODULUS_BITS, CKA_VALUE_LEN,         CKA_VALUE_BITS,       CKA_UNIQUE_ID};
 
 }  // namespace
 

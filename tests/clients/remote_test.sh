@@ -25,7 +25,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: the remote test needs root (sshd, and the application as another user)"
   e2e_finish
 fi
-[[ -x /usr/sbin/sshd ]] || { fail "/usr/sbin/sshd is missing (Debian openssh-server; run scripts/setup.sh)"; exit 1; }
+[[ -x /usr/sbin/sshd ]] || { fail "/usr/sbin/sshd is missing (Debian openssh-server)"; exit 1; }
 MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
 PROXY="/usr/lib/${MULTIARCH}/p11-kit-proxy.so"
 P11KIT_CLIENT="/usr/lib/${MULTIARCH}/pkcs11/p11-kit-client.so"
@@ -59,17 +59,20 @@ head -c 3000 /dev/urandom >"${APP}/data"
 openssl dgst -sha256 -binary "${APP}/data" >"${APP}/data.sha256"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "${WORK}/peer.key" 2>/dev/null
 openssl pkey -in "${WORK}/peer.key" -pubout -outform DER -out "${APP}/peer.der"
-SSH_OPTS="-F none -T -o UserKnownHostsFile=${APP}/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -p ${SSHD_PORT}"
+SSH_OPTS=(-F none -T -o "UserKnownHostsFile=${APP}/known_hosts" -o StrictHostKeyChecking=yes
+  -o BatchMode=yes -p "${SSHD_PORT}")
 
 recipe "the HSM host lets each key do one thing"
 {
-  echo "command=\"TWINHSM_CONF=${TWINHSM_CONF} exec p11-kit remote ${MODULE}\",restrict $(cut -d' ' -f1,2 "${APP}/remote_id.pub")"
-  echo "command=\"/bin/false\",restrict,port-forwarding $(cut -d' ' -f1,2 "${APP}/forward_id.pub")"
+  printf 'command="TWINHSM_CONF=%s exec p11-kit remote %s",restrict %s\n' "${TWINHSM_CONF}" \
+    "${MODULE}" "$(cut -d' ' -f1,2 "${APP}/remote_id.pub")"
+  printf 'command="/bin/false",restrict,port-forwarding %s\n' \
+    "$(cut -d' ' -f1,2 "${APP}/forward_id.pub")"
 } >"${S}/authorized_keys"
 
 recipe "a p11-kit module that is a remote token"
 cat >"${APP}/.config/pkcs11/modules/hsm.module" <<EOF
-remote: |ssh ${SSH_OPTS} -i ${APP}/remote_id root@127.0.0.1
+remote: |ssh ${SSH_OPTS[*]} -i ${APP}/remote_id root@127.0.0.1
 EOF
 chown -R "${APP_USER}:${APP_GROUP}" "${APP}"
 chmod 0700 "${APP}"
@@ -87,15 +90,18 @@ section "1. signing through p11-kit remote over ssh"
 as_app "${REMOTE[@]}" --login --pin "${USER_PIN}" --sign --mechanism ECDSA \
   --signature-format openssl --id 01 -i "${APP}/data.sha256" -o "${APP}/remote-ec.sig"
 assert_ok "ECDSA over a SHA-256 digest, signed on the HSM host"
-run openssl dgst -sha256 -verify "${WORK}/remote-ec.pub.pem" -signature "${APP}/remote-ec.sig" "${APP}/data"
+# verify PUB.pem SIG: openssl checks SIG, a signature of the application's data.
+verify() { run openssl dgst -sha256 -verify "${WORK}/$1" -signature "${APP}/$2" "${APP}/data"; }
+verify remote-ec.pub.pem remote-ec.sig
 assert_out_contains "Verified OK" "openssl verifies the remote ECDSA signature"
 as_app "${REMOTE[@]}" --login --pin "${USER_PIN}" --sign --mechanism SHA256-RSA-PKCS --id 02 \
   -i "${APP}/data" -o "${APP}/remote-rsa.sig"
 assert_ok "SHA256-RSA-PKCS, signed on the HSM host"
-run openssl dgst -sha256 -verify "${WORK}/remote-rsa.pub.pem" -signature "${APP}/remote-rsa.sig" "${APP}/data"
+verify remote-rsa.pub.pem remote-rsa.sig
 assert_out_contains "Verified OK" "openssl verifies the remote RSA signature"
 sleep 0.2
-assert_file_contains "${S}/sshd.log" "Accepted publickey for root from 127.0.0.1" "the application came in through sshd"
+assert_file_contains "${S}/sshd.log" "Accepted publickey for root from 127.0.0.1" \
+  "the application came in through sshd"
 
 section "what p11-kit 0.24's RPC does not carry"
 as_app "${REMOTE[@]}" --list-mechanisms
@@ -126,21 +132,22 @@ recipe "p11-kit server on the HSM host"
 mkdir -p "${WORK}/run"
 background "${WORK}/server.log" p11-kit server -f --name "${WORK}/run/pkcs11.sock" \
   --provider "${MODULE}" "pkcs11:token=hsm"
-wait_for -S "${WORK}/run/pkcs11.sock" 10 || { fail "p11-kit server did not start"; cat "${WORK}/server.log" >&2; }
+wait_for -S "${WORK}/run/pkcs11.sock" 10 ||
+  { fail "p11-kit server did not start"; cat "${WORK}/server.log" >&2; }
 recipe "the application host forwards the socket"
-# shellcheck disable=SC2086
-background "${WORK}/forward.log" runuser -u "${APP_USER}" -- env -i PATH=/usr/bin:/bin HOME="${APP}" \
-  ssh ${SSH_OPTS} -i "${APP}/forward_id" -N -o ExitOnForwardFailure=yes \
-  -L "${APP}/hsm.sock:${WORK}/run/pkcs11.sock" root@127.0.0.1
-wait_for -S "${APP}/hsm.sock" 10 || { fail "ssh did not forward the socket"; cat "${WORK}/forward.log" >&2; }
+background "${WORK}/forward.log" runuser -u "${APP_USER}" -- \
+  env -i PATH=/usr/bin:/bin HOME="${APP}" ssh "${SSH_OPTS[@]}" -i "${APP}/forward_id" -N \
+  -o ExitOnForwardFailure=yes -L "${APP}/hsm.sock:${WORK}/run/pkcs11.sock" root@127.0.0.1
+wait_for -S "${APP}/hsm.sock" 10 ||
+  { fail "ssh did not forward the socket"; cat "${WORK}/forward.log" >&2; }
 as_app P11_KIT_SERVER_ADDRESS="unix:path=${APP}/hsm.sock" pkcs11-tool --module "${P11KIT_CLIENT}" \
   --login --pin "${USER_PIN}" --sign --mechanism ECDSA --signature-format openssl --id 01 \
   -i "${APP}/data.sha256" -o "${APP}/forwarded-ec.sig"
 assert_ok "ECDSA through the forwarded socket"
-run openssl dgst -sha256 -verify "${WORK}/remote-ec.pub.pem" -signature "${APP}/forwarded-ec.sig" "${APP}/data"
+verify remote-ec.pub.pem forwarded-ec.sig
 assert_out_contains "Verified OK" "openssl verifies the signature made through the forwarded socket"
 run runuser -u "${APP_USER}" -- env -i PATH=/usr/bin:/bin HOME="${APP}" \
-  ssh ${SSH_OPTS} -i "${APP}/forward_id" root@127.0.0.1 id
+  ssh "${SSH_OPTS[@]}" -i "${APP}/forward_id" root@127.0.0.1 id
 assert_fails "the forwarding key runs no command"
 
 e2e_finish

@@ -59,7 +59,8 @@ FAILURES, CHECKS = [], [0]
 
 def check(name, ok, detail=""):
     CHECKS[0] += 1
-    print("%s: %s%s" % ("PASS" if ok else "FAIL", name, (" -- " + detail) if detail and not ok else ""))
+    note = (" -- " + detail) if detail and not ok else ""
+    print("%s: %s%s" % ("PASS" if ok else "FAIL", name, note))
     if not ok:
         FAILURES.append(name)
     sys.stdout.flush()
@@ -99,7 +100,8 @@ def make_softhsm_token():
     tokens = os.path.join(WORK, "softhsm-tokens")
     os.mkdir(tokens)
     with open(ENV["SOFTHSM2_CONF"], "w") as f:
-        f.write("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n" % tokens)
+        f.write("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
+                % tokens)
     must("softhsm2-util", "--init-token", "--free", "--label", "legacy", "--so-pin", SH_SO_PIN,
          "--pin", SH_PIN)
     sh_tool("--keypairgen", "--key-type", "rsa:2048", "--id", "01", "--label", "rsa-key")
@@ -129,7 +131,8 @@ def make_device(name, init=True):
     must(CLI, "factory", "personalize", "--device", dev, "--master-key", mk, "--diversifier",
          "import-" + name, "--pbkdf2-iterations", "1000")
     if init:
-        must(CLI, "token", "init", "--device", dev, "--label", name, "--so-pin", SO_PIN, "--pin", PIN)
+        must(CLI, "token", "init", "--device", dev, "--label", name, "--so-pin", SO_PIN,
+             "--pin", PIN)
     return dev
 
 
@@ -147,7 +150,8 @@ def refused(name, p, pattern, dev):
     lines = p.stderr.splitlines()
     check(name + ": refused with one line", p.returncode != 0 and len(lines) == 1
           and lines[0].startswith("twinhsm: "), "rc %d, stderr %r" % (p.returncode, p.stderr))
-    check(name + ": says why", pattern.lower() in p.stderr.lower(), "want %r in %r" % (pattern, p.stderr))
+    check(name + ": says why", pattern.lower() in p.stderr.lower(),
+          "want %r in %r" % (pattern, p.stderr))
     check(name + ": nothing written", object_count(dev) == 0)
 
 
@@ -174,8 +178,8 @@ def main():
             dev)
     p = import_cmd(dev, token)
     refused("unsupported objects", p, "--skip-unsupported", dev)
-    check("the secp256k1 keys are named", p.stderr.count('"k1-key"') == 2 and "06052b8104000a" in p.stderr,
-          p.stderr)
+    check("the secp256k1 keys are named",
+          p.stderr.count('"k1-key"') == 2 and "06052b8104000a" in p.stderr, p.stderr)
 
     p = import_cmd(dev, token, "--dry-run", skip)
     check("dry run succeeds", p.returncode == 0, p.stderr)
@@ -277,7 +281,8 @@ def compare_through_the_modules(dev):
             t = attrs(tw, found[0], [CKA_LOCAL, CKA_KEY_GEN_MECHANISM])
             check(name + ": CKA_LOCAL false", t[CKA_LOCAL] == b"\0")
             check(name + ": CKA_KEY_GEN_MECHANISM unavailable",
-                  int.from_bytes(t[CKA_KEY_GEN_MECHANISM], sys.byteorder) == CK_UNAVAILABLE_INFORMATION)
+                  int.from_bytes(t[CKA_KEY_GEN_MECHANISM], sys.byteorder)
+                  == CK_UNAVAILABLE_INFORMATION)
         if cls in (CKO_PRIVATE_KEY, CKO_SECRET_KEY):
             s = attrs(sh, obj, [CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_SENSITIVE])
             check(name + ": SoftHSMv2 generated it sensitive and unextractable",
@@ -324,7 +329,8 @@ def use_the_keys(sh, tw, pairs):
     sh_aes, tw_aes = pairs[(CKO_SECRET_KEY, "aes-key")]
     block = bytes(range(16))
     check("AES: one block, ECB, as SoftHSMv2's key",
-          bytes(tw.encrypt(tw_aes, block, M(CKM_AES_ECB))) == bytes(sh.encrypt(sh_aes, block, M(CKM_AES_ECB))))
+          bytes(tw.encrypt(tw_aes, block, M(CKM_AES_ECB)))
+          == bytes(sh.encrypt(sh_aes, block, M(CKM_AES_ECB))))
     iv = bytes(16)
     check("AES: CBC with padding, as SoftHSMv2's key",
           bytes(tw.encrypt(tw_aes, data, M(CKM_AES_CBC_PAD, iv)))

@@ -46,7 +46,8 @@ TEST(ImportPlan, NamesWhatTwinhsmCannotHold) {
   params.attrs.set_ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS);
 
   EXPECT_EQ(plan_object(key(CKO_PRIVATE_KEY, CKK_DSA, "d")).unsupported, "twinhsm has no dsa keys");
-  EXPECT_EQ(plan_object(key(CKO_SECRET_KEY, CKK_DES3, "d")).unsupported, "twinhsm has no des3 keys");
+  EXPECT_EQ(plan_object(key(CKO_SECRET_KEY, CKK_DES3, "d")).unsupported,
+            "twinhsm has no des3 keys");
   EXPECT_NE(plan_object(secp256k1).unsupported.find("06052b8104000a"), std::string::npos);
   EXPECT_NE(plan_object(ed_as_ec).unsupported.find("no curve"), std::string::npos);
   EXPECT_NE(plan_object(wrapping).unsupported.find("CKA_WRAP_TEMPLATE"), std::string::npos);
@@ -82,13 +83,14 @@ TEST(ImportPlan, KeepsAlwaysSensitiveAndNeverExtractableOnlyForKeysSoftHsmGenera
   Candidate c = plan_object(generated);
   EXPECT_TRUE(c.always_sensitive);
   EXPECT_TRUE(c.never_extractable);
-  for (CK_ATTRIBUTE_TYPE t : {CKA_LOCAL, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
-                              CKA_KEY_GEN_MECHANISM}) {
+  for (CK_ATTRIBUTE_TYPE t :
+       {CKA_LOCAL, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_KEY_GEN_MECHANISM}) {
     EXPECT_FALSE(c.tmpl.has(t)) << "the template carries attribute " << t;
   }
   EXPECT_TRUE(c.tmpl.get_bool(CKA_TOKEN, false));
 
-  auto created = generated;  // C_CreateObject'ed into SoftHSMv2, which still says "never extractable"
+  auto created =
+      generated;  // C_CreateObject'ed into SoftHSMv2, which still says "never extractable"
   created.attrs.set_bool(CKA_LOCAL, false);
   EXPECT_FALSE(plan_object(created).always_sensitive);
   EXPECT_FALSE(plan_object(created).never_extractable);
@@ -154,7 +156,8 @@ TEST(ImportObjects, AnObjectTheTokenRefusesLeavesNothingWritten) {
   } catch (const Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("cannot import private-key ec \"broken\" id 01 (broken.object)"),
-              std::string::npos) << m;
+              std::string::npos)
+        << m;
     EXPECT_NE(m.find("nothing was imported"), std::string::npos) << m;
   }
   EXPECT_EQ(target.objects(), 0u) << "the objects before the refused one were written";

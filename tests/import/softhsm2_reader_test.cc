@@ -55,7 +55,8 @@ struct TokenCopy {
   TokenCopy() { fs::copy(kToken, dir); }
   void write(const std::string& file, const Bytes& data) const {
     std::ofstream(dir / file, std::ios::binary | std::ios::trunc)
-        .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+        .write(reinterpret_cast<const char*>(data.data()),
+               static_cast<std::streamsize>(data.size()));
   }
   Bytes read(const std::string& file) const {
     std::string s = test::read_file(dir / file);
