@@ -59,6 +59,18 @@ need() {
   done
 }
 
+# The system's library directory (Debian multiarch), where p11-kit's modules and OpenSSL's engines
+# are.
+MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+
+# need_file FILE...: stops with one failure when a file the test uses is missing.
+need_file() {
+  local f
+  for f in "$@"; do
+    [[ -f "${f}" ]] || { fail "${f} is missing (run scripts/setup.sh)"; exit 1; }
+  done
+}
+
 # client_device LABEL [DIR]: a new device (fast PBKDF2) in DIR (default $WORK/LABEL) whose
 # token is initialized with label LABEL, the SO PIN $SO_PIN and the user PIN $USER_PIN;
 # exports TWINHSM_CONF naming it alone. Sets $DEV.

@@ -26,12 +26,9 @@ if [[ $(id -u) -ne 0 ]]; then
   e2e_finish
 fi
 [[ -x /usr/sbin/sshd ]] || { fail "/usr/sbin/sshd is missing (Debian openssh-server)"; exit 1; }
-MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
 PROXY="/usr/lib/${MULTIARCH}/p11-kit-proxy.so"
 P11KIT_CLIENT="/usr/lib/${MULTIARCH}/pkcs11/p11-kit-client.so"
-for f in "${PROXY}" "${P11KIT_CLIENT}"; do
-  [[ -f "${f}" ]] || { fail "${f} is missing (Debian p11-kit-modules)"; exit 1; }
-done
+need_file "${PROXY}" "${P11KIT_CLIENT}"
 APP_USER=nobody
 APP_GROUP="$(id -gn "${APP_USER}")"
 
