@@ -97,6 +97,12 @@ crypto::SecureBytes cbc_decrypt(std::span<const uint8_t> key, ByteView iv_and_ci
   return out;
 }
 
+// stored_in_clear: SoftHSMv2 does not encrypt these in private objects
+// (P11AttrStartDate/EndDate::updateAttr).
+bool stored_in_clear(CK_ATTRIBUTE_TYPE type) {
+  return type == CKA_START_DATE || type == CKA_END_DATE;
+}
+
 std::string text_of(const ObjectFile& token, CK_ATTRIBUTE_TYPE type) {
   const FileAttribute* a = token.find(type);
   if (!a || a->kind != FileAttribute::Kind::bytes) {
@@ -183,14 +189,8 @@ crypto::SecureBytes SoftHsm2Token::token_key(ByteView user_pin) const {
   return crypto::secure_copy(ByteView(opened).subspan(3));
 }
 
-namespace {
-
-bool stored_in_clear(CK_ATTRIBUTE_TYPE type) {
-  return type == CKA_START_DATE || type == CKA_END_DATE;  // P11AttrStartDate/EndDate::updateAttr
-}
-
-SourceObject to_source(const std::string& name, const ObjectFile& file,
-                       const crypto::SecureBytes& key) {
+SourceObject source_object(const std::string& name, const ObjectFile& file,
+                           const crypto::SecureBytes& key) {
   SourceObject out;
   out.file = name;
   const FileAttribute* priv = file.find(CKA_PRIVATE);
@@ -231,8 +231,6 @@ SourceObject to_source(const std::string& name, const ObjectFile& file,
   return out;
 }
 
-}  // namespace
-
 std::vector<SourceObject> SoftHsm2Token::read_objects(ByteView user_pin) const {
   crypto::SecureBytes key = token_key(user_pin);
   std::vector<SourceObject> objects;
@@ -240,7 +238,7 @@ std::vector<SourceObject> SoftHsm2Token::read_objects(ByteView user_pin) const {
     fs::path path = dir_ / name;
     ObjectFile file = parse_file(path);
     try {
-      objects.push_back(to_source(name, file, key));
+      objects.push_back(source_object(name, file, key));
     } catch (const IntegrityError&) {
       throw IntegrityError("the SoftHSMv2 file " + path.string() + " is damaged: a private "
                            "attribute does not decrypt with the token key");

@@ -29,6 +29,11 @@ struct SourceObject {
   std::vector<CK_ATTRIBUTE_TYPE> templates;
 };
 
+// source_object gives a parsed object file's attributes in the clear, its private values
+// decrypted with token_key. Throws IntegrityError when one does not decrypt.
+SourceObject source_object(const std::string& file_name, const ObjectFile& file,
+                           const crypto::SecureBytes& token_key);
+
 class SoftHsm2Token {
  public:
   // open reads dir/token.object. Throws UsageError when dir is not one token directory of
