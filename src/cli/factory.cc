@@ -75,6 +75,9 @@ void add_factory_commands(CLI::App& app) {
                    "Button backend: socket (default), tty, gpio:CHIP:LINE, insecure-auto (tests only)");
   pers->add_option("--button-timeout", p->options.button_timeout_seconds,
                    "Seconds to wait for a button press (default 60)");
+  pers->add_option("--key-policy", p->options.key_policy,
+                   "strict (default): no key both wraps keys and encrypts data; compatible: such "
+                   "keys may be made for legacy applications, and never wrap a sensitive key");
   pers->callback([p] {
     crypto::SecureBytes master = read_master_key(p->master_key);
     device::Device::personalize(p->dir, master, p->options);

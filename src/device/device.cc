@@ -71,6 +71,9 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     throw UsageError("--button-timeout must be between 1 and 3600 seconds");
   }
   validate_button_backend(o.button);
+  if (!token::key_policy_from_name(o.key_policy)) {
+    throw UsageError("--key-policy must be strict or compatible");
+  }
   if (std::filesystem::exists(dir / SecureElement::kFileName)) {
     throw UsageError(dir.string() + " already holds a device; personalizing it again would destroy its keys");
   }
@@ -94,6 +97,7 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store.put_setting(token::settings::kMaxLoginFailures, std::to_string(o.max_login_failures));
     store.put_setting(token::settings::kButtonBackend, o.button);
     store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
+    store.put_setting(token::settings::kKeyPolicy, o.key_policy);
     tx.commit();
     // SQLite gives its -wal and -shm files the database file's mode.
     std::filesystem::permissions(db, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);

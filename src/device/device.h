@@ -20,6 +20,7 @@ struct PersonalizeOptions {
   uint32_t max_login_failures = 10;
   std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
   uint32_t button_timeout_seconds = 60;
+  std::string key_policy = "strict";  // strict | compatible (token/key_policy.h)
 };
 
 class Device {

@@ -89,6 +89,18 @@ PinState Token::pin_state(Role role) {
   return s;
 }
 
+KeyPolicy Token::key_policy() {
+  auto text = store_.setting_text(settings::kKeyPolicy);
+  if (!text) {
+    return KeyPolicy::strict;
+  }
+  auto policy = key_policy_from_name(*text);
+  if (!policy) {
+    throw IntegrityError("the device's key policy setting '" + *text + "' is unknown");
+  }
+  return *policy;
+}
+
 std::optional<Role> Token::logged_in() const {
   std::lock_guard lock(mutex_);
   return role_;
