@@ -82,7 +82,9 @@ void add_import_commands(CLI::App& app) {
       "decrypts the private objects. Imported keys get CKA_LOCAL false and keep "
       "CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE as SoftHSMv2 generated them. An object "
       "twinhsm cannot hold (DSA, DH, DES, GOST keys, other curves) refuses the import unless "
-      "--skip-unsupported; so does one already in the token (same class, CKA_ID and CKA_LABEL).");
+      "--skip-unsupported; so does one already in the token (same class, CKA_ID and CKA_LABEL), "
+      "and one the device's key policy refuses (SoftHSMv2 gives its keys every usage: see "
+      "'twinhsm device set-key-policy').");
   add_device_option(sh, o->dir);
   sh->add_option("--from", o->from,
                  "SoftHSMv2 token directory: the <uuid> directory under its directories.tokendir, "

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "import/target.h"
 #include "store/store.h"
+#include "token/ck_error.h"
 
 namespace twinhsm::import {
 
@@ -45,6 +46,14 @@ void import_objects(token::Token& t, const ImportResult& plan, const ImportOptio
   for (const Candidate& c : plan.imported) {
     try {
       make_object(t, c);
+    } catch (const token::CkError& e) {
+      bool mixed_uses = e.rv() == CKR_TEMPLATE_INCONSISTENT && strict_key_policy(t);
+      throw Error("cannot import " + c.describe() + ": " + e.what() +
+                  (mixed_uses ? " (SoftHSMv2 gives its keys every usage unless told otherwise; "
+                                "'twinhsm device set-key-policy compatible' lets twinhsm hold "
+                                "them)"
+                              : "") +
+                  "; nothing was imported");
     } catch (const std::exception& e) {
       throw Error("cannot import " + c.describe() + ": " + e.what() + "; nothing was imported");
     }

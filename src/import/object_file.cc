@@ -85,7 +85,9 @@ FileAttribute read_value(Cursor& in, uint64_t kind, bool inside_map) {
       Cursor inner(in.take(n, "a template"), start);
       std::map<CK_ATTRIBUTE_TYPE, FileAttribute> entries;
       read_attributes(inner, entries, true);
-      a.map_entries = entries.size();
+      for (auto& [type, value] : entries) {
+        a.map.emplace(type, std::move(static_cast<FileValue&>(value)));
+      }
       break;
     }
     case 5: {

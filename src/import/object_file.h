@@ -24,8 +24,8 @@
 
 namespace twinhsm::import {
 
-// FileAttribute is one attribute as the file holds it.
-struct FileAttribute {
+// FileValue is one value as the file holds it.
+struct FileValue {
   enum class Kind { boolean = 1, ulong = 2, bytes = 3, map = 4, mechanisms = 5 };
   Kind kind = Kind::bytes;
   bool boolean = false;
@@ -34,7 +34,12 @@ struct FileAttribute {
   // is kept as a secret.
   crypto::SecureBytes bytes;
   std::vector<uint64_t> mechanisms;
-  size_t map_entries = 0;  // attribute templates (kind 4): how many attributes they hold
+};
+
+// FileAttribute is one attribute: a value, or (kind map) an attribute template
+// (CKA_WRAP_TEMPLATE, ...) and the attributes it holds.
+struct FileAttribute : FileValue {
+  std::map<CK_ATTRIBUTE_TYPE, FileValue> map;
 };
 
 struct ObjectFile {

@@ -111,10 +111,6 @@ std::string unsupported_reason(const SourceObject& s, CK_OBJECT_CLASS c, CK_KEY_
                           : " (its Edwards curve: Ed25519)");
     }
   }
-  if (!s.templates.empty()) {
-    return "it has a CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE or CKA_DERIVE_TEMPLATE, which "
-           "twinhsm does not carry";
-  }
   if (s.attrs.get_bool(CKA_TRUSTED, false)) {
     return "its CKA_TRUSTED is true, which in twinhsm only the SO sets: set it again after the "
            "import";

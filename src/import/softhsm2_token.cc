@@ -105,7 +105,7 @@ bool stored_in_clear(CK_ATTRIBUTE_TYPE type) {
 
 std::string text_of(const ObjectFile& token, CK_ATTRIBUTE_TYPE type) {
   const FileAttribute* a = token.find(type);
-  if (!a || a->kind != FileAttribute::Kind::bytes) {
+  if (!a || a->kind != FileValue::Kind::bytes) {
     return "";
   }
   std::string s(a->bytes.begin(), a->bytes.end());
@@ -165,7 +165,7 @@ std::string SoftHsm2Token::serial() const { return text_of(token_, kTokenSerial)
 
 crypto::SecureBytes SoftHsm2Token::token_key(ByteView user_pin) const {
   const FileAttribute* blob = token_.find(kUserPinBlob);
-  if (!blob || blob->kind != FileAttribute::Kind::bytes || blob->bytes.empty()) {
+  if (!blob || blob->kind != FileValue::Kind::bytes || blob->bytes.empty()) {
     throw UsageError("the SoftHSMv2 token has no user PIN: set one (softhsm2-util --init-token "
                      "--pin, or C_InitPIN) and try again");
   }
@@ -189,43 +189,58 @@ crypto::SecureBytes SoftHsm2Token::token_key(ByteView user_pin) const {
   return crypto::secure_copy(ByteView(opened).subspan(3));
 }
 
+namespace {
+
+// set_value sets type in out to a plain value of the file (bytes as they are).
+void set_value(token::AttributeMap& out, CK_ATTRIBUTE_TYPE type, const FileValue& v) {
+  switch (v.kind) {
+    case FileValue::Kind::boolean:
+      out.set_bool(type, v.boolean);
+      break;
+    case FileValue::Kind::ulong:
+      out.set_ulong(type, static_cast<CK_ULONG>(v.ulong));
+      break;
+    case FileValue::Kind::bytes:
+      out.set(type, ByteView(v.bytes));
+      break;
+    case FileValue::Kind::mechanisms:
+      if (!v.mechanisms.empty()) {
+        crypto::SecureBytes list;
+        for (uint64_t m : v.mechanisms) {
+          auto mech = static_cast<CK_MECHANISM_TYPE>(m);
+          auto* p = reinterpret_cast<const uint8_t*>(&mech);
+          list.insert(list.end(), p, p + sizeof mech);
+        }
+        out.set(type, std::move(list));
+      }
+      break;
+    case FileValue::Kind::map:
+      break;  // never inside a template (the parser refuses it); source_object encodes templates
+  }
+}
+
+}  // namespace
+
 SourceObject source_object(const std::string& name, const ObjectFile& file,
                            const crypto::SecureBytes& key) {
   SourceObject out;
   out.file = name;
   const FileAttribute* priv = file.find(CKA_PRIVATE);
-  bool is_private = !priv || priv->kind != FileAttribute::Kind::boolean || priv->boolean;
+  bool is_private = !priv || priv->kind != FileValue::Kind::boolean || priv->boolean;
   for (const auto& [type, a] : file.attributes) {
-    switch (a.kind) {
-      case FileAttribute::Kind::boolean:
-        out.attrs.set_bool(type, a.boolean);
-        break;
-      case FileAttribute::Kind::ulong:
-        out.attrs.set_ulong(type, static_cast<CK_ULONG>(a.ulong));
-        break;
-      case FileAttribute::Kind::bytes:
-        if (is_private && !a.bytes.empty() && !stored_in_clear(type)) {
-          out.attrs.set(type, cbc_decrypt(key, a.bytes));
-        } else {
-          out.attrs.set(type, ByteView(a.bytes));
+    if (a.kind == FileValue::Kind::map) {
+      if (!a.map.empty()) {  // a template's values are never encrypted
+        token::AttributeMap tmpl;
+        for (const auto& [inner_type, inner] : a.map) {
+          set_value(tmpl, inner_type, inner);
         }
-        break;
-      case FileAttribute::Kind::mechanisms:
-        if (!a.mechanisms.empty()) {
-          crypto::SecureBytes list;
-          for (uint64_t m : a.mechanisms) {
-            auto mech = static_cast<CK_MECHANISM_TYPE>(m);
-            auto* p = reinterpret_cast<const uint8_t*>(&mech);
-            list.insert(list.end(), p, p + sizeof mech);
-          }
-          out.attrs.set(type, std::move(list));
-        }
-        break;
-      case FileAttribute::Kind::map:
-        if (a.map_entries > 0) {
-          out.templates.push_back(type);
-        }
-        break;
+        out.attrs.set(type, tmpl.encode());
+      }
+    } else if (a.kind == FileValue::Kind::bytes && is_private && !a.bytes.empty() &&
+               !stored_in_clear(type)) {
+      out.attrs.set(type, cbc_decrypt(key, a.bytes));
+    } else {
+      set_value(out.attrs, type, a);
     }
   }
   return out;

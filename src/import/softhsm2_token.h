@@ -20,13 +20,12 @@ namespace twinhsm::import {
 
 // SourceObject is one token object of the SoftHSMv2 token with its values in the clear, as
 // PKCS#11 gives them: booleans as CK_BBOOL, numbers as CK_ULONG, CKA_ALLOWED_MECHANISMS as an
-// array of CK_MECHANISM_TYPE. Empty attribute templates and mechanism sets (SoftHSMv2's
-// defaults, meaning "none") are left out.
+// array of CK_MECHANISM_TYPE, an attribute template (CKA_WRAP_TEMPLATE, ...) as twinhsm stores
+// one: the encoding of its attributes (token::AttributeMap::encode). Empty templates and
+// mechanism sets (SoftHSMv2's defaults, meaning "none") are left out.
 struct SourceObject {
   std::string file;  // the object file's name, "<uuid>.object"
   token::AttributeMap attrs;
-  // Attribute templates (CKA_WRAP_TEMPLATE, ...) that are not empty; twinhsm does not carry them.
-  std::vector<CK_ATTRIBUTE_TYPE> templates;
 };
 
 // source_object gives a parsed object file's attributes in the clear, its private values

@@ -41,6 +41,9 @@ must pkcs11-tool --module "${MODULE}" --login --pin "${USER_PIN}" --keygen --key
   --id 03 --label remote-aes
 must pkcs11-tool --module "${MODULE}" --login --pin "${USER_PIN}" --keygen --key-type AES:16 \
   --id 04 --label remote-wrappable --extractable
+# (a key that wraps keys does not also encrypt data: the device's strict key policy)
+must pkcs11-tool --module "${MODULE}" --login --pin "${USER_PIN}" --keygen --key-type AES:32 \
+  --id 05 --label remote-wrapper --usage-wrap
 export_pubkey 01 "${WORK}/remote-ec.pub.pem"
 export_pubkey 02 "${WORK}/remote-rsa.pub.pem"
 S="${WORK}/sshd"
@@ -121,7 +124,7 @@ expect_not_carried() {
 expect_not_carried "ECDSA-SHA256" --sign --mechanism ECDSA-SHA256 --id 01 -i "${APP}/data"
 expect_not_carried "AES-CBC-PAD" --encrypt --mechanism AES-CBC-PAD \
   --iv 000102030405060708090a0b0c0d0e0f --id 03 -i "${APP}/data"
-expect_not_carried "AES key wrap" --wrap --mechanism AES-KEY-WRAP --id 03 --application-id 04
+expect_not_carried "AES key wrap" --wrap --mechanism AES-KEY-WRAP --id 05 --application-id 04
 expect_not_carried "ECDH" --derive --mechanism ECDH1-DERIVE --id 01 --input-file "${APP}/peer.der"
 
 section "2. signing through p11-kit server, its socket forwarded by ssh"

@@ -3,11 +3,13 @@
 
 softhsm2-util makes a token and pkcs11-tool (on libsofthsm2.so) fills it: RSA-2048 and P-256 key
 pairs and an AES-256 key, generated sensitive and unextractable; a certificate; a private data
-object; and a secp256k1 key pair, which twinhsm cannot hold. Then, against a twinhsm device:
+object; and a secp256k1 key pair, which twinhsm cannot hold. Then, against a twinhsm device
+(with the compatible key policy, but where said):
 
   - refused, each with one line on stderr and no object written: an uninitialized token, a wrong
     SoftHSMv2 PIN, a wrong twinhsm PIN, a damaged object file (a copy of the token with one file
-    cut short), the token as it is (its secp256k1 keys), the token's parent directory;
+    cut short), the token's parent directory, a device with the strict key policy (SoftHSMv2's
+    keys both unwrap and decrypt), the token as it is (its secp256k1 keys);
   - --dry-run lists what would be imported and writes nothing;
   - --skip-unsupported --json imports the rest and lists the secp256k1 keys as skipped;
   - through libtwinhsm.so (PyKCS11; the SoftHSMv2 token beside it through libsofthsm2.so): every
@@ -123,13 +125,13 @@ def make_softhsm_token():
     return tokens, os.path.dirname(dirs[0])
 
 
-def make_device(name, init=True):
+def make_device(name, init=True, key_policy="compatible"):
     dev = os.path.join(WORK, name)
     mk = os.path.join(WORK, "master.key")
     if not os.path.exists(mk):
         must(CLI, "factory", "new-master-key", "-o", mk)
     must(CLI, "factory", "personalize", "--device", dev, "--master-key", mk, "--diversifier",
-         "import-" + name, "--pbkdf2-iterations", "1000")
+         "import-" + name, "--pbkdf2-iterations", "1000", "--key-policy", key_policy)
     if init:
         must(CLI, "token", "init", "--device", dev, "--label", name, "--so-pin", SO_PIN,
              "--pin", PIN)
@@ -158,8 +160,12 @@ def refused(name, p, pattern, dev):
 def main():
     tokens, token = make_softhsm_token()
     before = tree_sum(tokens)
+    # SoftHSMv2 gives its keys every usage (pkcs11-tool's --usage-* options only add): they
+    # both unwrap and decrypt, which a device with the strict key policy refuses for a hidden
+    # key. The target has the compatible policy; "strict" shows the refusal.
     dev = make_device("target")
     blank = make_device("blank", init=False)
+    strict = make_device("strict", key_policy="strict")
 
     refused("uninitialized target", import_cmd(blank, token), "is not initialized", blank)
     skip = "--skip-unsupported"
@@ -176,6 +182,8 @@ def main():
             "%s is damaged" % os.path.basename(victim), dev)
     refused("the tokens directory", import_cmd(dev, tokens, skip), "give one of them with --from",
             dev)
+    refused("the strict key policy", import_cmd(strict, token, skip),
+            "twinhsm device set-key-policy compatible", strict)
     p = import_cmd(dev, token)
     refused("unsupported objects", p, "--skip-unsupported", dev)
     check("the secp256k1 keys are named",

@@ -8,6 +8,7 @@
 #include "import/softhsm2_token.h"
 #include "temp_device.h"
 #include "token/attribute_policy.h"
+#include "token/settings.h"
 
 namespace twinhsm::import {
 namespace {
@@ -35,8 +36,6 @@ TEST(ImportPlan, NamesWhatTwinhsmCannotHold) {
   secp256k1.attrs.set(CKA_EC_PARAMS, from_hex("06052b8104000a"));
   auto ed_as_ec = key(CKO_PUBLIC_KEY, CKK_EC, "ed-as-ec");
   ed_as_ec.attrs.set(CKA_EC_PARAMS, from_hex("06032b6570"));
-  auto wrapping = key(CKO_SECRET_KEY, CKK_AES, "tmpl");
-  wrapping.templates.push_back(CKA_WRAP_TEMPLATE);
   SourceObject trusted;
   trusted.file = "cert.object";
   trusted.attrs.set_ulong(CKA_CLASS, CKO_CERTIFICATE);
@@ -50,7 +49,6 @@ TEST(ImportPlan, NamesWhatTwinhsmCannotHold) {
             "twinhsm has no des3 keys");
   EXPECT_NE(plan_object(secp256k1).unsupported.find("06052b8104000a"), std::string::npos);
   EXPECT_NE(plan_object(ed_as_ec).unsupported.find("no curve"), std::string::npos);
-  EXPECT_NE(plan_object(wrapping).unsupported.find("CKA_WRAP_TEMPLATE"), std::string::npos);
   EXPECT_NE(plan_object(trusted).unsupported.find("CKA_TRUSTED"), std::string::npos);
   EXPECT_NE(plan_object(params).unsupported.find("no objects of this class"), std::string::npos);
 
@@ -100,11 +98,20 @@ TEST(ImportPlan, KeepsAlwaysSensitiveAndNeverExtractableOnlyForKeysSoftHsmGenera
   EXPECT_FALSE(plan_object(made_extractable).never_extractable);
 }
 
-// A device with an initialized token, opened in this process, the user logged in.
+// A device with an initialized token, opened in this process, the user logged in. Its key
+// policy is compatible unless strict is asked for: SoftHSMv2 gave the vector token's AES key
+// every usage, which the strict policy refuses for a hidden key.
 struct Target {
   test::TempDevice dev;
   std::unique_ptr<device::Device> d = device::Device::open(dev.dir());
-  Target() { d->token().login(token::Role::user, bytes(dev.user_pin())); }
+  explicit Target(bool strict = false) {
+    if (!strict) {
+      store::Store::WriteTransaction tx(d->store());
+      d->store().put_setting(token::settings::kKeyPolicy, "compatible");
+      tx.commit();
+    }
+    d->token().login(token::Role::user, bytes(dev.user_pin()));
+  }
   size_t objects() {
     token::AttributeMap all;
     return d->token().find(all).size();
@@ -140,6 +147,21 @@ TEST(ImportObjects, CreatesEveryObjectWithItsAttributesInOneTransaction) {
   // Again: every object is there already, and nothing more is written.
   EXPECT_THROW(import_objects(target.d->token(), plan, {}), UsageError);
   EXPECT_EQ(target.objects(), 4u);
+}
+
+TEST(ImportObjects, TheStrictKeyPolicyRefusesAKeyThatWrapsAndDecryptsAndSaysWhatToDo) {
+  Target target(/*strict=*/true);
+  try {
+    import_objects(target.d->token(), plan_import(vector_objects(), {}), {});
+    FAIL() << "the strict policy took a hidden key that both wraps and decrypts";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    // The first such key in file order: the EC private key (decrypt and unwrap, as SoftHSMv2
+    // made it).
+    EXPECT_NE(m.find("cannot import private-key ec \"ec-p256\" id 0a0b"), std::string::npos) << m;
+    EXPECT_NE(m.find("twinhsm device set-key-policy compatible"), std::string::npos) << m;
+  }
+  EXPECT_EQ(target.objects(), 0u);
 }
 
 TEST(ImportObjects, AnObjectTheTokenRefusesLeavesNothingWritten) {

@@ -173,6 +173,37 @@ TEST(SoftHsm2Reader, RefusesDamagedObjectFilesNamingThem) {
   EXPECT_THROW(SoftHsm2Token::open(copy.dir), IntegrityError);
 }
 
+TEST(SoftHsm2Reader, GivesAnAttributeTemplateAsTwinhsmStoresOne) {
+  // A public object whose CKA_UNWRAP_TEMPLATE holds CKA_EXTRACTABLE false and CKA_LABEL "k",
+  // and whose CKA_WRAP_TEMPLATE is empty (SoftHSMv2's default).
+  Bytes f = number(1);
+  for (uint64_t v : {uint64_t{CKA_PRIVATE}, uint64_t{1}}) {
+    append(f, number(v));
+  }
+  f.push_back(0);
+  Bytes entries = number(CKA_EXTRACTABLE);
+  append(entries, number(1));
+  entries.push_back(0);
+  append(entries, number(CKA_LABEL));
+  append(entries, number(3));
+  append(entries, number(1));
+  entries.push_back('k');
+  append(f, number(CKA_UNWRAP_TEMPLATE));
+  append(f, number(4));
+  append(f, number(entries.size()));
+  append(f, entries);
+  append(f, number(CKA_WRAP_TEMPLATE));
+  append(f, number(4));
+  append(f, number(0));
+  SourceObject s = source_object("t.object", parse_object_file(f), crypto::SecureBytes(32));
+  ASSERT_TRUE(s.attrs.has(CKA_UNWRAP_TEMPLATE));
+  EXPECT_FALSE(s.attrs.has(CKA_WRAP_TEMPLATE));
+  auto tmpl = token::AttributeMap::decode(*s.attrs.find(CKA_UNWRAP_TEMPLATE));
+  EXPECT_EQ(tmpl.size(), 2u);
+  EXPECT_FALSE(tmpl.get_bool(CKA_EXTRACTABLE, true));
+  EXPECT_EQ(text(tmpl, CKA_LABEL), "k");
+}
+
 TEST(SoftHsm2Reader, SaysWhatADirectoryIsWhenItIsNoToken) {
   test::TempDir tmp;
   auto message = [](const fs::path& dir) {
