@@ -18,9 +18,8 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: the isolated mode test needs root (it runs the module and the application as other users)"
   e2e_finish
 fi
-MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
 P11KIT_CLIENT="/usr/lib/${MULTIARCH}/pkcs11/p11-kit-client.so"
-[[ -f "${P11KIT_CLIENT}" ]] || { fail "${P11KIT_CLIENT} is missing (Debian p11-kit-modules)"; exit 1; }
+need_file "${P11KIT_CLIENT}"
 APP_USER=nobody
 APP_GROUP="$(id -gn "${APP_USER}")"
 OTHER_USER=daemon
