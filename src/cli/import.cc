@@ -37,7 +37,8 @@ void print_result(const import::SoftHsm2Token& source, const import::ImportResul
         {"device", device_dir},
         {"dry_run", dry_run},
         {"imported", nlohmann::ordered_json::array()},
-        {"skipped", nlohmann::ordered_json::array()}};
+        {"skipped", nlohmann::ordered_json::array()},
+        {"narrowed", r.narrowed}};
     for (const auto& c : r.imported) {
       out["imported"].push_back(object_json(c));
     }
@@ -53,6 +54,9 @@ void print_result(const import::SoftHsm2Token& source, const import::ImportResul
   }
   for (const auto& c : r.skipped) {
     std::cout << "skipped  " << c.describe() << ": " << c.unsupported << "\n";
+  }
+  for (const auto& name : r.narrowed) {
+    std::cout << "narrowed  " << name << ": CKA_WRAP and CKA_UNWRAP dropped (strict key policy)\n";
   }
   std::cout << (dry_run ? "dry run: " : "") << r.imported.size() << " object(s) "
             << (dry_run ? "would be imported" : "imported") << " from SoftHSMv2 token \""
@@ -70,7 +74,7 @@ void add_import_commands(CLI::App& app) {
   imp->require_subcommand(1);
   struct Options {
     std::string dir, from;
-    bool dry_run = false, skip_unsupported = false, json = false;
+    bool dry_run = false, skip_unsupported = false, narrow_usage = false, json = false;
     PinSource pin{"pin"}, softhsm_pin{"softhsm-pin"};
   };
   auto o = std::make_shared<Options>();
@@ -97,6 +101,10 @@ void add_import_commands(CLI::App& app) {
                "nothing");
   sh->add_flag("--skip-unsupported", o->skip_unsupported,
                "Import what twinhsm can hold and list the rest as skipped, instead of refusing");
+  sh->add_flag("--narrow-usage", o->narrow_usage,
+               "On a device with the strict key policy, import a sensitive or unextractable key "
+               "that may both wrap keys and encrypt data (SoftHSMv2's default) without CKA_WRAP "
+               "and CKA_UNWRAP, instead of refusing it");
   sh->add_flag("--json", o->json, "Print the result as JSON");
   sh->callback([o] {
     auto d = device::Device::open(o->dir);
@@ -108,7 +116,7 @@ void add_import_commands(CLI::App& app) {
     auto source = import::SoftHsm2Token::open(o->from);
     std::vector<import::SourceObject> objects =
         source.read_objects(read_pin(o->softhsm_pin, "SoftHSMv2 user PIN"));
-    import::ImportOptions options{o->dry_run, o->skip_unsupported};
+    import::ImportOptions options{o->dry_run, o->skip_unsupported, o->narrow_usage};
     import::ImportResult plan = import::plan_import(objects, options);
     try {
       t.login(token::Role::user, read_pin(o->pin, "twinhsm user PIN"));

@@ -33,7 +33,7 @@ ImportResult plan_import(const std::vector<SourceObject>& objects, const ImportO
   return result;
 }
 
-void import_objects(token::Token& t, const ImportResult& plan, const ImportOptions& options) {
+void import_objects(token::Token& t, ImportResult& plan, const ImportOptions& options) {
   store::Store::WriteTransaction tx(t.store());
   // Checked against the token as it was: two SoftHSMv2 objects alike are not each other's copy.
   for (const Candidate& c : plan.imported) {
@@ -45,13 +45,16 @@ void import_objects(token::Token& t, const ImportResult& plan, const ImportOptio
   }
   for (const Candidate& c : plan.imported) {
     try {
-      make_object(t, c);
+      if (make_object(t, c, options.narrow_usage)) {
+        plan.narrowed.push_back(c.describe());
+      }
     } catch (const token::CkError& e) {
       bool mixed_uses = e.rv() == CKR_TEMPLATE_INCONSISTENT && strict_key_policy(t);
       throw Error("cannot import " + c.describe() + ": " + e.what() +
                   (mixed_uses ? " (SoftHSMv2 gives its keys every usage unless told otherwise; "
+                                "--narrow-usage imports such keys without CKA_WRAP/CKA_UNWRAP, "
                                 "'twinhsm device set-key-policy compatible' lets twinhsm hold "
-                                "them)"
+                                "them as they are)"
                               : "") +
                   "; nothing was imported");
     } catch (const std::exception& e) {

@@ -6,7 +6,7 @@
 
 namespace twinhsm::import {
 
-token::ObjectPtr make_object(token::Token& t, const Candidate& c) {
+bool make_object(token::Token& t, const Candidate& c, bool narrow_usage) {
   // As token::create_object (C_CreateObject), with the carried attributes set before the key
   // policy looks at the finished key.
   token::AttributeMap attrs = token::complete_template(c.tmpl, token::Origin::created);
@@ -18,8 +18,16 @@ token::ObjectPtr make_object(token::Token& t, const Candidate& c) {
     attrs.set_bool(CKA_ALWAYS_SENSITIVE, c.always_sensitive);
     attrs.set_bool(CKA_NEVER_EXTRACTABLE, c.never_extractable);
   }
-  token::check_new_key(attrs, t.logged_in(), t.key_policy());
-  return t.create(std::move(attrs), /*token_object=*/true, 0);
+  token::KeyPolicy policy = t.key_policy();
+  bool narrowed = narrow_usage && policy == token::KeyPolicy::strict &&
+                  token::mixes_wrapping_and_data(attrs);
+  if (narrowed) {
+    attrs.set_bool(CKA_WRAP, false);
+    attrs.set_bool(CKA_UNWRAP, false);
+  }
+  token::check_new_key(attrs, t.logged_in(), policy);
+  t.create(std::move(attrs), /*token_object=*/true, 0);
+  return narrowed;
 }
 
 bool strict_key_policy(token::Token& t) {

@@ -14,7 +14,9 @@ namespace twinhsm::import {
 // private key, then the device's key policy (key_policy.h: check_new_key). Needs the user logged
 // in for a private object. Throws what the token layer throws (CkError for an attribute or a key
 // it refuses, CryptoError for components that are no key).
-token::ObjectPtr make_object(token::Token& t, const Candidate& c);
+// With narrow_usage under the strict policy, a hidden key that would both wrap and process data
+// loses CKA_WRAP and CKA_UNWRAP; returns whether it did.
+bool make_object(token::Token& t, const Candidate& c, bool narrow_usage);
 
 // already_present: t holds an object of the candidate's class with its CKA_ID, CKA_LABEL and (data
 // objects) CKA_APPLICATION, among those the logged-in user sees.

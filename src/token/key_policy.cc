@@ -202,6 +202,10 @@ const char* key_policy_name(KeyPolicy policy) {
   return policy == KeyPolicy::strict ? "strict" : "compatible";
 }
 
+bool mixes_wrapping_and_data(const AttributeMap& key) {
+  return value_hidden(key) && mixes_uses({&key});
+}
+
 void check_new_key(AttributeMap& key, LoggedIn who, KeyPolicy policy) {
   check_trusted(key, who);
   if (is_key(key)) {

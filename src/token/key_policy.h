@@ -42,6 +42,10 @@ void check_new_key(AttributeMap& key, LoggedIn who, KeyPolicy policy);
 // public key that wraps and a private key that decrypts conflict as one key would.
 void check_new_key_pair(AttributeMap& pub, AttributeMap& priv, LoggedIn who, KeyPolicy policy);
 
+// mixes_wrapping_and_data: the key's value is hidden (sensitive or unextractable) and it can both
+// wrap or unwrap keys and encrypt or decrypt data: what the strict policy refuses.
+bool mixes_wrapping_and_data(const AttributeMap& key);
+
 // changed_object returns the attributes of object after C_SetAttributeValue (copy false) or of
 // the new object of C_CopyObject (copy true) with changes. Beyond the attribute rules
 // (attribute_policy.h: check_change), on a sensitive or unextractable key the usage attributes

@@ -8,6 +8,7 @@
 #include "import/softhsm2_token.h"
 #include "temp_device.h"
 #include "token/attribute_policy.h"
+#include "token/key_policy.h"
 #include "token/settings.h"
 
 namespace twinhsm::import {
@@ -151,8 +152,9 @@ TEST(ImportObjects, CreatesEveryObjectWithItsAttributesInOneTransaction) {
 
 TEST(ImportObjects, TheStrictKeyPolicyRefusesAKeyThatWrapsAndDecryptsAndSaysWhatToDo) {
   Target target(/*strict=*/true);
+  auto plan = plan_import(vector_objects(), {});
   try {
-    import_objects(target.d->token(), plan_import(vector_objects(), {}), {});
+    import_objects(target.d->token(), plan, {});
     FAIL() << "the strict policy took a hidden key that both wraps and decrypts";
   } catch (const Error& e) {
     std::string m = e.what();
@@ -160,8 +162,32 @@ TEST(ImportObjects, TheStrictKeyPolicyRefusesAKeyThatWrapsAndDecryptsAndSaysWhat
     // made it).
     EXPECT_NE(m.find("cannot import private-key ec \"ec-p256\" id 0a0b"), std::string::npos) << m;
     EXPECT_NE(m.find("twinhsm device set-key-policy compatible"), std::string::npos) << m;
+    EXPECT_NE(m.find("--narrow-usage"), std::string::npos) << m;
   }
   EXPECT_EQ(target.objects(), 0u);
+}
+
+TEST(ImportObjects, NarrowUsageDropsWrappingFromKeysThatWouldMixUnderTheStrictPolicy) {
+  Target target(/*strict=*/true);
+  auto plan = plan_import(vector_objects(), {});
+  import_objects(target.d->token(), plan, {.narrow_usage = true});
+  EXPECT_EQ(target.objects(), 4u);
+  ASSERT_FALSE(plan.narrowed.empty());
+  for (const char* label : {"aes-256", "ec-p256"}) {
+    token::AttributeMap q;
+    q.set(CKA_LABEL, bytes(label));
+    auto found = target.d->token().find(q);
+    ASSERT_FALSE(found.empty()) << label;
+    for (auto h : found) {
+      auto obj = target.d->token().object(h);
+      if (token::object_class(obj->attrs) == CKO_PUBLIC_KEY) {
+        continue;
+      }
+      EXPECT_FALSE(obj->attrs.get_bool(CKA_WRAP, false)) << label;
+      EXPECT_FALSE(obj->attrs.get_bool(CKA_UNWRAP, false)) << label;
+      EXPECT_FALSE(token::mixes_wrapping_and_data(obj->attrs)) << label;
+    }
+  }
 }
 
 TEST(ImportObjects, AnObjectTheTokenRefusesLeavesNothingWritten) {
