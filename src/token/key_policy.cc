@@ -153,9 +153,8 @@ unsigned rsa_strength(size_t modulus_bits) {
   return 0;
 }
 
-// modulus_bits counts the bits of CKA_MODULUS (big-endian, leading zero bytes ignored).
-size_t modulus_bits(const AttributeMap& key) {
-  Bytes n = key.get_bytes(CKA_MODULUS);
+// value_bits counts the bits of a big-endian value (leading zero bytes ignored).
+size_t value_bits(const Bytes& n) {
   size_t i = 0;
   while (i < n.size() && n[i] == 0) {
     ++i;
@@ -168,6 +167,11 @@ size_t modulus_bits(const AttributeMap& key) {
     --bits;
   }
   return bits;
+}
+
+// modulus_bits counts the bits of CKA_MODULUS.
+size_t modulus_bits(const AttributeMap& key) {
+  return value_bits(key.get_bytes(CKA_MODULUS));
 }
 
 void merge_into(AttributeMap& request, const AttributeMap& key, CK_ATTRIBUTE_TYPE which,
@@ -311,18 +315,53 @@ const SecureBytes& digestible_value(const AttributeMap& key) {
 
 unsigned security_strength(const AttributeMap& key) {
   CK_OBJECT_CLASS c = object_class(key);
+  CK_KEY_TYPE kt = key_type(key);
   if (c == CKO_SECRET_KEY) {
     const SecureBytes* v = key.find(CKA_VALUE);
-    return v ? static_cast<unsigned>(std::min<size_t>(v->size() * 8, 256)) : 0;
+    size_t bits = v ? v->size() * 8 : 0;
+    switch (kt) {
+      case CKK_DES:
+        return 56;   // not approved at all (NIST SP 800-131A)
+      case CKK_DES2:
+        return 80;   // two-key Triple DES
+      case CKK_DES3:
+        return 112;  // three-key Triple DES
+      case CKK_AES_XTS:
+        bits /= 2;   // two AES keys, one of them the tweak key
+        break;
+      default:
+        break;
+    }
+    return static_cast<unsigned>(std::min<size_t>(bits, 256));
   }
-  if (key_type(key) == CKK_RSA) {
+  if (kt == CKK_RSA) {
     return rsa_strength(modulus_bits(key));
   }
-  if (key_type(key) == CKK_EC || key_type(key) == CKK_EC_EDWARDS) {
+  if (kt == CKK_DSA || kt == CKK_DH) {
+    return rsa_strength(value_bits(key.get_bytes(CKA_PRIME)));  // the same table for L
+  }
+  if (kt == CKK_EC || kt == CKK_EC_EDWARDS || kt == CKK_EC_MONTGOMERY) {
     auto curve = crypto::curve_from_params(key.get_bytes(CKA_EC_PARAMS));
     return curve ? std::min((crypto::curve_bits(*curve) + 1) / 2, 256u) : 0;
   }
   return 0;
+}
+
+void check_derivation_base(const AttributeMap& base, CK_MECHANISM_TYPE mechanism) {
+  switch (mechanism) {
+    case CKM_AES_ECB_ENCRYPT_DATA:
+    case CKM_AES_CBC_ENCRYPT_DATA:
+    case CKM_DES_ECB_ENCRYPT_DATA:
+    case CKM_DES_CBC_ENCRYPT_DATA:
+    case CKM_DES3_ECB_ENCRYPT_DATA:
+    case CKM_DES3_CBC_ENCRYPT_DATA:
+      require(!handles_keys(base), CKR_KEY_FUNCTION_NOT_PERMITTED,
+              "a key that can wrap or unwrap keys does not derive by encrypting data: the new "
+              "key's value would be that key's encryption of the caller's data");
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace twinhsm::token

@@ -448,7 +448,7 @@ TEST_F(MechanismsTest, MechanismListAndInfo) {
                           Expect{CKM_AES_KEY_WRAP, 16, 32, wu},
                           Expect{CKM_AES_KEY_WRAP_PAD, 16, 32, wu},
                           Expect{CKM_GENERIC_SECRET_KEY_GEN, 8, 4096, CKF_GENERATE},
-                          Expect{CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE}}) {
+                          Expect{CKM_ECDH1_DERIVE, 255, 521, CKF_DERIVE}}) {
     SCOPED_TRACE(e.type);
     EXPECT_NE(std::find(list.begin(), list.end(), e.type), list.end());
     CK_MECHANISM_INFO info{};
@@ -1236,12 +1236,16 @@ TEST_F(MechanismsTest, WrapRules) {
   extractable.boolean(CKA_EXTRACTABLE, true).boolean(CKA_SENSITIVE, false);
   ossl::PKey ec = ossl::generate_ec("P-256");
   CK_OBJECT_HANDLE ec_priv = import_ec_private(ec.get(), ec_params_p256(), extractable);
-  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kw, kek, ec_priv, &out));  // KW: secret keys only
+  EXPECT_CKR(CKR_OK, wrap(&kw, kek, ec_priv, &out));  // KW: PKCS#8 zero-padded (2.14.3)
+  EXPECT_EQ(out.size() % 8, 0u);
   EXPECT_CKR(CKR_OK, wrap(&kwp, kek, ec_priv, &out));
   KeyPair ec_pair = generate_ec(ec_params_p256());
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp, kek, ec_pair.pub, &out));  // public keys
-  EXPECT_CKR(CKR_KEY_SIZE_RANGE, wrap(&kw, kek, secret(CKK_GENERIC_SECRET, Bytes(20, 7)), &out));
-  EXPECT_CKR(CKR_KEY_SIZE_RANGE, wrap(&kw, kek, secret(CKK_GENERIC_SECRET, Bytes(8, 7)), &out));
+  // KW zero-pads a key that is not a multiple of 8 bytes, to 16 bytes at least (2.14.3).
+  EXPECT_CKR(CKR_OK, wrap(&kw, kek, secret(CKK_GENERIC_SECRET, Bytes(20, 7)), &out));
+  EXPECT_EQ(out.size(), 32u);
+  EXPECT_CKR(CKR_OK, wrap(&kw, kek, secret(CKK_GENERIC_SECRET, Bytes(8, 7)), &out));
+  EXPECT_EQ(out.size(), 24u);
   // Wrapping keys of the wrong type; handles.
   Template wraps;
   wraps.boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true);
@@ -1302,7 +1306,7 @@ TEST_F(MechanismsTest, UnwrapErrors) {
   EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT, unwrap(&kw, kek, wrapped, material, &h));
   Template priv;
   priv.ulong(CKA_CLASS, CKO_PRIVATE_KEY);
-  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT, unwrap(&kw, kek, wrapped, priv, &h));
+  EXPECT_CKR(CKR_WRAPPED_KEY_INVALID, unwrap(&kw, kek, wrapped, priv, &h));  // no PKCS#8 inside
   // KWP: data that is no PKCS#8 key.
   CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   Bytes junk = *evp::cipher("AES-256-WRAP-PAD", kek_value, {}, true, false, test_data(100));
@@ -1414,9 +1418,13 @@ TEST_F(MechanismsTest, EcdhKeysAndErrors) {
   rsa_type.ulong(CKA_KEY_TYPE, CKK_RSA);
   EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
              f()->C_DeriveKey(s_, &mech, priv, rsa_type.data(), rsa_type.size(), &key));
-  CK_ECDH1_DERIVE_PARAMS sha1_kdf{CKD_SHA1_KDF, 0, nullptr, point.size(), point.data()};
-  CK_MECHANISM m_kdf{CKM_ECDH1_DERIVE, &sha1_kdf, sizeof sha1_kdf};
+  CK_ECDH1_DERIVE_PARAMS asn1_kdf{CKD_SHA1_KDF_ASN1, 0, nullptr, point.size(), point.data()};
+  CK_MECHANISM m_kdf{CKM_ECDH1_DERIVE, &asn1_kdf, sizeof asn1_kdf};
   EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, f()->C_DeriveKey(s_, &m_kdf, priv, nullptr, 0, &key));
+  CK_ECDH1_DERIVE_PARAMS sha1_kdf{CKD_SHA1_KDF, 0, nullptr, point.size(), point.data()};
+  CK_MECHANISM m_x963{CKM_ECDH1_DERIVE, &sha1_kdf, sizeof sha1_kdf};
+  EXPECT_CKR(CKR_TEMPLATE_INCOMPLETE,  // a KDF makes what CKA_VALUE_LEN asks: it must ask
+             f()->C_DeriveKey(s_, &m_x963, priv, nullptr, 0, &key));
   Bytes shared = to_bytes("shared");
   CK_ECDH1_DERIVE_PARAMS with_shared{CKD_NULL, shared.size(), shared.data(), point.size(),
                                      point.data()};

@@ -62,6 +62,9 @@ void TempDevice::personalize() {
   if (!options_.serial.empty()) {
     args.insert(args.end(), {"--serial", options_.serial});
   }
+  if (!options_.algorithms.empty()) {
+    args.insert(args.end(), {"--algorithms", options_.algorithms});
+  }
   if (!options_.key_policy.empty()) {
     args.insert(args.end(), {"--key-policy", options_.key_policy});
   }

@@ -36,6 +36,7 @@ struct DeviceOptions {
   unsigned max_login_failures = 3;
   std::string button;  // empty: the CLI's default (socket)
   std::string key_policy;  // empty: the CLI's default (strict)
+  std::string algorithms;  // empty: the CLI's default (modern)
   // Token initialization with `twinhsm token init` (skipped when init_token is false).
   bool init_token = true;
   std::string label = "test token";
