@@ -113,7 +113,13 @@ void aead_encrypt_into(AeadAlg alg, std::span<const uint8_t> key, ByteView nonce
   }
   size_t done = 0;
   if (!plaintext.empty() || alg == AeadAlg::aes_ccm) {
-    done = static_cast<size_t>(update(ctx.get(), out.data(), plaintext, plaintext.size(), what));
+    // CCM computes its tag here, so this runs for an empty message too: with a non-NULL input,
+    // which OpenSSL would take for the final step.
+    int len = 0;
+    detail::check(EVP_EncryptUpdate(ctx.get(), out.data(), &len, detail::data_or_empty(plaintext),
+                                    detail::checked_int(plaintext.size(), what)),
+                  what);
+    done = static_cast<size_t>(len);
   }
   int final_len = 0;
   detail::check(EVP_EncryptFinal_ex(ctx.get(), out.data() + done, &final_len), what);
@@ -153,7 +159,7 @@ SecureBytes aead_decrypt(AeadAlg alg, std::span<const uint8_t> key, ByteView non
   };
   int len = 0;
   if (ct_len != 0 || alg == AeadAlg::aes_ccm) {
-    if (EVP_DecryptUpdate(ctx.get(), out.data(), &len, ciphertext.data(),
+    if (EVP_DecryptUpdate(ctx.get(), out.data(), &len, detail::data_or_empty(ciphertext),
                           detail::checked_int(ct_len, what)) != 1) {
       fail();  // CCM checks its tag here
     }

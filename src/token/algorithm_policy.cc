@@ -4,31 +4,12 @@
 #include "crypto/pkey.h"
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/key_material.h"
 #include "token/mechanisms.h"
 #include "token/settings.h"
 #include "token/token.h"
 
 namespace twinhsm::token {
-
-namespace {
-
-// modulus_bits counts the bits of a big-endian value (leading zero bytes ignored).
-size_t value_bits(const Bytes& n) {
-  size_t i = 0;
-  while (i < n.size() && n[i] == 0) {
-    ++i;
-  }
-  if (i == n.size()) {
-    return 0;
-  }
-  size_t bits = (n.size() - i) * 8;
-  for (uint8_t top = n[i]; !(top & 0x80); top = static_cast<uint8_t>(top << 1)) {
-    --bits;
-  }
-  return bits;
-}
-
-}  // namespace
 
 std::optional<AlgorithmPolicy> algorithm_policy_from_name(std::string_view name) {
   if (name == "modern") {
@@ -69,7 +50,7 @@ std::optional<CK_FLAGS> legacy_key_uses(const AttributeMap& key) {
     case CKK_DSA:
       return cls == CKO_DOMAIN_PARAMETERS ? 0 : CKF_VERIFY;
     case CKK_RSA:
-      if (value_bits(key.get_bytes(CKA_MODULUS)) < 2048) {
+      if (bit_length(key.get_bytes(CKA_MODULUS)) < 2048) {
         return CKF_VERIFY;
       }
       return std::nullopt;

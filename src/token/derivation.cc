@@ -63,16 +63,11 @@ AttributeMap derived_attributes(const Mechanism& m, const Object& base_key,
     case CKM_SP800_108_FEEDBACK_KDF:
       value = kdf_value(m, base_key, request, salt_key);
       break;
-    case CKM_AES_ECB_ENCRYPT_DATA:
-    case CKM_AES_CBC_ENCRYPT_DATA:
-    case CKM_DES_ECB_ENCRYPT_DATA:
-    case CKM_DES_CBC_ENCRYPT_DATA:
-    case CKM_DES3_ECB_ENCRYPT_DATA:
-    case CKM_DES3_CBC_ENCRYPT_DATA:
+    default:
+      require(is_encrypt_data_mechanism(m.type), CKR_MECHANISM_INVALID,
+              "the mechanism cannot derive keys");
       value = encrypt_data_value(m, base_key, request);
       break;
-    default:
-      throw CkError(CKR_MECHANISM_INVALID, "the mechanism cannot derive keys");
   }
   const AttributeMap& base = base_key.attrs;
   AttributeMap req = tmpl;

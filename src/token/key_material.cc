@@ -57,6 +57,8 @@ Bytes octet_string(const Bytes& point) {
   return out;
 }
 
+}  // namespace
+
 // bit_length counts the bits of a big-endian value (leading zero bytes ignored).
 CK_ULONG bit_length(std::span<const uint8_t> v) {
   size_t i = 0;
@@ -72,8 +74,6 @@ CK_ULONG bit_length(std::span<const uint8_t> v) {
   }
   return bits;
 }
-
-}  // namespace
 
 crypto::PKey to_pkey(const AttributeMap& a) {
   CK_OBJECT_CLASS c = object_class(a);

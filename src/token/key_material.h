@@ -32,6 +32,10 @@ void set_domain_attributes(AttributeMap& attrs, const crypto::FfcParams& params)
 // CKA_PUBLIC_KEY_INFO, CKA_VALUE_BITS, CKA_PRIME_BITS).
 void validate_key_object(AttributeMap& attrs);
 
+// bit_length counts the bits of a big-endian value (leading zero bytes ignored): a modulus's or
+// a prime's size.
+CK_ULONG bit_length(std::span<const uint8_t> value);
+
 // secret_length_fits: a secret key of the type may be n bytes long (AES 16, 24, 32; AES-XTS 32,
 // 64; DES 8; DES2 16; DES3 24; ChaCha20 32; the others 1 or more).
 bool secret_length_fits(CK_KEY_TYPE type, size_t n);

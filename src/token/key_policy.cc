@@ -8,6 +8,7 @@
 #include "crypto/pkey.h"
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/key_material.h"
 #include "token/mechanisms.h"
 
 namespace twinhsm::token {
@@ -153,25 +154,9 @@ unsigned rsa_strength(size_t modulus_bits) {
   return 0;
 }
 
-// value_bits counts the bits of a big-endian value (leading zero bytes ignored).
-size_t value_bits(const Bytes& n) {
-  size_t i = 0;
-  while (i < n.size() && n[i] == 0) {
-    ++i;
-  }
-  if (i == n.size()) {
-    return 0;
-  }
-  size_t bits = (n.size() - i) * 8;
-  for (uint8_t top = n[i]; !(top & 0x80); top = static_cast<uint8_t>(top << 1)) {
-    --bits;
-  }
-  return bits;
-}
-
 // modulus_bits counts the bits of CKA_MODULUS.
 size_t modulus_bits(const AttributeMap& key) {
-  return value_bits(key.get_bytes(CKA_MODULUS));
+  return bit_length(key.get_bytes(CKA_MODULUS));
 }
 
 void merge_into(AttributeMap& request, const AttributeMap& key, CK_ATTRIBUTE_TYPE which,
@@ -338,7 +323,7 @@ unsigned security_strength(const AttributeMap& key) {
     return rsa_strength(modulus_bits(key));
   }
   if (kt == CKK_DSA || kt == CKK_DH) {
-    return rsa_strength(value_bits(key.get_bytes(CKA_PRIME)));  // the same table for L
+    return rsa_strength(bit_length(key.get_bytes(CKA_PRIME)));  // the same table for L
   }
   if (kt == CKK_EC || kt == CKK_EC_EDWARDS || kt == CKK_EC_MONTGOMERY) {
     auto curve = crypto::curve_from_params(key.get_bytes(CKA_EC_PARAMS));
@@ -348,20 +333,10 @@ unsigned security_strength(const AttributeMap& key) {
 }
 
 void check_derivation_base(const AttributeMap& base, CK_MECHANISM_TYPE mechanism) {
-  switch (mechanism) {
-    case CKM_AES_ECB_ENCRYPT_DATA:
-    case CKM_AES_CBC_ENCRYPT_DATA:
-    case CKM_DES_ECB_ENCRYPT_DATA:
-    case CKM_DES_CBC_ENCRYPT_DATA:
-    case CKM_DES3_ECB_ENCRYPT_DATA:
-    case CKM_DES3_CBC_ENCRYPT_DATA:
-      require(!handles_keys(base), CKR_KEY_FUNCTION_NOT_PERMITTED,
-              "a key that can wrap or unwrap keys does not derive by encrypting data: the new "
-              "key's value would be that key's encryption of the caller's data");
-      break;
-    default:
-      break;
-  }
+  require(!is_encrypt_data_mechanism(mechanism) || !handles_keys(base),
+          CKR_KEY_FUNCTION_NOT_PERMITTED,
+          "a key that can wrap or unwrap keys does not derive by encrypting data: the new key's "
+          "value would be that key's encryption of the caller's data");
 }
 
 }  // namespace twinhsm::token

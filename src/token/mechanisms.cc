@@ -139,6 +139,20 @@ void check_allowed(const AttributeMap& key, CK_MECHANISM_TYPE mechanism) {
   }
 }
 
+bool is_encrypt_data_mechanism(CK_MECHANISM_TYPE type) {
+  switch (type) {
+    case CKM_AES_ECB_ENCRYPT_DATA:
+    case CKM_AES_CBC_ENCRYPT_DATA:
+    case CKM_DES_ECB_ENCRYPT_DATA:
+    case CKM_DES_CBC_ENCRYPT_DATA:
+    case CKM_DES3_ECB_ENCRYPT_DATA:
+    case CKM_DES3_CBC_ENCRYPT_DATA:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool names_mechanism(const AttributeMap& key, CK_MECHANISM_TYPE mechanism) {
   const SecureBytes* allowed = key.find(CKA_ALLOWED_MECHANISMS);
   if (!allowed || allowed->empty()) {

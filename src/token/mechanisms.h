@@ -123,6 +123,8 @@ struct Mechanism {
 // check_allowed throws CKR_MECHANISM_INVALID when the key's CKA_ALLOWED_MECHANISMS is set and
 // does not name the mechanism.
 void check_allowed(const AttributeMap& key, CK_MECHANISM_TYPE mechanism);
+// is_encrypt_data_mechanism: CKM_AES/DES/DES3 _ECB/_CBC _ENCRYPT_DATA.
+bool is_encrypt_data_mechanism(CK_MECHANISM_TYPE type);
 // names_mechanism: the key's CKA_ALLOWED_MECHANISMS is set and names the mechanism (set without
 // naming it: CKR_MECHANISM_INVALID, as check_allowed).
 bool names_mechanism(const AttributeMap& key, CK_MECHANISM_TYPE mechanism);

@@ -37,7 +37,7 @@ Bytes plain(const Container& c) {
 }
 
 // A record of a NIST CAVP response file (.rsp / .txt): the "[NAME = VALUE]" section headers in
-// force where it appears, its "NAME = VALUE" fields, and whether it carries a FAIL line.
+// force where it appears (the last bare "[NAME]" header also under the name ""), its "NAME = VALUE" fields, and whether it carries a FAIL line.
 struct CavpRecord {
   std::map<std::string, std::string> section;
   std::map<std::string, std::string> fields;
@@ -47,8 +47,10 @@ struct CavpRecord {
   const std::string& at(const std::string& name) const;
 };
 
-// parse_cavp reads every record (each starts at a "COUNT" line). Lines starting with whitespace
-// (NIST's intermediate values) and '#' comments are skipped.
-std::vector<CavpRecord> parse_cavp(std::string_view relative);
+// parse_cavp reads every record (each starts at a `start` line: "COUNT", or "Len" in hash files,
+// "Count" in CCM's). Fields between a section header and its first record belong to the section
+// (CCM's Key). Lines starting with whitespace (NIST's intermediate values) and '#' comments are
+// skipped.
+std::vector<CavpRecord> parse_cavp(std::string_view relative, std::string_view start = "COUNT");
 
 }  // namespace twinhsm::crypto::test
