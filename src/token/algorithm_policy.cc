@@ -72,11 +72,12 @@ void check_use(Token& token, CK_MECHANISM_TYPE mechanism, CK_FLAGS operation,
   const MechanismInfo* m = mechanism_info(mechanism);
   std::optional<CK_FLAGS> key_uses = key ? legacy_key_uses(*key) : std::nullopt;
   bool legacy_mechanism = m == nullptr || m->tier == Tier::legacy;
-  // Raw RSA signs and decrypts any value given (a signing oracle for any padding, a decryption
-  // oracle for any ciphertext): on a modern device only with keys whose CKA_ALLOWED_MECHANISMS
-  // names it, as the TLS stacks that need it set up their keys; on a legacy one with any RSA key,
-  // as SoftHSMv2 does.
-  bool raw_rsa = mechanism == CKM_RSA_X_509 && !(key && names_mechanism(*key, mechanism));
+  // Raw RSA with a private key signs and decrypts any value given (a signing oracle for any
+  // padding, a decryption oracle for any ciphertext): on a modern device only with private keys
+  // whose CKA_ALLOWED_MECHANISMS names it, as the TLS stacks that need it set up their keys; on a
+  // legacy one with any RSA key, as SoftHSMv2 does. The public operations reveal nothing.
+  bool raw_rsa = mechanism == CKM_RSA_X_509 && key && object_class(*key) == CKO_PRIVATE_KEY &&
+                 !names_mechanism(*key, mechanism);
   if (!legacy_mechanism && !key_uses && !raw_rsa) {
     return;  // modern mechanism, modern key: every policy offers it
   }
