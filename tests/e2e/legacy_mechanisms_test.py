@@ -23,13 +23,9 @@ from mechanism_table import LEGACY  # noqa: E402
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
-CLI, MODULE = args_or_fail()
-WORK = workdir("twinhsm-e2e-legacy.")
-F = Files(WORK)
-make_device(CLI, WORK, "legacy")
-T = Token(MODULE)
-DATA = os.urandom(200)
-DATA_F = F.write(DATA, "data")
+S = Setup("legacy", 200)
+CLI, MODULE, WORK, F, T = S.cli, S.module, S.work, S.files, S.token
+DATA, DATA_F = S.data, S.data_file
 LEGACY_PROVIDER = ["-provider", "legacy", "-provider", "default"]
 
 # =============================================================================================

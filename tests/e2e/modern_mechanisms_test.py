@@ -26,13 +26,9 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, ChaCha20Poly1305  # noqa: E402
 
-CLI, MODULE = args_or_fail()
-WORK = workdir("twinhsm-e2e-modern.")
-F = Files(WORK)
-make_device(CLI, WORK, "modern")
-T = Token(MODULE)
-DATA = os.urandom(300)
-DATA_F = F.write(DATA, "data")
+S = Setup("modern", 300)
+CLI, MODULE, WORK, F, T = S.cli, S.module, S.work, S.files, S.token
+DATA, DATA_F = S.data, S.data_file
 READABLE = [(CKA_TOKEN, False), (CKA_SENSITIVE, False), (CKA_EXTRACTABLE, True)]
 SECRET = [(CKA_CLASS, CKO_SECRET_KEY), (CKA_KEY_TYPE, CKK_GENERIC_SECRET)] + READABLE
 SV = [(CKA_SIGN, True), (CKA_VERIFY, True)]

@@ -238,6 +238,20 @@ class Token:
         return self.s.unwrapKey(kek, bytes(wrapped), _template(template), mech)
 
 
+class Setup:
+    """A test's start: the command line's paths, a work directory, a device of the algorithm
+    policy with its token logged in (T), and data to process (DATA, in the file DATA_F)."""
+
+    def __init__(self, algorithms, data_len):
+        self.cli, self.module = args_or_fail()
+        self.work = workdir("twinhsm-e2e-%s." % algorithms)
+        self.files = Files(self.work)
+        make_device(self.cli, self.work, algorithms)
+        self.token = Token(self.module)
+        self.data = os.urandom(data_len)
+        self.data_file = self.files.write(self.data, "data")
+
+
 def mech(m, param=None):
     """A PyKCS11 mechanism by number; param: bytes (copied as is) or None."""
     return PyKCS11.Mechanism(m, param)
