@@ -253,4 +253,13 @@ token::Mechanism parse_mechanism(const CK_MECHANISM* m) {
   return out;
 }
 
+token::Mechanism parse_message_mechanism(const CK_MECHANISM* m) {
+  if (m != nullptr && m->pParameter == nullptr && m->ulParameterLen == 0 &&
+      (m->mechanism == CKM_AES_GCM || m->mechanism == CKM_AES_CCM ||
+       m->mechanism == CKM_CHACHA20_POLY1305)) {
+    return token::Mechanism{m->mechanism, {}};
+  }
+  return parse_mechanism(m);
+}
+
 }  // namespace twinhsm::pkcs11

@@ -46,19 +46,19 @@ std::optional<CK_FLAGS> legacy_key_uses(const AttributeMap& key) {
       return 0;
     case CKK_DES2:
     case CKK_DES3:
-      return CKF_DECRYPT | CKF_VERIFY;
+      return CKF_DECRYPT | CKF_VERIFY | CKF_MESSAGE_VERIFY;
     case CKK_DSA:
-      return cls == CKO_DOMAIN_PARAMETERS ? 0 : CKF_VERIFY;
+      return cls == CKO_DOMAIN_PARAMETERS ? 0 : CKF_VERIFY | CKF_MESSAGE_VERIFY;
     case CKK_RSA:
       if (bit_length(key.get_bytes(CKA_MODULUS)) < 2048) {
-        return CKF_VERIFY;
+        return CKF_VERIFY | CKF_MESSAGE_VERIFY;
       }
       return std::nullopt;
     case CKK_EC: {
       Bytes params = key.get_bytes(CKA_EC_PARAMS);
       if (crypto::params_are_explicit(params) ||
           crypto::curve_from_params(params) == crypto::Curve::p192) {
-        return CKF_VERIFY;
+        return CKF_VERIFY | CKF_MESSAGE_VERIFY;
       }
       return std::nullopt;
     }

@@ -11,7 +11,13 @@ namespace twinhsm::token {
 namespace {
 
 constexpr CK_FLAGS kEcFlags = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
-constexpr CK_FLAGS kSignVerify = CKF_HW | CKF_SIGN | CKF_VERIFY;
+// Every mechanism that signs or verifies does so message-based too (C_MessageSignInit, ...), and
+// the AEADs encrypt and decrypt messages (C_MessageEncryptInit, ...).
+constexpr CK_FLAGS kSignVerify =
+    CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY;
+constexpr CK_FLAGS kVerifyUse = CKF_VERIFY | CKF_MESSAGE_VERIFY;
+constexpr CK_FLAGS kAead = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT |
+                           CKF_MESSAGE_DECRYPT;
 constexpr CK_FLAGS kEncryptDecrypt = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
 constexpr CK_FLAGS kWrapUnwrap = CKF_HW | CKF_WRAP | CKF_UNWRAP;
 constexpr CK_FLAGS kDerive = CKF_HW | CKF_DERIVE;
@@ -67,12 +73,12 @@ constexpr auto kMechanisms = std::to_array<MechanismInfo>({
     {CKM_SHA3_512_RSA_PKCS_PSS, 1024, kRsaMax, kSignVerify},
     {CKM_RSA_PKCS_OAEP, 1024, kRsaMax, kEncryptDecrypt | kWrapUnwrap},
     // DSA.
-    {CKM_DSA, 1024, 3072, kSignVerify, L, 0, CKF_VERIFY},
-    {CKM_DSA_SHA1, 1024, 3072, kSignVerify, L, 0, CKF_VERIFY},
-    {CKM_DSA_SHA224, 1024, 3072, kSignVerify, L, 0, CKF_VERIFY},
-    {CKM_DSA_SHA256, 1024, 3072, kSignVerify, L, 0, CKF_VERIFY},
-    {CKM_DSA_SHA384, 1024, 3072, kSignVerify, L, 0, CKF_VERIFY},
-    {CKM_DSA_SHA512, 1024, 3072, kSignVerify, L, 0, CKF_VERIFY},
+    {CKM_DSA, 1024, 3072, kSignVerify, L, 0, kVerifyUse},
+    {CKM_DSA_SHA1, 1024, 3072, kSignVerify, L, 0, kVerifyUse},
+    {CKM_DSA_SHA224, 1024, 3072, kSignVerify, L, 0, kVerifyUse},
+    {CKM_DSA_SHA256, 1024, 3072, kSignVerify, L, 0, kVerifyUse},
+    {CKM_DSA_SHA384, 1024, 3072, kSignVerify, L, 0, kVerifyUse},
+    {CKM_DSA_SHA512, 1024, 3072, kSignVerify, L, 0, kVerifyUse},
     // EC, Edwards and Montgomery curves; finite-field Diffie-Hellman.
     {CKM_ECDSA, 256, 521, kSignVerify | kEcFlags, M, 192},
     {CKM_ECDSA_SHA1, 256, 521, kSignVerify | kEcFlags, M, 192},
@@ -110,8 +116,8 @@ constexpr auto kMechanisms = std::to_array<MechanismInfo>({
     {CKM_MD5_HMAC_GENERAL, 1, kMaxHmacKey, kSignVerify, L},
     {CKM_AES_CMAC, 16, 32, kSignVerify},
     {CKM_AES_CMAC_GENERAL, 16, 32, kSignVerify},
-    {CKM_DES3_CMAC, 0, 0, kSignVerify, L, 0, CKF_VERIFY},
-    {CKM_DES3_CMAC_GENERAL, 0, 0, kSignVerify, L, 0, CKF_VERIFY},
+    {CKM_DES3_CMAC, 0, 0, kSignVerify, L, 0, kVerifyUse},
+    {CKM_DES3_CMAC_GENERAL, 0, 0, kSignVerify, L, 0, kVerifyUse},
     // AES, ChaCha20.
     {CKM_AES_ECB, 16, 32, kEncryptDecrypt},
     {CKM_AES_CBC, 16, 32, kEncryptDecrypt},
@@ -119,9 +125,9 @@ constexpr auto kMechanisms = std::to_array<MechanismInfo>({
     {CKM_AES_CTR, 16, 32, kEncryptDecrypt},
     {CKM_AES_CTS, 16, 32, kEncryptDecrypt},
     {CKM_AES_XTS, 32, 64, kEncryptDecrypt},
-    {CKM_AES_GCM, 16, 32, kEncryptDecrypt},
-    {CKM_AES_CCM, 16, 32, kEncryptDecrypt},
-    {CKM_CHACHA20_POLY1305, 32, 32, kEncryptDecrypt},
+    {CKM_AES_GCM, 16, 32, kAead},
+    {CKM_AES_CCM, 16, 32, kAead},
+    {CKM_CHACHA20_POLY1305, 32, 32, kAead},
     {CKM_AES_KEY_WRAP, 16, 32, kWrapUnwrap},
     {CKM_AES_KEY_WRAP_PAD, 16, 32, kWrapUnwrap},
     {CKM_AES_KEY_WRAP_KWP, 16, 32, kWrapUnwrap},

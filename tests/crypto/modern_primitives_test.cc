@@ -164,14 +164,6 @@ TEST(AesCcm, NistDecryptionVerification) {
   EXPECT_THROW(aead_check(AeadAlg::aes_ccm, 16, 13, 16, 70000), CryptoError);  // L = 2
 }
 
-// value is a vector field: hex, or a "quoted string" of text.
-Bytes value(const std::string& v) {
-  if (v.size() >= 2 && v.front() == '"') {
-    return test::bytes_of(std::string_view(v).substr(1, v.size() - 2));
-  }
-  return hex(v);
-}
-
 TEST(ChaCha20Poly1305, Rfc8439AndBoringSsl) {
   auto records = test::parse_cavp("aead/chacha20poly1305-boringssl.txt");
   ASSERT_EQ(records.size(), 66u);
@@ -183,9 +175,9 @@ TEST(ChaCha20Poly1305, Rfc8439AndBoringSsl) {
       continue;  // the 8-byte nonce records: the original construction, not RFC 8439's
     }
     Bytes key = hex(r.at("KEY"));
-    Bytes pt = value(r.at("IN"));
-    Bytes aad = value(r.at("AD"));
-    Bytes expected = value(r.at("CT"));
+    Bytes pt = test::cavp_value(r.at("IN"));
+    Bytes aad = test::cavp_value(r.at("AD"));
+    Bytes expected = test::cavp_value(r.at("CT"));
     append(expected, tag);
     EXPECT_EQ(aead_encrypt(AeadAlg::chacha20_poly1305, key, nonce, aad, pt, 16), expected)
         << "line " << r.line;

@@ -31,6 +31,14 @@ inline Bytes bytes_of(std::string_view s) {
                reinterpret_cast<const uint8_t*>(s.data()) + s.size());
 }
 
+// cavp_value is a vector field: hex, or a "quoted string" of text (BoringSSL's files).
+inline Bytes cavp_value(std::string_view v) {
+  if (v.size() >= 2 && v.front() == '"') {
+    return bytes_of(v.substr(1, v.size() - 2));
+  }
+  return hex(v);
+}
+
 template <class Container>
 Bytes plain(const Container& c) {
   return Bytes(c.begin(), c.end());

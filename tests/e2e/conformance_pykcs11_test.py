@@ -29,12 +29,10 @@ Set E2E_KEEP_WORKDIR=1 to keep the work directory.
 """
 
 import atexit
-import contextlib
 import hashlib
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +46,10 @@ except ImportError as e:  # pragma: no cover
     print("FAIL: PyKCS11 is needed (Debian package python3-pykcs11): %s" % e)
     print("0 passed, 1 failed")
     sys.exit(1)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from p11check import (FAILED, PASSED, Rv, check, der_int, der_parse, der_seq_items,  # noqa: E402
+                      ecdsa_der_to_rs, ecdsa_rs_to_der, ossl, run, rv_name, step, tlv)
 
 CLI = os.path.realpath(sys.argv[1])
 MODULE = os.path.realpath(sys.argv[2])
@@ -69,9 +71,6 @@ else:
 SO_PIN = "conf-so-pin-1"
 USER_PIN = "conf-user-pin-1"
 
-PASSED = [0]
-FAILED = []
-
 
 def _crash(kind, value, tb):
     """An exception outside every step (a bug of this script): still a failure and a summary."""
@@ -82,41 +81,6 @@ def _crash(kind, value, tb):
 
 
 sys.excepthook = _crash
-
-
-def check(name, ok, detail=""):
-    if ok:
-        PASSED[0] += 1
-        print("PASS: %s" % name)
-    else:
-        FAILED.append(name)
-        print("FAIL: %s%s" % (name, (" -- " + detail) if detail else ""))
-    sys.stdout.flush()
-
-
-def rv_name(rv):
-    return PyKCS11.CKR.get(rv, hex(rv)) if isinstance(rv, int) else str(rv)
-
-
-class Rv(Exception):
-    """A PKCS#11 call that did not return CKR_OK where the script needed it to."""
-
-    def __init__(self, call, rv):
-        super().__init__("%s returned %s" % (call, rv_name(rv)))
-        self.rv = rv
-
-
-@contextlib.contextmanager
-def step(name):
-    """Runs a group of checks; an exception fails `name` and the script goes on."""
-    try:
-        yield
-    except Rv as e:
-        check(name, False, str(e))
-    except PyKCS11.PyKCS11Error as e:
-        check(name, False, "PyKCS11Error %s" % rv_name(e.value))
-    except Exception as e:  # a bug of this script or of a tool: still a failure, with its cause
-        check(name, False, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc(limit=3)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,11 +107,6 @@ def tmpname(name="out"):
     return os.path.join(WORK, "%03d-%s" % (_seq[0], name))
 
 
-def run(*args, env=None, inp=None):
-    return subprocess.run([str(a) for a in args], env=env, input=inp, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=120)
-
-
 def must(*args, env=None):
     p = run(*args, env=env)
     if p.returncode != 0:
@@ -157,12 +116,6 @@ def must(*args, env=None):
         print("%d passed, %d failed" % (PASSED[0], len(FAILED) + 1))
         sys.exit(1)
     return p
-
-
-def ossl(*args, inp=None):
-    """openssl ARGS; returns (ok, stdout bytes, stderr text)."""
-    p = run("openssl", *args, inp=inp)
-    return p.returncode == 0, p.stdout, p.stderr.decode(errors="replace").strip()
 
 
 def ossl_out(*args):
@@ -179,53 +132,6 @@ def h(b):
 
 # ---------------------------------------------------------------------------------------------
 # DER
-
-def der_len(n):
-    if n < 0x80:
-        return bytes([n])
-    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(b)]) + b
-
-
-def tlv(tag, body):
-    return bytes([tag]) + der_len(len(body)) + body
-
-
-def der_int(b):
-    b = bytes(b).lstrip(b"\0") or b"\0"
-    return tlv(0x02, b"\0" + b if b[0] & 0x80 else b)
-
-
-def der_parse(b):
-    """One TLV: (tag, value, rest)."""
-    tag, n = b[0], b[1]
-    off = 2
-    if n & 0x80:
-        k = n & 0x7F
-        n = int.from_bytes(b[2:2 + k], "big")
-        off = 2 + k
-    return tag, b[off:off + n], b[off + n:]
-
-
-def der_seq_items(b):
-    items = []
-    while b:
-        tag, val, b = der_parse(b)
-        items.append((tag, val))
-    return items
-
-
-def ecdsa_rs_to_der(sig):
-    half = len(sig) // 2
-    return tlv(0x30, der_int(sig[:half]) + der_int(sig[half:]))
-
-
-def ecdsa_der_to_rs(der, size):
-    _, body, _ = der_parse(der)
-    (_, r), (_, s) = der_seq_items(body)
-    r, s = r.lstrip(b"\0"), s.lstrip(b"\0")
-    return r.rjust(size, b"\0") + s.rjust(size, b"\0")
-
 
 OID_EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")
 RSA_ALG = tlv(0x30, bytes.fromhex("06092a864886f70d010101") + b"\x05\x00")
@@ -445,8 +351,7 @@ TAMPERED_F = wfile(TAMPERED, "tampered")
 
 # =============================================================================================
 print("=== the mechanism list against docs/pkcs11.md")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mechanism_table import EC_FLAGS, ED, MODERN, SV  # noqa: E402  (the table, written out twice)
+from mechanism_table import MODERN  # noqa: E402  (the table, written out twice)
 
 EXPECTED_MECHS = MODERN
 

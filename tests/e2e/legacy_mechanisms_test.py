@@ -248,13 +248,13 @@ with step("CKM_DSA_PARAMETER_GEN, CKM_DSA_KEY_PAIR_GEN, CKM_DSA and CKM_DSA_SHA*
                   (CKM_DSA_SHA384, "sha384"), (CKM_DSA_SHA512, "sha512")):
         sig = T.sign(priv, mech(m), DATA)
         good, _, err = ossl("dgst", "-" + md, "-verify", pem, "-signature",
-                            F.write(rs_to_der(sig)), DATA_F)
+                            F.write(ecdsa_rs_to_der(sig)), DATA_F)
         check("%s: 40 bytes r || s, openssl verifies" % PyKCS11.CKM[m], good and len(sig) == 40,
               err)
     hash_ = hashlib.sha256(DATA).digest()
     sig = T.sign(priv, mech(CKM_DSA), hash_)
     good, _, err = ossl("pkeyutl", "-verify", "-pubin", "-inkey", pem, "-in", F.write(hash_),
-                        "-sigfile", F.write(rs_to_der(sig)))
+                        "-sigfile", F.write(ecdsa_rs_to_der(sig)))
     check("CKM_DSA of a SHA-256 hash: openssl verifies", good, err)
 
 with step("openssl's DSA signature verified by twinhsm"):
@@ -270,7 +270,7 @@ with step("openssl's DSA signature verified by twinhsm"):
                     (CKA_PRIME, b(pn.p)), (CKA_SUBPRIME, b(pn.q)), (CKA_BASE, b(pn.g)),
                     (CKA_VALUE, b(k.y)), (CKA_VERIFY, True)])
     good, der, err = ossl("dgst", "-sha256", "-sign", kpem, DATA_F)
-    sig = der_to_rs(der, 32)
+    sig = ecdsa_der_to_rs(der, 32)
     check("CKM_DSA_SHA256 verifies openssl's 2048/256 signature",
           good and T.verify_rv(pub, mech(CKM_DSA_SHA256), DATA, sig) == CKR_OK, err)
     check("a changed one does not", T.verify_rv(pub, mech(CKM_DSA_SHA256), DATA[1:], sig)
@@ -314,7 +314,7 @@ with step("CKM_EC_KEY_PAIR_GEN on P-192, ECDSA and ECDH"):
                                  (CKA_SIGN, True), (CKA_DERIVE, True)])
     pem = spki_pem(F, bytes(T.attr(pub, CKA_PUBLIC_KEY_INFO)), "p192")
     sig = T.sign(priv, mech(CKM_ECDSA_SHA256), DATA)
-    good, _, err = ossl("dgst", "-sha256", "-verify", pem, "-signature", F.write(rs_to_der(sig)),
+    good, _, err = ossl("dgst", "-sha256", "-verify", pem, "-signature", F.write(ecdsa_rs_to_der(sig)),
                         DATA_F)
     check("ECDSA_SHA256 on P-192: 48 bytes, openssl verifies", good and len(sig) == 48, err)
     peer = F.path("p192-peer.pem")
@@ -339,7 +339,7 @@ with step("CKM_EC_KEY_PAIR_GEN on explicit parameters of P-256"):
     check("CKA_EC_PARAMS is kept as given", bytes(T.attr(priv, CKA_EC_PARAMS)) == explicit)
     pem = spki_pem(F, bytes(T.attr(pub, CKA_PUBLIC_KEY_INFO)), "explicit")
     sig = T.sign(priv, mech(CKM_ECDSA_SHA256), DATA)
-    good, _, err = ossl("dgst", "-sha256", "-verify", pem, "-signature", F.write(rs_to_der(sig)),
+    good, _, err = ossl("dgst", "-sha256", "-verify", pem, "-signature", F.write(ecdsa_rs_to_der(sig)),
                         DATA_F)
     check("ECDSA_SHA256: openssl verifies", good, err)
 

@@ -14,7 +14,6 @@ ChaCha20-Poly1305, AES-CCM, AES-CTS, AES-XTS; the 3.0 key wraps; raw RSA for key
 Usage: modern_mechanisms_test.py PATH/TO/twinhsm PATH/TO/libtwinhsm.so
 """
 
-import hashlib
 import os
 import sys
 
@@ -141,7 +140,7 @@ with step("ECDSA with SHA-3"):
     for m, name in ((CKM_ECDSA_SHA3_256, "sha3-256"), (CKM_ECDSA_SHA3_512, "sha3-512")):
         sig = T.sign(priv, mech(m), DATA)
         good, _, err = ossl("dgst", "-" + name, "-verify", pem, "-signature",
-                            F.write(rs_to_der(sig)), DATA_F)
+                            F.write(ecdsa_rs_to_der(sig)), DATA_F)
         check("ECDSA %s on P-384: openssl verifies" % name, good and len(sig) == 96, err)
 
 with step("CKM_EC_EDWARDS_KEY_PAIR_GEN of Ed448, CKM_EDDSA"):

@@ -299,20 +299,37 @@ def der_int(b):
     return tlv(0x02, b"\0" + b if b[0] & 0x80 else b)
 
 
-def rs_to_der(sig):
+def der_parse(b):
+    """One TLV: (tag, value, rest)."""
+    tag, n = b[0], b[1]
+    off = 2
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(b[2:2 + k], "big")
+        off = 2 + k
+    return tag, b[off:off + n], b[off + n:]
+
+
+def der_seq_items(b):
+    items = []
+    while b:
+        tag, val, b = der_parse(b)
+        items.append((tag, val))
+    return items
+
+
+def ecdsa_rs_to_der(sig):
+    """A PKCS#11 signature r || s (ECDSA, DSA) as the DER SEQUENCE openssl reads."""
     half = len(sig) // 2
     return tlv(0x30, der_int(sig[:half]) + der_int(sig[half:]))
 
 
-def der_to_rs(der, size):
+def ecdsa_der_to_rs(der, size):
     """r || s, each size bytes, of a DER SEQUENCE { INTEGER r, INTEGER s }."""
-    body = der[2:] if der[1] < 0x80 else der[2 + (der[1] & 0x7F):]
-    out = b""
-    for _ in range(2):
-        n = body[1]
-        v, body = body[2:2 + n], body[2 + n:]
-        out += v.lstrip(b"\0").rjust(size, b"\0")
-    return out
+    _, body, _ = der_parse(der)
+    (_, r), (_, s) = der_seq_items(body)
+    r, s = r.lstrip(b"\0"), s.lstrip(b"\0")
+    return r.rjust(size, b"\0") + s.rjust(size, b"\0")
 
 
 def spki_pem(files, spki, name):

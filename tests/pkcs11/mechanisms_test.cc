@@ -210,7 +210,8 @@ TEST_F(MechanismsTest, MechanismListAndInfo) {
     CK_FLAGS flags;
   };
   const CK_FLAGS ed = CKF_ENCRYPT | CKF_DECRYPT, wu = CKF_WRAP | CKF_UNWRAP,
-                 sv = CKF_SIGN | CKF_VERIFY;
+                 sv = CKF_SIGN | CKF_VERIFY | CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY,
+                 aead = ed | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
   for (const Expect& e : {Expect{CKM_SHA_1, 0, 0, CKF_DIGEST},
                           Expect{CKM_SHA224, 0, 0, CKF_DIGEST},
                           Expect{CKM_SHA256, 0, 0, CKF_DIGEST},
@@ -226,7 +227,7 @@ TEST_F(MechanismsTest, MechanismListAndInfo) {
                           Expect{CKM_AES_CBC, 16, 32, ed},
                           Expect{CKM_AES_CBC_PAD, 16, 32, ed | wu},
                           Expect{CKM_AES_CTR, 16, 32, ed},
-                          Expect{CKM_AES_GCM, 16, 32, ed},
+                          Expect{CKM_AES_GCM, 16, 32, aead},
                           Expect{CKM_RSA_PKCS, 1024, 16384, ed | sv},
                           Expect{CKM_RSA_PKCS_OAEP, 1024, 16384, ed | wu},
                           Expect{CKM_AES_KEY_WRAP, 16, 32, wu},
