@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "button/button.h"
 #include "device/secure_element.h"
 #include "store/store.h"
 #include "token/token.h"
@@ -38,6 +39,10 @@ class Device {
                           const PersonalizeOptions& options);
 
   const std::filesystem::path& dir() const { return dir_; }
+  // wait_for_press waits for the device's button (its backend and timeout are settings; the
+  // insecure-auto button only on a device personalized with it) to authorize action, telling the
+  // person at the device on out. Throws as button::Button::wait_for_press.
+  button::Press wait_for_press(const std::string& action, std::ostream& out);
   const SecureElement& secure_element() const { return se_; }
   store::Store& store() { return *store_; }
   token::Token& token() { return *token_; }
@@ -53,8 +58,5 @@ class Device {
 // default_device_dir is $XDG_DATA_HOME/twinhsm, else ~/.local/share/twinhsm.
 std::filesystem::path default_device_dir();
 
-// validate_button_backend throws UsageError unless spec is socket, tty, insecure-auto or
-// gpio:CHIP:LINE.
-void validate_button_backend(const std::string& spec);
 
 }  // namespace twinhsm::device
