@@ -10,6 +10,7 @@
 #include "button/button.h"
 #include "device/secure_element.h"
 #include "store/store.h"
+#include "token/settings.h"
 #include "token/token.h"
 
 namespace twinhsm::device {
@@ -17,10 +18,10 @@ namespace twinhsm::device {
 struct PersonalizeOptions {
   std::string diversifier;
   std::string serial;  // empty: 16 random hex digits
-  uint32_t pbkdf2_iterations = 600000;
-  uint32_t max_login_failures = 10;
+  uint32_t pbkdf2_iterations = token::settings::kDefaultPbkdf2Iterations;
+  uint32_t max_login_failures = token::settings::kDefaultMaxLoginFailures;
   std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
-  uint32_t button_timeout_seconds = 60;
+  uint32_t button_timeout_seconds = token::settings::kDefaultButtonTimeout;
   std::string key_policy = "strict";  // strict | compatible (token/key_policy.h)
 };
 
