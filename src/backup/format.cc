@@ -36,12 +36,13 @@ Header Header::parse(ByteView data, size_t* consumed) {
   ByteReader c(data, "the backup header is truncated");
   c.take(kMagic.size());
   uint64_t version = c.be(2);
-  if (version != kFormatVersion) {
+  if (version < kFirstFormatVersion || version > kFormatVersion) {
     throw UsageError("backup format version " + std::to_string(version) +
-                     " is not supported by this twinhsm (it reads version 1)");
+                     " is not supported by this twinhsm (it reads versions 1 and 2)");
   }
   uint64_t length = c.be(2);
   Header h;
+  h.version = static_cast<uint16_t>(version);
   ByteView id = c.take(kBackupIdLen);
   std::copy(id.begin(), id.end(), h.backup_id.begin());
   ByteView div = c.take(c.be(1));

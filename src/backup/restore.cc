@@ -49,6 +49,9 @@ void restore(device::Device& device, BackupReader& reader, button::Press press,
     store.put_setting(key, value);
   }
   store.put_setting(token::settings::kTokenGeneration, to_hex(reader.header().backup_id));
+  // A backup of version 1 holds rows of the first attribute encoding: the public ones are
+  // rewritten now, the private ones at the user's next login.
+  device.token().migrate_rows();
   tx.commit();
 }
 

@@ -24,7 +24,7 @@ std::string iso_time(uint64_t t) {
 
 nlohmann::ordered_json header_json(const backup::BackupReader& r) {
   const backup::Header& h = r.header();
-  return {{"format_version", backup::kFormatVersion},
+  return {{"format_version", h.version},
           {"backup_id", to_hex(h.backup_id)},
           {"diversifier", h.diversifier},
           {"source_serial", h.serial},

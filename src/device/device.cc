@@ -26,6 +26,10 @@ std::unique_ptr<Device> Device::open(const std::filesystem::path& dir) {
   }
   d->store_ = std::make_unique<store::Store>(db, std::move(keys.row_key), false);
   d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token));
+  try {
+    d->token_->migrate_rows();  // rows of the first encoding: the public ones, now
+  } catch (const StoreError&) {  // a read-only device: they are read as they are
+  }
   return d;
 }
 
@@ -86,6 +90,7 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store.put_setting(token::settings::kButtonBackend, o.button);
     store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
     store.put_setting(token::settings::kKeyPolicy, o.key_policy);
+    store.put_setting(token::settings::kRowEncoding, "2");
     tx.commit();
     // SQLite gives its -wal and -shm files the database file's mode.
     fs::UniqueFd file = fs::open_owned(db, O_RDONLY, fs::owner_of(dir));

@@ -148,6 +148,7 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
     store_.delete_role(static_cast<int>(Role::user));
     store_.put_role(so);
     store_.put_setting(settings::kTokenLabel, label);
+    store_.put_setting(settings::kRowEncoding, "2");
     store_.put_setting(settings::kTokenGeneration, to_hex(crypto::random_bytes(16)));
     tx.commit();
   }
@@ -165,7 +166,7 @@ void Token::login(Role role, ByteView pin) {
   SecureBytes sk = unwrap_sk(role, pin);
   SecureBytes index_key = private_index_key(sk);
   std::string generation = store_.setting_text(settings::kTokenGeneration).value_or("");
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   // Checked again here: another thread of the application may have logged in meanwhile.
   if (role_) {
     throw CkError(*role_ == role ? CKR_USER_ALREADY_LOGGED_IN : CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
@@ -180,6 +181,13 @@ void Token::login(Role role, ByteView pin) {
   private_index_key_ = std::move(index_key);
   // After the state: an operation that sees the new epoch sees the login.
   ++login_epoch_;
+  lock.unlock();
+  if (role == Role::user) {
+    try {
+      migrate_rows();  // the private rows, which only the user's SK opens
+    } catch (const StoreError&) {  // a read-only device: they are read as they are
+    }
+  }
 }
 
 void Token::logout() {

@@ -53,7 +53,7 @@ std::optional<Bytes> ObjectCodec::tag(const AttributeMap& attrs, CK_ATTRIBUTE_TY
   }
   Bytes input;
   append_be(input, type, 8);
-  append(input, *value);
+  append(input, AttributeMap::portable_value(type, *value));  // the same tag on every host
   SecureBytes mac = crypto::hmac_sha256(key, input);
   return Bytes(mac.begin(), mac.begin() + kIndexTagLen);
 }
@@ -86,13 +86,21 @@ store::ObjectRow ObjectCodec::encode(int64_t id, const AttributeMap& attrs,
   return row;
 }
 
-AttributeMap ObjectCodec::decode(const store::ObjectRow& row, const SecureBytes* sk) const {
+AttributeMap ObjectCodec::decode(const store::ObjectRow& row, const SecureBytes* sk,
+                                 bool* portable) const {
   Bytes aad = object_aad(row.id, row.is_private);
   if (row.is_private) {
     if (!sk) {
       throw IntegrityError("a private object cannot be opened without the storage key");
     }
-    return AttributeMap::decode(open(*sk, aad, row.body));
+    SecureBytes plain = open(*sk, aad, row.body);
+    if (portable) {
+      *portable = AttributeMap::is_portable(plain);
+    }
+    return AttributeMap::decode(plain);
+  }
+  if (portable) {
+    *portable = AttributeMap::is_portable(row.body);
   }
   AttributeMap attrs = AttributeMap::decode(row.body);
   if (!row.secret.empty()) {

@@ -34,7 +34,10 @@ class ObjectCodec {
   // encode makes the row of object id. A private object needs keys (CKR_USER_NOT_LOGGED_IN).
   store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const LoginKeys* keys) const;
   // decode opens a row; a private row needs sk. Throws IntegrityError when it does not open.
-  AttributeMap decode(const store::ObjectRow& row, const SecureBytes* sk) const;
+  // portable, when given, tells whether the row is in the portable attribute encoding (rather
+  // than the first one, which only x86-64 builds wrote).
+  AttributeMap decode(const store::ObjectRow& row, const SecureBytes* sk,
+                      bool* portable = nullptr) const;
 
   // tag is the index tag of attrs' value of type under key, or nullopt when attrs lacks it.
   static std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,

@@ -81,6 +81,44 @@ AttributeMap Token::read(const store::ObjectRow& row, const std::optional<Secure
   }
 }
 
+bool Token::rows_portable() {
+  return store_.setting_text(settings::kRowEncoding) == "2";
+}
+
+void Token::migrate_rows() {
+  if (rows_portable()) {
+    return;
+  }
+  auto keys = login_keys();
+  const LoginKeys* login = keys && keys->role == Role::user ? &*keys : nullptr;
+  store::Store::WriteTransaction tx(store_);
+  bool all = true;
+  std::vector<store::ObjectRow> rows;
+  store_.for_each_object([&](const store::ObjectRow& row) { rows.push_back(row); });
+  for (const store::ObjectRow& row : rows) {
+    if (row.is_private && !login) {
+      all = false;
+      continue;
+    }
+    bool portable = false;
+    AttributeMap attrs;
+    try {
+      attrs = codec_.decode(row, login ? &login->sk : nullptr, &portable);
+    } catch (const IntegrityError&) {
+      all = false;  // a damaged row stays as it is: it fails when it is used
+      continue;
+    }
+    if (!portable) {
+      store_.update_object(codec_.encode(row.id, attrs, login));
+    }
+  }
+  if (all) {
+    store_.put_setting(settings::kRowEncoding, "2");
+  }
+  tx.commit();
+  clear_cache();
+}
+
 bool Token::recently_synced() const {
   return steady_now_ns() - synced_at_ns_.load(std::memory_order_relaxed) < kKeyFreshnessNs;
 }

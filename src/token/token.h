@@ -110,6 +110,13 @@ class Token {
 
   store::Store& store() { return store_; }
 
+  // migrate_rows rewrites the rows still in the first attribute encoding (written by x86-64
+  // builds before the portable one; a backup of version 1 restores them): the public ones, and
+  // with the user logged in the private ones. Nothing to do once settings::kRowEncoding says so.
+  // Called when the device opens (a read-only device stays as it is), at the user's login and
+  // after a restore.
+  void migrate_rows();
+
   // Handles of session objects start here; token object handles are store ids, below it.
   static constexpr CK_OBJECT_HANDLE kSessionHandleBase = CK_OBJECT_HANDLE{1} << 40;
 
@@ -133,6 +140,7 @@ class Token {
   // and, when logged in, checks the token generation. Cheap when nothing changed.
   void sync();
   ObjectPtr lookup(CK_OBJECT_HANDLE handle);  // object, without sync
+  bool rows_portable();
   // recently_synced: the last sync was less than kKeyFreshnessNs ago.
   bool recently_synced() const;
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or

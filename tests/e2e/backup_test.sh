@@ -240,7 +240,7 @@ run "${CLI}" backup inspect "${BK}/a.bak" --json
 assert_ok "backup inspect --json"
 cp "${OUT}" "${WORK}/inspect-a.json"
 I="${WORK}/inspect-a.json"
-assert_eq 1 "$(json "${I}" 'd["format_version"]')" "inspect: format version 1"
+assert_eq 2 "$(json "${I}" 'd["format_version"]')" "inspect: format version 2"
 assert_eq "${DIV}" "$(json "${I}" 'd["diversifier"]')" "inspect: the diversifier is A's"
 assert_eq "${SERIAL_A}" "$(json "${I}" 'd["source_serial"]')" "inspect: the source serial is A's"
 assert_eq "${PUB_A}" "$(json "${I}" 'd["public_objects"]')" "inspect: public object count"

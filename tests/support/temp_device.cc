@@ -38,7 +38,12 @@ void check(const CommandResult& r, const std::string& what) {
 
 TempDevice::TempDevice(DeviceOptions options) : options_(std::move(options)) {
   master_key_ = root() / "master.key";
-  check(run_cli({"factory", "new-master-key", "-o", master_key_.string()}), "factory new-master-key");
+  if (options_.master_key.empty()) {
+    check(run_cli({"factory", "new-master-key", "-o", master_key_.string()}),
+          "factory new-master-key");
+  } else {
+    fs::copy_file(options_.master_key, master_key_);
+  }
   personalize();
 }
 

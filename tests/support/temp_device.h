@@ -36,6 +36,7 @@ struct DeviceOptions {
   unsigned max_login_failures = 3;
   std::string button;  // empty: the CLI's default (socket)
   std::string key_policy;  // empty: the CLI's default (strict)
+  std::filesystem::path master_key;  // a factory master key file to use; empty: a new one
   // Token initialization with `twinhsm token init` (skipped when init_token is false).
   bool init_token = true;
   std::string label = "test token";
