@@ -62,6 +62,9 @@ void TempDevice::personalize() {
   if (!options_.serial.empty()) {
     args.insert(args.end(), {"--serial", options_.serial});
   }
+  if (!options_.secure_element.empty()) {
+    args.insert(args.end(), {"--secure-element", options_.secure_element});
+  }
   check(run_cli(args), "factory personalize");
   if (options_.init_token) {
     std::vector<std::string> init = {"token", "init", "--device", dir().string(),
