@@ -74,20 +74,20 @@ token::PinGuard::Verdict TpmPinGuard::check(token::Role role, const store::RoleR
   if (!blob) {
     return Verdict::unknown;
   }
-  tpm::Link link(tcti_);
-  tpm::Object sealed = tpm::load(link.ctx, link.session, link.primary, *blob);
   try {
+    tpm::Link link(tcti_);
+    tpm::Object sealed = tpm::load(link.ctx, link.session, link.primary, *blob);
     tpm::unseal(link.ctx, link.session, sealed, pin_auth(role, stretched));
     return Verdict::right;
   } catch (const tpm::TpmError& e) {
     if (e.auth_failed()) {
       return Verdict::wrong;
     }
-    if (e.locked_out()) {
-      throw token::CkError(CKR_PIN_LOCKED, lockout_advice());
+    if (!e.locked_out()) {
+      throw;
     }
-    throw;
   }
+  throw token::CkError(CKR_PIN_LOCKED, lockout_advice());  // the connection is closed: ask anew
 }
 
 void TpmPinGuard::enroll(token::Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) {

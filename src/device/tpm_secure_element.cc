@@ -162,8 +162,9 @@ void TpmSecureElement::write(const std::filesystem::path& dir) const {
 
 void TpmSecureElement::discard() const {
   try {
+    tpm::NvCounter counter(nv_index_, nv_name_, counter_auth());  // before: it may connect too
     tpm::Context ctx(tcti_);
-    tpm::NvCounter(nv_index_, nv_name_, counter_auth()).undefine(ctx);
+    counter.undefine(ctx);
   } catch (const Error&) {
     // best effort: the personalization's own error is the one to report
   }

@@ -4,11 +4,22 @@
 #include <tss2/tss2_sys.h>
 #include <tss2/tss2_tctildr.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/bytes.h"
+#include "crypto/digest.h"
 #include "tpm/error.h"
 
 namespace twinhsm::tpm {
@@ -23,6 +34,32 @@ void quiet_tss_logging() {
   std::call_once(once, [] { ::setenv("TSS2_LOG", "all+NONE", 0); });
 }
 
+// lock_tpm takes the host-wide lock of the TPM that tcti names: binding an abstract Unix socket
+// name succeeds for one socket at a time, whatever process or thread, and the name is free again
+// when the socket is closed, by its owner or by the kernel at its death. Returns the socket.
+int lock_tpm(const std::string& tcti) {
+  std::string name = "twinhsm-tpm-" + to_hex(ByteView(crypto::digest(crypto::DigestAlg::sha256, as_bytes(tcti))).first(16));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // sun_path[0] = 0: abstract
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (true) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      throw Error(std::string("cannot make the TPM's lock: ") + std::strerror(errno));
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0) {
+      return fd;
+    }
+    ::close(fd);
+    if (std::chrono::steady_clock::now() > give_up) {
+      throw Error("the TPM at \"" + tcti + "\" stayed busy for 2 minutes (another process holds it)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 }  // namespace
 
 bool Context::has_resource_manager(const std::string& tcti) {
@@ -31,26 +68,35 @@ bool Context::has_resource_manager(const std::string& tcti) {
 
 Context::Context(const std::string& tcti) : tcti_name_(tcti) {
   quiet_tss_logging();
-  check(Tss2_TctiLdr_Initialize(tcti.c_str(), &tcti_), "connecting to the TPM (TCTI \"" + tcti + "\")");
-  TSS2_RC rc = Esys_Initialize(&esys_, tcti_, nullptr);
-  if (rc != TSS2_RC_SUCCESS) {
-    Tss2_TctiLdr_Finalize(&tcti_);
-    throw TpmError("starting ESAPI on the TPM (TCTI \"" + tcti + "\")", rc);
+  bool shared = !has_resource_manager(tcti);
+  if (shared) {
+    host_lock_ = lock_tpm(tcti);
   }
-  if (!has_resource_manager(tcti)) {
-    try {
+  try {
+    check(Tss2_TctiLdr_Initialize(tcti.c_str(), &tcti_), "connecting to the TPM (TCTI \"" + tcti + "\")");
+    check(Esys_Initialize(&esys_, tcti_, nullptr), "starting ESAPI on the TPM (TCTI \"" + tcti + "\")");
+    if (shared) {
       flush_leftovers();
-    } catch (...) {
-      Esys_Finalize(&esys_);
-      Tss2_TctiLdr_Finalize(&tcti_);
-      throw;
     }
+  } catch (...) {
+    close();
+    throw;
   }
 }
 
-Context::~Context() {
-  Esys_Finalize(&esys_);
-  Tss2_TctiLdr_Finalize(&tcti_);
+Context::~Context() { close(); }
+
+void Context::close() noexcept {
+  if (esys_) {
+    Esys_Finalize(&esys_);
+  }
+  if (tcti_) {
+    Tss2_TctiLdr_Finalize(&tcti_);
+  }
+  if (host_lock_ >= 0) {
+    ::close(host_lock_);
+    host_lock_ = -1;
+  }
 }
 
 void Context::flush_leftovers() {

@@ -3,11 +3,14 @@
 // both. Object is a transient object (or session) loaded in the TPM, flushed on destruction.
 //
 // Connections are short: open one for a group of commands and close it. A TPM reached without a
-// resource manager (swtpm, mssim, /dev/tpm0) serves one connection at a time and keeps what a
-// killed process left loaded, so on such a TCTI the constructor first flushes every transient
-// object and session: while this connection is open nobody else can be using them.
+// resource manager (swtpm, mssim, /dev/tpm0) mixes the commands of every process that talks to
+// it, in its three or so object slots, and keeps what a killed process left loaded. On such a
+// TCTI a Context therefore holds a host-wide lock for that TPM while it lives (an abstract Unix
+// socket named after the TCTI: released by the kernel when its process dies), and first flushes
+// every transient object and session: nobody else can be using them.
 //
-// Not thread safe: one Context per thread at a time.
+// Not thread safe: one Context per thread at a time, and never two at once in one thread (the
+// second would wait for the first's lock).
 #pragma once
 
 #include <cstdint>
@@ -36,8 +39,10 @@ class Context {
 
  private:
   void flush_leftovers();
+  void close() noexcept;
 
   std::string tcti_name_;
+  int host_lock_ = -1;  // without a resource manager: the socket that holds the TPM's lock
   TSS2_TCTI_OPAQUE_CONTEXT_BLOB* tcti_ = nullptr;
   ESYS_CONTEXT* esys_ = nullptr;
 };

@@ -30,11 +30,14 @@ sockaddr_in loopback(uint16_t port) {
   return a;
 }
 
-// can_bind tells whether port is free on the loopback address.
+// can_bind tells whether a server can listen on port of the loopback address (as swtpm does,
+// with SO_REUSEADDR: closed connections of earlier tests in TIME_WAIT do not count).
 bool can_bind(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
   sockaddr_in a = loopback(port);
-  bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  bool ok = fd >= 0 && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   if (fd >= 0) {
     ::close(fd);
   }

@@ -102,6 +102,38 @@ std::optional<std::vector<std::string>> read_objects(const fs::path& dir, const 
   return out;
 }
 
+void relabel(const fs::path& dir, const std::string& pin, const std::string& from, const std::string& to) {
+  TokenSession t(dir, pin);
+  ASSERT_CKR(CKR_OK, t.rv);
+  auto found = find_all(t.m->v3(), t.s, Template().str(CKA_LABEL, from));
+  ASSERT_EQ(found.size(), 1u) << from;
+  Template label;
+  label.str(CKA_LABEL, to);
+  EXPECT_CKR(CKR_OK, (*t.m)->C_SetAttributeValue(t.s, found[0], label.data(), label.size()));
+}
+
+void save_store(const fs::path& dir, const std::string& name) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    fs::path from = dir / (std::string("store.db") + suffix);
+    fs::path to = dir / (name + suffix);
+    fs::remove(to);
+    if (fs::exists(from)) {
+      fs::copy_file(from, to);
+    }
+  }
+}
+
+void put_back_store(const fs::path& dir, const std::string& name) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    fs::path from = dir / (name + suffix);
+    fs::path to = dir / (std::string("store.db") + suffix);
+    fs::remove(to);
+    if (fs::exists(from)) {
+      fs::copy_file(from, to);
+    }
+  }
+}
+
 void copy_device(const fs::path& from, const fs::path& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }

@@ -34,12 +34,18 @@ void put_object(const std::filesystem::path& dir, const std::string& pin, const 
                 const std::string& value);
 std::optional<std::vector<std::string>> read_objects(const std::filesystem::path& dir, const std::string& pin,
                                                      std::string* why = nullptr);
+// relabel gives the data object labelled from the label to (C_SetAttributeValue).
+void relabel(const std::filesystem::path& dir, const std::string& pin, const std::string& from,
+             const std::string& to);
 
 // copy_device copies a device directory (nothing may have it open).
 void copy_device(const std::filesystem::path& from, const std::filesystem::path& to);
 // retarget rewrites the TCTI recorded in dir/secure-element (its checksum too): the directory now
 // names another TPM, as an attacker holding a copy would make it.
 void retarget(const std::filesystem::path& dir, const std::string& tcti);
+// save_store copies store.db (and its WAL) to dir/name; put_back_store puts such a copy back.
+void save_store(const std::filesystem::path& dir, const std::string& name);
+void put_back_store(const std::filesystem::path& dir, const std::string& name);
 // sql runs statements on dir/store.db with the sqlite3 library; returns false (and ADD_FAILURE)
 // on an error.
 bool sql(const std::filesystem::path& dir, const std::string& statements);
