@@ -108,6 +108,7 @@ void Swtpm::start() {
       argv.push_back(a.data());
     }
     argv.push_back(nullptr);
+    std::string log_path = (state_dir_ / "swtpm.log").string();
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
@@ -119,9 +120,12 @@ void Swtpm::start() {
       if (::getppid() != parent) {
         ::_exit(1);
       }
+      // Its messages ("Data client disconnected" at every killed client) go to its state dir.
       int devnull = ::open("/dev/null", O_RDWR);
+      int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
+      ::dup2(log >= 0 ? log : devnull, 2);
       ::execv(kSwtpm, argv.data());
       ::_exit(127);
     }
