@@ -75,7 +75,7 @@ token::PinGuard::Verdict TpmPinGuard::check(token::Role role, const store::RoleR
     return Verdict::unknown;
   }
   try {
-    tpm::Link link(tcti_);
+    tpm::Link link(tcti_, srk_name_);
     tpm::Object sealed = tpm::load(link.ctx, link.session, link.primary, *blob);
     tpm::unseal(link.ctx, link.session, sealed, pin_auth(role, stretched));
     return Verdict::right;
@@ -91,7 +91,7 @@ token::PinGuard::Verdict TpmPinGuard::check(token::Role role, const store::RoleR
 }
 
 void TpmPinGuard::enroll(token::Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) {
-  tpm::Link link(tcti_);
+  tpm::Link link(tcti_, srk_name_);
   tpm::Blob blob = tpm::create_sealed(link.ctx, link.session, link.primary, pin_auth(role, stretched),
                                       crypto::random_secret(32));
   store_.put_device_state(record_key(role), encode(binding(role, row), blob));

@@ -22,7 +22,8 @@ namespace twinhsm::device {
 
 class TpmPinGuard : public token::PinGuard {
  public:
-  TpmPinGuard(std::string tcti, store::Store& store) : tcti_(std::move(tcti)), store_(store) {}
+  TpmPinGuard(std::string tcti, Bytes srk_name, store::Store& store)
+      : tcti_(std::move(tcti)), srk_name_(std::move(srk_name)), store_(store) {}
 
   Verdict check(token::Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) override;
   void enroll(token::Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) override;
@@ -31,6 +32,7 @@ class TpmPinGuard : public token::PinGuard {
 
  private:
   std::string tcti_;
+  Bytes srk_name_;
   store::Store& store_;
 };
 

@@ -55,6 +55,7 @@ TpmSecureElement TpmSecureElement::program(std::string serial_number, std::strin
   se.fingerprint_ = dbk_fingerprint(dbk);
   crypto::SecureBytes root = device_root(dbk);
   tpm::Link link(tcti);
+  se.srk_name_ = tpm::name(link.ctx, link.primary);
   se.kdk_ = tpm::create_hmac_key(link.ctx, link.session, link.primary, root);
   tpm::Object kdk = tpm::load(link.ctx, link.session, link.primary, se.kdk_);
   // The TPM must derive exactly what a file device derives, or twins would not be twins.
@@ -86,6 +87,7 @@ TpmSecureElement TpmSecureElement::from_file(const SecureElementFile& file) {
     se.kdk_.private_area = from_hex(file.require("kdk_private"));
     se.nv_index_ = static_cast<uint32_t>(std::stoul(file.require("nv_index"), nullptr, 16));
     se.nv_name_ = from_hex(file.require("nv_name"));
+    se.srk_name_ = from_hex(file.get("srk_name"));
   } catch (const UsageError&) {
     throw IntegrityError("the secure element file holds a malformed TPM field");
   } catch (const std::logic_error&) {
@@ -95,7 +97,7 @@ TpmSecureElement TpmSecureElement::from_file(const SecureElementFile& file) {
 }
 
 std::vector<crypto::SecureBytes> TpmSecureElement::derive(const std::vector<Derivation>& requests) const {
-  tpm::Link link(tcti_);
+  tpm::Link link(tcti_, srk_name_);
   tpm::Object kdk = tpm::load(link.ctx, link.session, link.primary, kdk_);
   std::vector<crypto::SecureBytes> keys;
   for (const Derivation& d : requests) {
@@ -120,7 +122,7 @@ std::unique_ptr<store::RollbackCounter> TpmSecureElement::rollback_counter() con
 }
 
 std::unique_ptr<token::PinGuard> TpmSecureElement::pin_guard(store::Store& store) const {
-  return std::make_unique<TpmPinGuard>(tcti_, store);
+  return std::make_unique<TpmPinGuard>(tcti_, srk_name_, store);
 }
 
 std::string TpmSecureElement::nv_index_text() const {
@@ -155,6 +157,7 @@ void TpmSecureElement::write(const std::filesystem::path& dir) const {
   file.add("dbk_fingerprint", fingerprint_);
   file.add("kdk_public", to_hex(kdk_.public_area));
   file.add("kdk_private", to_hex(kdk_.private_area));
+  file.add("srk_name", to_hex(srk_name_));
   file.add("nv_index", nv_index_text());
   file.add("nv_name", to_hex(nv_name_));
   file.write(dir);

@@ -7,6 +7,8 @@
 //   tcti                  how to reach the TPM (a tpm2-tss TCTI string)
 //   dbk_fingerprint       to identify the DBK (computed at personalization)
 //   kdk_public/_private   the HMAC key's blob: encrypted under the primary key, opens nowhere else
+//   srk_name              the primary key's name: when the TPM keeps that key persistent at
+//                         0x81000001 (tpm/objects.h), it is used instead of being made anew
 //   nv_index, nv_name     the NV counter that anchors the store (store/anchor.h)
 //
 // no DBK, no device secret, nothing that opens a PIN. A copy of the directory without the TPM
@@ -52,6 +54,7 @@ class TpmSecureElement : public SecureElement {
   crypto::SecureBytes counter_auth() const;
 
   std::string tcti_;
+  Bytes srk_name_;
   std::string fingerprint_;
   tpm::Blob kdk_;
   uint32_t nv_index_ = 0;

@@ -117,20 +117,25 @@ void Context::flush_leftovers() {
 }
 
 Object::Object(Object&& o) noexcept
-    : esys_(std::exchange(o.esys_, nullptr)), handle_(std::exchange(o.handle_, 0)) {}
+    : esys_(std::exchange(o.esys_, nullptr)), handle_(std::exchange(o.handle_, 0)), kind_(o.kind_) {}
 
 Object& Object::operator=(Object&& o) noexcept {
   if (this != &o) {
     reset();
     esys_ = std::exchange(o.esys_, nullptr);
     handle_ = std::exchange(o.handle_, 0);
+    kind_ = o.kind_;
   }
   return *this;
 }
 
 void Object::reset() {
   if (esys_) {
-    (void)Esys_FlushContext(esys_, handle_);
+    if (kind_ == Kind::persistent) {
+      (void)Esys_TR_Close(esys_, &handle_);
+    } else {
+      (void)Esys_FlushContext(esys_, handle_);
+    }
     esys_ = nullptr;
     handle_ = 0;
   }

@@ -48,11 +48,13 @@ class Context {
 };
 
 // Object owns an ESAPI handle to something loaded in the TPM (a transient object or a session)
-// and flushes it when destroyed. Move-only.
+// and flushes it when destroyed; to a persistent object, whose handle it only closes. Move-only.
 class Object {
  public:
+  enum class Kind { transient, persistent };
   Object() = default;
-  Object(Context& ctx, uint32_t handle) : esys_(ctx.esys()), handle_(handle) {}
+  Object(Context& ctx, uint32_t handle, Kind kind = Kind::transient)
+      : esys_(ctx.esys()), handle_(handle), kind_(kind) {}
   ~Object() { reset(); }
   Object(Object&& o) noexcept;
   Object& operator=(Object&& o) noexcept;
@@ -60,12 +62,14 @@ class Object {
   Object& operator=(const Object&) = delete;
 
   uint32_t handle() const { return handle_; }
+  Kind kind() const { return kind_; }
   explicit operator bool() const { return esys_ != nullptr; }
   void reset();
 
  private:
   ESYS_CONTEXT* esys_ = nullptr;
   uint32_t handle_ = 0;
+  Kind kind_ = Kind::transient;
 };
 
 }  // namespace twinhsm::tpm

@@ -113,6 +113,28 @@ Object create_primary(Context& ctx) {
   return Object(ctx, handle);
 }
 
+Object primary_key(Context& ctx, ByteView srk_name) {
+  if (!srk_name.empty()) {
+    ESYS_TR handle = ESYS_TR_NONE;
+    if (Esys_TR_FromTPMPublic(ctx.esys(), kSrkHandle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &handle) ==
+        TSS2_RC_SUCCESS) {
+      Object persistent(ctx, handle, Object::Kind::persistent);
+      if (crypto::ct_equal(name(ctx, persistent), srk_name)) {
+        return persistent;
+      }
+    }
+  }
+  return create_primary(ctx);
+}
+
+Bytes name(Context& ctx, const Object& object) {
+  TPM2B_NAME* n = nullptr;
+  check(Esys_TR_GetName(ctx.esys(), object.handle(), &n), "reading a TPM object's name");
+  Bytes out(n->name, n->name + n->size);
+  Esys_Free(n);
+  return out;
+}
+
 Blob create_hmac_key(Context& ctx, Session& s, const Object& parent, std::span<const uint8_t> key) {
   TPM2B_PUBLIC in_public{};
   in_public.publicArea.type = TPM2_ALG_KEYEDHASH;

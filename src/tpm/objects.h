@@ -46,10 +46,19 @@ class Session {
 
 // create_primary makes (or re-makes: it is deterministic) the primary storage key.
 Object create_primary(Context& ctx);
+// kSrkHandle is where the TCG's provisioning guidance (and systemd) keep the storage key made
+// persistent; primary_key returns it when the key there has name, else create_primary: making
+// the key costs a hardware TPM a quarter of a second, every time.
+inline constexpr uint32_t kSrkHandle = 0x81000001;
+Object primary_key(Context& ctx, ByteView name);
+// name returns an object's name (nameAlg || hash of its public area).
+Bytes name(Context& ctx, const Object& object);
 
-// Link is what most work needs: a connection, the primary key, and a session salted with it.
+// Link is what most work needs: a connection, the primary key (primary_key with srk_name), and a
+// session salted with it.
 struct Link {
-  explicit Link(const std::string& tcti) : ctx(tcti), primary(create_primary(ctx)), session(ctx, primary) {}
+  explicit Link(const std::string& tcti, ByteView srk_name = {})
+      : ctx(tcti), primary(primary_key(ctx, srk_name)), session(ctx, primary) {}
   Context ctx;
   Object primary;
   Session session;

@@ -12,6 +12,7 @@
 #include "crypto/random.h"
 #include "process.h"
 #include "swtpm.h"
+#include "temp_device.h"
 #include "tpm/capabilities.h"
 #include "tpm/error.h"
 #include "tpm/kdf.h"
@@ -178,6 +179,37 @@ TEST_F(TpmLibraryTest, IdentityNamesTheManufacturer) {
   EXPECT_EQ(id.manufacturer, "IBM");  // libtpms
   EXPECT_FALSE(id.firmware.empty());
   EXPECT_EQ(lockout_state(ctx).max_tries, 3u);  // libtpms's default
+}
+
+TEST_F(TpmLibraryTest, APersistentStorageKeyOfTheSameNameIsUsed) {
+  Bytes srk;
+  Blob blob;
+  {
+    Link link(tpm_.tcti());
+    EXPECT_EQ(link.primary.kind(), Object::Kind::transient);
+    srk = name(link.ctx, link.primary);
+    blob = create_hmac_key(link.ctx, link.session, link.primary, key_);
+  }
+  // The TPM's owner makes the key persistent, with tpm2-tools, as docs/key-hierarchy.md says.
+  setenv("TPM2TOOLS_TCTI", tpm_.tcti().c_str(), 1);
+  test::TempDir tmp;
+  std::string ctx_file = (tmp.path() / "srk.ctx").string();
+  auto made = test::run_command({"/usr/bin/tpm2_createprimary", "-C", "o", "-g", "sha256", "-G",
+                                 "ecc256:null:aes128cfb", "-a",
+                                 "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt",
+                                 "-c", ctx_file});
+  ASSERT_TRUE(made.ok()) << made.describe();
+  auto kept = test::run_command({"/usr/bin/tpm2_evictcontrol", "-C", "o", "-c", ctx_file, "0x81000001"});
+  ASSERT_TRUE(kept.ok()) << kept.describe();
+  {
+    Link link(tpm_.tcti(), srk);
+    EXPECT_EQ(link.primary.kind(), Object::Kind::persistent);
+    Object key = load(link.ctx, link.session, link.primary, blob);
+    EXPECT_EQ(to_hex(hmac_sha256(link.ctx, link.session, key, as_bytes("x"))),
+              to_hex(crypto::hmac_sha256(key_, as_bytes("x"))));
+  }
+  Link other(tpm_.tcti(), Bytes(34, 0x0b));
+  EXPECT_EQ(other.primary.kind(), Object::Kind::transient) << "a key of another name is not used";
 }
 
 TEST_F(TpmLibraryTest, WhatAKilledProcessLeftLoadedIsFlushed) {
