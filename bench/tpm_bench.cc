@@ -29,15 +29,16 @@ void check(CK_RV rv, const char* what) {
 // Device is one benchmark device: made with the CLI, used through the module.
 class Device {
  public:
-  Device(const std::filesystem::path& root, const std::string& name, const std::string& secure_element,
-         unsigned iterations)
+  Device(const std::filesystem::path& root, const std::string& name,
+         const std::string& secure_element, unsigned iterations)
       : dir_(root / name), conf_(root / (name + ".toml")) {
     std::string cli = TWINHSM_CLI_PATH;
     run_checked({cli, "factory", "personalize", "--device", dir_.string(), "--master-key",
                  (root / "master.key").string(), "--diversifier", "bench", "--pbkdf2-iterations",
-                 std::to_string(iterations), "--button", "insecure-auto", "--secure-element", secure_element});
-    run_checked({cli, "token", "init", "--device", dir_.string(), "--label", "bench", "--so-pin", "bench-so-pin",
-                 "--pin", kPin});
+                 std::to_string(iterations), "--button", "insecure-auto", "--secure-element",
+                 secure_element});
+    run_checked({cli, "token", "init", "--device", dir_.string(), "--label", "bench", "--so-pin",
+                 "bench-so-pin", "--pin", kPin});
     FILE* f = std::fopen(conf_.c_str(), "w");
     std::fprintf(f, "[[slot]]\ndevice = \"%s\"\n", dir_.c_str());
     std::fclose(f);
@@ -73,7 +74,8 @@ class Module {
     setenv("TWINHSM_CONF", dev.conf().c_str(), 1);
     check(f_->C_Initialize(nullptr), "C_Initialize");
     CK_SESSION_HANDLE s = 0;
-    check(f_->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s), "C_OpenSession");
+    check(f_->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s),
+          "C_OpenSession");
     return s;
   }
 
@@ -84,7 +86,8 @@ class Module {
 
 CK_RV login(Module& m, CK_SESSION_HANDLE s) {
   std::string pin = Device::kPin;
-  return m->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), static_cast<CK_ULONG>(pin.size()));
+  return m->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()),
+                    static_cast<CK_ULONG>(pin.size()));
 }
 
 CK_OBJECT_HANDLE create_data(Module& m, CK_SESSION_HANDLE s, int i) {
@@ -105,7 +108,8 @@ CK_OBJECT_HANDLE make_ec_key(Module& m, CK_SESSION_HANDLE s) {
   Bytes params = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
   CK_BBOOL yes = CK_TRUE;
   CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-  CK_ATTRIBUTE pub[] = {{CKA_EC_PARAMS, params.data(), params.size()}, {CKA_TOKEN, &yes, sizeof yes}};
+  CK_ATTRIBUTE pub[] = {{CKA_EC_PARAMS, params.data(), params.size()},
+                        {CKA_TOKEN, &yes, sizeof yes}};
   CK_ATTRIBUTE priv[] = {{CKA_SIGN, &yes, sizeof yes}, {CKA_TOKEN, &yes, sizeof yes}};
   CK_OBJECT_HANDLE pk = 0, sk = 0;
   check(m->C_GenerateKeyPair(s, &mech, pub, 2, priv, 2, &pk, &sk), "C_GenerateKeyPair");
@@ -131,17 +135,24 @@ int main(int argc, char** argv) {
     }
   }
   if (tcti.empty() || rounds < 1) {
-    std::fprintf(stderr, "usage: tpm_bench --tcti TCTI [--rounds N] [--objects N] [--pbkdf2-iterations N]\n");
+    std::fprintf(
+        stderr,
+        "usage: tpm_bench --tcti TCTI [--rounds N] [--objects N] [--pbkdf2-iterations N]\n");
     return 2;
   }
   try {
     TempDir root("twinhsm-tpm-bench-");
-    run_checked({TWINHSM_CLI_PATH, "factory", "new-master-key", "-o", (root.path() / "master.key").string()});
+    run_checked({TWINHSM_CLI_PATH, "factory", "new-master-key", "-o",
+                 (root.path() / "master.key").string()});
     std::vector<Device> devices;
     devices.emplace_back(root.path(), "file", "file", iterations);
     devices.emplace_back(root.path(), "tpm", "tpm:" + tcti, iterations);
-    const char* names[] = {"open (C_Initialize, C_OpenSession)", "C_GetTokenInfo", "login + logout",
-                           "create a private token object", "destroy it", "ECDSA P-256 sign (C_SignInit + C_Sign)",
+    const char* names[] = {"open (C_Initialize, C_OpenSession)",
+                           "C_GetTokenInfo",
+                           "login + logout",
+                           "create a private token object",
+                           "destroy it",
+                           "ECDSA P-256 sign (C_SignInit + C_Sign)",
                            "backup create (CLI process)"};
     constexpr int kWork = 7;
     std::map<int, std::vector<double>> ms[2];
@@ -161,32 +172,36 @@ int main(int argc, char** argv) {
         CK_SESSION_HANDLE s = 0;
         ms[d][0].push_back(1000 * time_once([&] { s = m.open(devices[d]); }));
         CK_TOKEN_INFO info;
-        ms[d][1].push_back(1000 * time_once([&] { check(m->C_GetTokenInfo(0, &info), "C_GetTokenInfo"); }));
+        ms[d][1].push_back(
+            1000 * time_once([&] { check(m->C_GetTokenInfo(0, &info), "C_GetTokenInfo"); }));
         ms[d][2].push_back(1000 * time_once([&] {
-          check(login(m, s), "C_Login");
-          check(m->C_Logout(s), "C_Logout");
-        }));
+                             check(login(m, s), "C_Login");
+                             check(m->C_Logout(s), "C_Logout");
+                           }));
         check(login(m, s), "C_Login");
         CK_OBJECT_HANDLE h = 0;
         ms[d][3].push_back(1000 * time_once([&] { h = create_data(m, s, 1000 + r); }));
-        ms[d][4].push_back(1000 * time_once([&] { check(m->C_DestroyObject(s, h), "C_DestroyObject"); }));
+        ms[d][4].push_back(1000 *
+                           time_once([&] { check(m->C_DestroyObject(s, h), "C_DestroyObject"); }));
         CK_MECHANISM mech = {CKM_ECDSA, nullptr, 0};
         unsigned char digest[32] = {1}, sig[64];
         ms[d][5].push_back(1000 * time_once([&] {
-          CK_ULONG len = sizeof sig;
-          check(m->C_SignInit(s, &mech, keys[d]), "C_SignInit");
-          check(m->C_Sign(s, digest, sizeof digest, sig, &len), "C_Sign");
-        }));
+                             CK_ULONG len = sizeof sig;
+                             check(m->C_SignInit(s, &mech, keys[d]), "C_SignInit");
+                             check(m->C_Sign(s, digest, sizeof digest, sig, &len), "C_Sign");
+                           }));
         m->C_Finalize(nullptr);
         std::filesystem::path out = root.path() / "b.twb";
-        ms[d][6].push_back(1000 * run_checked({TWINHSM_CLI_PATH, "backup", "create", "--device",
-                                               devices[d].dir().string(), "-o", out.string(), "--force"})
-                                      .seconds);
+        ms[d][6].push_back(1000 *
+                           run_checked({TWINHSM_CLI_PATH, "backup", "create", "--device",
+                                        devices[d].dir().string(), "-o", out.string(), "--force"})
+                               .seconds);
       }
     }
-    std::printf("twinhsm: file vs TPM secure element (%s), medians of %d rounds, ms; %d objects, "
-                "PBKDF2 %u iterations\n\n",
-                tcti.c_str(), rounds, objects, iterations);
+    std::printf(
+        "twinhsm: file vs TPM secure element (%s), medians of %d rounds, ms; %d objects, "
+        "PBKDF2 %u iterations\n\n",
+        tcti.c_str(), rounds, objects, iterations);
     std::printf("%-42s %10s %10s %10s\n", "operation", "file", "TPM", "TPM adds");
     for (int w = 0; w < kWork; ++w) {
       double f = median(ms[0][w]), t = median(ms[1][w]);

@@ -34,9 +34,9 @@ std::string secure_element_text(const nlohmann::ordered_json& se) {
     return "file (simulated, for development and tests: the directory holds the key)";
   }
   const auto& da = se["dictionary_attack"];
-  return "TPM " + se["tpm_manufacturer"].get<std::string>() + " " + se["tpm_vendor"].get<std::string>() +
-         ", firmware " + se["tpm_firmware"].get<std::string>() + ", via " + se["tcti"].get<std::string>() +
-         "\n                     NV counter " + se["nv_index"].get<std::string>() + "; " +
+  return "TPM " + se["tpm_manufacturer"].get<std::string>() + " " +
+         se["tpm_vendor"].get<std::string>() + ", firmware " +
+         se["tpm_firmware"].get<std::string>() + ", via " + se["tcti"].get<std::string>() + "\n                     NV counter " + se["nv_index"].get<std::string>() + "; " +
          std::to_string(da["failures"].get<uint32_t>()) + " of " +
          std::to_string(da["max_tries"].get<uint32_t>()) + " wrong PINs before lockout" +
          (da["in_lockout"].get<bool>() ? " (IN LOCKOUT)" : "");

@@ -76,8 +76,9 @@ void add_factory_commands(CLI::App& app) {
   pers->add_option("--button-timeout", p->options.button_timeout_seconds,
                    "Seconds to wait for a button press (default 60)");
   pers->add_option("--secure-element", p->options.secure_element,
-                   "file (default: a file in DIR, for development and tests) or tpm:TCTI (a TPM 2.0 "
-                   "holds the key: tpm:device:/dev/tpmrm0, tpm:tabrmd, tpm:swtpm:host=H,port=P)");
+                   "file (default: a file in DIR, for development and tests) or tpm:TCTI (a TPM "
+                   "2.0 holds the key: tpm:device:/dev/tpmrm0, tpm:tabrmd, "
+                   "tpm:swtpm:host=H,port=P)");
   pers->callback([p] {
     crypto::SecureBytes master = read_master_key(p->master_key);
     device::Device::personalize(p->dir, master, p->options);

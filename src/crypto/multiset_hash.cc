@@ -18,7 +18,8 @@ struct MultisetHash::Impl {
 
   SecretBnPtr term(ByteView element) const {
     SecureBytes h = hmac_sha256(key, element);
-    return SecretBnPtr(not_null(BN_bin2bn(h.data(), static_cast<int>(h.size()), nullptr), "BN_bin2bn"));
+    return SecretBnPtr(
+        not_null(BN_bin2bn(h.data(), static_cast<int>(h.size()), nullptr), "BN_bin2bn"));
   }
 };
 
@@ -34,19 +35,22 @@ MultisetHash& MultisetHash::operator=(MultisetHash&&) noexcept = default;
 
 void MultisetHash::add(ByteView element) {
   SecretBnPtr t = impl_->term(element);
-  check(BN_mod_add(impl_->sum.get(), impl_->sum.get(), t.get(), impl_->modulus.get(), impl_->ctx.get()),
+  check(BN_mod_add(impl_->sum.get(), impl_->sum.get(), t.get(), impl_->modulus.get(),
+                   impl_->ctx.get()),
         "BN_mod_add");
 }
 
 void MultisetHash::remove(ByteView element) {
   SecretBnPtr t = impl_->term(element);
-  check(BN_mod_sub(impl_->sum.get(), impl_->sum.get(), t.get(), impl_->modulus.get(), impl_->ctx.get()),
+  check(BN_mod_sub(impl_->sum.get(), impl_->sum.get(), t.get(), impl_->modulus.get(),
+                   impl_->ctx.get()),
         "BN_mod_sub");
 }
 
 SecureBytes MultisetHash::value() const {
   SecureBytes out(kSize);
-  if (BN_bn2binpad(impl_->sum.get(), out.data(), static_cast<int>(out.size())) != static_cast<int>(kSize)) {
+  if (BN_bn2binpad(impl_->sum.get(), out.data(), static_cast<int>(out.size())) !=
+      static_cast<int>(kSize)) {
     detail::throw_openssl("BN_bn2binpad");
   }
   return out;

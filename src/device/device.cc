@@ -29,7 +29,8 @@ std::unique_ptr<Device> Device::open(const std::filesystem::path& dir, OpenFor p
       d->store_->verify_anchor();
     }
   }
-  d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token), d->se_->pin_guard(*d->store_));
+  d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token),
+                                             d->se_->pin_guard(*d->store_));
   return d;
 }
 
@@ -40,7 +41,8 @@ std::string tcti_of(const std::string& spec) {
   if (spec == "file") {
     return "";
   }
-  if (spec.rfind("tpm:", 0) == 0 && spec.size() > 4 && spec.find_first_of("\r\n") == std::string::npos) {
+  if (spec.rfind("tpm:", 0) == 0 && spec.size() > 4 &&
+      spec.find_first_of("\r\n") == std::string::npos) {
     return spec.substr(4);
   }
   throw UsageError("unknown secure element '" + spec +

@@ -33,7 +33,8 @@ class Device {
   // open opens the device in dir. Throws UsageError if dir holds no device, IntegrityError if
   // its secure element is damaged or (TPM device, OpenFor::use) the store is not the one its TPM
   // anchored, StoreError if the store cannot be opened, TpmError if its TPM cannot be reached.
-  static std::unique_ptr<Device> open(const std::filesystem::path& dir, OpenFor purpose = OpenFor::use);
+  static std::unique_ptr<Device> open(const std::filesystem::path& dir,
+                                      OpenFor purpose = OpenFor::use);
 
   // personalize makes a new device in dir (created if missing) from the factory master key:
   // DBK = derive_dbk(master_key, diversifier). Fails with UsageError, changing nothing, if dir

@@ -26,7 +26,8 @@ FileSecureElement FileSecureElement::from_file(const SecureElementFile& file) {
   return se;
 }
 
-std::vector<crypto::SecureBytes> FileSecureElement::derive(const std::vector<Derivation>& requests) const {
+std::vector<crypto::SecureBytes> FileSecureElement::derive(
+    const std::vector<Derivation>& requests) const {
   crypto::SecureBytes root = device_root(dbk_);
   std::vector<crypto::SecureBytes> keys;
   for (const Derivation& d : requests) {

@@ -20,12 +20,14 @@ std::unique_ptr<SecureElement> SecureElement::open(const std::filesystem::path& 
                        " is of an unknown kind (made by a newer twinhsm?)");
 }
 
-crypto::SecureBytes SecureElement::derive(std::string_view label, ByteView context, size_t length) const {
+crypto::SecureBytes SecureElement::derive(std::string_view label, ByteView context,
+                                          size_t length) const {
   auto keys = derive({Derivation{label, Bytes(context.begin(), context.end()), length}});
   return std::move(keys.front());
 }
 
-crypto::SecureBytes derive_dbk(std::span<const uint8_t> master_key, const std::string& diversifier) {
+crypto::SecureBytes derive_dbk(std::span<const uint8_t> master_key,
+                               const std::string& diversifier) {
   return crypto::kbkdf_counter_hmac_sha256(master_key, "twinhsm diversified backup key",
                                            as_bytes(diversifier), 32);
 }

@@ -61,7 +61,8 @@ class SecureElement {
     size_t length = 32;
   };
   // derive derives each of requests, in order (a TPM does them in one connection).
-  virtual std::vector<crypto::SecureBytes> derive(const std::vector<Derivation>& requests) const = 0;
+  virtual std::vector<crypto::SecureBytes> derive(
+      const std::vector<Derivation>& requests) const = 0;
   crypto::SecureBytes derive(std::string_view label, ByteView context, size_t length) const;
 
   // What the TPM backend adds to the store and the token; nothing on a file device.

@@ -16,7 +16,9 @@ std::string checksum(std::string_view body) {
   return to_hex(crypto::digest(crypto::DigestAlg::sha256, as_bytes(body)));
 }
 
-void wipe(std::string& s) { crypto::cleanse(s.data(), s.size()); }
+void wipe(std::string& s) {
+  crypto::cleanse(s.data(), s.size());
+}
 
 }  // namespace
 

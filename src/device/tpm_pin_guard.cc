@@ -13,13 +13,18 @@ namespace twinhsm::device {
 
 namespace {
 
-std::string role_name(token::Role role) { return role == token::Role::so ? "so" : "user"; }
+std::string role_name(token::Role role) {
+  return role == token::Role::so ? "so" : "user";
+}
 
-std::string record_key(token::Role role) { return "pin_guard." + role_name(role); }
+std::string record_key(token::Role role) {
+  return "pin_guard." + role_name(role);
+}
 
 // binding ties a record to the roles row it was made for.
 Bytes binding(token::Role role, const store::RoleRow& row) {
-  Bytes input(as_bytes("twinhsm pin guard binding v1").begin(), as_bytes("twinhsm pin guard binding v1").end());
+  Bytes input(as_bytes("twinhsm pin guard binding v1").begin(),
+              as_bytes("twinhsm pin guard binding v1").end());
   input.push_back(static_cast<uint8_t>(role));
   append_be(input, row.iterations, 4);
   append_be(input, row.salt.size(), 4);
@@ -29,7 +34,8 @@ Bytes binding(token::Role role, const store::RoleRow& row) {
 }
 
 crypto::SecureBytes pin_auth(token::Role role, const crypto::SecureBytes& stretched) {
-  return crypto::kbkdf_counter_hmac_sha256(stretched, "twinhsm tpm pin auth v1", as_bytes(role_name(role)), 32);
+  return crypto::kbkdf_counter_hmac_sha256(stretched, "twinhsm tpm pin auth v1",
+                                           as_bytes(role_name(role)), 32);
 }
 
 // A record: binding (32) || public length (2) || public || private length (2) || private.
@@ -54,7 +60,8 @@ std::optional<tpm::Blob> decode(ByteView record, const Bytes& bound_to) {
     if (at + 2 + n > record.size()) {
       throw IntegrityError("a TPM PIN record is truncated");
     }
-    Bytes part(record.begin() + static_cast<long>(at + 2), record.begin() + static_cast<long>(at + 2 + n));
+    Bytes part(record.begin() + static_cast<long>(at + 2),
+               record.begin() + static_cast<long>(at + 2 + n));
     at += 2 + n;
     return part;
   };
@@ -90,10 +97,11 @@ token::PinGuard::Verdict TpmPinGuard::check(token::Role role, const store::RoleR
   throw token::CkError(CKR_PIN_LOCKED, lockout_advice());  // the connection is closed: ask anew
 }
 
-void TpmPinGuard::enroll(token::Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) {
+void TpmPinGuard::enroll(token::Role role, const store::RoleRow& row,
+                         const crypto::SecureBytes& stretched) {
   tpm::Link link(tcti_, srk_name_);
-  tpm::Blob blob = tpm::create_sealed(link.ctx, link.session, link.primary, pin_auth(role, stretched),
-                                      crypto::random_secret(32));
+  tpm::Blob blob = tpm::create_sealed(link.ctx, link.session, link.primary,
+                                      pin_auth(role, stretched), crypto::random_secret(32));
   store_.put_device_state(record_key(role), encode(binding(role, row), blob));
 }
 
@@ -107,7 +115,8 @@ std::string TpmPinGuard::lockout_advice() {
   tpm::LockoutState s = tpm::lockout_state(ctx);
   return "the TPM refuses every PIN after " + std::to_string(s.failures) +
          " wrong ones (of either role, or of other programs using it); it forgives one every " +
-         std::to_string(s.recovery_seconds) + " s, or its owner can reset it (tpm2_dictionarylockout -c)";
+         std::to_string(s.recovery_seconds) +
+         " s, or its owner can reset it (tpm2_dictionarylockout -c)";
 }
 
 }  // namespace twinhsm::device

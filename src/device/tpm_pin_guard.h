@@ -25,8 +25,10 @@ class TpmPinGuard : public token::PinGuard {
   TpmPinGuard(std::string tcti, Bytes srk_name, store::Store& store)
       : tcti_(std::move(tcti)), srk_name_(std::move(srk_name)), store_(store) {}
 
-  Verdict check(token::Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) override;
-  void enroll(token::Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) override;
+  Verdict check(token::Role role, const store::RoleRow& row,
+                const crypto::SecureBytes& stretched) override;
+  void enroll(token::Role role, const store::RoleRow& row,
+              const crypto::SecureBytes& stretched) override;
   uint32_t remaining() override;
   std::string lockout_advice() override;
 

@@ -59,14 +59,16 @@ TpmSecureElement TpmSecureElement::program(std::string serial_number, std::strin
   se.kdk_ = tpm::create_hmac_key(link.ctx, link.session, link.primary, root);
   tpm::Object kdk = tpm::load(link.ctx, link.session, link.primary, se.kdk_);
   // The TPM must derive exactly what a file device derives, or twins would not be twins.
-  crypto::SecureBytes in_tpm =
-      tpm::kbkdf_counter_hmac_sha256(link.ctx, link.session, kdk, kSelfTestLabel, as_bytes(se.serial), 32);
-  if (!crypto::ct_equal(in_tpm, crypto::kbkdf_counter_hmac_sha256(root, kSelfTestLabel, as_bytes(se.serial), 32))) {
+  crypto::SecureBytes in_tpm = tpm::kbkdf_counter_hmac_sha256(
+      link.ctx, link.session, kdk, kSelfTestLabel, as_bytes(se.serial), 32);
+  if (!crypto::ct_equal(in_tpm, crypto::kbkdf_counter_hmac_sha256(root, kSelfTestLabel,
+                                                                  as_bytes(se.serial), 32))) {
     throw UsageError("the TPM's HMAC differs from OpenSSL's: it cannot hold this device's keys");
   }
   crypto::SecureBytes auth =
       tpm::kbkdf_counter_hmac_sha256(link.ctx, link.session, kdk, kCounterAuthLabel, {}, 32);
-  Bytes seed = crypto::digest(crypto::DigestAlg::sha256, as_bytes(se.serial + "\n" + se.diversifier));
+  Bytes seed =
+      crypto::digest(crypto::DigestAlg::sha256, as_bytes(se.serial + "\n" + se.diversifier));
   uint32_t first = kNvBase + ((uint32_t{seed[0]} << 8 | seed[1]) % kNvSpan);
   tpm::NvCounter counter = tpm::NvCounter::define(link.ctx, kNvBase, kNvSpan, first, auth);
   se.nv_index_ = counter.index();
@@ -96,16 +98,19 @@ TpmSecureElement TpmSecureElement::from_file(const SecureElementFile& file) {
   return se;
 }
 
-std::vector<crypto::SecureBytes> TpmSecureElement::derive(const std::vector<Derivation>& requests) const {
+std::vector<crypto::SecureBytes> TpmSecureElement::derive(
+    const std::vector<Derivation>& requests) const {
   tpm::Link link(tcti_, srk_name_);
   tpm::Object kdk = tpm::load(link.ctx, link.session, link.primary, kdk_);
   std::vector<crypto::SecureBytes> keys;
   for (const Derivation& d : requests) {
-    keys.push_back(tpm::kbkdf_counter_hmac_sha256(link.ctx, link.session, kdk, d.label, d.context, d.length));
+    keys.push_back(
+        tpm::kbkdf_counter_hmac_sha256(link.ctx, link.session, kdk, d.label, d.context, d.length));
   }
   if (!counter_auth_) {
     // While the key is loaded: the store's counter needs it next (one connection less).
-    counter_auth_ = tpm::kbkdf_counter_hmac_sha256(link.ctx, link.session, kdk, kCounterAuthLabel, {}, 32);
+    counter_auth_ =
+        tpm::kbkdf_counter_hmac_sha256(link.ctx, link.session, kdk, kCounterAuthLabel, {}, 32);
   }
   return keys;
 }
@@ -118,7 +123,8 @@ crypto::SecureBytes TpmSecureElement::counter_auth() const {
 }
 
 std::unique_ptr<store::RollbackCounter> TpmSecureElement::rollback_counter() const {
-  return std::make_unique<TpmRollbackCounter>(tcti_, tpm::NvCounter(nv_index_, nv_name_, counter_auth()));
+  return std::make_unique<TpmRollbackCounter>(tcti_,
+                                              tpm::NvCounter(nv_index_, nv_name_, counter_auth()));
 }
 
 std::unique_ptr<token::PinGuard> TpmSecureElement::pin_guard(store::Store& store) const {

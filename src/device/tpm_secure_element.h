@@ -32,8 +32,9 @@ class TpmSecureElement : public SecureElement {
   // program makes the element in the TPM that tcti names: the HMAC key FK || DBK (sent to the
   // TPM only encrypted), checked to derive what OpenSSL derives, and an NV counter. Throws
   // TpmError when the TPM cannot do it (unreachable, an owner password, no free NV index).
-  static TpmSecureElement program(std::string serial, std::string diversifier, bool insecure_auto_button,
-                                  const std::string& tcti, std::span<const uint8_t> dbk);
+  static TpmSecureElement program(std::string serial, std::string diversifier,
+                                  bool insecure_auto_button, const std::string& tcti,
+                                  std::span<const uint8_t> dbk);
   static TpmSecureElement from_file(const SecureElementFile& file);
 
   std::string backend() const override { return "tpm"; }

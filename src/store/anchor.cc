@@ -44,11 +44,14 @@ uint64_t read_be(ByteView b) {
 
 }  // namespace
 
-Anchor::Anchor(Store& store, const crypto::SecureBytes& row_key, std::unique_ptr<RollbackCounter> counter)
+Anchor::Anchor(Store& store, const crypto::SecureBytes& row_key,
+               std::unique_ptr<RollbackCounter> counter)
     : store_(store),
       counter_(std::move(counter)),
-      set_key_(crypto::kbkdf_counter_hmac_sha256(row_key, "twinhsm row set key v1", ByteView(), 32)),
-      seal_key_(crypto::kbkdf_counter_hmac_sha256(row_key, "twinhsm anchor seal key v1", ByteView(), 32)) {
+      set_key_(
+          crypto::kbkdf_counter_hmac_sha256(row_key, "twinhsm row set key v1", ByteView(), 32)),
+      seal_key_(crypto::kbkdf_counter_hmac_sha256(row_key, "twinhsm anchor seal key v1", ByteView(),
+                                                  32)) {
   store_.db_.exec(kLogSchema);
 }
 
@@ -62,7 +65,8 @@ std::optional<Anchor::Stored> Anchor::read_anchor() {
   const Bytes& v = *value;
   constexpr size_t kLen = 1 + 8 + 32 + kNonceLen + crypto::MultisetHash::kSize + kTagLen;
   if (v.size() != kLen || v[0] != kVersion) {
-    throw IntegrityError("the store's TPM anchor has an unknown format (written by a newer twinhsm?)");
+    throw IntegrityError(
+        "the store's TPM anchor has an unknown format (written by a newer twinhsm?)");
   }
   Stored s;
   s.counter = read_be(ByteView(v).subspan(1, 8));
@@ -73,7 +77,8 @@ std::optional<Anchor::Stored> Anchor::read_anchor() {
   return s;
 }
 
-void Anchor::write_anchor(uint64_t counter, const Bytes& state, const crypto::SecureBytes& objects) {
+void Anchor::write_anchor(uint64_t counter, const Bytes& state,
+                          const crypto::SecureBytes& objects) {
   Bytes v{kVersion};
   append_be(v, counter, 8);
   append(v, state);
@@ -85,9 +90,10 @@ void Anchor::write_anchor(uint64_t counter, const Bytes& state, const crypto::Se
 
 Bytes Anchor::state_digest() {
   Bytes input(kSealAad.begin(), kSealAad.end());
-  for (const char* sql : {"SELECT 'settings', key, mac FROM settings ORDER BY key",
-                          "SELECT 'roles', role, mac FROM roles ORDER BY role",
-                          "SELECT 'device_state', key, mac FROM device_state WHERE key <> 'anchor' ORDER BY key"}) {
+  for (const char* sql :
+       {"SELECT 'settings', key, mac FROM settings ORDER BY key",
+        "SELECT 'roles', role, mac FROM roles ORDER BY role",
+        "SELECT 'device_state', key, mac FROM device_state WHERE key <> 'anchor' ORDER BY key"}) {
     Statement st(store_.db_, sql);
     while (st.step()) {
       std::string table = st.column_text(0), key = st.column_text(1);
@@ -121,14 +127,15 @@ crypto::MultisetHash Anchor::scan_objects() const {
 
 void Anchor::check_counter(uint64_t stored, uint64_t counter) const {
   if (stored < counter) {
-    throw IntegrityError("store.db is older than its TPM counter (store at " + std::to_string(stored) +
-                         ", TPM at " + std::to_string(counter) +
+    throw IntegrityError("store.db is older than its TPM counter (store at " +
+                         std::to_string(stored) + ", TPM at " + std::to_string(counter) +
                          "): an earlier copy of it was put back; restore a backup");
   }
   if (stored > counter + 1) {
-    throw IntegrityError("the TPM counter is behind store.db (store at " + std::to_string(stored) +
-                         ", TPM at " + std::to_string(counter) +
-                         "): the TPM was cleared or replaced, or store.db comes from another device");
+    throw IntegrityError(
+        "the TPM counter is behind store.db (store at " + std::to_string(stored) + ", TPM at " +
+        std::to_string(counter) +
+        "): the TPM was cleared or replaced, or store.db comes from another device");
   }
 }
 
@@ -142,8 +149,9 @@ void Anchor::begin(Anchoring mode) {
   }
   auto stored = read_anchor();
   if (!stored) {
-    throw IntegrityError("store.db has no TPM anchor (it was replaced by a store from elsewhere); "
-                         "restore a backup");
+    throw IntegrityError(
+        "store.db has no TPM anchor (it was replaced by a store from elsewhere); "
+        "restore a backup");
   }
   uint64_t counter = counter_->read();
   check_counter(stored->counter, counter);
@@ -152,8 +160,9 @@ void Anchor::begin(Anchoring mode) {
     counter_->increment_from(counter);
   }
   if (!crypto::ct_equal(state_digest(), stored->state)) {
-    throw IntegrityError("the store's settings, login data or PIN records differ from what its TPM "
-                         "anchor recorded: a row was deleted or an older copy put back; restore a backup");
+    throw IntegrityError(
+        "the store's settings, login data or PIN records differ from what its TPM "
+        "anchor recorded: a row was deleted or an older copy put back; restore a backup");
   }
   counter_base_ = stored->counter;
   objects_.emplace(objects_hash(stored->objects));
@@ -192,17 +201,20 @@ void Anchor::catch_up() noexcept {
 void Anchor::verify() {
   auto stored = read_anchor();
   if (!stored) {
-    throw IntegrityError("store.db has no TPM anchor (it was replaced by a store from elsewhere); "
-                         "restore a backup");
+    throw IntegrityError(
+        "store.db has no TPM anchor (it was replaced by a store from elsewhere); "
+        "restore a backup");
   }
   check_counter(stored->counter, counter_->read());
   if (!crypto::ct_equal(state_digest(), stored->state)) {
-    throw IntegrityError("the store's settings, login data or PIN records differ from what its TPM "
-                         "anchor recorded: a row was deleted or an older copy put back; restore a backup");
+    throw IntegrityError(
+        "the store's settings, login data or PIN records differ from what its TPM "
+        "anchor recorded: a row was deleted or an older copy put back; restore a backup");
   }
   if (!crypto::ct_equal(scan_objects().value(), stored->objects)) {
-    throw IntegrityError("the store's objects differ from what its TPM anchor recorded: an object row "
-                         "was deleted or an older copy put back; restore a backup");
+    throw IntegrityError(
+        "the store's objects differ from what its TPM anchor recorded: an object row "
+        "was deleted or an older copy put back; restore a backup");
   }
 }
 

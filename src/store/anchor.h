@@ -46,7 +46,8 @@ enum class Anchoring { check, rebuild };
 // Anchor does the anchoring for one Store; the store calls it from its write transactions.
 class Anchor {
  public:
-  Anchor(Store& store, const crypto::SecureBytes& row_key, std::unique_ptr<RollbackCounter> counter);
+  Anchor(Store& store, const crypto::SecureBytes& row_key,
+         std::unique_ptr<RollbackCounter> counter);
   ~Anchor();
 
   // begin runs after BEGIN IMMEDIATE of an outermost write transaction. Throws IntegrityError

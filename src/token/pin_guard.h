@@ -27,9 +27,11 @@ class PinGuard {
   // guard), or unknown when it holds no record for this row (the unwrap then decides). Throws
   // CkError(CKR_PIN_LOCKED) while the guard refuses every PIN.
   enum class Verdict { right, wrong, unknown };
-  virtual Verdict check(Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) = 0;
+  virtual Verdict check(Role role, const store::RoleRow& row,
+                        const crypto::SecureBytes& stretched) = 0;
   // enroll records row's PIN (stretched); called inside the write transaction that stores row.
-  virtual void enroll(Role role, const store::RoleRow& row, const crypto::SecureBytes& stretched) = 0;
+  virtual void enroll(Role role, const store::RoleRow& row,
+                      const crypto::SecureBytes& stretched) = 0;
   // remaining is how many wrong PINs the guard takes before it refuses all (for every role).
   virtual uint32_t remaining() = 0;
   // lockout_advice is what a user locked out by the guard should be told.

@@ -18,8 +18,9 @@ std::map<uint32_t, uint32_t> properties(Context& ctx, uint32_t first, uint32_t c
   uint32_t next = first;
   while (more == TPM2_YES && next < first + count) {
     TPMS_CAPABILITY_DATA* data = nullptr;
-    TSS2_RC rc = Esys_GetCapability(ctx.esys(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                    TPM2_CAP_TPM_PROPERTIES, next, first + count - next, &more, &data);
+    TSS2_RC rc =
+        Esys_GetCapability(ctx.esys(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                           TPM2_CAP_TPM_PROPERTIES, next, first + count - next, &more, &data);
     if (rc != TSS2_RC_SUCCESS) {
       Esys_Free(data);
       check(rc, "reading the TPM's properties");
@@ -56,14 +57,16 @@ std::string trimmed(std::string s) {
 }  // namespace
 
 Identity identity(Context& ctx) {
-  auto p = properties(ctx, TPM2_PT_MANUFACTURER, TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1);
+  auto p =
+      properties(ctx, TPM2_PT_MANUFACTURER, TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1);
   Identity id;
   id.manufacturer = trimmed(chars(p[TPM2_PT_MANUFACTURER]));
   id.vendor = trimmed(chars(p[TPM2_PT_VENDOR_STRING_1]) + chars(p[TPM2_PT_VENDOR_STRING_2]) +
                       chars(p[TPM2_PT_VENDOR_STRING_3]) + chars(p[TPM2_PT_VENDOR_STRING_4]));
   uint32_t v1 = p[TPM2_PT_FIRMWARE_VERSION_1], v2 = p[TPM2_PT_FIRMWARE_VERSION_2];
   char firmware[48];
-  std::snprintf(firmware, sizeof firmware, "%u.%u.%u.%u", v1 >> 16, v1 & 0xffff, v2 >> 16, v2 & 0xffff);
+  std::snprintf(firmware, sizeof firmware, "%u.%u.%u.%u", v1 >> 16, v1 & 0xffff, v2 >> 16,
+                v2 & 0xffff);
   id.firmware = firmware;
   return id;
 }
@@ -81,9 +84,11 @@ LockoutState lockout_state(Context& ctx) {
 
 void set_lockout_parameters(Context& ctx, uint32_t max_tries, uint32_t recovery_seconds,
                             uint32_t lockout_recovery_seconds) {
-  check(Esys_DictionaryAttackParameters(ctx.esys(), ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                        ESYS_TR_NONE, max_tries, recovery_seconds, lockout_recovery_seconds),
-        "setting the TPM's dictionary-attack parameters (the lockout hierarchy must have no password)");
+  check(Esys_DictionaryAttackParameters(ctx.esys(), ESYS_TR_RH_LOCKOUT, ESYS_TR_PASSWORD,
+                                        ESYS_TR_NONE, ESYS_TR_NONE, max_tries, recovery_seconds,
+                                        lockout_recovery_seconds),
+        "setting the TPM's dictionary-attack parameters (the lockout hierarchy must have no "
+        "password)");
 }
 
 }  // namespace twinhsm::tpm

@@ -24,7 +24,9 @@ struct LockoutState {
   uint32_t lockout_recovery_seconds = 0;
   bool in_lockout = false;
   // remaining is how many more failures the TPM takes before it locks out.
-  uint32_t remaining() const { return in_lockout || failures >= max_tries ? 0 : max_tries - failures; }
+  uint32_t remaining() const {
+    return in_lockout || failures >= max_tries ? 0 : max_tries - failures;
+  }
 };
 
 Identity identity(Context& ctx);

@@ -1,11 +1,10 @@
 #include "tpm/context.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_sys.h>
 #include <tss2/tss2_tctildr.h>
-
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,7 +37,9 @@ void quiet_tss_logging() {
 // name succeeds for one socket at a time, whatever process or thread, and the name is free again
 // when the socket is closed, by its owner or by the kernel at its death. Returns the socket.
 int lock_tpm(const std::string& tcti) {
-  std::string name = "twinhsm-tpm-" + to_hex(ByteView(crypto::digest(crypto::DigestAlg::sha256, as_bytes(tcti))).first(16));
+  std::string name =
+      "twinhsm-tpm-" +
+      to_hex(ByteView(crypto::digest(crypto::DigestAlg::sha256, as_bytes(tcti))).first(16));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path + 1, name.data(), name.size());  // sun_path[0] = 0: abstract
@@ -54,7 +55,8 @@ int lock_tpm(const std::string& tcti) {
     }
     ::close(fd);
     if (std::chrono::steady_clock::now() > give_up) {
-      throw Error("the TPM at \"" + tcti + "\" stayed busy for 2 minutes (another process holds it)");
+      throw Error("the TPM at \"" + tcti +
+                  "\" stayed busy for 2 minutes (another process holds it)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -73,8 +75,10 @@ Context::Context(const std::string& tcti) : tcti_name_(tcti) {
     host_lock_ = lock_tpm(tcti);
   }
   try {
-    check(Tss2_TctiLdr_Initialize(tcti.c_str(), &tcti_), "connecting to the TPM (TCTI \"" + tcti + "\")");
-    check(Esys_Initialize(&esys_, tcti_, nullptr), "starting ESAPI on the TPM (TCTI \"" + tcti + "\")");
+    check(Tss2_TctiLdr_Initialize(tcti.c_str(), &tcti_),
+          "connecting to the TPM (TCTI \"" + tcti + "\")");
+    check(Esys_Initialize(&esys_, tcti_, nullptr),
+          "starting ESAPI on the TPM (TCTI \"" + tcti + "\")");
     if (shared) {
       flush_leftovers();
     }
@@ -84,7 +88,9 @@ Context::Context(const std::string& tcti) : tcti_name_(tcti) {
   }
 }
 
-Context::~Context() { close(); }
+Context::~Context() {
+  close();
+}
 
 void Context::close() noexcept {
   if (esys_) {
@@ -105,8 +111,8 @@ void Context::flush_leftovers() {
   for (TPM2_HANDLE first : {TPM2_HR_TRANSIENT, TPM2_HR_HMAC_SESSION, TPM2_HR_POLICY_SESSION}) {
     TPMI_YES_NO more = TPM2_NO;
     TPMS_CAPABILITY_DATA data{};
-    check(Tss2_Sys_GetCapability(sys, nullptr, TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES,
-                                 &more, &data, nullptr),
+    check(Tss2_Sys_GetCapability(sys, nullptr, TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more,
+                                 &data, nullptr),
           "listing the TPM's loaded handles");
     const TPML_HANDLE& handles = data.data.handles;
     for (uint32_t i = 0; i < handles.count; ++i) {
@@ -117,7 +123,9 @@ void Context::flush_leftovers() {
 }
 
 Object::Object(Object&& o) noexcept
-    : esys_(std::exchange(o.esys_, nullptr)), handle_(std::exchange(o.handle_, 0)), kind_(o.kind_) {}
+    : esys_(std::exchange(o.esys_, nullptr)),
+      handle_(std::exchange(o.handle_, 0)),
+      kind_(o.kind_) {}
 
 Object& Object::operator=(Object&& o) noexcept {
   if (this != &o) {

@@ -5,7 +5,8 @@
 namespace twinhsm::tpm {
 
 crypto::SecureBytes kbkdf_counter_hmac_sha256(Context& ctx, Session& s, const Object& key,
-                                              std::string_view label, ByteView context, size_t out_len) {
+                                              std::string_view label, ByteView context,
+                                              size_t out_len) {
   if (out_len == 0 || out_len > 1024) {
     throw UsageError("a TPM key derivation gives 1 to 1024 bytes");
   }

@@ -16,6 +16,7 @@ namespace twinhsm::tpm {
 
 // kbkdf_counter_hmac_sha256 derives out_len bytes (1 to 1024) with key, an HMAC key object.
 crypto::SecureBytes kbkdf_counter_hmac_sha256(Context& ctx, Session& s, const Object& key,
-                                              std::string_view label, ByteView context, size_t out_len);
+                                              std::string_view label, ByteView context,
+                                              size_t out_len);
 
 }  // namespace twinhsm::tpm

@@ -118,7 +118,8 @@ NvCounter NvCounter::define(Context& ctx, uint32_t base, uint32_t span, uint32_t
   try {
     IndexRef ref(ctx, index);
     ref.set_auth(auth);
-    check(Esys_NV_Increment(ctx.esys(), ref.tr(), ref.tr(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE),
+    check(Esys_NV_Increment(ctx.esys(), ref.tr(), ref.tr(), ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                            ESYS_TR_NONE),
           "starting the TPM's NV counter");
     IndexRef written(ctx, index);  // the name changes once the index is written
     counter.name_ = written.name();
@@ -176,8 +177,8 @@ void NvCounter::increment(Context& ctx) const {
 
 void NvCounter::undefine(Context& ctx) const {
   IndexRef ref(ctx, index_);
-  check(Esys_NV_UndefineSpace(ctx.esys(), ESYS_TR_RH_OWNER, ref.tr(), ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                              ESYS_TR_NONE),
+  check(Esys_NV_UndefineSpace(ctx.esys(), ESYS_TR_RH_OWNER, ref.tr(), ESYS_TR_PASSWORD,
+                              ESYS_TR_NONE, ESYS_TR_NONE),
         "deleting the TPM's NV counter " + hex_index(index_));
 }
 

@@ -56,9 +56,9 @@ Blob create(Context& ctx, Session& s, const Object& parent, const TPM2B_PUBLIC& 
   TPML_PCR_SELECTION pcrs{};
   TPM2B_PRIVATE* out_private = nullptr;
   TPM2B_PUBLIC* out_public = nullptr;
-  TSS2_RC rc = Esys_Create(ctx.esys(), parent.handle(), s.use(true, false), ESYS_TR_NONE, ESYS_TR_NONE,
-                           &in_sensitive, &in_public, &outside, &pcrs, &out_private, &out_public,
-                           nullptr, nullptr, nullptr);
+  TSS2_RC rc = Esys_Create(ctx.esys(), parent.handle(), s.use(true, false), ESYS_TR_NONE,
+                           ESYS_TR_NONE, &in_sensitive, &in_public, &outside, &pcrs, &out_private,
+                           &out_public, nullptr, nullptr, nullptr);
   Owned<TPM2B_PRIVATE> priv(out_private);
   Owned<TPM2B_PUBLIC> pub(out_public);
   check(rc, what);
@@ -66,9 +66,11 @@ Blob create(Context& ctx, Session& s, const Object& parent, const TPM2B_PUBLIC& 
   blob.public_area.resize(sizeof(TPM2B_PUBLIC));
   blob.private_area.resize(sizeof(TPM2B_PRIVATE));
   size_t pub_len = 0, priv_len = 0;
-  check(Tss2_MU_TPM2B_PUBLIC_Marshal(pub.get(), blob.public_area.data(), blob.public_area.size(), &pub_len),
+  check(Tss2_MU_TPM2B_PUBLIC_Marshal(pub.get(), blob.public_area.data(), blob.public_area.size(),
+                                     &pub_len),
         "encoding a TPM public area");
-  check(Tss2_MU_TPM2B_PRIVATE_Marshal(priv.get(), blob.private_area.data(), blob.private_area.size(), &priv_len),
+  check(Tss2_MU_TPM2B_PRIVATE_Marshal(priv.get(), blob.private_area.data(),
+                                      blob.private_area.size(), &priv_len),
         "encoding a TPM private area");
   blob.public_area.resize(pub_len);
   blob.private_area.resize(priv_len);
@@ -83,8 +85,9 @@ Session::Session(Context& ctx, const Object& primary) : ctx_(ctx) {
   symmetric.keyBits.aes = 128;
   symmetric.mode.aes = TPM2_ALG_CFB;
   ESYS_TR handle = ESYS_TR_NONE;
-  check(Esys_StartAuthSession(ctx.esys(), primary.handle(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                              ESYS_TR_NONE, nullptr, TPM2_SE_HMAC, &symmetric, TPM2_ALG_SHA256, &handle),
+  check(Esys_StartAuthSession(ctx.esys(), primary.handle(), ESYS_TR_NONE, ESYS_TR_NONE,
+                              ESYS_TR_NONE, ESYS_TR_NONE, nullptr, TPM2_SE_HMAC, &symmetric,
+                              TPM2_ALG_SHA256, &handle),
         "starting a TPM session");
   session_ = Object(ctx, handle);
 }
@@ -116,8 +119,8 @@ Object create_primary(Context& ctx) {
 Object primary_key(Context& ctx, ByteView srk_name) {
   if (!srk_name.empty()) {
     ESYS_TR handle = ESYS_TR_NONE;
-    if (Esys_TR_FromTPMPublic(ctx.esys(), kSrkHandle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &handle) ==
-        TSS2_RC_SUCCESS) {
+    if (Esys_TR_FromTPMPublic(ctx.esys(), kSrkHandle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                              &handle) == TSS2_RC_SUCCESS) {
       Object persistent(ctx, handle, Object::Kind::persistent);
       if (crypto::ct_equal(name(ctx, persistent), srk_name)) {
         return persistent;
@@ -153,7 +156,8 @@ Blob create_hmac_key(Context& ctx, Session& s, const Object& parent, std::span<c
   TPM2B_SENSITIVE_CREATE sensitive{};
   fill(sensitive.sensitive.data.buffer, sensitive.sensitive.data.size, key, "the HMAC key");
   try {
-    Blob blob = create(ctx, s, parent, in_public, sensitive, "programming the HMAC key into the TPM");
+    Blob blob =
+        create(ctx, s, parent, in_public, sensitive, "programming the HMAC key into the TPM");
     crypto::cleanse(&sensitive, sizeof sensitive);
     return blob;
   } catch (...) {
@@ -174,7 +178,8 @@ Blob create_sealed(Context& ctx, Session& s, const Object& parent, std::span<con
   if (auth.size() > 32 || data.size() > 128) {
     throw UsageError("a sealed TPM object takes at most 32 bytes of authorization and 128 of data");
   }
-  fill(sensitive.sensitive.userAuth.buffer, sensitive.sensitive.userAuth.size, auth, "the authorization");
+  fill(sensitive.sensitive.userAuth.buffer, sensitive.sensitive.userAuth.size, auth,
+       "the authorization");
   fill(sensitive.sensitive.data.buffer, sensitive.sensitive.data.size, data, "the sealed data");
   try {
     Blob blob = create(ctx, s, parent, in_public, sensitive, "sealing data in the TPM");
@@ -190,17 +195,20 @@ Object load(Context& ctx, Session& s, const Object& parent, const Blob& blob) {
   TPM2B_PUBLIC pub{};
   TPM2B_PRIVATE priv{};
   size_t offset = 0;
-  TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob.public_area.data(), blob.public_area.size(), &offset, &pub);
+  TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob.public_area.data(), blob.public_area.size(),
+                                              &offset, &pub);
   if (rc != TSS2_RC_SUCCESS || offset != blob.public_area.size()) {
     throw IntegrityError("a TPM object's public area is malformed");
   }
   offset = 0;
-  rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(blob.private_area.data(), blob.private_area.size(), &offset, &priv);
+  rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(blob.private_area.data(), blob.private_area.size(), &offset,
+                                       &priv);
   if (rc != TSS2_RC_SUCCESS || offset != blob.private_area.size()) {
     throw IntegrityError("a TPM object's private area is malformed");
   }
   ESYS_TR handle = ESYS_TR_NONE;
-  check(Esys_Load(ctx.esys(), parent.handle(), s.use(false, false), ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &handle),
+  check(Esys_Load(ctx.esys(), parent.handle(), s.use(false, false), ESYS_TR_NONE, ESYS_TR_NONE,
+                  &priv, &pub, &handle),
         "loading a key into the TPM (was it made by another TPM, or was the TPM cleared?)");
   return Object(ctx, handle);
 }
@@ -209,21 +217,23 @@ crypto::SecureBytes hmac_sha256(Context& ctx, Session& s, const Object& key, Byt
   TPM2B_MAX_BUFFER buffer{};
   fill(buffer.buffer, buffer.size, data, "the data to MAC");
   TPM2B_DIGEST* out = nullptr;
-  TSS2_RC rc = Esys_HMAC(ctx.esys(), key.handle(), s.use(false, true), ESYS_TR_NONE, ESYS_TR_NONE, &buffer,
-                         TPM2_ALG_SHA256, &out);
+  TSS2_RC rc = Esys_HMAC(ctx.esys(), key.handle(), s.use(false, true), ESYS_TR_NONE, ESYS_TR_NONE,
+                         &buffer, TPM2_ALG_SHA256, &out);
   Owned<TPM2B_DIGEST> mac(out);
   check(rc, "TPM2_HMAC");
   return crypto::SecureBytes(mac->buffer, mac->buffer + mac->size);
 }
 
-crypto::SecureBytes unseal(Context& ctx, Session& s, const Object& sealed, std::span<const uint8_t> auth) {
+crypto::SecureBytes unseal(Context& ctx, Session& s, const Object& sealed,
+                           std::span<const uint8_t> auth) {
   TPM2B_AUTH value{};
   fill(value.buffer, value.size, auth, "the authorization");
   TSS2_RC rc = Esys_TR_SetAuth(ctx.esys(), sealed.handle(), &value);
   crypto::cleanse(&value, sizeof value);
   check(rc, "setting a TPM object's authorization");
   TPM2B_SENSITIVE_DATA* out = nullptr;
-  rc = Esys_Unseal(ctx.esys(), sealed.handle(), s.use(false, true), ESYS_TR_NONE, ESYS_TR_NONE, &out);
+  rc = Esys_Unseal(ctx.esys(), sealed.handle(), s.use(false, true), ESYS_TR_NONE, ESYS_TR_NONE,
+                   &out);
   Owned<TPM2B_SENSITIVE_DATA> data(out);
   check(rc, "TPM2_Unseal");
   return crypto::SecureBytes(data->buffer, data->buffer + data->size);

@@ -80,6 +80,7 @@ crypto::SecureBytes hmac_sha256(Context& ctx, Session& s, const Object& key, Byt
 
 // unseal is TPM2_Unseal with auth. Throws TpmError: auth_failed() for a wrong auth (counted by
 // the TPM), locked_out() while the TPM is in dictionary-attack lockout.
-crypto::SecureBytes unseal(Context& ctx, Session& s, const Object& sealed, std::span<const uint8_t> auth);
+crypto::SecureBytes unseal(Context& ctx, Session& s, const Object& sealed,
+                           std::span<const uint8_t> auth);
 
 }  // namespace twinhsm::tpm

@@ -86,9 +86,13 @@ Swtpm::Swtpm(std::filesystem::path state_dir) : state_dir_(std::move(state_dir))
   start();
 }
 
-Swtpm::~Swtpm() { stop(); }
+Swtpm::~Swtpm() {
+  stop();
+}
 
-std::string Swtpm::tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_string(port_); }
+std::string Swtpm::tcti() const {
+  return "swtpm:host=127.0.0.1,port=" + std::to_string(port_);
+}
 
 void Swtpm::start() {
   if (running()) {
@@ -98,11 +102,17 @@ void Swtpm::start() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = free_port_pair();
     std::vector<std::string> args = {
-        kSwtpm, "socket", "--tpm2",
-        "--server", "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1",
-        "--ctrl", "type=tcp,port=" + std::to_string(port_ + 1) + ",bindaddr=127.0.0.1",
-        "--tpmstate", "dir=" + state_dir_.string(),
-        "--flags", "not-need-init,startup-clear"};
+        kSwtpm,
+        "socket",
+        "--tpm2",
+        "--server",
+        "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1",
+        "--ctrl",
+        "type=tcp,port=" + std::to_string(port_ + 1) + ",bindaddr=127.0.0.1",
+        "--tpmstate",
+        "dir=" + state_dir_.string(),
+        "--flags",
+        "not-need-init,startup-clear"};
     std::vector<char*> argv;
     for (auto& a : args) {
       argv.push_back(a.data());

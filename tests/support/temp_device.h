@@ -35,7 +35,8 @@ struct DeviceOptions {
   unsigned pbkdf2_iterations = 1000;
   unsigned max_login_failures = 3;
   std::string button;  // empty: the CLI's default (socket)
-  std::string secure_element;  // empty: the CLI's default (file); "tpm:TCTI" (tests/support/swtpm.h)
+  // empty: the CLI's default (file); "tpm:TCTI" (a swtpm: tests/support/swtpm.h)
+  std::string secure_element;
   // Token initialization with `twinhsm token init` (skipped when init_token is false).
   bool init_token = true;
   std::string label = "test token";

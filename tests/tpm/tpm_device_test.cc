@@ -28,13 +28,15 @@ class TpmDeviceTest : public ::testing::Test {
   Swtpm tpm_;
 };
 
-json info(const fs::path& dir) { return json::parse(cli({"device", "info", "--device", dir.string(), "--json"})); }
+json info(const fs::path& dir) {
+  return json::parse(cli({"device", "info", "--device", dir.string(), "--json"}));
+}
 
 TEST_F(TpmDeviceTest, DeviceInfoNamesTheBackendTheTpmAndItsCounter) {
   TempDevice dev(tpm_options(tpm_));
   json j = info(dev.dir());
-  for (const char* field : {"device", "serial", "diversifier", "dbk_fingerprint", "firmware_key_is_development",
-                            "token", "objects", "settings"}) {
+  for (const char* field : {"device", "serial", "diversifier", "dbk_fingerprint",
+                            "firmware_key_is_development", "token", "objects", "settings"}) {
     EXPECT_TRUE(j.contains(field)) << field;
   }
   const json& se = j["secure_element"];
@@ -51,16 +53,35 @@ TEST_F(TpmDeviceTest, DeviceInfoNamesTheBackendTheTpmAndItsCounter) {
   TempDevice file(file_options());
   EXPECT_EQ(info(file.dir())["secure_element"]["backend"], "file");
   text = cli({"device", "info", "--device", file.dir().string()});
-  EXPECT_NE(text.find("secure element:      file (simulated, for development and tests"), std::string::npos) << text;
+  EXPECT_NE(text.find("secure element:      file (simulated, for development and tests"),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(TpmDeviceTest, EveryPersonalizeOptionWorksOnATpm) {
   TempDir root;
   fs::path master = root.path() / "master.key", dir = root.path() / "device";
   cli({"factory", "new-master-key", "-o", master.string()});
-  cli({"factory", "personalize", "--device", dir.string(), "--master-key", master.string(), "--diversifier",
-       "options", "--serial", "SERIAL-7", "--pbkdf2-iterations", "2000", "--max-login-failures", "7",
-       "--button", "tty", "--button-timeout", "30", "--secure-element", "tpm:" + tpm_.tcti()});
+  cli({"factory",
+       "personalize",
+       "--device",
+       dir.string(),
+       "--master-key",
+       master.string(),
+       "--diversifier",
+       "options",
+       "--serial",
+       "SERIAL-7",
+       "--pbkdf2-iterations",
+       "2000",
+       "--max-login-failures",
+       "7",
+       "--button",
+       "tty",
+       "--button-timeout",
+       "30",
+       "--secure-element",
+       "tpm:" + tpm_.tcti()});
   json j = info(dir);
   EXPECT_EQ(j["serial"], "SERIAL-7");
   EXPECT_EQ(j["diversifier"], "options");
@@ -76,8 +97,8 @@ TEST_F(TpmDeviceTest, BadSecureElementsAreRefusedAndLeaveNothing) {
   fs::path master = root.path() / "master.key", dir = root.path() / "device";
   cli({"factory", "new-master-key", "-o", master.string()});
   auto personalize = [&](const std::string& se) {
-    return cli_fails({"factory", "personalize", "--device", dir.string(), "--master-key", master.string(),
-                      "--diversifier", "p", "--secure-element", se});
+    return cli_fails({"factory", "personalize", "--device", dir.string(), "--master-key",
+                      master.string(), "--diversifier", "p", "--secure-element", se});
   };
   EXPECT_NE(personalize("tpm").find("use file, or tpm:TCTI"), std::string::npos);
   EXPECT_NE(personalize("tpm:").find("use file, or tpm:TCTI"), std::string::npos);
@@ -103,7 +124,8 @@ std::string all_files(const fs::path& dir) {
 
 // The secrets of a device personalized from master with diversifier, as a file device derives
 // them: the DBK, the device root FK || DBK, and the four device keys.
-std::vector<std::pair<std::string, Bytes>> device_secrets(const fs::path& master, const std::string& diversifier) {
+std::vector<std::pair<std::string, Bytes>> device_secrets(const fs::path& master,
+                                                          const std::string& diversifier) {
   std::string hex = read_file(master).substr(0, 64);
   crypto::SecureBytes dbk = device::derive_dbk(from_hex(hex), diversifier);
   crypto::SecureBytes root = device::device_root(dbk);
@@ -126,7 +148,8 @@ TEST_F(TpmDeviceTest, TheDirectoryHoldsNoDbkAndNoDeviceKey) {
     std::string raw(secret.begin(), secret.end());
     return files.find(raw) != std::string::npos || files.find(to_hex(secret)) != std::string::npos;
   };
-  for (const auto& [name, secret] : device_secrets(tpm_dev.master_key(), tpm_dev.options().diversifier)) {
+  for (const auto& [name, secret] :
+       device_secrets(tpm_dev.master_key(), tpm_dev.options().diversifier)) {
     EXPECT_FALSE(holds(tpm_files, secret)) << "the TPM device's directory holds its " << name;
   }
   // The same search finds the DBK in a file device's directory: it would find it here.
@@ -144,7 +167,8 @@ RoleRow read_user_role(const fs::path& dir) {
   sqlite3* db = nullptr;
   sqlite3_open_v2((dir / "store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db, "SELECT salt, iterations, wrapped_sk FROM roles WHERE role = 1", -1, &st, nullptr);
+  sqlite3_prepare_v2(db, "SELECT salt, iterations, wrapped_sk FROM roles WHERE role = 1", -1, &st,
+                     nullptr);
   if (sqlite3_step(st) == SQLITE_ROW) {
     auto blob = [&](int i) {
       auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, i));
@@ -163,7 +187,8 @@ RoleRow read_user_role(const fs::path& dir) {
 // development firmware key: every 32 bytes of the secure element file (hex fields decoded) taken
 // as the DBK, every PIN of the list tried against the user's wrapped SK, one PBKDF2 each, no
 // device and no failure counter involved. Returns the PIN found.
-std::optional<std::string> offline_pin_search(const fs::path& dir, const std::vector<std::string>& pins) {
+std::optional<std::string> offline_pin_search(const fs::path& dir,
+                                              const std::vector<std::string>& pins) {
   std::vector<Bytes> dbks;
   std::istringstream lines(read_file(dir / "secure-element"));
   std::string line;
@@ -179,18 +204,22 @@ std::optional<std::string> offline_pin_search(const fs::path& dir, const std::ve
       continue;
     }
     for (size_t at = 0; at + 32 <= value.size(); ++at) {
-      dbks.emplace_back(value.begin() + static_cast<long>(at), value.begin() + static_cast<long>(at + 32));
+      dbks.emplace_back(value.begin() + static_cast<long>(at),
+                        value.begin() + static_cast<long>(at + 32));
     }
   }
   RoleRow role = read_user_role(dir);
   for (const std::string& pin : pins) {
-    crypto::SecureBytes p = crypto::pbkdf2_hmac_sha256(as_bytes(pin), role.salt, role.iterations, 32);
+    crypto::SecureBytes p =
+        crypto::pbkdf2_hmac_sha256(as_bytes(pin), role.salt, role.iterations, 32);
     for (const Bytes& dbk : dbks) {
       crypto::SecureBytes root = device::device_root(dbk);
       crypto::SecureBytes input = p;
-      crypto::SecureBytes login_secret = crypto::kbkdf_counter_hmac_sha256(root, "twinhsm login secret v1", ByteView(), 32);
+      crypto::SecureBytes login_secret =
+          crypto::kbkdf_counter_hmac_sha256(root, "twinhsm login secret v1", ByteView(), 32);
       input.insert(input.end(), login_secret.begin(), login_secret.end());
-      crypto::SecureBytes kek = crypto::kbkdf_counter_hmac_sha256(input, "twinhsm role kek v1", as_bytes("user"), 32);
+      crypto::SecureBytes kek =
+          crypto::kbkdf_counter_hmac_sha256(input, "twinhsm role kek v1", as_bytes("user"), 32);
       try {
         crypto::aes_key_unwrap(kek, role.wrapped_sk);
         return pin;
@@ -205,7 +234,8 @@ TEST_F(TpmDeviceTest, TheOfflinePinSearchThatBreaksAFileDeviceFindsNothing) {
   TempDevice file_dev(file_options());
   TempDevice tpm_dev(tpm_options(tpm_));
   std::vector<std::string> pins = {"0000", "1234", "letmein", file_dev.user_pin(), "password"};
-  EXPECT_EQ(offline_pin_search(file_dev.dir(), pins), file_dev.user_pin()) << "the attack works on a file device";
+  EXPECT_EQ(offline_pin_search(file_dev.dir(), pins), file_dev.user_pin())
+      << "the attack works on a file device";
   EXPECT_EQ(offline_pin_search(tpm_dev.dir(), pins), std::nullopt);
 }
 
@@ -225,7 +255,8 @@ TEST_F(TpmDeviceTest, ACopyWithoutItsTpmOpensNothingEvenWithTheRightPins) {
   EXPECT_EQ(why, "CKR_TOKEN_NOT_PRESENT");
   std::string err = cli_fails({"device", "info", "--device", on_other_tpm.string()});
   EXPECT_NE(err.find("made by another TPM"), std::string::npos) << err;
-  cli_fails({"token", "set-pin", "--device", on_other_tpm.string(), "--pin", dev.user_pin(), "--new-pin", "new-pin-1"});
+  cli_fails({"token", "set-pin", "--device", on_other_tpm.string(), "--pin", dev.user_pin(),
+             "--new-pin", "new-pin-1"});
 
   // The same TPM, its state gone (cleared, or the machine's TPM replaced).
   tpm_.stop();

@@ -67,7 +67,8 @@ struct TokenSession {
       rv = (*m)->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
     }
     if (rv == CKR_OK) {
-      rv = (*m)->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data())),
+      rv = (*m)->C_Login(s, CKU_USER,
+                         reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data())),
                          static_cast<CK_ULONG>(pin.size()));
     }
   }
@@ -79,13 +80,15 @@ struct TokenSession {
 
 }  // namespace
 
-void put_object(const fs::path& dir, const std::string& pin, const std::string& label, const std::string& value) {
+void put_object(const fs::path& dir, const std::string& pin, const std::string& label,
+                const std::string& value) {
   TokenSession t(dir, pin);
   ASSERT_CKR(CKR_OK, t.rv);
   EXPECT_NE(create(t.m->v3(), t.s, data_object(label, value, true, true)), CK_INVALID_HANDLE);
 }
 
-std::optional<std::vector<std::string>> read_objects(const fs::path& dir, const std::string& pin, std::string* why) {
+std::optional<std::vector<std::string>> read_objects(const fs::path& dir, const std::string& pin,
+                                                     std::string* why) {
   TokenSession t(dir, pin);
   if (t.rv != CKR_OK) {
     if (why) {
@@ -95,14 +98,17 @@ std::optional<std::vector<std::string>> read_objects(const fs::path& dir, const 
   }
   std::vector<std::string> out;
   for (CK_OBJECT_HANDLE h : find_all(t.m->v3(), t.s, Template().ulong(CKA_CLASS, CKO_DATA))) {
-    Bytes label = attr_bytes(t.m->v3(), t.s, h, CKA_LABEL), value = attr_bytes(t.m->v3(), t.s, h, CKA_VALUE);
-    out.push_back(std::string(label.begin(), label.end()) + "=" + std::string(value.begin(), value.end()));
+    Bytes label = attr_bytes(t.m->v3(), t.s, h, CKA_LABEL),
+          value = attr_bytes(t.m->v3(), t.s, h, CKA_VALUE);
+    out.push_back(std::string(label.begin(), label.end()) + "=" +
+                  std::string(value.begin(), value.end()));
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-void relabel(const fs::path& dir, const std::string& pin, const std::string& from, const std::string& to) {
+void relabel(const fs::path& dir, const std::string& pin, const std::string& from,
+             const std::string& to) {
   TokenSession t(dir, pin);
   ASSERT_CKR(CKR_OK, t.rv);
   auto found = find_all(t.m->v3(), t.s, Template().str(CKA_LABEL, from));
@@ -147,7 +153,8 @@ void retarget(const fs::path& dir, const std::string& tcti) {
   body = body.substr(0, at) + "\ntcti=" + tcti + body.substr(end);
   Bytes sum = crypto::digest(crypto::DigestAlg::sha256, as_bytes(body));
   fs::permissions(dir / "secure-element", fs::perms::owner_read | fs::perms::owner_write);
-  std::ofstream(dir / "secure-element", std::ios::trunc) << body << "check=" << twinhsm::to_hex(sum) << "\n";
+  std::ofstream(dir / "secure-element", std::ios::trunc)
+      << body << "check=" << twinhsm::to_hex(sum) << "\n";
 }
 
 bool sql(const fs::path& dir, const std::string& statements) {

@@ -32,7 +32,8 @@ std::string cli_fails(const std::vector<std::string>& args);
 // *why) when the token cannot be used. Both load the module on a TWINHSM_CONF naming dir only.
 void put_object(const std::filesystem::path& dir, const std::string& pin, const std::string& label,
                 const std::string& value);
-std::optional<std::vector<std::string>> read_objects(const std::filesystem::path& dir, const std::string& pin,
+std::optional<std::vector<std::string>> read_objects(const std::filesystem::path& dir,
+                                                     const std::string& pin,
                                                      std::string* why = nullptr);
 // relabel gives the data object labelled from the label to (C_SetAttributeValue).
 void relabel(const std::filesystem::path& dir, const std::string& pin, const std::string& from,

@@ -65,8 +65,9 @@ TEST_F(TpmLibraryTest, KbkdfInTheTpmIsCryptosKbkdf) {
     Bytes context;
     size_t len;
   };
-  for (const Case& c : {Case{"twinhsm backup kek v1", context, 32}, Case{"twinhsm row authentication key v1", {}, 32},
-                        Case{"a label", {}, 1}, Case{"a label", context, 50}, Case{"", context, 96}}) {
+  for (const Case& c : {Case{"twinhsm backup kek v1", context, 32},
+                        Case{"twinhsm row authentication key v1", {}, 32}, Case{"a label", {}, 1},
+                        Case{"a label", context, 50}, Case{"", context, 96}}) {
     EXPECT_EQ(to_hex(kbkdf_counter_hmac_sha256(ctx, s, key, c.label, c.context, c.len)),
               to_hex(crypto::kbkdf_counter_hmac_sha256(key_, c.label, c.context, c.len)))
         << c.label << ", " << c.len << " bytes";
@@ -138,7 +139,8 @@ TEST_F(TpmLibraryTest, AnOrdinaryIndexInTheCountersPlaceIsRefused) {
     counter.read(ctx);
     FAIL() << "an ordinary index was read as the counter";
   } catch (const IntegrityError& e) {
-    EXPECT_NE(std::string(e.what()).find("no longer this device's counter"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no longer this device's counter"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -194,12 +196,13 @@ TEST_F(TpmLibraryTest, APersistentStorageKeyOfTheSameNameIsUsed) {
   setenv("TPM2TOOLS_TCTI", tpm_.tcti().c_str(), 1);
   test::TempDir tmp;
   std::string ctx_file = (tmp.path() / "srk.ctx").string();
-  auto made = test::run_command({"/usr/bin/tpm2_createprimary", "-C", "o", "-g", "sha256", "-G",
-                                 "ecc256:null:aes128cfb", "-a",
-                                 "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt",
-                                 "-c", ctx_file});
+  auto made = test::run_command(
+      {"/usr/bin/tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc256:null:aes128cfb",
+       "-a", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt", "-c",
+       ctx_file});
   ASSERT_TRUE(made.ok()) << made.describe();
-  auto kept = test::run_command({"/usr/bin/tpm2_evictcontrol", "-C", "o", "-c", ctx_file, "0x81000001"});
+  auto kept =
+      test::run_command({"/usr/bin/tpm2_evictcontrol", "-C", "o", "-c", ctx_file, "0x81000001"});
   ASSERT_TRUE(kept.ok()) << kept.describe();
   {
     Link link(tpm_.tcti(), srk);

@@ -32,7 +32,8 @@ class TpmPinTest : public SessionTest {
   }
 };
 
-constexpr CK_FLAGS kUserFlags = CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
+constexpr CK_FLAGS kUserFlags =
+    CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
 constexpr CK_FLAGS kSoFlags = CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED;
 
 TEST_F(TpmPinTest, TheTpmLocksBothRolesOutAtItsLimit) {
@@ -66,7 +67,8 @@ TEST_F(TpmPinTest, TheTpmLocksBothRolesOutAtItsLimit) {
 TEST_F(TpmPinTest, ARightPinDoesNotUndoTheTpmsCount) {
   EXPECT_CKR(CKR_PIN_INCORRECT, login(s_, CKU_USER, "wrong-pin"));
   EXPECT_CKR(CKR_OK, login_user(s_));
-  EXPECT_EQ(token_flags() & kUserFlags, 0u) << "COUNT_LOW is the device's count since the last success";
+  EXPECT_EQ(token_flags() & kUserFlags, 0u)
+      << "COUNT_LOW is the device's count since the last success";
   EXPECT_EQ(lockout().failures, 1u) << "the TPM forgives a failure only with time";
 }
 
@@ -100,7 +102,8 @@ TEST_F(TpmPinTest, RestoredPinsAreEnrolledWithTheTpmAtTheirFirstLogin) {
   TempDir backups;
   std::string file = (backups.path() / "b.twb").string(), dir = device().dir().string();
   cli({"backup", "create", "--device", dir, "-o", file});
-  cli({"token", "set-pin", "--device", dir, "--pin", device().user_pin(), "--new-pin", "a-newer-pin"});
+  cli({"token", "set-pin", "--device", dir, "--pin", device().user_pin(), "--new-pin",
+       "a-newer-pin"});
   cli({"backup", "restore", "--device", dir, file, "--force"});
   ASSERT_CKR(CKR_OK, f()->C_Initialize(nullptr));
   CK_SESSION_HANDLE s = open_session();
@@ -110,7 +113,8 @@ TEST_F(TpmPinTest, RestoredPinsAreEnrolledWithTheTpmAtTheirFirstLogin) {
   EXPECT_CKR(CKR_OK, login_user(s));  // the PIN valid when the backup was made; enrolls its row
   EXPECT_CKR(CKR_OK, f()->C_Logout(s));
   EXPECT_CKR(CKR_PIN_INCORRECT, login(s, CKU_USER, "wrong-pin-2"));
-  EXPECT_EQ(lockout().failures, 1u) << "after its first login the restored PIN is judged by the TPM";
+  EXPECT_EQ(lockout().failures, 1u)
+      << "after its first login the restored PIN is judged by the TPM";
 }
 
 }  // namespace

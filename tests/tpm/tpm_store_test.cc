@@ -44,7 +44,8 @@ TEST_F(TpmStoreTest, AnOlderStorePutBackIsRefused) {
     put_back_store(d.dir(), "older.db");
   });
   expect_refused(tpm_dev_, "older than its TPM counter");
-  EXPECT_EQ(read_objects(file_dev_.dir(), file_dev_.user_pin()), std::vector<std::string>{"first=1"})
+  EXPECT_EQ(read_objects(file_dev_.dir(), file_dev_.user_pin()),
+            std::vector<std::string>{"first=1"})
       << "a file device takes the older store";
 }
 
@@ -55,7 +56,8 @@ TEST_F(TpmStoreTest, ADeletedObjectRowIsRefused) {
     sql(d.dir(), "DELETE FROM objects WHERE id = (SELECT MAX(id) FROM objects)");
   });
   expect_refused(tpm_dev_, "an object row was deleted");
-  EXPECT_EQ(read_objects(file_dev_.dir(), file_dev_.user_pin()), std::vector<std::string>{"kept=1"});
+  EXPECT_EQ(read_objects(file_dev_.dir(), file_dev_.user_pin()),
+            std::vector<std::string>{"kept=1"});
 }
 
 TEST_F(TpmStoreTest, AnOlderObjectRowPutBackIsRefused) {
@@ -63,11 +65,13 @@ TEST_F(TpmStoreTest, AnOlderObjectRowPutBackIsRefused) {
     put_object(d.dir(), d.user_pin(), "old-label", "1");
     save_store(d.dir(), "older.db");
     relabel(d.dir(), d.user_pin(), "old-label", "new-label");
-    sql(d.dir(), "ATTACH '" + (d.dir() / "older.db").string() + "' AS old;"
-                 "DELETE FROM objects; INSERT INTO objects SELECT * FROM old.objects;");
+    sql(d.dir(), "ATTACH '" + (d.dir() / "older.db").string() +
+                     "' AS old;"
+                     "DELETE FROM objects; INSERT INTO objects SELECT * FROM old.objects;");
   });
   expect_refused(tpm_dev_, "an object row was deleted or an older copy put back");
-  EXPECT_EQ(read_objects(file_dev_.dir(), file_dev_.user_pin()), std::vector<std::string>{"old-label=1"});
+  EXPECT_EQ(read_objects(file_dev_.dir(), file_dev_.user_pin()),
+            std::vector<std::string>{"old-label=1"});
 }
 
 TEST_F(TpmStoreTest, AnOlderRolesRowThatResetsTheFailureCounterIsRefused) {
@@ -75,12 +79,14 @@ TEST_F(TpmStoreTest, AnOlderRolesRowThatResetsTheFailureCounterIsRefused) {
     save_store(d.dir(), "older.db");
     EXPECT_EQ(read_objects(d.dir(), "wrong-pin-1"), std::nullopt);
     EXPECT_EQ(read_objects(d.dir(), "wrong-pin-2"), std::nullopt);
-    sql(d.dir(), "ATTACH '" + (d.dir() / "older.db").string() + "' AS old;"
-                 "DELETE FROM roles; INSERT INTO roles SELECT * FROM old.roles;");
+    sql(d.dir(), "ATTACH '" + (d.dir() / "older.db").string() +
+                     "' AS old;"
+                     "DELETE FROM roles; INSERT INTO roles SELECT * FROM old.roles;");
   });
   expect_refused(tpm_dev_, "login data or PIN records differ");
   std::string info = cli({"device", "info", "--device", file_dev_.dir().string(), "--json"});
-  EXPECT_NE(info.find("\"user_pin_failures\": 0"), std::string::npos) << "the file device's counter was reset";
+  EXPECT_NE(info.find("\"user_pin_failures\": 0"), std::string::npos)
+      << "the file device's counter was reset";
 }
 
 TEST_F(TpmStoreTest, ADeletedTpmPinRecordIsRefused) {
@@ -98,7 +104,8 @@ TEST_F(TpmStoreTest, RestoringABackupIsTheWayBack) {
   put_back_store(tpm_dev_.dir(), "older.db");
   expect_refused(tpm_dev_, "older than its TPM counter");
   cli({"backup", "restore", "--device", tpm_dev_.dir().string(), file.string(), "--force"});
-  EXPECT_EQ(read_objects(tpm_dev_.dir(), tpm_dev_.user_pin()), std::vector<std::string>{"in-backup=1"});
+  EXPECT_EQ(read_objects(tpm_dev_.dir(), tpm_dev_.user_pin()),
+            std::vector<std::string>{"in-backup=1"});
   put_object(tpm_dev_.dir(), tpm_dev_.user_pin(), "and-on", "3");
   EXPECT_EQ(read_objects(tpm_dev_.dir(), tpm_dev_.user_pin()),
             (std::vector<std::string>{"and-on=3", "in-backup=1"}));

@@ -49,10 +49,12 @@ TEST_F(TpmTwinsTest, BackupsRestoreBetweenTpmTwinsAndFileTwins) {
   // file -> TPM, and TPM B -> TPM A: each twin's additions travel.
   put_object(file_c.dir(), pin, "then", "file-c");
   restore(tpm_a, backup(file_c, "c.twb"));
-  EXPECT_EQ(read_objects(tpm_a.dir(), pin), (std::vector<std::string>{"made-on=tpm-a", "then=file-c"}));
+  EXPECT_EQ(read_objects(tpm_a.dir(), pin),
+            (std::vector<std::string>{"made-on=tpm-a", "then=file-c"}));
   put_object(tpm_b.dir(), pin, "and", "tpm-b");
   restore(tpm_a, backup(tpm_b, "b.twb"));
-  EXPECT_EQ(read_objects(tpm_a.dir(), pin), (std::vector<std::string>{"and=tpm-b", "made-on=tpm-a"}));
+  EXPECT_EQ(read_objects(tpm_a.dir(), pin),
+            (std::vector<std::string>{"and=tpm-b", "made-on=tpm-a"}));
 
   // Each restored TPM device still refuses a wrong PIN and counts it in its TPM.
   std::string why;
@@ -66,7 +68,8 @@ TEST_F(TpmTwinsTest, ADeviceOfAnotherPairRefuses) {
   fs::path file = backup(tpm_a, "a.twb");
 
   TempDevice other_pair(tpm_a, uninitialized(tpm_options(machine_b_, "another-pair")));
-  std::string err = cli_fails({"backup", "restore", "--device", other_pair.dir().string(), file.string()});
+  std::string err =
+      cli_fails({"backup", "restore", "--device", other_pair.dir().string(), file.string()});
   EXPECT_NE(err.find("only the same device or its twin can restore it"), std::string::npos) << err;
 
   // Same diversifier, another factory's master key: the TPM derives another KEK.
@@ -75,7 +78,8 @@ TEST_F(TpmTwinsTest, ADeviceOfAnotherPairRefuses) {
   EXPECT_NE(err.find("this device cannot open the backup"), std::string::npos) << err;
   err = cli_fails({"backup", "restore", "--device", impostor.dir().string(), file.string()});
   EXPECT_NE(err.find("this device cannot open the backup"), std::string::npos) << err;
-  EXPECT_EQ(cli({"device", "info", "--device", impostor.dir().string(), "--json"}).find("\"initialized\": true"),
+  EXPECT_EQ(cli({"device", "info", "--device", impostor.dir().string(), "--json"})
+                .find("\"initialized\": true"),
             std::string::npos)
       << "the refused restore changed the device";
 }
