@@ -137,7 +137,7 @@ out += r"""
 .SH PINS
 A PIN comes from \fB\-\-pin\fR \fIVALUE\fR (visible in ps), \fB\-\-pin\-file\fR \fIFILE\fR (its first
 line), \fB\-\-pin\-env\fR \fIVAR\fR, or a no\-echo prompt on the terminal; likewise
-\fB\-\-so\-pin\fR* and \fB\-\-new\-pin\fR*.
+\fB\-\-so\-pin\fR*, \fB\-\-new\-pin\fR* and, for \fBimport softhsm2\fR, \fB\-\-softhsm\-pin\fR*.
 .SH EXIT STATUS
 0 on success, 1 when the operation failed, 2 for a usage error. Every failure is one line on
 standard error, starting with "twinhsm: ".

@@ -4,6 +4,9 @@
 #         suite runs there, in two passes:
 #         1. every test but the end-to-end ones: test programs, instrumented, that load the
 #            instrumented module with dlopen(); leak detection on;
+#            This includes p11_teardown_test, whose application (p11_teardown_app, instrumented
+#            too) exits, forks and unloads the module: leaks and use after free at exit show here;
+#            and the hostile_providers:/hostile_engine: runs of p11_mechanisms_test.
 #         2. the end-to-end tests (label e2e, and quickstart), which load the module into programs
 #            that are not instrumented (pkcs11-tool, openssl, python3, ...): the ASan runtime is
 #            preloaded (LD_PRELOAD), as the module needs; leak detection off (those programs'

@@ -8,20 +8,6 @@
 
 namespace twinhsm::button::detail {
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    reset(other.release());
-  }
-  return *this;
-}
-
-void Fd::reset(int fd) {
-  if (fd_ >= 0) {
-    ::close(fd_);
-  }
-  fd_ = fd;
-}
-
 std::string printable(std::string_view text) {
   std::string out(text);
   for (char& c : out) {

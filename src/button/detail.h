@@ -7,34 +7,14 @@
 #include <string_view>
 
 #include "button/button.h"
+#include "fs/unique_fd.h"
 
 namespace twinhsm::button::detail {
 
 using Clock = std::chrono::steady_clock;
 
 // Fd owns a file descriptor and closes it once.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using Fd = twinhsm::fs::UniqueFd;
 
 // printable returns text with control characters replaced by '?', so that an action naming a
 // file cannot move the cursor or rewrite the terminal line that asks for the press.

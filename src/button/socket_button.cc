@@ -1,5 +1,6 @@
 #include "button/socket_button.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "button/detail.h"
+#include "fs/owned_file.h"
 
 namespace twinhsm::button {
 namespace {
@@ -67,6 +69,36 @@ int connect_to(const Fd& fd, const sockaddr_un& addr) {
       return errno;
     }
   }
+}
+
+// open_socket_file holds the socket file at path without following a link (O_PATH), checked to
+// be a socket whose owner is owner, root or this process: invalid when nothing is there. Throws
+// UsageError for anything else planted in its place.
+Fd open_socket_file(const fs::path& path, uid_t owner) {
+  Fd file(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!file.valid()) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return file;
+    }
+    int err = errno;
+    throw Error("cannot open the button socket " + path.string() + ": " + errno_text(err));
+  }
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    throw UsageError(path.string() + " is not a socket (a link or file planted there?): remove it");
+  }
+  if (st.st_uid != owner && st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    throw UsageError(path.string() + " belongs to uid " + std::to_string(st.st_uid) +
+                     ", not to the device's owner: remove it");
+  }
+  return file;
+}
+
+// connect_via connects fd to the socket file held by file, through /proc/self/fd/N: the name is
+// not looked up again, so it cannot be swapped for a link meanwhile. Returns 0 or the errno.
+int connect_via(const Fd& fd, const Fd& file) {
+  sockaddr_un addr = socket_address("/proc/self/fd/" + std::to_string(file.get()));
+  return connect_to(fd, addr);
 }
 
 // send_reply sends a one-line answer; a peer that has gone away is no error of ours.
@@ -126,7 +158,9 @@ class Listener {
     remove_stale(dir, addr);
 
     fd_ = new_socket(SOCK_NONBLOCK);
-    mode_t old_mask = ::umask(077);
+    // Mode 0600 from the start: no chmod by name afterwards, which a link swapped in could
+    // redirect.
+    mode_t old_mask = ::umask(0177);
     int rc = ::bind(fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
     int err = errno;
     ::umask(old_mask);
@@ -137,7 +171,7 @@ class Listener {
       throw Error("cannot create the button socket " + path_.string() + ": " + errno_text(err));
     }
     file_.arm(path_);
-    if (::chmod(path_.c_str(), 0600) != 0 || ::listen(fd_.get(), 8) != 0) {
+    if (::listen(fd_.get(), 8) != 0) {
       err = errno;
       throw Error("cannot set up the button socket " + path_.string() + ": " + errno_text(err));
     }
@@ -163,8 +197,12 @@ class Listener {
     if (!S_ISSOCK(st.st_mode)) {
       throw UsageError(path_.string() + " exists and is not a socket; remove it");
     }
+    Fd file = open_socket_file(path_, twinhsm::fs::owner_of(dir).uid);
+    if (!file.valid()) {
+      return;
+    }
     Fd probe = new_socket(0);
-    int err = connect_to(probe, addr);
+    int err = connect_via(probe, file);
     if (err == 0) {
       throw UsageError(already_waiting(dir));
     }
@@ -313,9 +351,10 @@ void SocketButton::wait_for_press(const Request& request) {
 
 void press(const std::filesystem::path& device_dir) {
   const fs::path path = device_dir / kSocketName;
-  sockaddr_un addr = socket_address(path);
+  socket_address(path);  // a path too long for a socket is refused as when waiting
+  Fd file = open_socket_file(path, twinhsm::fs::owner_of(device_dir).uid);
   Fd fd = new_socket(0);
-  int err = connect_to(fd, addr);
+  int err = file.valid() ? connect_via(fd, file) : ENOENT;
   if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) {
     throw UsageError("nothing is waiting for a button press on " + device_dir.string());
   }

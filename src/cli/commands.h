@@ -12,6 +12,7 @@ void add_device_commands(CLI::App& app);
 void add_token_commands(CLI::App& app);
 void add_objects_commands(CLI::App& app);
 void add_backup_commands(CLI::App& app);
+void add_import_commands(CLI::App& app);
 void add_button_commands(CLI::App& app);
 
 // add_device_option adds --device DIR (default: the default device directory).

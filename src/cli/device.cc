@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/pin_input.h"
 #include "device/device.h"
 #include "device/firmware_key.h"
 #include "token/settings.h"
@@ -67,7 +68,8 @@ nlohmann::ordered_json device_info(device::Device& d) {
       {"pbkdf2_iterations", s::require_uint(d.store(), s::kPbkdf2Iterations)},
       {"max_login_failures", s::require_uint(d.store(), s::kMaxLoginFailures)},
       {"button", d.store().setting_text(s::kButtonBackend).value_or("socket")},
-      {"button_timeout_seconds", s::read_uint(d.store(), s::kButtonTimeout, s::kDefaultButtonTimeout)}};
+      {"button_timeout_seconds", s::read_uint(d.store(), s::kButtonTimeout, s::kDefaultButtonTimeout)},
+      {"key_policy", token::key_policy_name(t.key_policy())}};
   return j;
 }
 
@@ -99,7 +101,8 @@ void print_info(const nlohmann::ordered_json& j) {
             << "PBKDF2 iterations:   " << s["pbkdf2_iterations"] << "\n"
             << "max login failures:  " << s["max_login_failures"] << "\n"
             << "button:              " << s["button"].get<std::string>() << ", timeout "
-            << s["button_timeout_seconds"] << " s\n";
+            << s["button_timeout_seconds"] << " s\n"
+            << "key policy:          " << s["key_policy"].get<std::string>() << "\n";
 }
 
 }  // namespace
@@ -155,6 +158,32 @@ void add_device_commands(CLI::App& app) {
     tx.commit();
     std::cout << "button: " << b->backend << ", timeout "
               << s::read_uint(d->store(), s::kButtonTimeout, s::kDefaultButtonTimeout) << " s\n";
+  });
+
+  struct SetKeyPolicy {
+    std::string dir, policy;
+    PinSource so_pin{"so-pin"};
+  };
+  auto k = std::make_shared<SetKeyPolicy>();
+  auto* set_policy = dev->add_subcommand(
+      "set-key-policy", "Choose the key-management policy (strict or compatible); needs the SO PIN");
+  add_device_option(set_policy, k->dir);
+  set_policy->add_option("policy", k->policy,
+                         "strict: no key both wraps keys and encrypts data; compatible: such keys "
+                         "may be made (legacy applications) but never wrap a sensitive key")
+      ->required();
+  add_pin_options(set_policy, k->so_pin, "SO PIN");
+  set_policy->callback([k] {
+    if (!token::key_policy_from_name(k->policy)) {
+      throw UsageError("the key policy must be strict or compatible");
+    }
+    auto d = device::Device::open(k->dir);
+    // The SO decides: the PIN is checked (and counted) like a login.
+    d->token().verify_pin(token::Role::so, read_pin(k->so_pin, "SO PIN"));
+    store::Store::WriteTransaction tx(d->store());
+    d->store().put_setting(token::settings::kKeyPolicy, k->policy);
+    tx.commit();
+    std::cout << "key policy: " << k->policy << "\n";
   });
 }
 

@@ -8,7 +8,7 @@
 #include "common/bytes.h"
 #include "crypto/random.h"
 #include "device/device.h"
-#include "device/fs.h"
+#include "fs/durable.h"
 
 namespace twinhsm::cli {
 
@@ -48,7 +48,7 @@ void add_factory_commands(CLI::App& app) {
   nmk->callback([out] {
     crypto::SecureBytes key = crypto::random_secret(32);
     std::string hex = to_hex(key) + "\n";
-    device::write_new_file(*out, as_bytes(hex), 0600);
+    fs::write_new_file(*out, as_bytes(hex), 0600);
     crypto::cleanse(hex.data(), hex.size());
     std::cout << "wrote a new factory master key to " << *out
               << "; keep it offline: it makes every device's backup key\n";
@@ -75,6 +75,9 @@ void add_factory_commands(CLI::App& app) {
                    "Button backend: socket (default), tty, gpio:CHIP:LINE, insecure-auto (tests only)");
   pers->add_option("--button-timeout", p->options.button_timeout_seconds,
                    "Seconds to wait for a button press (default 60)");
+  pers->add_option("--key-policy", p->options.key_policy,
+                   "strict (default): no key both wraps keys and encrypts data; compatible: such "
+                   "keys may be made for legacy applications, and never wrap a sensitive key");
   pers->add_option("--secure-element", p->options.secure_element,
                    "file (default: a file in DIR, for development and tests) or tpm:TCTI (a TPM "
                    "2.0 holds the key: tpm:device:/dev/tpmrm0, tpm:tabrmd, "

@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   // no other process of the user reads its memory.
   twinhsm::crypto::DumpProtection no_dumps;
   CLI::App app{"twinhsm: a hardware security module in software. Manage devices, tokens, PINs and "
-               "backups; applications use the keys through the PKCS#11 module libtwinhsm.so."};
+               "backups, import SoftHSMv2 tokens; applications use the keys through the PKCS#11 "
+               "module libtwinhsm.so."};
   app.set_version_flag("--version", "twinhsm " TWINHSM_VERSION);
   app.require_subcommand(1);
   twinhsm::cli::add_factory_commands(app);
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   twinhsm::cli::add_token_commands(app);
   twinhsm::cli::add_objects_commands(app);
   twinhsm::cli::add_backup_commands(app);
+  twinhsm::cli::add_import_commands(app);
   twinhsm::cli::add_button_commands(app);
   try {
     app.parse(argc, argv);

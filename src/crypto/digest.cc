@@ -1,11 +1,6 @@
 // Message digests over EVP_MD and HMAC over EVP_MAC.
 #include "crypto/digest.h"
 
-#include <array>
-#include <atomic>
-#include <cstring>
-#include <string>
-
 #include "crypto/openssl_util.h"
 
 namespace twinhsm::crypto {
@@ -42,78 +37,6 @@ const char* digest_name(DigestAlg alg) noexcept {
   return "";
 }
 
-namespace detail {
-
-const EVP_MD* fetched_md(DigestAlg alg) {
-  // Freed by the destructor of this static (at exit or when the module is unloaded), which runs
-  // before OpenSSL's own clean-up: OpenSSL registered that when the first fetch initialized it.
-  static const auto table = [] {
-    std::array<MdPtr, 5> mds;
-    for (DigestAlg a : {DigestAlg::sha1, DigestAlg::sha224, DigestAlg::sha256, DigestAlg::sha384,
-                        DigestAlg::sha512}) {
-      mds.at(static_cast<size_t>(a)).reset(EVP_MD_fetch(nullptr, digest_name(a), nullptr));
-    }
-    return mds;
-  }();
-  return not_null(table.at(static_cast<size_t>(alg)).get(), "digest unavailable");
-}
-
-namespace {
-
-// FetchTable fetches each of a fixed list of names on first use, once, without a lock after.
-template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*), size_t N>
-class FetchTable {
- public:
-  explicit FetchTable(std::array<const char*, N> names) : names_(names) {}
-  ~FetchTable() {
-    for (auto& f : fetched_) {
-      free_fetched(f.load());
-    }
-  }
-  FetchTable(const FetchTable&) = delete;
-  FetchTable& operator=(const FetchTable&) = delete;
-  T* get(const char* name) {
-    for (size_t i = 0; i < N; ++i) {
-      if (std::strcmp(names_[i], name) != 0) {
-        continue;
-      }
-      T* found = fetched_[i].load(std::memory_order_acquire);
-      if (!found) {
-        T* fresh = not_null(Fetch(nullptr, name, nullptr), "algorithm unavailable");
-        if (fetched_[i].compare_exchange_strong(found, fresh, std::memory_order_acq_rel)) {
-          found = fresh;
-        } else {
-          free_fetched(fresh);  // another thread was first
-        }
-      }
-      return found;
-    }
-    throw CryptoError(std::string("no such algorithm here: ") + name);
-  }
-
- private:
-  static void free_fetched(EVP_CIPHER* c) { EVP_CIPHER_free(c); }
-  static void free_fetched(EVP_MAC* m) { EVP_MAC_free(m); }
-  std::array<const char*, N> names_;
-  std::array<std::atomic<T*>, N> fetched_{};
-};
-
-}  // namespace
-
-const EVP_CIPHER* fetched_cipher(const char* name) {
-  static FetchTable<EVP_CIPHER, &EVP_CIPHER_fetch, 15> table({
-      "AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "AES-128-ECB", "AES-192-ECB",
-      "AES-256-ECB", "AES-128-CBC", "AES-192-CBC", "AES-256-CBC", "AES-128-CTR",
-      "AES-192-CTR", "AES-256-CTR", "AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP"});
-  return table.get(name);
-}
-
-EVP_MAC* fetched_mac(const char* name) {
-  static FetchTable<EVP_MAC, &EVP_MAC_fetch, 2> table({"HMAC", "CMAC"});
-  return table.get(name);
-}
-
-}  // namespace detail
 
 // ---- Digester ----
 

@@ -17,8 +17,7 @@ SecureBytes derive(const char* kdf_name, const OSSL_PARAM* params, size_t out_le
   if (out_len == 0) {
     throw CryptoError(std::string(what) + ": output length must not be zero");
   }
-  detail::KdfPtr kdf(detail::not_null(EVP_KDF_fetch(nullptr, kdf_name, nullptr), what));
-  detail::KdfCtxPtr ctx(detail::not_null(EVP_KDF_CTX_new(kdf.get()), what));
+  detail::KdfCtxPtr ctx(detail::not_null(EVP_KDF_CTX_new(detail::fetched_kdf(kdf_name)), what));
   SecureBytes out(out_len);
   detail::check(EVP_KDF_derive(ctx.get(), out.data(), out.size(), params), what);
   return out;

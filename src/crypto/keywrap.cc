@@ -35,11 +35,10 @@ const char* wrap_name(size_t kek_len, Mode mode) {
 long run(std::span<const uint8_t> kek, Mode mode, int enc, std::span<const uint8_t> in,
          std::span<uint8_t> out) {
   const char* name = wrap_name(kek.size(), mode);
-  detail::CipherPtr cipher(detail::not_null(EVP_CIPHER_fetch(nullptr, name, nullptr),
-                                            "AES key wrap cipher unavailable"));
+  const EVP_CIPHER* cipher = detail::fetched_cipher(name);
   detail::CipherCtxPtr ctx(detail::not_null(EVP_CIPHER_CTX_new(), "AES key wrap context"));
   // A NULL IV selects the default IV of the mode.
-  detail::check(EVP_CipherInit_ex2(ctx.get(), cipher.get(), kek.data(), nullptr, enc, nullptr),
+  detail::check(EVP_CipherInit_ex2(ctx.get(), cipher, kek.data(), nullptr, enc, nullptr),
                 "AES key wrap setup failed");
   int len = 0;
   if (EVP_CipherUpdate(ctx.get(), out.data(), &len, in.data(),

@@ -21,13 +21,19 @@
 
 namespace twinhsm::crypto::detail {
 
-// Algorithms fetched once per process and kept (digest.cc): a fetch per operation takes
-// OpenSSL's global store locks, which two threads then queue on. Freed at exit or unload.
-// fetched_cipher and fetched_mac take the names this library uses; another name throws
-// CryptoError.
+// libctx is twinhsm's own library context (library_context.h, .cc): every OpenSSL call that takes
+// an OSSL_LIB_CTX gets this one, never NULL (OpenSSL's default context, which the application
+// configures). Throws CryptoError once OpenSSL is no longer available (process exit).
+OSSL_LIB_CTX* libctx();
+
+// Algorithms fetched from libctx() once, when it is made, and kept with it: a fetch per operation
+// takes OpenSSL's global store locks, which two threads then queue on. fetched_cipher,
+// fetched_mac and fetched_kdf take the names this library uses (library_context.cc lists them);
+// another name throws CryptoError.
 const EVP_MD* fetched_md(DigestAlg alg);
 const EVP_CIPHER* fetched_cipher(const char* name);
 EVP_MAC* fetched_mac(const char* name);
+EVP_KDF* fetched_kdf(const char* name);
 
 // Deleter calls OpenSSL's free function Fn; every OpenSSL object lives in a unique_ptr with one.
 template <auto Fn>

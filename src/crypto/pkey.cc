@@ -109,16 +109,17 @@ std::shared_ptr<PKey::Impl> make_impl(detail::PkeyPtr pkey, bool has_private) {
   return impl;
 }
 
-// provider_ctx makes a context for a key type from OpenSSL's providers. The type is named by its
-// OID, not "EC"/"RSA": an application that loaded an ENGINE as the default EC or RSA method (the
-// libp11 engine does, in `openssl -engine pkcs11`) would otherwise get the engine's legacy
-// method, which cannot import or generate keys from parameters.
+// provider_ctx makes a context for a key type in twinhsm's library context. The type is named by
+// its OID, not "EC"/"RSA": for a name OpenSSL knows the NID of, EVP_PKEY_CTX_new_from_name first
+// looks for an ENGINE's key method registered for that NID (the libp11 engine registers some in
+// `openssl -engine pkcs11`, and a configuration file can make an engine the default for all), and
+// an engine's legacy method cannot import or generate keys from parameters.
 detail::PkeyCtxPtr provider_ctx(const char* type, const char* what) {
   std::string_view t(type);
   const char* name = t == "EC" ? "1.2.840.10045.2.1" : t == "RSA" ? "1.2.840.113549.1.1.1"
                      : t == "ED25519" ? "1.3.101.112" : type;
   return detail::PkeyCtxPtr(
-      detail::not_null(EVP_PKEY_CTX_new_from_name(nullptr, name, nullptr), what));
+      detail::not_null(EVP_PKEY_CTX_new_from_name(detail::libctx(), name, nullptr), what));
 }
 
 // from_data builds an EVP_PKEY of the named type from params; selection is EVP_PKEY_PUBLIC_KEY or
@@ -133,11 +134,12 @@ detail::PkeyPtr from_data(const char* type, int selection, OSSL_PARAM* params, c
 
 // validate runs OpenSSL's checks of a public key or of a whole key pair (including that the
 // private and public parts match).
-// Under an application's default ENGINE the check context is the engine's legacy one, which
-// answers -2 (not supported): the key is then used unchecked, as the engine would use it.
+// OpenSSL 3.0 gives a context made from a key to an application's default ENGINE when it has a
+// key method for the key's type, whatever the library context: that legacy check answers -2 (not
+// supported), and the key is then used unchecked, as the engine would use it.
 void validate(EVP_PKEY* pkey, bool with_private, const char* what) {
   detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr), what));
+      detail::not_null(EVP_PKEY_CTX_new_from_pkey(detail::libctx(), pkey, nullptr), what));
   int rc = with_private ? EVP_PKEY_check(ctx.get()) : EVP_PKEY_public_check(ctx.get());
   if (rc == -2) {
     ERR_clear_error();
@@ -334,7 +336,7 @@ PKey PKey::ec_public(Curve curve, ByteView ec_point) {
       throw CryptoError("invalid Ed25519 public key: it must be 32 bytes long");
     }
     detail::PkeyPtr pkey(detail::not_null(
-        EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, ec_point.data(), 32), what));
+        EVP_PKEY_new_raw_public_key_ex(detail::libctx(), "ED25519", nullptr, ec_point.data(), 32), what));
     return PKey(make_impl(std::move(pkey), false));
   }
   size_t fb = detail::field_bytes(curve);
@@ -358,7 +360,7 @@ PKey PKey::ec_private(Curve curve, std::span<const uint8_t> value) {
       throw CryptoError("invalid Ed25519 private key: it must be 32 bytes long");
     }
     detail::PkeyPtr pkey(detail::not_null(
-        EVP_PKEY_new_raw_private_key_ex(nullptr, "ED25519", nullptr, value.data(), 32), what));
+        EVP_PKEY_new_raw_private_key_ex(detail::libctx(), "ED25519", nullptr, value.data(), 32), what));
     return PKey(make_impl(std::move(pkey), true));
   }
   const CurveInfo& c = info(curve);
@@ -370,8 +372,8 @@ PKey PKey::ec_private(Curve curve, std::span<const uint8_t> value) {
   // The public point d*G, which PKCS#11 does not store with the private key, is computed by
   // OpenSSL's EC_POINT_mul (OpenSSL 3.0's EC import does not derive it).
   detail::EcGroupPtr group(
-      detail::not_null(EC_GROUP_new_by_curve_name_ex(nullptr, nullptr, c.nid), what));
-  detail::BnCtxPtr bn_ctx(detail::not_null(BN_CTX_secure_new(), what));
+      detail::not_null(EC_GROUP_new_by_curve_name_ex(detail::libctx(), nullptr, c.nid), what));
+  detail::BnCtxPtr bn_ctx(detail::not_null(BN_CTX_secure_new_ex(detail::libctx()), what));
   detail::EcPointPtr point(detail::not_null(EC_POINT_new(group.get()), what));
   if (BN_is_zero(d.get()) || BN_cmp(d.get(), EC_GROUP_get0_order(group.get())) >= 0) {
     throw CryptoError(std::string(what) + ": the scalar is out of range");
@@ -403,7 +405,7 @@ PKey PKey::ec_private(Curve curve, std::span<const uint8_t> value) {
 PKey PKey::from_public_der(ByteView spki) {
   const unsigned char* p = spki.data();
   long len = static_cast<long>(detail::checked_int(spki.size(), "SubjectPublicKeyInfo"));
-  detail::PkeyPtr pkey(d2i_PUBKEY_ex(nullptr, &p, len, nullptr, nullptr));
+  detail::PkeyPtr pkey(d2i_PUBKEY_ex(nullptr, &p, len, detail::libctx(), nullptr));
   if (!pkey) {
     detail::throw_openssl("invalid SubjectPublicKeyInfo");
   }
@@ -429,7 +431,7 @@ PKey PKey::from_private_der(std::span<const uint8_t> pkcs8) {
   if (p != pkcs8.data() + pkcs8.size()) {
     throw CryptoError(std::string(what) + ": trailing bytes");
   }
-  detail::PkeyPtr pkey(EVP_PKCS82PKEY_ex(info.get(), nullptr, nullptr));
+  detail::PkeyPtr pkey(EVP_PKCS82PKEY_ex(info.get(), detail::libctx(), nullptr));
   if (!pkey) {
     detail::throw_openssl(what);
   }
@@ -569,7 +571,7 @@ SecureBytes PKey::ecdh(ByteView peer_point) const {
   require_private(*impl_, what);
   PKey peer = ec_public(*impl_->curve, peer_point);
   detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, impl_->pkey.get(), nullptr), what));
+      detail::not_null(EVP_PKEY_CTX_new_from_pkey(detail::libctx(), impl_->pkey.get(), nullptr), what));
   detail::check(EVP_PKEY_derive_init(ctx.get()), what);
   detail::check(EVP_PKEY_derive_set_peer_ex(ctx.get(), peer.impl().pkey.get(), 1), what);
   size_t len = 0;

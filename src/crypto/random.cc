@@ -1,4 +1,6 @@
-// Random bytes from OpenSSL's DRBG.
+// Random bytes from the DRBGs of twinhsm's library context, through EVP_RAND: RAND_bytes and
+// RAND_bytes_ex would first ask for a RAND_METHOD, which an ENGINE that the application made the
+// default would supply.
 #include "crypto/random.h"
 
 #include <openssl/rand.h>
@@ -11,20 +13,23 @@ namespace twinhsm::crypto {
 
 namespace {
 
-// The RAND_* calls take an int length: larger requests are served in chunks.
+// Seeds are mixed in chunks: a DRBG caps its additional input.
 constexpr size_t kChunk = 1u << 30;
 
+// drbg returns this thread's public or private DRBG of the library context.
+EVP_RAND_CTX* drbg(bool secret) {
+  OSSL_LIB_CTX* ctx = detail::libctx();
+  return detail::not_null(secret ? RAND_get0_private(ctx) : RAND_get0_public(ctx),
+                          "random number generator unavailable");
+}
+
 void fill(std::span<uint8_t> out, bool secret) {
-  size_t done = 0;
-  while (done < out.size()) {
-    size_t n = std::min(kChunk, out.size() - done);
-    int len = static_cast<int>(n);
-    int rc = secret ? RAND_priv_bytes(out.data() + done, len) : RAND_bytes(out.data() + done, len);
-    if (rc != 1) {
-      detail::throw_openssl("random number generator failed");
-    }
-    done += n;
+  if (out.empty()) {
+    return;
   }
+  // EVP_RAND_generate serves a long request in chunks of the DRBG's largest.
+  detail::check(EVP_RAND_generate(drbg(secret), out.data(), out.size(), 0, 0, nullptr, 0),
+                "random number generator failed");
 }
 
 }  // namespace
@@ -46,12 +51,15 @@ void random_fill(std::span<uint8_t> out) {
 }
 
 void seed_random(ByteView seed) {
-  size_t done = 0;
-  while (done < seed.size()) {
+  // The caller's bytes are mixed into the primary DRBG (from which the public and private ones
+  // reseed) as additional input, credited with no entropy: they are not trusted to be
+  // unpredictable, and the DRBG is already seeded from the operating system.
+  EVP_RAND_CTX* primary =
+      detail::not_null(RAND_get0_primary(detail::libctx()), "random number generator unavailable");
+  for (size_t done = 0; done < seed.size();) {
     size_t n = std::min(kChunk, seed.size() - done);
-    // The caller's bytes are mixed in but credited with no entropy: they are not trusted to be
-    // unpredictable, and the DRBG is already seeded from the operating system.
-    RAND_add(seed.data() + done, static_cast<int>(n), 0.0);
+    detail::check(EVP_RAND_reseed(primary, 0, nullptr, 0, seed.data() + done, n),
+                  "random number generator reseed failed");
     done += n;
   }
 }

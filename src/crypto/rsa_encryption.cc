@@ -27,7 +27,7 @@ void require_rsa(const PKey& key, bool need_private) {
 detail::PkeyCtxPtr context(const PKey& key, const RsaPadding& padding, bool encrypt) {
   const char* what = encrypt ? "RSA encryption setup failed" : "RSA decryption setup failed";
   detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, key.impl().pkey.get(), nullptr), what));
+      detail::not_null(EVP_PKEY_CTX_new_from_pkey(detail::libctx(), key.impl().pkey.get(), nullptr), what));
   detail::check(encrypt ? EVP_PKEY_encrypt_init(ctx.get()) : EVP_PKEY_decrypt_init(ctx.get()),
                 what);
   if (padding.kind == RsaPadding::Kind::pkcs1) {

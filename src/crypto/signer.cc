@@ -79,7 +79,7 @@ void configure(EVP_PKEY_CTX* ctx, const SignatureScheme& scheme) {
 detail::PkeyCtxPtr pkey_context(const PKey& key, const SignatureScheme& scheme, Op op) {
   const char* what = op == Op::sign ? "sign init failed" : "verify init failed";
   detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_pkey(nullptr, key.impl().pkey.get(), nullptr), what));
+      detail::not_null(EVP_PKEY_CTX_new_from_pkey(detail::libctx(), key.impl().pkey.get(), nullptr), what));
   detail::check(op == Op::sign ? EVP_PKEY_sign_init(ctx.get()) : EVP_PKEY_verify_init(ctx.get()),
                 what);
   configure(ctx.get(), scheme);
@@ -174,7 +174,8 @@ class SignatureOp {
       EVP_PKEY* pkey = key_.impl().pkey.get();
       detail::MdCtxPtr md(detail::not_null(EVP_MD_CTX_new(), what));
       detail::check(
-          EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, nullptr, nullptr, pkey, nullptr), what);
+          EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, detail::libctx(), nullptr, pkey,
+                                nullptr), what);
       detail::check(EVP_DigestSign(md.get(), nullptr, &len, buffer_.data(), buffer_.size()), what);
       sig.resize(len);
       detail::check(EVP_DigestSign(md.get(), sig.data(), &len, buffer_.data(), buffer_.size()),
@@ -261,8 +262,8 @@ class SignatureOp {
     if (scheme_.kind == SignatureScheme::Kind::eddsa) {
       EVP_PKEY* pkey = key_.impl().pkey.get();
       detail::MdCtxPtr md(EVP_MD_CTX_new());
-      if (!md || EVP_DigestVerifyInit_ex(md.get(), nullptr, nullptr, nullptr, nullptr, pkey,
-                                         nullptr) != 1) {
+      if (!md || EVP_DigestVerifyInit_ex(md.get(), nullptr, nullptr, detail::libctx(), nullptr,
+                                         pkey, nullptr) != 1) {
         return 0;
       }
       return EVP_DigestVerify(md.get(), signature.data(), signature.size(), buffer_.data(),

@@ -1,13 +1,17 @@
 #include "device/device.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include "common/error.h"
 #include "crypto/random.h"
 #include "device/device_keys.h"
 #include "device/file_secure_element.h"
-#include "device/fs.h"
 #include "device/tpm_secure_element.h"
+#include "fs/durable.h"
+#include "fs/owned_file.h"
 #include "token/settings.h"
 
 namespace twinhsm::device {
@@ -99,6 +103,9 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
   }
   validate_button_backend(o.button);
   std::string tcti = tcti_of(o.secure_element);
+  if (!token::key_policy_from_name(o.key_policy)) {
+    throw UsageError("--key-policy must be strict or compatible");
+  }
   if (std::filesystem::exists(dir / SecureElement::kFileName)) {
     throw UsageError(dir.string() + " already holds a device; personalizing it again would destroy its keys");
   }
@@ -119,7 +126,7 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
   auto db = dir / kStoreFile;
   try {
     DeviceKeys keys = derive_device_keys(*se);
-    make_private_dir(dir);
+    fs::make_private_dir(dir);
     store::Store store(db, std::move(keys.row_key), true);
     if (auto counter = se->rollback_counter()) {
       store.anchor_to(std::move(counter));
@@ -129,9 +136,13 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store.put_setting(token::settings::kMaxLoginFailures, std::to_string(o.max_login_failures));
     store.put_setting(token::settings::kButtonBackend, o.button);
     store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
+    store.put_setting(token::settings::kKeyPolicy, o.key_policy);
     tx.commit();
     // SQLite gives its -wal and -shm files the database file's mode.
-    std::filesystem::permissions(db, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    fs::UniqueFd file = fs::open_owned(db, O_RDONLY, fs::owner_of(dir));
+    if (!file.valid() || ::fchmod(file.get(), 0600) != 0) {
+      throw UsageError("cannot make " + db.string() + " private (mode 0600)");
+    }
     // The secure element is written last: a directory is a device only once it exists.
     se->write(dir);
   } catch (...) {

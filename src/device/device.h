@@ -21,6 +21,7 @@ struct PersonalizeOptions {
   std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
   uint32_t button_timeout_seconds = 60;
   std::string secure_element = "file";  // file | tpm:TCTI (a tpm2-tss TCTI string)
+  std::string key_policy = "strict";  // strict | compatible (token/key_policy.h)
 };
 
 class Device {

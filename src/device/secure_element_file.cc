@@ -1,12 +1,17 @@
 #include "device/secure_element_file.h"
 
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <sstream>
 
 #include "common/bytes.h"
 #include "crypto/digest.h"
 #include "crypto/secure_bytes.h"
-#include "device/fs.h"
+#include "fs/durable.h"
+#include "fs/owned_file.h"
 
 namespace twinhsm::device {
 
@@ -16,8 +21,36 @@ std::string checksum(std::string_view body) {
   return to_hex(crypto::digest(crypto::DigestAlg::sha256, as_bytes(body)));
 }
 
-void wipe(std::string& s) {
-  crypto::cleanse(s.data(), s.size());
+void wipe(std::string& s) { crypto::cleanse(s.data(), s.size()); }
+
+// read_text reads the secure element file as fs::open_owned opens it: a link or special file
+// planted in its place is refused (UsageError), never followed. "" when there is none.
+std::string read_text(const std::filesystem::path& dir, const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return {};
+  }
+  fs::UniqueFd fd = fs::open_owned(path, O_RDONLY, fs::owner_of(dir));
+  std::string text;
+  if (!fd.valid()) {
+    return text;
+  }
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      throw UsageError("cannot read " + path.string() + ": " + std::strerror(errno));
+    }
+    if (n == 0 || text.size() > 65536) {
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  crypto::cleanse(buf, sizeof buf);
+  return text;
 }
 
 }  // namespace
@@ -52,12 +85,11 @@ std::string SecureElementFile::require(const std::string& key) const {
 
 SecureElementFile SecureElementFile::read(const std::filesystem::path& dir) {
   auto path = dir / kFileName;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text = read_text(dir, path);
+  if (text.empty()) {
     throw UsageError("no device in " + dir.string() +
                      " (no secure element; personalize one with 'twinhsm factory personalize')");
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto check_pos = text.rfind("check=");
   auto first_line = text.find('\n');
   std::string body = check_pos == std::string::npos ? std::string() : text.substr(0, check_pos);
@@ -93,7 +125,7 @@ void SecureElementFile::write(const std::filesystem::path& dir) const {
   std::string text = body + "check=" + checksum(body) + "\n";
   wipe(body);
   try {
-    write_new_file(dir / kFileName, as_bytes(text), 0600);
+    fs::write_new_file(dir / kFileName, as_bytes(text), 0600);
   } catch (...) {
     wipe(text);
     throw;

@@ -3,7 +3,6 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
-#include "pkcs11/objects.h"
 #include "token/attribute_policy.h"
 
 using namespace twinhsm;
@@ -12,8 +11,6 @@ using token::CkError;
 using token::require;
 
 namespace {
-
-std::string h(CK_ULONG v) { return std::to_string(v); }
 
 // finish writes the digest with the two-call convention and ends the operation once delivered.
 void finish(std::optional<DigestOperation>& op, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
@@ -44,7 +41,7 @@ const crypto::SecureBytes& digest_key_value(const token::Object& key) {
 extern "C" {
 
 CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
-  return guard("C_DigestInit", h(session), [&] {
+  return guard("C_DigestInit", arg(session), [&] {
     SessionRef ref = library().session(session);
     if (ended_by_null_mechanism(mechanism, ref->digest)) {
       return;
@@ -63,7 +60,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
 
 CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
                CK_ULONG_PTR out_len) {
-  return guard("C_Digest", h(session), [&] {
+  return guard("C_Digest", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
       require(!op.multi_part, CKR_OPERATION_ACTIVE,
@@ -79,7 +76,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 }
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
-  return guard("C_DigestUpdate", h(session), [&] {
+  return guard("C_DigestUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
       op.multi_part = true;
@@ -89,18 +86,18 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_
 }
 
 CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
-  return guard("C_DigestKey", h(session) + ", key=" + h(key), [&] {
+  return guard("C_DigestKey", arg(session) + ", key=" + arg(key), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
       op.multi_part = true;
-      token::ObjectPtr obj = find_key(ref, key);
+      token::ObjectPtr obj = token::find_key(ref.token(), key);
       op.digester->update(digest_key_value(*obj));
     });
   });
 }
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_DigestFinal", h(session), [&] {
+  return guard("C_DigestFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->digest, ref.token(), [&](DigestOperation&) { finish(ref->digest, out, out_len); });
   });

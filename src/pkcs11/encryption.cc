@@ -2,7 +2,6 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
-#include "pkcs11/objects.h"
 #include "token/attribute_policy.h"
 
 using namespace twinhsm;
@@ -12,19 +11,12 @@ using token::require;
 
 namespace {
 
-std::string h(CK_ULONG v) { return std::to_string(v); }
-
 CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
                            bool encrypt) {
   token::Mechanism mech = parse_mechanism(mechanism);
-  require(token::mechanism_info(mech.type)->flags & (encrypt ? CKF_ENCRYPT : CKF_DECRYPT),
-          CKR_MECHANISM_INVALID, "the mechanism cannot encrypt or decrypt");
   uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-  token::ObjectPtr obj = find_key(ref, key);
-  require(obj->attrs.get_bool(encrypt ? CKA_ENCRYPT : CKA_DECRYPT, false),
-          CKR_KEY_FUNCTION_NOT_PERMITTED,
-          encrypt ? "the key's CKA_ENCRYPT is false" : "the key's CKA_DECRYPT is false");
-  token::check_allowed(obj->attrs, mech.type);
+  token::ObjectPtr obj = token::key_for(
+      ref.token(), encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
   CipherOperationState op;
   op.cipher = token::make_cipher(mech, *obj, encrypt);
   op.key_use = KeyUse::for_key(epoch, *obj, !encrypt);
@@ -106,7 +98,7 @@ void final(std::optional<CipherOperationState>& op, const token::Token& token, C
 extern "C" {
 
 CK_RV C_EncryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
-  return guard("C_EncryptInit", h(session) + ", key=" + h(key), [&] {
+  return guard("C_EncryptInit", arg(session) + ", key=" + arg(key), [&] {
     SessionRef ref = library().session(session);
     if (ended_by_null_mechanism(mechanism, ref->encrypt)) {
       return;
@@ -118,7 +110,7 @@ CK_RV C_EncryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OB
 
 CK_RV C_Encrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
                 CK_ULONG_PTR out_len) {
-  return guard("C_Encrypt", h(session), [&] {
+  return guard("C_Encrypt", arg(session), [&] {
     SessionRef ref = library().session(session);
     one_shot(ref->encrypt, ref.token(), data, data_len, out, out_len);
   });
@@ -126,21 +118,21 @@ CK_RV C_Encrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, 
 
 CK_RV C_EncryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_EncryptUpdate", h(session), [&] {
+  return guard("C_EncryptUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
     update(ref->encrypt, ref.token(), part, part_len, out, out_len);
   });
 }
 
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_EncryptFinal", h(session), [&] {
+  return guard("C_EncryptFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
     final(ref->encrypt, ref.token(), out, out_len);
   });
 }
 
 CK_RV C_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
-  return guard("C_DecryptInit", h(session) + ", key=" + h(key), [&] {
+  return guard("C_DecryptInit", arg(session) + ", key=" + arg(key), [&] {
     SessionRef ref = library().session(session);
     if (ended_by_null_mechanism(mechanism, ref->decrypt)) {
       return;
@@ -152,7 +144,7 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OB
 
 CK_RV C_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
                 CK_ULONG_PTR out_len) {
-  return guard("C_Decrypt", h(session), [&] {
+  return guard("C_Decrypt", arg(session), [&] {
     SessionRef ref = library().session(session);
     one_shot(ref->decrypt, ref.token(), data, data_len, out, out_len);
   });
@@ -160,14 +152,14 @@ CK_RV C_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, 
 
 CK_RV C_DecryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_DecryptUpdate", h(session), [&] {
+  return guard("C_DecryptUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
     update(ref->decrypt, ref.token(), part, part_len, out, out_len);
   });
 }
 
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_DecryptFinal", h(session), [&] {
+  return guard("C_DecryptFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
     final(ref->decrypt, ref.token(), out, out_len);
   });

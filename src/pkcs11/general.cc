@@ -159,7 +159,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE_PTR list, CK_ULON
   return guard("C_GetMechanismList", std::to_string(slot_id), [&] {
     require_arg(count != nullptr);
     library().slot(slot_id).token();
-    const auto& all = token::mechanisms();
+    auto all = token::mechanisms();
     CK_ULONG available = *count;
     *count = all.size();
     if (list) {

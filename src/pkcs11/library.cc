@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 
+#include "common/no_destructor.h"
+#include "crypto/library_context.h"
 #include "pkcs11/config.h"
 #include "pkcs11/guard.h"
 #include "pkcs11/log.h"
@@ -57,26 +60,44 @@ token::Token& Slot::token() {
 }
 
 Library& library() {
-  static Library instance;
-  return instance;
+  // Never destroyed: an application's exit handler may call in after this module's static
+  // destructors (teardown, registered by initialize, is what ends the library).
+  static NoDestructor<Library> instance;
+  return *instance;
 }
 
+namespace {
+
+[[noreturn]] void throw_torn_down() {
+  throw CkError(CKR_CRYPTOKI_NOT_INITIALIZED, "the process is exiting: twinhsm has shut down");
+}
+
+}  // namespace
+
 void Library::initialize() {
+  if (torn_down_.load() || !crypto::crypto_available()) {
+    throw_torn_down();
+  }
   Config config = load_config();
   log::configure(config.debug_log, config.log_file);
+  // The crypto layer's exit handler (and OpenSSL's, before it) are registered by now, so that
+  // this module's handler, registered below, runs before them.
+  crypto::prepare_library_context();
   std::lock_guard lock(mutex_);
   if (initialized_ && pid_ != current_pid()) {
     // A forked child inherits the parent's state but must not touch its SQLite connections
     // (SQLite forbids using them across fork): abandon them unclosed and start afresh.
-    for (auto& s : slots_) {
-      (void)s.release();
-    }
-    new auto(std::move(sessions_));
-    sessions_.clear();
-    initialized_ = false;
+    abandon_locked();
   }
   if (initialized_) {
     throw CkError(CKR_CRYPTOKI_ALREADY_INITIALIZED, "C_Initialize was already called");
+  }
+  if (!exit_handler_registered_) {
+    // Registered from this module: glibc runs it at exit, or at dlclose if that comes first.
+    if (std::atexit([] { library().teardown(); }) != 0) {
+      throw CkError(CKR_GENERAL_ERROR, "cannot register the exit handler");
+    }
+    exit_handler_registered_ = true;
   }
   slots_.clear();
   for (size_t i = 0; i < config.devices.size(); ++i) {
@@ -84,6 +105,34 @@ void Library::initialize() {
   }
   initialized_ = true;
   pid_ = current_pid();
+}
+
+void Library::abandon_locked() {
+  for (auto& s : slots_) {
+    abandoned_.slots.push_back(std::move(s));
+  }
+  slots_.clear();
+  abandoned_.sessions.push_back(std::move(sessions_));
+  sessions_.clear();
+  initialized_ = false;
+}
+
+void Library::teardown() noexcept {
+  torn_down_.store(true);
+  if (pid_.load() != current_pid()) {
+    return;  // a forked child's copy of the parent's state: left alone, as abandon_locked says
+  }
+  try {
+    std::lock_guard lock(mutex_);
+    if (initialized_ && !crypto::crypto_available()) {
+      abandon_locked();
+    }
+    sessions_.clear();
+    slots_.clear();
+    initialized_ = false;
+  } catch (...) {  // nothing to report to, at exit
+  }
+  log::configure(false, "");
 }
 
 void Library::finalize() {
@@ -102,6 +151,10 @@ bool Library::initialized() const {
 void Library::require_initialized() const {
   if (!initialized_ || pid_ != current_pid()) {
     throw CkError(CKR_CRYPTOKI_NOT_INITIALIZED, "C_Initialize has not been called");
+  }
+  // An application that called OPENSSL_cleanup() itself: no OpenSSL call is safe any more.
+  if (!crypto::crypto_available()) {
+    throw_torn_down();
   }
 }
 

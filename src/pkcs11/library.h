@@ -17,6 +17,7 @@
 
 #include "device/device.h"
 #include "pkcs11/session.h"
+#include "token/key_management.h"
 
 namespace twinhsm::pkcs11 {
 
@@ -52,14 +53,24 @@ struct SessionRef {
   Session& operator*() const { return *session; }
   Session* operator->() const { return session.get(); }
   token::Token& token() const { return slot->token(); }
+  token::Caller caller() const { return {session->handle, session->read_write()}; }
 };
 
+// Library is the module's one instance (library()), never destroyed: see teardown.
 class Library {
  public:
-  // initialize loads the configuration and makes the slots.
+  // initialize loads the configuration and makes the slots. The first call also registers the
+  // exit handler that calls teardown. Throws CKR_CRYPTOKI_NOT_INITIALIZED once torn down.
   void initialize();
   void finalize();
   bool initialized() const;
+  // teardown ends the library for good, at process exit or when the module is unloaded (an
+  // atexit handler of this module, registered after OpenSSL's and the crypto layer's, so it runs
+  // before them): as C_Finalize, it closes every session and device, then refuses every later
+  // call with CKR_CRYPTOKI_NOT_INITIALIZED. State that is not safe to free is abandoned instead:
+  // a forked child's copy of the parent's (SQLite forbids closing it there), and anything once
+  // OpenSSL has been cleaned up (crypto_available() is false).
+  void teardown() noexcept;
 
   // The slots, in id order. Throws CKR_CRYPTOKI_NOT_INITIALIZED before initialize.
   std::vector<Slot*> slots();
@@ -82,16 +93,28 @@ class Library {
 
  private:
   void require_initialized() const;
+  // abandon_locked moves the slots and sessions out of use without closing or freeing them; they
+  // stay reachable from abandoned_, never to be destroyed.
+  void abandon_locked();
   void close_locked(std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it);
 
   // Shared for session lookups (every call), exclusive for changes: parallel signing in many
   // sessions does not queue on it.
   mutable std::shared_mutex mutex_;
   bool initialized_ = false;
-  pid_t pid_ = 0;  // the process that initialized: a forked child starts afresh
+  // The process that initialized: a forked child starts afresh. Atomic: teardown reads it
+  // without the lock, which a thread of the parent may have held when the child was forked.
+  std::atomic<pid_t> pid_{0};
+  std::atomic<bool> torn_down_{false};
+  bool exit_handler_registered_ = false;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions_;
   CK_SESSION_HANDLE next_session_ = 1;
+  struct Abandoned {
+    std::vector<std::unique_ptr<Slot>> slots;
+    std::vector<std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>> sessions;
+  };
+  Abandoned abandoned_;
 };
 
 Library& library();

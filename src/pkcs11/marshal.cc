@@ -13,22 +13,98 @@ void check_template_count(const CK_ATTRIBUTE* attrs, CK_ULONG count) {
           "the template has more attributes than twinhsm accepts");
 }
 
-token::AttributeMap parse_template(const CK_ATTRIBUTE* attrs, CK_ULONG count) {
-  check_template_count(attrs, count);
+bool is_template_attribute(CK_ATTRIBUTE_TYPE type) {
+  return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE || type == CKA_DERIVE_TEMPLATE;
+}
+
+namespace {
+
+// kMaxNested: attributes in a template attribute's value (a template inside a key).
+constexpr CK_ULONG kMaxNested = 256;
+
+// parse_attributes copies count attributes into a map; nested (inside a template attribute)
+// they may not be templates themselves.
+token::AttributeMap parse_attributes(const CK_ATTRIBUTE* attrs, CK_ULONG count, bool nested) {
   token::AttributeMap map;
   for (CK_ULONG i = 0; i < count; ++i) {
     const CK_ATTRIBUTE& a = attrs[i];
     require(a.ulValueLen <= kMaxAttributeLen && (a.pValue != nullptr || a.ulValueLen == 0),
             CKR_ATTRIBUTE_VALUE_INVALID, "an attribute's value pointer or length is invalid");
-    ByteView value(static_cast<const uint8_t*>(a.pValue), a.ulValueLen);
+    crypto::SecureBytes value;
+    if (is_template_attribute(a.type)) {
+      require(!nested && a.ulValueLen % sizeof(CK_ATTRIBUTE) == 0 &&
+                  a.ulValueLen / sizeof(CK_ATTRIBUTE) <= kMaxNested,
+              CKR_ATTRIBUTE_VALUE_INVALID,
+              "a template attribute's value must be an array of CK_ATTRIBUTE (not nested)");
+      value = parse_attributes(static_cast<const CK_ATTRIBUTE*>(a.pValue),
+                               a.ulValueLen / sizeof(CK_ATTRIBUTE), true)
+                  .encode();
+    } else {
+      value = crypto::secure_copy(ByteView(static_cast<const uint8_t*>(a.pValue), a.ulValueLen));
+    }
     if (const auto* existing = map.find(a.type)) {
       require(existing->size() == value.size() && crypto::ct_equal(*existing, value),
               CKR_TEMPLATE_INCONSISTENT, "the template gives one attribute two values");
       continue;
     }
-    map.set(a.type, value);
+    map.set(a.type, std::move(value));
   }
   return map;
+}
+
+// give_bytes is give_attribute for a plain value.
+CK_RV give_bytes(CK_ATTRIBUTE& out, ByteView value) {
+  if (out.pValue == nullptr) {
+    out.ulValueLen = value.size();
+    return CKR_OK;
+  }
+  if (out.ulValueLen < value.size()) {
+    out.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  if (!value.empty()) {  // an empty value has no data pointer to copy from
+    std::memcpy(out.pValue, value.data(), value.size());
+  }
+  out.ulValueLen = value.size();
+  return CKR_OK;
+}
+
+}  // namespace
+
+token::AttributeMap parse_template(const CK_ATTRIBUTE* attrs, CK_ULONG count) {
+  check_template_count(attrs, count);
+  return parse_attributes(attrs, count, false);
+}
+
+CK_RV give_attribute(CK_ATTRIBUTE& out, ByteView value) {
+  if (!is_template_attribute(out.type)) {
+    return give_bytes(out, value);
+  }
+  // PKCS#11 3.0 5.7.5: the array's length is the number of attributes times
+  // sizeof(CK_ATTRIBUTE); given room for them, each element gets its type and, by the same
+  // two-call rule, its length or its value.
+  token::AttributeMap nested = token::AttributeMap::decode(value);
+  CK_ULONG size = nested.size() * sizeof(CK_ATTRIBUTE);
+  if (out.pValue == nullptr) {
+    out.ulValueLen = size;
+    return CKR_OK;
+  }
+  if (out.ulValueLen < size) {
+    out.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  auto* elements = static_cast<CK_ATTRIBUTE*>(out.pValue);
+  CK_RV rv = CKR_OK;
+  size_t i = 0;
+  for (const auto& [type, v] : nested) {
+    elements[i].type = type;
+    if (give_bytes(elements[i], v) != CKR_OK) {
+      rv = CKR_BUFFER_TOO_SMALL;
+    }
+    ++i;
+  }
+  out.ulValueLen = size;
+  return rv;
 }
 
 namespace {

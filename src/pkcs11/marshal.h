@@ -26,6 +26,17 @@ inline constexpr CK_ULONG kMaxDataLen = CK_ULONG{1} << 31;        // bytes of a 
 // length, or a length over kMaxAttributeLen), CKR_TEMPLATE_INCONSISTENT (one type twice with
 // different values).
 token::AttributeMap parse_template(const CK_ATTRIBUTE* attrs, CK_ULONG count);
+// Attributes whose value is itself a template (CK_ATTRIBUTE array): CKA_WRAP_TEMPLATE,
+// CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE. parse_template copies such a value deeply and keeps
+// it as the encoded AttributeMap of its attributes (never the caller's pointers);
+// give_attribute hands it back by PKCS#11's rules for array attributes.
+bool is_template_attribute(CK_ATTRIBUTE_TYPE type);
+
+// give_attribute answers one attribute of C_GetAttributeValue from its stored value with the
+// two-call convention (nested for template attributes): CKR_OK, or CKR_BUFFER_TOO_SMALL with
+// ulValueLen CK_UNAVAILABLE_INFORMATION where the room was too small.
+CK_RV give_attribute(CK_ATTRIBUTE& out, ByteView value);
+
 // check_template_count throws CKR_ARGUMENTS_BAD for a NULL array with count > 0 or a count over
 // kMaxTemplateCount (C_GetAttributeValue's template, which is not parsed).
 void check_template_count(const CK_ATTRIBUTE* attrs, CK_ULONG count);

@@ -11,8 +11,6 @@ using token::require;
 
 namespace {
 
-std::string h(CK_ULONG v) { return std::to_string(v); }
-
 // pin_view: twinhsm has no protected authentication path, so a NULL PIN is a bad argument (as
 // CKR_PIN_LEN_RANGE it would be a code C_Login may not return); so is a length over kMaxDataLen.
 ByteView pin_view(CK_UTF8CHAR_PTR pin, CK_ULONG len) {
@@ -73,7 +71,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slot_id, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTI
                     CK_SESSION_HANDLE_PTR session) {
   (void)app;
   (void)notify;
-  return guard("C_OpenSession", h(slot_id), [&] {
+  return guard("C_OpenSession", arg(slot_id), [&] {
     require_arg(session != nullptr);
     Slot& slot = library().slot(slot_id);
     require(flags & CKF_SERIAL_SESSION, CKR_SESSION_PARALLEL_NOT_SUPPORTED,
@@ -88,17 +86,17 @@ CK_RV C_OpenSession(CK_SLOT_ID slot_id, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTI
 }
 
 CK_RV C_CloseSession(CK_SESSION_HANDLE session) {
-  return guard("C_CloseSession", h(session), [&] { library().close_session(session); });
+  return guard("C_CloseSession", arg(session), [&] { library().close_session(session); });
 }
 
 CK_RV C_CloseAllSessions(CK_SLOT_ID slot_id) {
-  return guard("C_CloseAllSessions", h(slot_id), [&] {
+  return guard("C_CloseAllSessions", arg(slot_id), [&] {
     library().close_all_sessions(library().slot(slot_id));
   });
 }
 
 CK_RV C_GetSessionInfo(CK_SESSION_HANDLE session, CK_SESSION_INFO_PTR info) {
-  return guard("C_GetSessionInfo", h(session), [&] {
+  return guard("C_GetSessionInfo", arg(session), [&] {
     SessionRef ref = library().session(session);
     require_arg(info != nullptr);
     info->slotID = ref->slot;
@@ -110,7 +108,7 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE session, CK_SESSION_INFO_PTR info) {
 
 CK_RV C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, CK_UTF8CHAR_PTR pin,
               CK_ULONG pin_len) {
-  return guard("C_Login", h(session) + ", user_type=" + h(user_type), [&] {
+  return guard("C_Login", arg(session) + ", user_type=" + arg(user_type), [&] {
     SessionRef ref = library().session(session);
     login(ref, user_type, pin_view(pin, pin_len));
   });
@@ -118,7 +116,7 @@ CK_RV C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, CK_UTF8CHAR_PTR
 
 CK_RV C_LoginUser(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, CK_UTF8CHAR_PTR pin,
                   CK_ULONG pin_len, CK_UTF8CHAR_PTR username, CK_ULONG username_len) {
-  return guard("C_LoginUser", h(session) + ", user_type=" + h(user_type), [&] {
+  return guard("C_LoginUser", arg(session) + ", user_type=" + arg(user_type), [&] {
     SessionRef ref = library().session(session);
     // twinhsm has one user per role: a user name is accepted only when empty.
     require(username != nullptr || username_len == 0, CKR_ARGUMENTS_BAD, "the user name is NULL");
@@ -128,7 +126,7 @@ CK_RV C_LoginUser(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, CK_UTF8CHAR
 }
 
 CK_RV C_Logout(CK_SESSION_HANDLE session) {
-  return guard("C_Logout", h(session), [&] {
+  return guard("C_Logout", arg(session), [&] {
     SessionRef ref = library().session(session);
     token::Token& t = ref.token();
     require(t.logged_in().has_value(), CKR_USER_NOT_LOGGED_IN, "nobody is logged in");
@@ -142,7 +140,7 @@ CK_RV C_Logout(CK_SESSION_HANDLE session) {
 
 CK_RV C_InitToken(CK_SLOT_ID slot_id, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
                   CK_UTF8CHAR_PTR label) {
-  return guard("C_InitToken", h(slot_id), [&] {
+  return guard("C_InitToken", arg(slot_id), [&] {
     Slot& slot = library().slot(slot_id);
     require_arg(label != nullptr);
     ByteView so_pin = pin_view(pin, pin_len);
@@ -154,7 +152,7 @@ CK_RV C_InitToken(CK_SLOT_ID slot_id, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
 }
 
 CK_RV C_InitPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len) {
-  return guard("C_InitPIN", h(session), [&] {
+  return guard("C_InitPIN", arg(session), [&] {
     SessionRef ref = library().session(session);
     token::Token& t = ref.token();
     require(t.logged_in() == token::Role::so, CKR_USER_NOT_LOGGED_IN, "the SO must be logged in");
@@ -165,7 +163,7 @@ CK_RV C_InitPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len
 
 CK_RV C_SetPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len,
                CK_UTF8CHAR_PTR new_pin, CK_ULONG new_len) {
-  return guard("C_SetPIN", h(session), [&] {
+  return guard("C_SetPIN", arg(session), [&] {
     SessionRef ref = library().session(session);
     require(ref->read_write(), CKR_SESSION_READ_ONLY, "C_SetPIN needs a read-write session");
     token::Token& t = ref.token();
@@ -175,7 +173,7 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_
 }
 
 CK_RV C_GetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return guard("C_GetOperationState", h(session), [&] {
+  return guard("C_GetOperationState", arg(session), [&] {
     library().session(session);
     throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "operation state cannot be saved");
   });
@@ -183,14 +181,14 @@ CK_RV C_GetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG_PTR) 
 
 CK_RV C_SetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE,
                           CK_OBJECT_HANDLE) {
-  return guard("C_SetOperationState", h(session), [&] {
+  return guard("C_SetOperationState", arg(session), [&] {
     library().session(session);
     throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "operation state cannot be restored");
   });
 }
 
 CK_RV C_SessionCancel(CK_SESSION_HANDLE session, CK_FLAGS flags) {
-  return guard("C_SessionCancel", h(session), [&] {
+  return guard("C_SessionCancel", arg(session), [&] {
     SessionRef ref = library().session(session);
     ref->cancel_operations(flags);
   });

@@ -3,7 +3,6 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
-#include "pkcs11/objects.h"
 #include "token/attribute_policy.h"
 #include "token/key_material.h"
 #include "token/token.h"
@@ -14,8 +13,6 @@ using token::CkError;
 using token::require;
 
 namespace {
-
-std::string h(CK_ULONG v) { return std::to_string(v); }
 
 // start_mac makes the state of an HMAC or CMAC operation: a secret key signs and verifies.
 SignOperation start_mac(const token::Mechanism& mech, const token::Object& key) {
@@ -80,13 +77,9 @@ SignOperation start_signature(const SessionRef& ref, const token::Mechanism& mec
 SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
                     bool sign) {
   token::Mechanism mech = parse_mechanism(mechanism);
-  require(token::mechanism_info(mech.type)->flags & (sign ? CKF_SIGN : CKF_VERIFY),
-          CKR_MECHANISM_INVALID, "the mechanism cannot sign or verify");
   uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-  token::ObjectPtr obj = find_key(ref, key);
-  require(obj->attrs.get_bool(sign ? CKA_SIGN : CKA_VERIFY, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
-          sign ? "the key's CKA_SIGN is false" : "the key's CKA_VERIFY is false");
-  token::check_allowed(obj->attrs, mech.type);
+  token::ObjectPtr obj =
+      token::key_for(ref.token(), sign ? token::Use::sign : token::Use::verify, key, mech);
   SignOperation op = token::is_mac_mechanism(mech.type)
                          ? start_mac(mech, *obj)
                          : start_signature(ref, mech, obj, sign, epoch);
@@ -146,7 +139,7 @@ void finish_verify(std::optional<SignOperation>& op, ByteView sig) {
 extern "C" {
 
 CK_RV C_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
-  return guard("C_SignInit", h(session) + ", key=" + h(key), [&] {
+  return guard("C_SignInit", arg(session) + ", key=" + arg(key), [&] {
     SessionRef ref = library().session(session);
     if (ended_by_null_mechanism(mechanism, ref->sign)) {
       return;
@@ -158,7 +151,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJEC
 
 CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
              CK_ULONG_PTR sig_len) {
-  return guard("C_Sign", h(session), [&] {
+  return guard("C_Sign", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->sign, ref.token(), [&](SignOperation& op) {
       require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part signature must end with C_SignFinal");
@@ -173,7 +166,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
-  return guard("C_SignUpdate", h(session), [&] {
+  return guard("C_SignUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->sign, ref.token(), [&](SignOperation& op) {
       op.multi_part = true;
@@ -183,14 +176,14 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_le
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
-  return guard("C_SignFinal", h(session), [&] {
+  return guard("C_SignFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->sign, ref.token(), [&](SignOperation&) { finish_signature(ref->sign, sig, sig_len); });
   });
 }
 
 CK_RV C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
-  return guard("C_VerifyInit", h(session) + ", key=" + h(key), [&] {
+  return guard("C_VerifyInit", arg(session) + ", key=" + arg(key), [&] {
     SessionRef ref = library().session(session);
     if (ended_by_null_mechanism(mechanism, ref->verify)) {
       return;
@@ -202,7 +195,7 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJ
 
 CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
                CK_ULONG sig_len) {
-  return guard("C_Verify", h(session), [&] {
+  return guard("C_Verify", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->verify, ref.token(), [&](SignOperation& op) {
       require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part verification must end with C_VerifyFinal");
@@ -213,7 +206,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 }
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
-  return guard("C_VerifyUpdate", h(session), [&] {
+  return guard("C_VerifyUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->verify, ref.token(), [&](SignOperation& op) {
       op.multi_part = true;
@@ -223,28 +216,28 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG sig_len) {
-  return guard("C_VerifyFinal", h(session), [&] {
+  return guard("C_VerifyFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->verify, ref.token(), [&](SignOperation&) { finish_verify(ref->verify, input(sig, sig_len)); });
   });
 }
 
 CK_RV C_SignRecoverInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return guard("C_SignRecoverInit", h(session), [&] {
+  return guard("C_SignRecoverInit", arg(session), [&] {
     library().session(session);
     throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
   });
 }
 
 CK_RV C_SignRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return guard("C_SignRecover", h(session), [&] {
+  return guard("C_SignRecover", arg(session), [&] {
     library().session(session);
     throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
   });
 }
 
 CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return guard("C_VerifyRecoverInit", h(session), [&] {
+  return guard("C_VerifyRecoverInit", arg(session), [&] {
     library().session(session);
     throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
   });
@@ -252,7 +245,7 @@ CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT
 
 CK_RV C_VerifyRecover(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
                       CK_ULONG_PTR) {
-  return guard("C_VerifyRecover", h(session), [&] {
+  return guard("C_VerifyRecover", arg(session), [&] {
     library().session(session);
     throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "signatures with recovery are not supported");
   });

@@ -1,10 +1,13 @@
 #include "store/sqlite.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
+
+#include "fs/owned_file.h"
 
 namespace twinhsm::store {
 
@@ -43,11 +46,30 @@ Database::Database(const std::filesystem::path& path, bool create) {
   }
 }
 
+namespace {
+
+// check_store_files refuses the store's files when one of them is not a plain file of the
+// device's owner (a link or special file planted by whoever controls the device directory).
+void check_store_files(const std::filesystem::path& path, const fs::Owner& owner) {
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    fs::open_owned(path.string() + suffix, O_RDONLY, owner);
+  }
+}
+
+}  // namespace
+
 void Database::connect(const std::filesystem::path& path, bool create) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (create) {
     flags |= SQLITE_OPEN_CREATE;
   }
+  // Root (the admin's twinhsm command) on a device of the isolated mode's user acts as that user
+  // on the file system while SQLite opens and creates the store's files: the -wal and -shm files
+  // are the owner's from the start, and no link the owner planted leads anywhere the owner could
+  // not go. (SQLite itself never follows a link to these files.)
+  fs::Owner owner = fs::owner_of(path.parent_path().empty() ? "." : path.parent_path());
+  check_store_files(path, owner);
+  fs::ActingAsOwner as_owner(owner);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);

@@ -4,6 +4,7 @@
 
 #include "crypto/random.h"
 #include "token/ck_error.h"
+#include "token/key_policy.h"
 
 namespace twinhsm::token {
 
@@ -25,6 +26,7 @@ enum Trait : unsigned {
   kCopyOnly = 1u << 5,   // changeable in C_CopyObject only
   kToTrue = 1u << 6,     // may change only from false to true
   kToFalse = 1u << 7,    // may change only from true to false
+  kMechanisms = 1u << 8,  // an array of CK_MECHANISM_TYPE
 };
 
 struct Rule {
@@ -69,7 +71,8 @@ constexpr std::array kRules = {
     Rule{CKA_DERIVE, kBool, kKeys, 0},
     Rule{CKA_LOCAL, kBool | kComputed, kKeys, 0},
     Rule{CKA_KEY_GEN_MECHANISM, kUlong | kComputed, kKeys, 0},
-    Rule{CKA_ALLOWED_MECHANISMS, 0, kKeys, 0},
+    Rule{CKA_ALLOWED_MECHANISMS, kMechanisms, kKeys, 0},
+    Rule{CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, kBool | kComputed, kKeys, 0},
     Rule{CKA_ENCRYPT, kBool, kPub | kSecret, 0},
     Rule{CKA_VERIFY, kBool, kPub | kSecret, 0},
     Rule{CKA_VERIFY_RECOVER, kBool, kPub, 0},
@@ -86,6 +89,7 @@ constexpr std::array kRules = {
     Rule{CKA_ALWAYS_AUTHENTICATE, kBool, kPriv, 0},
     Rule{CKA_WRAP_TEMPLATE, kFixed, kPub | kSecret, 0},
     Rule{CKA_UNWRAP_TEMPLATE, kFixed, kPriv | kSecret, 0},
+    Rule{CKA_DERIVE_TEMPLATE, kFixed, kPriv | kSecret, 0},
     // RSA.
     Rule{CKA_MODULUS, kFixed, kPub | kPriv, kRsa},
     Rule{CKA_MODULUS_BITS, kUlong | kComputed, kPub, kRsa},
@@ -157,6 +161,15 @@ void check_value_size(const Rule& rule, const SecureBytes& value) {
   if ((rule.traits & kUlong) && value.size() != sizeof(CK_ULONG)) {
     throw CkError(CKR_ATTRIBUTE_VALUE_INVALID, "a CK_ULONG attribute has the wrong length");
   }
+  if ((rule.traits & kMechanisms) && value.size() % sizeof(CK_MECHANISM_TYPE) != 0) {
+    throw CkError(CKR_ATTRIBUTE_VALUE_INVALID,
+                  "CKA_ALLOWED_MECHANISMS must be an array of CK_MECHANISM_TYPE");
+  }
+}
+
+// asks: the template sets one of the attributes true.
+bool asks(const AttributeMap& tmpl, CK_ATTRIBUTE_TYPE a, CK_ATTRIBUTE_TYPE b) {
+  return tmpl.get_bool(a, false) || tmpl.get_bool(b, false);
 }
 
 void set_default(AttributeMap& a, CK_ATTRIBUTE_TYPE type, bool value) {
@@ -235,7 +248,7 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
   if (!a.has(CKA_LABEL)) {
     a.set(CKA_LABEL, ByteView());
   }
-  a.set(CKA_UNIQUE_ID, as_bytes(to_hex(crypto::random_bytes(16))));
+  set_new_unique_id(a);
   if (cls & kKeys) {
     if (!a.has(CKA_ID)) {
       a.set(CKA_ID, ByteView());
@@ -245,6 +258,15 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
     a.set_ulong(CKA_KEY_GEN_MECHANISM,
                 origin == Origin::generated ? mechanism : CK_UNAVAILABLE_INFORMATION);
   }
+  // Usage defaults. A key whose value is hidden (sensitive or unextractable, the default) keeps
+  // wrapping apart from data (key_policy.h): it wraps and unwraps keys only when its template
+  // asks, and then does not encrypt or decrypt unless asked. A key whose value can be read gets
+  // every usage its type has, as PKCS#11 tokens commonly do.
+  bool hidden = (cls & (kPriv | kSecret)) &&
+                (tmpl.get_bool(CKA_SENSITIVE, true) || !tmpl.get_bool(CKA_EXTRACTABLE, false));
+  bool wraps = asks(tmpl, CKA_WRAP, CKA_UNWRAP);
+  bool data = !hidden || !wraps;
+  bool keys = !hidden || wraps;
   if (cls == kPub) {
     set_default(a, CKA_ENCRYPT, kt == kRsa);
     set_default(a, CKA_VERIFY, true);
@@ -253,19 +275,19 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
     set_default(a, CKA_TRUSTED, false);
   }
   if (cls == kPriv) {
-    set_default(a, CKA_DECRYPT, kt == kRsa);
+    set_default(a, CKA_DECRYPT, kt == kRsa && data);
     set_default(a, CKA_SIGN, true);
     set_default(a, CKA_SIGN_RECOVER, false);
-    set_default(a, CKA_UNWRAP, kt == kRsa);
+    set_default(a, CKA_UNWRAP, kt == kRsa && keys);
     set_default(a, CKA_ALWAYS_AUTHENTICATE, false);
   }
   if (cls == kSecret) {
-    set_default(a, CKA_ENCRYPT, true);
-    set_default(a, CKA_DECRYPT, true);
+    set_default(a, CKA_ENCRYPT, data);
+    set_default(a, CKA_DECRYPT, data);
     set_default(a, CKA_SIGN, true);
     set_default(a, CKA_VERIFY, true);
-    set_default(a, CKA_WRAP, true);
-    set_default(a, CKA_UNWRAP, true);
+    set_default(a, CKA_WRAP, keys);
+    set_default(a, CKA_UNWRAP, keys);
     set_default(a, CKA_TRUSTED, false);
   }
   if (cls & (kPriv | kSecret)) {
@@ -282,6 +304,10 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
     }
   }
   return a;
+}
+
+void set_new_unique_id(AttributeMap& attrs) {
+  attrs.set(CKA_UNIQUE_ID, as_bytes(to_hex(crypto::random_bytes(16))));
 }
 
 void finish_key(AttributeMap& a, Origin origin) {
@@ -345,8 +371,11 @@ void check_change(const AttributeMap& object, const AttributeMap& changes, bool 
       throw CkError(CKR_ATTRIBUTE_TYPE_INVALID, "the object has no such attribute");
     }
     check_value_size(*rule, value);
+    // Key material is never compared with what the template gives: "the same value is allowed"
+    // would answer guesses of a hidden key one by one.
+    require(!(rule->traits & kMaterial), CKR_ATTRIBUTE_READ_ONLY, "key material cannot be changed");
     const SecureBytes* current = object.find(type);
-    bool same = current && crypto::ct_equal(*current, value);
+    bool same = current && current->size() == value.size() && crypto::ct_equal(*current, value);
     if (same) {
       continue;  // setting an attribute to its value is always allowed
     }

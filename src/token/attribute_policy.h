@@ -23,6 +23,9 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
                                CK_KEY_TYPE produced_key_type = CK_UNAVAILABLE_INFORMATION,
                                CK_MECHANISM_TYPE mechanism = CK_UNAVAILABLE_INFORMATION);
 
+// set_new_unique_id gives the object a fresh CKA_UNIQUE_ID (a new object, a copy).
+void set_new_unique_id(AttributeMap& attrs);
+
 // finish_key sets CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE of a new key from its
 // CKA_SENSITIVE and CKA_EXTRACTABLE (generated and unwrapped-by-token keys).
 void finish_key(AttributeMap& attrs, Origin origin);

@@ -45,7 +45,7 @@ size_t value_len(const AttributeMap& tmpl, CK_KEY_TYPE kt, size_t secret_len) {
 
 }  // namespace
 
-AttributeMap derive_key(const Mechanism& m, const Object& base_key, const AttributeMap& tmpl) {
+AttributeMap derived_attributes(const Mechanism& m, const Object& base_key, const AttributeMap& tmpl) {
   require(m.type == CKM_ECDH1_DERIVE, CKR_MECHANISM_INVALID, "the mechanism cannot derive keys");
   const auto* p = std::get_if<Ecdh1Params>(&m.params);
   require(p != nullptr, CKR_MECHANISM_PARAM_INVALID, "ECDH needs CK_ECDH1_DERIVE_PARAMS");

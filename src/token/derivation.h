@@ -7,7 +7,7 @@
 
 namespace twinhsm::token {
 
-// derive_key computes the ECDH shared secret (the X coordinate, the field's size) of base_key (an
+// derived_attributes computes the ECDH shared secret (the X coordinate, the field's size) of base_key (an
 // EC private key) and the peer's public point (CK_ECDH1_DERIVE_PARAMS.pPublicData: the
 // uncompressed point, raw or as a DER OCTET STRING) and returns the attributes of a new secret
 // key holding its rightmost CKA_VALUE_LEN bytes. The template may give CKA_CLASS (CKO_SECRET_KEY),
@@ -20,7 +20,7 @@ namespace twinhsm::token {
 // Throws CkError: CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID (a KDF other than CKD_NULL,
 // shared data, a peer point not on the curve), CKR_KEY_TYPE_INCONSISTENT,
 // CKR_TEMPLATE_INCONSISTENT, and what complete_template throws.
-AttributeMap derive_key(const Mechanism& mechanism, const Object& base_key,
+AttributeMap derived_attributes(const Mechanism& mechanism, const Object& base_key,
                         const AttributeMap& tmpl);
 
 }  // namespace twinhsm::token

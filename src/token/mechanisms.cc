@@ -1,6 +1,8 @@
 #include "token/mechanisms.h"
 
+#include <array>
 #include <cstring>
+#include <tuple>
 
 #include "crypto/random.h"
 #include "token/attribute_policy.h"
@@ -19,7 +21,8 @@ constexpr CK_FLAGS kEncryptDecrypt = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
 constexpr CK_FLAGS kWrapUnwrap = CKF_HW | CKF_WRAP | CKF_UNWRAP;
 constexpr CK_ULONG kMaxHmacKey = 512;  // bytes; also the limit of CKM_GENERIC_SECRET_KEY_GEN
 
-const std::vector<MechanismInfo> kMechanisms = {
+// A constant array, not a std::vector: no destructor runs at exit (docs/architecture.md, Teardown).
+constexpr auto kMechanisms = std::to_array<MechanismInfo>({
     // Key generation.
     {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_HW | CKF_GENERATE_KEY_PAIR},
     {CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_HW | CKF_GENERATE_KEY_PAIR | kEcFlags},
@@ -70,7 +73,7 @@ const std::vector<MechanismInfo> kMechanisms = {
     {CKM_SHA256, 0, 0, CKF_HW | CKF_DIGEST},
     {CKM_SHA384, 0, 0, CKF_HW | CKF_DIGEST},
     {CKM_SHA512, 0, 0, CKF_HW | CKF_DIGEST},
-};
+});
 
 struct SignMechanism {
   CK_MECHANISM_TYPE type;
@@ -140,7 +143,7 @@ const SecureBytes& secret_value(const AttributeMap& key) {
   return *value;
 }
 
-const std::vector<MechanismInfo>& mechanisms() { return kMechanisms; }
+std::span<const MechanismInfo> mechanisms() { return kMechanisms; }
 
 const MechanismInfo* mechanism_info(CK_MECHANISM_TYPE type) {
   for (const auto& m : kMechanisms) {
@@ -205,7 +208,7 @@ crypto::SignatureScheme signature_scheme(const Mechanism& mechanism, const Attri
   return scheme;
 }
 
-AttributeMap generate_secret_key(const Mechanism& mechanism, const AttributeMap& tmpl) {
+AttributeMap generated_secret_attributes(const Mechanism& mechanism, const AttributeMap& tmpl) {
   bool aes = mechanism.type == CKM_AES_KEY_GEN;
   require(aes || mechanism.type == CKM_GENERIC_SECRET_KEY_GEN, CKR_MECHANISM_INVALID,
           "the mechanism does not generate secret keys");
@@ -227,7 +230,7 @@ AttributeMap generate_secret_key(const Mechanism& mechanism, const AttributeMap&
   return a;
 }
 
-std::pair<AttributeMap, AttributeMap> generate_key_pair(const Mechanism& mechanism,
+std::pair<AttributeMap, AttributeMap> generated_pair_attributes(const Mechanism& mechanism,
                                                         const AttributeMap& public_tmpl,
                                                         const AttributeMap& private_tmpl) {
   AttributeMap pub_request = public_tmpl;
@@ -265,9 +268,27 @@ std::pair<AttributeMap, AttributeMap> generate_key_pair(const Mechanism& mechani
   } else {
     throw CkError(CKR_MECHANISM_INVALID, "the mechanism does not generate key pairs");
   }
+  // The halves' usage defaults follow the pair: when the private key is hidden (sensitive or
+  // unextractable), the pair wraps and unwraps keys only when one half asks, and then neither
+  // half encrypts or decrypts unless asked (key_policy.h: wrapping apart from data).
+  AttributeMap priv_request = private_tmpl;
+  bool hidden = private_tmpl.get_bool(CKA_SENSITIVE, true) ||
+                !private_tmpl.get_bool(CKA_EXTRACTABLE, false);
+  if (kt == CKK_RSA && hidden) {
+    bool wraps = public_tmpl.get_bool(CKA_WRAP, false) || private_tmpl.get_bool(CKA_UNWRAP, false);
+    for (auto [request, keys, data] : {std::tuple{&pub_request, CKA_WRAP, CKA_ENCRYPT},
+                                       std::tuple{&priv_request, CKA_UNWRAP, CKA_DECRYPT}}) {
+      if (!request->has(keys)) {
+        request->set_bool(keys, wraps);
+      }
+      if (!request->has(data)) {
+        request->set_bool(data, !wraps);
+      }
+    }
+  }
   AttributeMap pub = complete_template(pub_request, Origin::generated, CKO_PUBLIC_KEY, kt,
                                        mechanism.type);
-  AttributeMap priv = complete_template(private_tmpl, Origin::generated, CKO_PRIVATE_KEY, kt,
+  AttributeMap priv = complete_template(priv_request, Origin::generated, CKO_PRIVATE_KEY, kt,
                                         mechanism.type);
   set_public_attributes(pub, *key);
   set_private_attributes(priv, *key);

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -27,7 +28,7 @@ struct MechanismInfo {
 };
 
 // mechanisms lists every supported mechanism in C_GetMechanismList order.
-const std::vector<MechanismInfo>& mechanisms();
+std::span<const MechanismInfo> mechanisms();
 // mechanism_info returns the entry for type, or nullptr if unsupported.
 const MechanismInfo* mechanism_info(CK_MECHANISM_TYPE type);
 
@@ -106,14 +107,14 @@ bool is_mac_mechanism(CK_MECHANISM_TYPE type);
 // CKR_MECHANISM_INVALID, CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE.
 std::unique_ptr<MacOperation> make_mac(const Mechanism& mechanism, const AttributeMap& key);
 
-// generate_secret_key makes the attributes of a new secret key for mechanism from the caller's
+// generated_secret_attributes makes the attributes of a new secret key for mechanism from the caller's
 // template, CKA_VALUE_LEN giving the size: CKM_AES_KEY_GEN (16, 24 or 32 bytes, CKK_AES) and
 // CKM_GENERIC_SECRET_KEY_GEN (1 to 512 bytes, CKK_GENERIC_SECRET).
-AttributeMap generate_secret_key(const Mechanism& mechanism, const AttributeMap& tmpl);
-// generate_key_pair makes a public and a private key object (CKM_RSA_PKCS_KEY_PAIR_GEN with
+AttributeMap generated_secret_attributes(const Mechanism& mechanism, const AttributeMap& tmpl);
+// generated_pair_attributes makes a public and a private key object (CKM_RSA_PKCS_KEY_PAIR_GEN with
 // CKA_MODULUS_BITS and optional CKA_PUBLIC_EXPONENT; CKM_EC_KEY_PAIR_GEN and
 // CKM_EC_EDWARDS_KEY_PAIR_GEN with CKA_EC_PARAMS).
-std::pair<AttributeMap, AttributeMap> generate_key_pair(const Mechanism& mechanism,
+std::pair<AttributeMap, AttributeMap> generated_pair_attributes(const Mechanism& mechanism,
                                                         const AttributeMap& public_tmpl,
                                                         const AttributeMap& private_tmpl);
 

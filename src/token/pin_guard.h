@@ -15,10 +15,9 @@
 
 #include "crypto/secure_bytes.h"
 #include "store/store.h"
+#include "token/role.h"
 
 namespace twinhsm::token {
-
-enum class Role;
 
 class PinGuard {
  public:

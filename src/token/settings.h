@@ -14,6 +14,8 @@ inline constexpr const char* kPbkdf2Iterations = "device.pbkdf2_iterations";
 inline constexpr const char* kMaxLoginFailures = "device.max_login_failures";
 inline constexpr const char* kButtonBackend = "device.button_backend";
 inline constexpr const char* kButtonTimeout = "device.button_timeout_seconds";
+// The key-management policy, "strict" or "compatible" (token/key_policy.h); absent: strict.
+inline constexpr const char* kKeyPolicy = "device.key_policy";
 inline constexpr const char* kTokenLabel = "token.label";
 // Changes at every token initialization and restore, so a process that logged in before notices
 // that its storage key is no longer the token's.

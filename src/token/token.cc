@@ -15,6 +15,7 @@
 #include "crypto/kdf.h"
 #include "crypto/keywrap.h"
 #include "crypto/random.h"
+#include "fs/owned_file.h"
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
 #include "token/settings.h"
@@ -93,6 +94,18 @@ PinState Token::pin_state(Role role) {
   return s;
 }
 
+KeyPolicy Token::key_policy() {
+  auto text = store_.setting_text(settings::kKeyPolicy);
+  if (!text) {
+    return KeyPolicy::strict;
+  }
+  auto policy = key_policy_from_name(*text);
+  if (!policy) {
+    throw IntegrityError("the device's key policy setting '" + *text + "' is unknown");
+  }
+  return *policy;
+}
+
 std::optional<Role> Token::logged_in() const {
   std::lock_guard lock(mutex_);
   return role_;
@@ -149,32 +162,26 @@ namespace {
 // it (flock on a file next to the store): the failure counter is raised before each check and
 // reset after a right PIN, so attempts that overlapped would count against each other and lock
 // a right PIN out. Best effort: where the file cannot be made (a read-only device, on which no
-// login can count anyway) there is no lock.
+// login can count anyway) there is no lock. The file is opened as fs::open_or_create_owned does
+// (root may run this on a device another user controls): a link or special file planted there
+// is refused, never followed (StoreError: the device is unusable until it is removed).
 class LoginAttemptLock {
  public:
   explicit LoginAttemptLock(const std::filesystem::path& store) {
     std::filesystem::path file = store;
     file += ".login-lock";
-    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    struct stat owner {};
-    if (fd_ >= 0 && ::geteuid() == 0 && ::stat(store.c_str(), &owner) == 0) {
-      // As SQLite does for its own files: made by root (the admin's twinhsm command on a device
-      // that belongs to the isolated mode's user), the file is given to the store's owner.
-      (void)!::fchown(fd_, owner.st_uid, owner.st_gid);
+    try {
+      fd_ = fs::open_or_create_owned(
+          file, 0600, fs::owner_of(store.has_parent_path() ? store.parent_path() : "."));
+    } catch (const UsageError& e) {
+      throw StoreError(e.what());
     }
-    while (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-    }
-  }
-  ~LoginAttemptLock() {
-    if (fd_ >= 0) {
-      ::close(fd_);  // releases the lock
+    while (fd_.valid() && ::flock(fd_.get(), LOCK_EX) != 0 && errno == EINTR) {
     }
   }
-  LoginAttemptLock(const LoginAttemptLock&) = delete;
-  LoginAttemptLock& operator=(const LoginAttemptLock&) = delete;
 
  private:
-  int fd_ = -1;
+  fs::UniqueFd fd_;  // closing it releases the lock
 };
 
 }  // namespace

@@ -24,11 +24,11 @@
 #include "crypto/pkey.h"
 #include "store/store.h"
 #include "token/attributes.h"
+#include "token/key_policy.h"
 #include "token/pin_guard.h"
+#include "token/role.h"
 
 namespace twinhsm::token {
-
-enum class Role { so = 0, user = 1 };
 
 // TokenKeys are the device secrets the token uses, derived from the firmware key and the secure
 // element's key (device/device_keys.h).
@@ -76,6 +76,9 @@ class Token {
   std::string label();
   PinState pin_state(Role role);
   std::optional<Role> logged_in() const;
+  // key_policy is the device's key-management policy (settings::kKeyPolicy; strict when absent).
+  // Throws IntegrityError for a value twinhsm does not know.
+  KeyPolicy key_policy();
   // login_epoch changes at every login, logout and token initialization: an operation that
   // started on a private key under one epoch must not go on under another.
   uint64_t login_epoch() const { return login_epoch_.load(); }

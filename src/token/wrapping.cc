@@ -173,16 +173,19 @@ void check_template_fits(const AttributeMap& tmpl, const AttributeMap& attrs) {
   }
 }
 
-Bytes wrap_key(const Mechanism& m, const Object& wrapping_key, const Object& key) {
-  const AttributeMap& w = wrapping_key.attrs;
-  const AttributeMap& k = key.attrs;
-  CK_OBJECT_CLASS cls = object_class(k);
+void check_wrappable(const AttributeMap& key) {
+  CK_OBJECT_CLASS cls = object_class(key);
   require(cls == CKO_SECRET_KEY || cls == CKO_PRIVATE_KEY, CKR_KEY_NOT_WRAPPABLE,
           "only secret and private keys can be wrapped");
-  require(k.get_bool(CKA_EXTRACTABLE, false), CKR_KEY_UNEXTRACTABLE,
+  require(key.get_bool(CKA_EXTRACTABLE, false), CKR_KEY_UNEXTRACTABLE,
           "the key's CKA_EXTRACTABLE is false");
-  require(!k.get_bool(CKA_WRAP_WITH_TRUSTED, false) || w.get_bool(CKA_TRUSTED, false),
-          CKR_KEY_NOT_WRAPPABLE, "the key may be wrapped only with a CKA_TRUSTED key");
+}
+
+Bytes wrapped_form(const Mechanism& m, const Object& wrapping_key, const Object& key) {
+  const AttributeMap& w = wrapping_key.attrs;
+  const AttributeMap& k = key.attrs;
+  check_wrappable(k);
+  CK_OBJECT_CLASS cls = object_class(k);
   require(cls == CKO_SECRET_KEY || wraps_private_keys(m.type), CKR_KEY_NOT_WRAPPABLE,
           "the mechanism wraps secret keys only");
   constexpr CK_RV kType = CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
@@ -222,7 +225,7 @@ Bytes wrap_key(const Mechanism& m, const Object& wrapping_key, const Object& key
   }
 }
 
-AttributeMap unwrap_key(const Mechanism& m, const Object& unwrapping_key, ByteView wrapped,
+AttributeMap unwrapped_attributes(const Mechanism& m, const Object& unwrapping_key, ByteView wrapped,
                         const AttributeMap& tmpl) {
   auto cls = tmpl.get_ulong(CKA_CLASS);
   require(cls.has_value(), CKR_TEMPLATE_INCOMPLETE, "the unwrap template needs CKA_CLASS");

@@ -1,6 +1,7 @@
 // Key wrapping and unwrapping (C_WrapKey, C_UnwrapKey): which keys each mechanism wraps, in which
 // form, and how an unwrapped key's attributes are made. Usage attributes of the wrapping key
-// (CKA_WRAP, CKA_UNWRAP) and CKA_ALLOWED_MECHANISMS are checked by the caller.
+// (CKA_WRAP, CKA_UNWRAP), CKA_ALLOWED_MECHANISMS and the key policy are checked by the caller
+// (key_management.h).
 //
 //   CKM_AES_KEY_WRAP      (RFC 3394, default IV)  secret keys of 16+ bytes, a multiple of 8
 //   CKM_AES_KEY_WRAP_PAD  (RFC 5649, default IV)  secret keys; private keys as PKCS#8
@@ -13,14 +14,18 @@
 
 namespace twinhsm::token {
 
-// wrap_key returns key wrapped under wrapping_key. Throws CkError: CKR_KEY_NOT_WRAPPABLE (a public
-// key, a private key under a mechanism that wraps secret keys only, or CKA_WRAP_WITH_TRUSTED set
-// and the wrapping key not CKA_TRUSTED), CKR_KEY_UNEXTRACTABLE (CKA_EXTRACTABLE false),
+// check_wrappable throws CKR_KEY_NOT_WRAPPABLE for a key of a class that is never wrapped (public
+// keys, other objects) and CKR_KEY_UNEXTRACTABLE when CKA_EXTRACTABLE is false.
+void check_wrappable(const AttributeMap& key);
+
+// wrapped_form returns key wrapped under wrapping_key; the key policy (key_policy.h: check_wrap)
+// has allowed it. Throws CkError: CKR_KEY_NOT_WRAPPABLE (a public key, or a private key under a
+// mechanism that wraps secret keys only), CKR_KEY_UNEXTRACTABLE (CKA_EXTRACTABLE false),
 // CKR_KEY_SIZE_RANGE (a length the mechanism cannot wrap), CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
 // CKR_WRAPPING_KEY_SIZE_RANGE, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID.
-Bytes wrap_key(const Mechanism& mechanism, const Object& wrapping_key, const Object& key);
+Bytes wrapped_form(const Mechanism& mechanism, const Object& wrapping_key, const Object& key);
 
-// unwrap_key decrypts wrapped with unwrapping_key and returns the attributes of the new key: the
+// unwrapped_attributes decrypts wrapped with unwrapping_key and returns the attributes of the new key: the
 // template completed as for an unwrapped key (CKA_LOCAL false, CKA_ALWAYS_SENSITIVE and
 // CKA_NEVER_EXTRACTABLE false), the key material, and for private keys the attributes PKCS#8
 // defines (the key type among them). The template needs CKA_CLASS, and CKA_KEY_TYPE for a secret
@@ -29,7 +34,7 @@ Bytes wrap_key(const Mechanism& mechanism, const Object& wrapping_key, const Obj
 // PKCS#8 key of a supported type, a value that does not fit the key type),
 // CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_SIZE_RANGE, CKR_TEMPLATE_INCOMPLETE,
 // CKR_TEMPLATE_INCONSISTENT, and what complete_template throws.
-AttributeMap unwrap_key(const Mechanism& mechanism, const Object& unwrapping_key, ByteView wrapped,
+AttributeMap unwrapped_attributes(const Mechanism& mechanism, const Object& unwrapping_key, ByteView wrapped,
                         const AttributeMap& tmpl);
 
 // Helpers for keys the token makes from values it computed (unwrapped and derived keys).

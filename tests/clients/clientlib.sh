@@ -59,6 +59,18 @@ need() {
   done
 }
 
+# The system's library directory (Debian multiarch), where p11-kit's modules and OpenSSL's engines
+# are.
+MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+
+# need_file FILE...: stops with one failure when a file the test uses is missing.
+need_file() {
+  local f
+  for f in "$@"; do
+    [[ -f "${f}" ]] || { fail "${f} is missing (run scripts/setup.sh)"; exit 1; }
+  done
+}
+
 # client_device LABEL [DIR]: a new device (fast PBKDF2) in DIR (default $WORK/LABEL) whose
 # token is initialized with label LABEL, the SO PIN $SO_PIN and the user PIN $USER_PIN;
 # exports TWINHSM_CONF naming it alone. Sets $DEV.
@@ -128,6 +140,36 @@ background() {
   "$@" >"${log}" 2>&1 </dev/null &
   BG_PID=$!
   BG_PIDS+=("${BG_PID}")
+}
+
+# start_sshd DIR: an sshd (openssh-server; it must run as root to accept logins) on 127.0.0.1,
+# port $SSHD_PORT, with its own host key, configuration, pid file and log (DIR/sshd.log), all in
+# DIR, which the caller's DIR/authorized_keys completes (public keys only, StrictModes off, no
+# PAM); the EXIT trap ends it. Writes DIR/known_hosts, the line a client needs to trust it.
+start_sshd() {
+  local dir="$1"
+  mkdir -p "${dir}" /run/sshd
+  must ssh-keygen -q -t ed25519 -N '' -f "${dir}/host_key"
+  SSHD_PORT="$(free_port)"
+  cat >"${dir}/sshd_config" <<EOF
+ListenAddress 127.0.0.1:${SSHD_PORT}
+HostKey ${dir}/host_key
+PidFile ${dir}/sshd.pid
+AuthorizedKeysFile ${dir}/authorized_keys
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+LogLevel VERBOSE
+EOF
+  touch "${dir}/authorized_keys"
+  run /usr/sbin/sshd -t -f "${dir}/sshd_config"
+  assert_ok "sshd -t accepts the test configuration"
+  background "${dir}/sshd.log" /usr/sbin/sshd -D -e -f "${dir}/sshd_config"
+  wait_for_port "${SSHD_PORT}" 10 || { fail "sshd did not start"; cat "${dir}/sshd.log" >&2; exit 1; }
+  echo "[127.0.0.1]:${SSHD_PORT} $(cut -d' ' -f1,2 "${dir}/host_key.pub")" >"${dir}/known_hosts"
 }
 
 # cert_parts CERT.pem PREFIX: splits an X.509 certificate into what its signature covers

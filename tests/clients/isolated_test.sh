@@ -18,9 +18,8 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: the isolated mode test needs root (it runs the module and the application as other users)"
   e2e_finish
 fi
-MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
 P11KIT_CLIENT="/usr/lib/${MULTIARCH}/pkcs11/p11-kit-client.so"
-[[ -f "${P11KIT_CLIENT}" ]] || { fail "${P11KIT_CLIENT} is missing (Debian p11-kit-modules)"; exit 1; }
+need_file "${P11KIT_CLIENT}"
 APP_USER=nobody
 APP_GROUP="$(id -gn "${APP_USER}")"
 OTHER_USER=daemon
@@ -164,6 +163,18 @@ as_app "${CLIENT_TOOL[@]}" --login --pin "${USER_PIN}" --sign --mechanism ECDSA 
 assert_ok "the application still signs"
 run openssl pkeyutl -verify -pubin -inkey "${WORK}/ec.pub.pem" -in "${APP}/data.sha256" -sigfile "${APP}/after.sig"
 assert_out_contains "Signature Verified Successfully" "openssl verifies it"
+
+section "the key-management attacks through p11-kit server"
+# tests/pkcs11/attacks_test.cc against the served token, as the application's user: each attack
+# fails there too (steps whose mechanism p11-kit's protocol does not carry are skipped).
+if [[ -n ${TWINHSM_ATTACKS_TEST:-} ]]; then
+  as_app env TWINHSM_ATTACK_MODULE="${P11KIT_CLIENT}" TWINHSM_ATTACK_PIN="${USER_PIN}" \
+    TWINHSM_ATTACK_SO_PIN="${SO_PIN}" "${TWINHSM_ATTACKS_TEST}" --gtest_brief=1
+  assert_ok "every attack of tests/pkcs11/attacks_test.cc fails through p11-kit server"
+  sed -n '/PASSED\|FAILED\|SKIPPED\|Failure/p' "${OUT}" | head -30
+else
+  fail "TWINHSM_ATTACKS_TEST (the p11_attacks_test binary) is not set"
+fi
 
 recipe "stop"
 run "${ISO}" --stop --run-dir "${WORK}/run"

@@ -13,12 +13,9 @@ source "$(dirname "$(realpath "$0")")/clientlib.sh"
 client_init "$@"
 need openssl pkcs11-tool p11-kit p11tool certtool
 
-MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
 ENGINE_SO="/usr/lib/${MULTIARCH}/engines-3/pkcs11.so"
 P11KIT_CLIENT="/usr/lib/${MULTIARCH}/pkcs11/p11-kit-client.so"
-for f in "${ENGINE_SO}" "${P11KIT_CLIENT}"; do
-  [[ -f "${f}" ]] || { fail "${f} is missing (run scripts/setup.sh)"; exit 1; }
-done
+need_file "${ENGINE_SO}" "${P11KIT_CLIENT}"
 
 client_device web
 keypair 01 tls-key EC:prime256v1

@@ -76,28 +76,9 @@ fi
 [[ -x /usr/sbin/sshd ]] || { fail "/usr/sbin/sshd is missing (Debian openssh-server; run scripts/setup.sh)"; e2e_finish; }
 recipe "a test sshd"
 S="${WORK}/sshd"
-mkdir -p "${S}" /run/sshd
-must ssh-keygen -q -t ed25519 -N '' -f "${S}/host_key"
-PORT="$(free_port)"
-cat >"${S}/sshd_config" <<EOF
-ListenAddress 127.0.0.1:${PORT}
-HostKey ${S}/host_key
-PidFile ${S}/sshd.pid
-AuthorizedKeysFile ${S}/authorized_keys
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-LogLevel VERBOSE
-EOF
+start_sshd "${S}"
+PORT="${SSHD_PORT}"
 echo "${EC_SSH} ssh-ec" >"${S}/authorized_keys"
-run /usr/sbin/sshd -t -f "${S}/sshd_config"
-assert_ok "sshd -t accepts the test configuration"
-background "${S}/sshd.log" /usr/sbin/sshd -D -e -f "${S}/sshd_config"
-wait_for_port "${PORT}" 10 || { fail "sshd did not start"; cat "${S}/sshd.log" >&2; }
-echo "[127.0.0.1]:${PORT} $(cut -d' ' -f1,2 "${S}/host_key.pub")" >"${S}/known_hosts"
 SSH=(ssh -F none -o UserKnownHostsFile="${S}/known_hosts" -o StrictHostKeyChecking=yes
   -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -p "${PORT}")
 

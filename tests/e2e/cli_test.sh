@@ -59,8 +59,9 @@ done
 declare -A HELP_OPTIONS=(
   ["factory"]="new-master-key personalize"
   ["factory new-master-key"]="-o"
-  ["factory personalize"]="--device --master-key --diversifier --serial --pbkdf2-iterations --max-login-failures --button --button-timeout"
-  ["device"]="info"
+  ["factory personalize"]="--device --master-key --diversifier --serial --pbkdf2-iterations --max-login-failures --button --button-timeout --key-policy"
+  ["device"]="info set-key-policy"
+  ["device set-key-policy"]="--device --so-pin --so-pin-file --so-pin-env"
   ["device info"]="--device --json"
   ["token"]="init init-pin set-pin"
   ["token init"]="--device --label --so-pin --so-pin-file --so-pin-env --pin --pin-file --pin-env"
@@ -197,7 +198,7 @@ done
 for k in label initialized user_pin_initialized so_pin_failures user_pin_failures; do
   assert_eq true "$(json "${I}" "'${k}' in d['token']")" "device info has token.${k}"
 done
-for k in pbkdf2_iterations max_login_failures button button_timeout_seconds; do
+for k in pbkdf2_iterations max_login_failures button button_timeout_seconds key_policy; do
   assert_eq true "$(json "${I}" "'${k}' in d['settings']")" "device info has settings.${k}"
 done
 assert_eq SER-0001 "$(json "${I}" 'd["serial"]')" "serial"
@@ -215,6 +216,7 @@ assert_eq 1000 "$(json "${I}" 'd["settings"]["pbkdf2_iterations"]')" "settings.p
 assert_eq 3 "$(json "${I}" 'd["settings"]["max_login_failures"]')" "settings.max_login_failures"
 assert_eq socket "$(json "${I}" 'd["settings"]["button"]')" "settings.button"
 assert_eq 30 "$(json "${I}" 'd["settings"]["button_timeout_seconds"]')" "settings.button_timeout_seconds"
+assert_eq strict "$(json "${I}" 'd["settings"]["key_policy"]')" "settings.key_policy is strict by default"
 
 run "${CLI}" device info --device "${D1}"
 assert_ok "device info (text)"
@@ -400,6 +402,30 @@ run "${CLI}" token init-pin --device "${D3}" --so-pin three-so --pin three-user-
 assert_cli_error_matches "the right SO PIN after the limit" "lock"
 run "${CLI}" objects list --device "${D3}" --pin three-user
 assert_ok "a locked SO PIN does not lock the user"
+
+# ---------------------------------------------------------------------------------------------
+section "the key policy"
+KP="${WORK}/kp"
+must "${CLI}" factory personalize --device "${KP}" --master-key "${MK1}" --diversifier kp \
+  --pbkdf2-iterations 1000 --key-policy compatible
+info_json "${KP}"
+assert_eq compatible "$(json "${OUT}" 'd["settings"]["key_policy"]')" "personalize --key-policy compatible"
+run "${CLI}" factory personalize --device "${WORK}/kp-bad" --master-key "${MK1}" --diversifier kp \
+  --key-policy lax
+assert_cli_error_matches "personalize --key-policy lax" "strict or compatible"
+assert_true "nothing made for a bad --key-policy" test ! -e "${WORK}/kp-bad/secure-element"
+must "${CLI}" token init --device "${KP}" --label kp --so-pin kp-so-pin --pin kp-user-pin
+run "${CLI}" device set-key-policy strict --device "${KP}" --so-pin wrong-so-pin
+assert_cli_error_matches "set-key-policy with a wrong SO PIN" "PIN"
+info_json "${KP}"
+assert_eq compatible "$(json "${OUT}" 'd["settings"]["key_policy"]')" "a wrong SO PIN changes nothing"
+assert_eq 1 "$(json "${OUT}" 'd["token"]["so_pin_failures"]')" "the wrong SO PIN is counted"
+run "${CLI}" device set-key-policy lax --device "${KP}" --so-pin kp-so-pin
+assert_cli_error_matches "set-key-policy lax" "strict or compatible"
+run "${CLI}" device set-key-policy strict --device "${KP}" --so-pin kp-so-pin
+assert_ok "set-key-policy strict with the SO PIN"
+run "${CLI}" device info --device "${KP}"
+assert_out_contains "key policy:          strict" "device info shows the key policy"
 
 # ---------------------------------------------------------------------------------------------
 section "objects list"

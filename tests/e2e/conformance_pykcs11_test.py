@@ -313,6 +313,17 @@ lib = PyKCS11.PyKCS11Lib()
 lib.load(MODULE)
 SLOT = lib.getSlotList(tokenPresent=True)[0]
 S = lib.openSession(SLOT, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+# A wrapping key the SO made trusted, of a value this script knows: the only kind of key under
+# which a sensitive key may be wrapped when its value is known outside the token (the key policy,
+# docs/threat-model.md). The script needs it to get the token's private keys out for openssl. A
+# public session object: it outlives the SO's logout.
+TRUSTED_KEK = os.urandom(32)
+S.login(SO_PIN, CKU_SO)
+TRUSTED_KEK_H = S.createObject([
+    (CKA_CLASS, CKO_SECRET_KEY), (CKA_KEY_TYPE, CKK_AES), (CKA_TOKEN, False), (CKA_PRIVATE, False),
+    (CKA_SENSITIVE, True), (CKA_EXTRACTABLE, False), (CKA_TRUSTED, True), (CKA_WRAP, True),
+    (CKA_UNWRAP, True), (CKA_VALUE, TRUSTED_KEK), (CKA_LABEL, "trusted kek")])
+S.logout()
 S.login(USER_PIN)
 LL, SH = S.lib, S.session  # the low-level API, for multi-part operations
 
@@ -575,10 +586,8 @@ with step("CKM_RSA_PKCS_KEY_PAIR_GEN"):
     t0 = time.time()
     pub, priv = S.generateKeyPair(
         PUB_COMMON + [(CKA_KEY_TYPE, CKK_RSA), (CKA_MODULUS_BITS, 2048),
-                      (CKA_PUBLIC_EXPONENT, (1, 0, 1)), (CKA_ENCRYPT, True), (CKA_WRAP, True),
-                      (CKA_LABEL, "tok-rsa")],
-        PRIV_COMMON + [(CKA_KEY_TYPE, CKK_RSA), (CKA_DECRYPT, True), (CKA_UNWRAP, True),
-                       (CKA_LABEL, "tok-rsa")],
+                      (CKA_PUBLIC_EXPONENT, (1, 0, 1)), (CKA_ENCRYPT, True), (CKA_LABEL, "tok-rsa")],
+        PRIV_COMMON + [(CKA_KEY_TYPE, CKK_RSA), (CKA_DECRYPT, True), (CKA_LABEL, "tok-rsa")],
         mecha=M(CKM_RSA_PKCS_KEY_PAIR_GEN))
     pem, spki = export_pub(pub, "tok-rsa")
     TOK["rsa"] = (pub, priv, pem)
@@ -592,6 +601,31 @@ with step("CKM_RSA_PKCS_KEY_PAIR_GEN"):
     check_generated(priv, "RSA private key", CKM_RSA_PKCS_KEY_PAIR_GEN,
                     [(CKA_ALWAYS_SENSITIVE, True), (CKA_NEVER_EXTRACTABLE, False)])
     check_generated(pub, "RSA public key", CKM_RSA_PKCS_KEY_PAIR_GEN)
+
+with step("CKM_RSA_PKCS_KEY_PAIR_GEN of a key-transport pair"):
+    # Keys that wrap and unwrap do not encrypt or decrypt data (the strict key policy): a second
+    # pair for RSA-OAEP wrapping; a pair asking for both is refused.
+    expect_mixed = None
+    try:
+        S.generateKeyPair(
+            PUB_COMMON + [(CKA_KEY_TYPE, CKK_RSA), (CKA_MODULUS_BITS, 2048), (CKA_ENCRYPT, True),
+                          (CKA_WRAP, True)],
+            PRIV_COMMON + [(CKA_KEY_TYPE, CKK_RSA), (CKA_DECRYPT, True), (CKA_UNWRAP, True)],
+            mecha=M(CKM_RSA_PKCS_KEY_PAIR_GEN))
+    except PyKCS11.PyKCS11Error as e:
+        expect_mixed = e.value
+    check("a pair that both wraps and decrypts is refused: CKR_TEMPLATE_INCONSISTENT",
+          expect_mixed == CKR_TEMPLATE_INCONSISTENT, rv_name(expect_mixed or 0))
+    pub, priv = S.generateKeyPair(
+        PUB_COMMON + [(CKA_KEY_TYPE, CKK_RSA), (CKA_MODULUS_BITS, 2048), (CKA_WRAP, True),
+                      (CKA_LABEL, "tok-rsa-kw")],
+        PRIV_COMMON + [(CKA_KEY_TYPE, CKK_RSA), (CKA_UNWRAP, True), (CKA_LABEL, "tok-rsa-kw")],
+        mecha=M(CKM_RSA_PKCS_KEY_PAIR_GEN))
+    pem, spki = export_pub(pub, "tok-rsa-kw")
+    TOK["rsa-kw"] = (pub, priv, pem)
+    check("the key-transport pair wraps and unwraps, and neither encrypts nor decrypts",
+          attr(pub, CKA_WRAP) is True and attr(priv, CKA_UNWRAP) is True
+          and attr(pub, CKA_ENCRYPT) is False and attr(priv, CKA_DECRYPT) is False)
 
 for bits in (3072, 4096):
     name = "CKM_RSA_PKCS_KEY_PAIR_GEN %d" % bits
@@ -702,10 +736,12 @@ for n in (20, 64):
 
 # =============================================================================================
 print("=== getting token keys out for openssl (wrapped with CKM_AES_KEY_WRAP_PAD)")
-KEK = os.urandom(32)
-KEK_H = None
+KEK, KEK_H = TRUSTED_KEK, TRUSTED_KEK_H
 with step("the wrapping key"):
-    KEK_H = import_aes(KEK, "kek")
+    untrusted = import_aes(os.urandom(32), "kek")
+    expect_rv("a sensitive private key does not leave under a key whose value is known: "
+              "CKR_KEY_NOT_WRAPPABLE", CKR_KEY_NOT_WRAPPABLE,
+              lambda: S.wrapKey(untrusted, TOK["P-256"][1], M(CKM_AES_KEY_WRAP_PAD)))
 
 
 def openssl_kwp_unwrap(wrapped, kek):
@@ -714,7 +750,7 @@ def openssl_kwp_unwrap(wrapped, kek):
 
 
 TOK_PRIV_PEM = {}
-for name in ("rsa", "P-256", "P-384", "P-521", "ed25519"):
+for name in ("rsa", "rsa-kw", "P-256", "P-384", "P-521", "ed25519"):
     with step("C_WrapKey(CKM_AES_KEY_WRAP_PAD) of the token's %s private key" % name):
         pub, priv, _ = TOK[name]
         wrapped = bytes(S.wrapKey(KEK_H, priv, M(CKM_AES_KEY_WRAP_PAD)))
@@ -1215,9 +1251,13 @@ for mech_id in (CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD):
             sens = S.generateKey(secret_template(CKK_AES, [(CKA_VALUE_LEN, 24), (CKA_SENSITIVE, True),
                                                            (CKA_EXTRACTABLE, True),
                                                            (CKA_ENCRYPT, True)]))
-            sv = ossl_wrap(mech_id, kekv, bytes(S.wrapKey(kek, sens, M(mech_id))), decrypt=True)
-            check("%s: a sensitive extractable key wraps, and openssl's unwrapped value encrypts like it"
-                  % name, len(sv) == 24 and ecb_block(sens, sv))
+            expect_rv("%s: a sensitive key does not leave under a key whose value is known: "
+                      "CKR_KEY_NOT_WRAPPABLE" % name, CKR_KEY_NOT_WRAPPABLE,
+                      lambda: S.wrapKey(kek, sens, M(mech_id)))
+            sv = ossl_wrap(mech_id, TRUSTED_KEK, bytes(S.wrapKey(TRUSTED_KEK_H, sens, M(mech_id))),
+                           decrypt=True)
+            check("%s: a sensitive extractable key wraps under the SO's trusted key, and openssl's "
+                  "unwrapped value encrypts like it" % name, len(sv) == 24 and ecb_block(sens, sv))
             # openssl wraps, twinhsm unwraps.
             for vlen, ktype in ((32, CKK_AES), (16, CKK_AES), (40, CKK_GENERIC_SECRET)) + (
                     ((21, CKK_GENERIC_SECRET),) if mech_id == CKM_AES_KEY_WRAP_PAD else ()):
@@ -1246,7 +1286,7 @@ for mech_id in (CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD):
 # KWP and CBC_PAD carry private keys as PKCS#8: openssl's keys into the token, used there.
 UNW = {}
 PRIV_TEMPLATES = {
-    "rsa": [(CKA_KEY_TYPE, CKK_RSA), (CKA_DECRYPT, True), (CKA_UNWRAP, True)],
+    "rsa": [(CKA_KEY_TYPE, CKK_RSA), (CKA_UNWRAP, True)],
     "P-256": [(CKA_KEY_TYPE, CKK_EC), (CKA_DERIVE, True)],
     "P-384": [(CKA_KEY_TYPE, CKK_EC)],
     "P-521": [(CKA_KEY_TYPE, CKK_EC)],
@@ -1302,9 +1342,13 @@ for n, (kek, kekv) in KEKS.items():
         w = bytes(S.wrapKey(kek, target, mech))
         check("%s: twinhsm's wrapping of a 33-byte secret is openssl enc's ciphertext (48 bytes)" % name,
               w == ossl_enc(cipher, kekv, iv, tv, nopad=False) and len(w) == 48)
+        # Sensitive private keys leave only under the SO's trusted key (AES-256).
+        expect_rv("%s: a sensitive private key does not leave under a key whose value is known" % name,
+                  CKR_KEY_NOT_WRAPPABLE, lambda: S.wrapKey(kek, TOK["P-256"][1], mech))
         for kname in ("P-256", "ed25519", "rsa"):
             pub, priv, _ = TOK[kname]
-            p8 = ossl_enc(cipher, kekv, iv, bytes(S.wrapKey(kek, priv, mech)), decrypt=True, nopad=False)
+            p8 = ossl_enc("aes-256-cbc", TRUSTED_KEK, iv, bytes(S.wrapKey(TRUSTED_KEK_H, priv, mech)),
+                          decrypt=True, nopad=False)
             good, spki, err = ossl_out("pkey", "-inform", "DER", "-in", wfile(p8, "p8"), "-pubout",
                                        "-outform", "DER")
             check("%s: openssl decrypts twinhsm's wrapping of its %s private key to a PKCS#8 key of "
@@ -1328,22 +1372,27 @@ for label, mk, opts in RSA_ENC_CASES[1:]:
         target = S.generateKey(secret_template(CKK_AES, READABLE + [(CKA_VALUE_LEN, 32)]))
         tv = battr(target, CKA_VALUE)
         for kname, pubk, privpem in (("openssl's", IMP["rsa"], RSA_OSSL_PRIV),
-                                     ("the token's", RSA_PUB, TOK_PRIV_PEM.get("rsa"))):
+                                     ("the token's", TOK["rsa-kw"][0], TOK_PRIV_PEM.get("rsa-kw"))):
             w = bytes(S.wrapKey(pubk, target, mech))
             good, pt, err = ossl_out("pkeyutl", "-decrypt", "-inkey", privpem, "-in", wfile(w, "w"), *opts)
             check("%s: openssl decrypts twinhsm's wrapping (with %s public key) to the key's value"
                   % (name, kname), good and pt == tv and len(w) == 256, err)
         # openssl encrypts a key value, twinhsm unwraps with its private key / openssl's
         # private key unwrapped into the token.
-        for kname, pubpem, privk in (("the token's", RSA_PEM, RSA_PRIV),
+        # (Under a private key whose value is hidden, the unwrapped key is sensitive: its value is
+        # checked through what it encrypts.)
+        for kname, pubpem, privk in (("the token's", TOK["rsa-kw"][2], TOK["rsa-kw"][1]),
                                      ("openssl's (unwrapped into the token)", RSA_OSSL_PUB,
                                       UNW.get("rsa"))):
             v = os.urandom(24)
             good, ct, err = ossl_out("pkeyutl", "-encrypt", "-pubin", "-inkey", pubpem,
                                      "-in", wfile(v, "v"), *opts)
-            u = S.unwrapKey(privk, ct, secret_template(CKK_AES, READABLE + [(CKA_ENCRYPT, True)]), mech)
+            expect_rv("%s: with %s private key, an unwrapped key cannot be made readable" % (name, kname),
+                      CKR_TEMPLATE_INCONSISTENT,
+                      lambda: S.unwrapKey(privk, ct, secret_template(CKK_AES, READABLE), mech))
+            u = S.unwrapKey(privk, ct, secret_template(CKK_AES, [(CKA_ENCRYPT, True)]), mech)
             check("%s: twinhsm unwraps, with %s private key, openssl's encryption of an AES-192 key"
-                  % (name, kname), good and battr(u, CKA_VALUE) == v and ecb_block(u, v), err)
+                  % (name, kname), good and attr(u, CKA_SENSITIVE) is True and ecb_block(u, v), err)
 
 # =============================================================================================
 print("=== ECDH")

@@ -482,11 +482,18 @@ TEST_F(CryptoTest, KeyFunctionNotPermitted) {
   CK_MECHANISM mech{CKM_ECDSA_SHA256, nullptr, 0};
   EXPECT_CKR(CKR_KEY_FUNCTION_NOT_PERMITTED, f()->C_SignInit(s_, &mech, kp.priv));
   EXPECT_CKR(CKR_KEY_FUNCTION_NOT_PERMITTED, f()->C_VerifyInit(s_, &mech, kp.pub));
-  // CKA_SIGN can be set to true later (it is not fixed), and then signing works.
+  // The usage of a sensitive key only narrows (key_policy.h): CKA_SIGN stays false.
   Template allow;
   allow.boolean(CKA_SIGN, true);
-  ASSERT_CKR(CKR_OK, f()->C_SetAttributeValue(s_, kp.priv, allow.data(), allow.size()));
-  EXPECT_CKR(CKR_OK, f()->C_SignInit(s_, &mech, kp.priv));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, kp.priv, allow.data(), allow.size()));
+  EXPECT_CKR(CKR_KEY_FUNCTION_NOT_PERMITTED, f()->C_SignInit(s_, &mech, kp.priv));
+  // The public key is no secret: its CKA_VERIFY may be turned on, and then verifying works.
+  Template allow_verify;
+  allow_verify.boolean(CKA_VERIFY, true);
+  ASSERT_CKR(CKR_OK,
+             f()->C_SetAttributeValue(s_, kp.pub, allow_verify.data(), allow_verify.size()));
+  EXPECT_CKR(CKR_OK, f()->C_VerifyInit(s_, &mech, kp.pub));
 
   Template aes = aes_key(Bytes(32, 0x42), false, true);
   aes.boolean(CKA_ENCRYPT, false).boolean(CKA_DECRYPT, false);

@@ -129,7 +129,7 @@ class HostileTest : public LoggedInTest {
   // make_objects makes the objects in s_'s token and counts them.
   void make_objects() {
     data_ = create(f(), s_, data_object("hostile-data", "0123456789", true, false));
-    kek_ = create(f(), s_, aes_key(Bytes(16, 0x4b), false, true));
+    kek_ = create(f(), s_, aes_key(Bytes(16, 0x4b), false, true).boolean(CKA_WRAP, true));
     Template aes = aes_key(Bytes(32, 0x61), false, true, false);
     aes.boolean(CKA_EXTRACTABLE, true);
     aes_ = create(f(), s_, aes);

@@ -40,7 +40,7 @@ std::string aes_name(size_t key_len, const char* mode) {
 // cipher runs a whole EVP cipher ("AES-256-CBC", "AES-128-WRAP-PAD", ...); nullopt on failure.
 std::optional<Bytes> cipher(const std::string& name, const Bytes& key, const Bytes& iv, bool enc,
                             bool pad, const Bytes& in) {
-  Ptr<EVP_CIPHER> c(EVP_CIPHER_fetch(nullptr, name.c_str(), nullptr));
+  Ptr<EVP_CIPHER> c(EVP_CIPHER_fetch(ossl::library_context(), name.c_str(), nullptr));
   Ptr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
   if (!c || !ctx ||
       EVP_CipherInit_ex2(ctx.get(), c.get(), key.data(), iv.empty() ? nullptr : iv.data(),
@@ -61,7 +61,7 @@ std::optional<Bytes> cipher(const std::string& name, const Bytes& key, const Byt
 // mac computes HMAC (param = digest name) or CMAC (param = cipher name) with EVP_MAC.
 Bytes mac(const char* alg, const char* param_key, const char* param, const Bytes& key,
           const Bytes& data) {
-  Ptr<EVP_MAC> m(EVP_MAC_fetch(nullptr, alg, nullptr));
+  Ptr<EVP_MAC> m(EVP_MAC_fetch(ossl::library_context(), alg, nullptr));
   Ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(m.get()));
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(param_key, const_cast<char*>(param), 0),
                          OSSL_PARAM_construct_end()};
@@ -85,7 +85,7 @@ Bytes cmac(const Bytes& key, const Bytes& data) {
 
 // RSA encryption: md nullptr means PKCS#1 v1.5, else OAEP with md for the hash and MGF1.
 Ptr<EVP_PKEY_CTX> rsa_ctx(EVP_PKEY* key, bool enc, const char* md, const Bytes& label) {
-  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(key, nullptr));
+  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(ossl::library_context(), key, nullptr));
   if ((enc ? EVP_PKEY_encrypt_init(ctx.get()) : EVP_PKEY_decrypt_init(ctx.get())) != 1) {
     throw std::runtime_error("EVP_PKEY_*crypt_init");
   }
@@ -127,7 +127,7 @@ std::optional<Bytes> rsa_decrypt(EVP_PKEY* key, const char* md, const Bytes& lab
 }
 
 Bytes derive(EVP_PKEY* priv, EVP_PKEY* peer) {
-  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(priv, nullptr));
+  Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(ossl::library_context(), priv, nullptr));
   size_t len = 0;
   if (EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer) != 1 ||
       EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1) {
@@ -154,7 +154,7 @@ ossl::PKey from_pkcs8(const Bytes& der) {
   if (!info || p != der.data() + der.size()) {
     return nullptr;
   }
-  return ossl::PKey(EVP_PKCS82PKEY(info.get()));
+  return ossl::PKey(EVP_PKCS82PKEY_ex(info.get(), ossl::library_context(), nullptr));
 }
 
 }  // namespace evp
@@ -363,12 +363,52 @@ class MechanismsTest : public LoggedInTest {
     return f()->C_UnwrapKey(s_, mech, kek, ptr(wrapped), wrapped.size(), tmpl.data(), tmpl.size(),
                             key);
   }
-  // readable_secret: an unwrap or derive template for a secret key whose value can be read back.
+  // readable_secret: a derive template for a secret key whose value can be read back.
   static Template readable_secret(CK_KEY_TYPE kt) {
     Template t;
     t.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, kt);
     t.boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true);
     return t;
+  }
+  // secret_template: an unwrap template for a secret key (unwrapped keys are always sensitive:
+  // key_policy.h); value_matches tells its value from what it computes.
+  static Template secret_template(CK_KEY_TYPE kt) {
+    Template t;
+    t.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, kt);
+    return t;
+  }
+  // value_matches: the secret key's value is `value`, seen through what the key computes (an
+  // AES key's ECB encryption of a block, a generic secret's HMAC-SHA256), as it cannot be read.
+  bool value_matches(CK_OBJECT_HANDLE key, CK_KEY_TYPE kt, const Bytes& value) {
+    Bytes block = test_data(16, 99);
+    if (kt == CKK_AES) {
+      CK_MECHANISM ecb{CKM_AES_ECB, nullptr, 0};
+      std::string name = "AES-" + std::to_string(value.size() * 8) + "-ECB";
+      return encrypt(&ecb, key, block) == evp::cipher(name, value, {}, true, false, block);
+    }
+    CK_MECHANISM hmac{CKM_SHA256_HMAC, nullptr, 0};
+    return sign(&hmac, key, block) == evp::hmac("SHA256", value, block);
+  }
+  // kek: an AES key that wraps and unwraps, of a value the test knows (imported: it wraps only
+  // keys that are not sensitive).
+  CK_OBJECT_HANDLE kek(const Bytes& value, Template extra = {}) {
+    extra.boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true);
+    return secret(CKK_AES, value, std::move(extra));
+  }
+  // trusted_kek: a wrapping key of a known value that the SO made trusted: it may wrap sensitive
+  // keys (a public session object, made while the SO is logged in; the user is logged in again
+  // afterwards).
+  CK_OBJECT_HANDLE trusted_kek(const Bytes& value) {
+    EXPECT_CKR(CKR_OK, f()->C_Logout(s_));
+    EXPECT_CKR(CKR_OK, login_so(s_));
+    Template t;
+    t.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).bytes(CKA_VALUE, value);
+    t.boolean(CKA_PRIVATE, false).boolean(CKA_TRUSTED, true).boolean(CKA_WRAP, true);
+    t.boolean(CKA_UNWRAP, true);
+    CK_OBJECT_HANDLE h = create(f(), s_, t);
+    EXPECT_CKR(CKR_OK, f()->C_Logout(s_));
+    EXPECT_CKR(CKR_OK, login_user(s_));
+    return h;
   }
 
 };
@@ -975,12 +1015,16 @@ TEST_F(MechanismsTest, GenericSecretKeyGeneration) {
 
 TEST_F(MechanismsTest, AesKeyWrapMatchesOpenSsl) {
   Bytes kek_value = test_data(32, 11);
-  CK_OBJECT_HANDLE kek = secret(CKK_AES, kek_value);
+  // A sensitive key leaves only under a key nobody outside knows, or one the SO trusts: the test
+  // knows this one, so the SO made it trusted.
+  CK_OBJECT_HANDLE kek = trusted_kek(kek_value);
   Bytes target_value = test_data(16, 12);
   Template sensitive;  // sensitive but extractable: wrappable, not readable
   sensitive.boolean(CKA_SENSITIVE, true);
   CK_OBJECT_HANDLE target = secret(CKK_AES, target_value, sensitive);
   CK_MECHANISM kw{CKM_AES_KEY_WRAP, nullptr, 0};
+  Bytes refused;
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kw, this->kek(kek_value), target, &refused));
   CK_ULONG len = 0;
   ASSERT_CKR(CKR_OK, f()->C_WrapKey(s_, &kw, kek, target, nullptr, &len));
   EXPECT_EQ(len, 24u);
@@ -1001,8 +1045,8 @@ TEST_F(MechanismsTest, AesKeyWrapMatchesOpenSsl) {
   Bytes other = test_data(32, 13);
   Bytes from_ossl = *evp::cipher("AES-256-WRAP", kek_value, {}, true, false, other);
   CK_OBJECT_HANDLE unwrapped;
-  ASSERT_CKR(CKR_OK, unwrap(&kw, kek, from_ossl, readable_secret(CKK_AES), &unwrapped));
-  EXPECT_EQ(attr_bytes(f(), s_, unwrapped, CKA_VALUE), other);
+  ASSERT_CKR(CKR_OK, unwrap(&kw, kek, from_ossl, secret_template(CKK_AES), &unwrapped));
+  EXPECT_TRUE(value_matches(unwrapped, CKK_AES, other));
   EXPECT_EQ(attr_ulong(f(), s_, unwrapped, CKA_VALUE_LEN), 32u);
   EXPECT_EQ(attr_bool(f(), s_, unwrapped, CKA_LOCAL), false);
   EXPECT_EQ(attr_bool(f(), s_, unwrapped, CKA_ALWAYS_SENSITIVE), false);
@@ -1023,7 +1067,7 @@ TEST_F(MechanismsTest, AesKeyWrapMatchesOpenSsl) {
 
 TEST_F(MechanismsTest, AesKeyWrapPadSecretAndPrivateKeys) {
   Bytes kek_value = test_data(16, 21);
-  CK_OBJECT_HANDLE kek = secret(CKK_AES, kek_value);
+  CK_OBJECT_HANDLE kek = this->kek(kek_value);
   CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   // A 20-byte secret: not a multiple of 8.
   Bytes value = test_data(20, 22);
@@ -1032,13 +1076,13 @@ TEST_F(MechanismsTest, AesKeyWrapPadSecretAndPrivateKeys) {
   EXPECT_EQ(wrapped.size(), 32u);
   EXPECT_EQ(evp::cipher("AES-128-WRAP-PAD", kek_value, {}, false, false, wrapped), value);
   CK_OBJECT_HANDLE back;
-  ASSERT_CKR(CKR_OK, unwrap(&kwp, kek, wrapped, readable_secret(CKK_GENERIC_SECRET), &back));
-  EXPECT_EQ(attr_bytes(f(), s_, back, CKA_VALUE), value);
+  ASSERT_CKR(CKR_OK, unwrap(&kwp, kek, wrapped, secret_template(CKK_GENERIC_SECRET), &back));
+  EXPECT_TRUE(value_matches(back, CKK_GENERIC_SECRET, value));
 
-  // An EC private key leaves as PKCS#8 that OpenSSL reads.
+  // An EC private key leaves as PKCS#8 that OpenSSL reads (not sensitive: the KEK is known).
   ossl::PKey ec = ossl::generate_ec("P-384");
   Template extractable;
-  extractable.boolean(CKA_EXTRACTABLE, true);
+  extractable.boolean(CKA_EXTRACTABLE, true).boolean(CKA_SENSITIVE, false);
   CK_OBJECT_HANDLE ec_priv = import_ec_private(ec.get(), ec_params_p384(), extractable);
   ASSERT_CKR(CKR_OK, wrap(&kwp, kek, ec_priv, &wrapped));
   auto der = evp::cipher("AES-128-WRAP-PAD", kek_value, {}, false, false, wrapped);
@@ -1074,7 +1118,7 @@ TEST_F(MechanismsTest, AesKeyWrapPadSecretAndPrivateKeys) {
 
 TEST_F(MechanismsTest, AesCbcPadWrapping) {
   Bytes kek_value = test_data(24, 31);
-  CK_OBJECT_HANDLE kek = secret(CKK_AES, kek_value);
+  CK_OBJECT_HANDLE kek = this->kek(kek_value);
   Bytes iv = test_data(16, 32);
   CK_MECHANISM mech{CKM_AES_CBC_PAD, iv.data(), iv.size()};
   Bytes value = test_data(32, 33);
@@ -1087,7 +1131,8 @@ TEST_F(MechanismsTest, AesCbcPadWrapping) {
   Template t;
   t.ulong(CKA_CLASS, CKO_PRIVATE_KEY)
       .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
-      .boolean(CKA_EXTRACTABLE, true);
+      .boolean(CKA_EXTRACTABLE, true)
+      .boolean(CKA_SENSITIVE, false);
   t.bytes(CKA_EC_PARAMS, ec_params_ed25519()).bytes(CKA_VALUE, ossl::ec_private_value(ed.get()));
   ASSERT_CKR(CKR_OK, wrap(&mech, kek, create(f(), s_, t), &wrapped));
   ossl::PKey exported =
@@ -1110,14 +1155,17 @@ TEST_F(MechanismsTest, AesCbcPadWrapping) {
   // Malformed padding, lengths.
   Bytes bad_pad = *evp::cipher("AES-192-CBC", kek_value, iv, true, false, Bytes(32, 0x00));
   CK_OBJECT_HANDLE h;
-  EXPECT_CKR(CKR_WRAPPED_KEY_INVALID, unwrap(&mech, kek, bad_pad, readable_secret(CKK_AES), &h));
+  EXPECT_CKR(CKR_WRAPPED_KEY_INVALID, unwrap(&mech, kek, bad_pad, secret_template(CKK_AES), &h));
   EXPECT_CKR(CKR_WRAPPED_KEY_LEN_RANGE,
-             unwrap(&mech, kek, test_data(33), readable_secret(CKK_AES), &h));
+             unwrap(&mech, kek, test_data(33), secret_template(CKK_AES), &h));
 }
 
 TEST_F(MechanismsTest, RsaOaepWrapping) {
   ossl::PKey rsa = ossl::generate_rsa(2048);
-  KeyPair kp = import_rsa(rsa.get());
+  Template unwraps, wraps;
+  unwraps.boolean(CKA_UNWRAP, true);
+  wraps.boolean(CKA_WRAP, true);
+  KeyPair kp = import_rsa(rsa.get(), unwraps, wraps);
   for (CK_MECHANISM_TYPE hash : {CKM_SHA_1, CKM_SHA256}) {
     const char* md = hash == CKM_SHA_1 ? "SHA1" : "SHA256";
     SCOPED_TRACE(md);
@@ -1133,8 +1181,8 @@ TEST_F(MechanismsTest, RsaOaepWrapping) {
     Bytes other = test_data(24, 42);
     CK_OBJECT_HANDLE back;
     ASSERT_CKR(CKR_OK, unwrap(&mech, kp.priv, evp::rsa_encrypt(rsa.get(), md, label, other),
-                              readable_secret(CKK_AES), &back));
-    EXPECT_EQ(attr_bytes(f(), s_, back, CKA_VALUE), other);
+                              secret_template(CKK_AES), &back));
+    EXPECT_TRUE(value_matches(back, CKK_AES, other));
     // Private keys are not wrapped with OAEP; a wrong label does not unwrap.
     Template extractable;
     extractable.boolean(CKA_EXTRACTABLE, true);
@@ -1144,14 +1192,15 @@ TEST_F(MechanismsTest, RsaOaepWrapping) {
         wrap(&mech, kp.pub, import_ec_private(ec.get(), ec_params_p256(), extractable), &wrapped));
     Bytes bad = evp::rsa_encrypt(rsa.get(), md, to_bytes("other"), other);
     EXPECT_CKR(CKR_WRAPPED_KEY_INVALID,
-               unwrap(&mech, kp.priv, bad, readable_secret(CKK_AES), &back));
+               unwrap(&mech, kp.priv, bad, secret_template(CKK_AES), &back));
     EXPECT_CKR(CKR_WRAPPED_KEY_LEN_RANGE, unwrap(&mech, kp.priv, Bytes(bad.begin(), bad.end() - 1),
-                                                 readable_secret(CKK_AES), &back));
+                                                 secret_template(CKK_AES), &back));
   }
 }
 
 TEST_F(MechanismsTest, WrapRules) {
-  CK_OBJECT_HANDLE kek = secret(CKK_AES, Bytes(32, 1));
+  CK_OBJECT_HANDLE trusted = trusted_kek(Bytes(32, 6));  // first: it logs the user out and in
+  CK_OBJECT_HANDLE kek = this->kek(Bytes(32, 1));
   CK_MECHANISM kw{CKM_AES_KEY_WRAP, nullptr, 0};
   CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   Bytes out;
@@ -1169,7 +1218,7 @@ TEST_F(MechanismsTest, WrapRules) {
   ASSERT_CKR(CKR_OK, wrap(&kw, kek, target, &out));
   CK_OBJECT_HANDLE h;
   EXPECT_CKR(CKR_KEY_FUNCTION_NOT_PERMITTED,
-             unwrap(&kw, weak_kek, out, readable_secret(CKK_AES), &h));
+             unwrap(&kw, weak_kek, out, secret_template(CKK_AES), &h));
   // CKA_WRAP_WITH_TRUSTED: only a CKA_TRUSTED wrapping key will do.
   Template wwt;
   wwt.boolean(CKA_WRAP_WITH_TRUSTED, true);
@@ -1178,14 +1227,13 @@ TEST_F(MechanismsTest, WrapRules) {
   Template trusted_tmpl;
   trusted_tmpl.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES);
   trusted_tmpl.bytes(CKA_VALUE, Bytes(32, 6)).boolean(CKA_TRUSTED, true);
-  CK_OBJECT_HANDLE trusted = CK_INVALID_HANDLE;
-  if (f()->C_CreateObject(s_, trusted_tmpl.data(), trusted_tmpl.size(), &trusted) == CKR_OK) {
-    EXPECT_CKR(CKR_OK, wrap(&kw, trusted, guarded, &out));
-  }  // (a token that lets only the SO set CKA_TRUSTED refuses the template; the rule is shown
-     // above)
+  CK_OBJECT_HANDLE forged = CK_INVALID_HANDLE;
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,  // only the SO makes a key trusted
+             f()->C_CreateObject(s_, trusted_tmpl.data(), trusted_tmpl.size(), &forged));
+  EXPECT_CKR(CKR_OK, wrap(&kw, trusted, guarded, &out));
   // What each mechanism cannot wrap.
   Template extractable;
-  extractable.boolean(CKA_EXTRACTABLE, true);
+  extractable.boolean(CKA_EXTRACTABLE, true).boolean(CKA_SENSITIVE, false);
   ossl::PKey ec = ossl::generate_ec("P-256");
   CK_OBJECT_HANDLE ec_priv = import_ec_private(ec.get(), ec_params_p256(), extractable);
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kw, kek, ec_priv, &out));  // KW: secret keys only
@@ -1195,14 +1243,16 @@ TEST_F(MechanismsTest, WrapRules) {
   EXPECT_CKR(CKR_KEY_SIZE_RANGE, wrap(&kw, kek, secret(CKK_GENERIC_SECRET, Bytes(20, 7)), &out));
   EXPECT_CKR(CKR_KEY_SIZE_RANGE, wrap(&kw, kek, secret(CKK_GENERIC_SECRET, Bytes(8, 7)), &out));
   // Wrapping keys of the wrong type; handles.
-  CK_OBJECT_HANDLE generic = secret(CKK_GENERIC_SECRET, Bytes(32, 8));
+  Template wraps;
+  wraps.boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true);
+  CK_OBJECT_HANDLE generic = secret(CKK_GENERIC_SECRET, Bytes(32, 8), wraps);
   EXPECT_CKR(CKR_WRAPPING_KEY_TYPE_INCONSISTENT, wrap(&kw, generic, target, &out));
   EXPECT_CKR(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
-             unwrap(&kw, generic, Bytes(24, 0), readable_secret(CKK_AES), &h));
+             unwrap(&kw, generic, Bytes(24, 0), secret_template(CKK_AES), &h));
   EXPECT_CKR(CKR_WRAPPING_KEY_HANDLE_INVALID, wrap(&kw, 0x7777777, target, &out));
   EXPECT_CKR(CKR_KEY_HANDLE_INVALID, wrap(&kw, kek, 0x7777777, &out));
   EXPECT_CKR(CKR_UNWRAPPING_KEY_HANDLE_INVALID,
-             unwrap(&kw, 0x7777777, Bytes(24, 0), readable_secret(CKK_AES), &h));
+             unwrap(&kw, 0x7777777, Bytes(24, 0), secret_template(CKK_AES), &h));
   // Mechanisms that do not wrap, and only the default KW initial value.
   CK_MECHANISM ecb{CKM_AES_ECB, nullptr, 0};
   EXPECT_CKR(CKR_MECHANISM_INVALID, wrap(&ecb, kek, target, &out));
@@ -1216,7 +1266,7 @@ TEST_F(MechanismsTest, WrapRules) {
 
 TEST_F(MechanismsTest, UnwrapErrors) {
   Bytes kek_value(32, 9);
-  CK_OBJECT_HANDLE kek = secret(CKK_AES, kek_value);
+  CK_OBJECT_HANDLE kek = this->kek(kek_value);
   CK_MECHANISM kw{CKM_AES_KEY_WRAP, nullptr, 0};
   Bytes value = test_data(40, 50);
   Bytes wrapped = *evp::cipher("AES-256-WRAP", kek_value, {}, true, false, value);
@@ -1224,14 +1274,14 @@ TEST_F(MechanismsTest, UnwrapErrors) {
   Bytes tampered = wrapped;
   tampered[3] ^= 1;
   EXPECT_CKR(CKR_WRAPPED_KEY_INVALID,
-             unwrap(&kw, kek, tampered, readable_secret(CKK_GENERIC_SECRET), &h));
+             unwrap(&kw, kek, tampered, secret_template(CKK_GENERIC_SECRET), &h));
   EXPECT_CKR(CKR_WRAPPED_KEY_LEN_RANGE, unwrap(&kw, kek, Bytes(wrapped.begin(), wrapped.end() - 1),
-                                               readable_secret(CKK_GENERIC_SECRET), &h));
+                                               secret_template(CKK_GENERIC_SECRET), &h));
   EXPECT_CKR(CKR_WRAPPED_KEY_LEN_RANGE,
-             unwrap(&kw, kek, Bytes(16, 0), readable_secret(CKK_GENERIC_SECRET), &h));
+             unwrap(&kw, kek, Bytes(16, 0), secret_template(CKK_GENERIC_SECRET), &h));
   // 40 bytes are not an AES key length.
-  EXPECT_CKR(CKR_OK, unwrap(&kw, kek, wrapped, readable_secret(CKK_GENERIC_SECRET), &h));
-  Template aes = readable_secret(CKK_AES);
+  EXPECT_CKR(CKR_OK, unwrap(&kw, kek, wrapped, secret_template(CKK_GENERIC_SECRET), &h));
+  Template aes = secret_template(CKK_AES);
   EXPECT_CKR(CKR_WRAPPED_KEY_INVALID, unwrap(&kw, kek, wrapped, aes, &h));
   // Templates: class and key type needed; CKA_VALUE_LEN must agree; no key material; no
   // private key class for KW.
@@ -1241,13 +1291,13 @@ TEST_F(MechanismsTest, UnwrapErrors) {
   Template no_type;
   no_type.ulong(CKA_CLASS, CKO_SECRET_KEY);
   EXPECT_CKR(CKR_TEMPLATE_INCOMPLETE, unwrap(&kw, kek, wrapped, no_type, &h));
-  Template len_ok = readable_secret(CKK_GENERIC_SECRET);
+  Template len_ok = secret_template(CKK_GENERIC_SECRET);
   len_ok.ulong(CKA_VALUE_LEN, 40);
   EXPECT_CKR(CKR_OK, unwrap(&kw, kek, wrapped, len_ok, &h));
-  Template len_bad = readable_secret(CKK_GENERIC_SECRET);
+  Template len_bad = secret_template(CKK_GENERIC_SECRET);
   len_bad.ulong(CKA_VALUE_LEN, 16);
   EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT, unwrap(&kw, kek, wrapped, len_bad, &h));
-  Template material = readable_secret(CKK_GENERIC_SECRET);
+  Template material = secret_template(CKK_GENERIC_SECRET);
   material.bytes(CKA_VALUE, value);
   EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT, unwrap(&kw, kek, wrapped, material, &h));
   Template priv;
@@ -1259,7 +1309,7 @@ TEST_F(MechanismsTest, UnwrapErrors) {
   EXPECT_CKR(CKR_WRAPPED_KEY_INVALID, unwrap(&kwp, kek, junk, priv, &h));
   // A token key needs a read-write session.
   CK_SESSION_HANDLE ro = open_session(false);
-  Template on_token = readable_secret(CKK_GENERIC_SECRET);
+  Template on_token = secret_template(CKK_GENERIC_SECRET);
   on_token.boolean(CKA_TOKEN, true);
   EXPECT_CKR(CKR_SESSION_READ_ONLY, f()->C_UnwrapKey(ro, &kw, kek, wrapped.data(), wrapped.size(),
                                                      on_token.data(), on_token.size(), &h));

@@ -272,8 +272,14 @@ TEST_F(ObjectsTest, SensitiveMayOnlyBecomeTrueExtractableOnlyFalse) {
   CK_OBJECT_HANDLE h = create(f(), s_, t);
   ASSERT_EQ(attr_bytes(f(), s_, h, CKA_VALUE), key32(8));
 
+  // A readable key may do everything; a hidden one may not both wrap keys and encrypt data
+  // (strict key policy): it becomes sensitive only with one side of its usage dropped.
   Template sensitive_true;
   sensitive_true.boolean(CKA_SENSITIVE, true);
+  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
+             f()->C_SetAttributeValue(s_, h, sensitive_true.data(), sensitive_true.size()));
+  EXPECT_EQ(attr_bool(f(), s_, h, CKA_SENSITIVE), false);
+  sensitive_true.boolean(CKA_WRAP, false).boolean(CKA_UNWRAP, false);
   ASSERT_CKR(CKR_OK, f()->C_SetAttributeValue(s_, h, sensitive_true.data(), sensitive_true.size()));
   Bytes v;
   EXPECT_CKR(CKR_ATTRIBUTE_SENSITIVE, get_attribute(f(), s_, h, CKA_VALUE, &v));

@@ -7,6 +7,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <openssl/provider.h>
+
+#include <cstdlib>
 #include <stdexcept>
 
 namespace twinhsm::test::ossl {
@@ -32,19 +35,53 @@ Bytes bn_param(EVP_PKEY* key, const char* name) {
   return out;
 }
 
-const EVP_MD* md(const char* name) { return name ? EVP_get_digestbyname(name) : nullptr; }
+
+struct MdFree {
+  void operator()(EVP_MD* m) const { EVP_MD_free(m); }
+};
+using Md = std::unique_ptr<EVP_MD, MdFree>;
+Md md(const char* name) {
+  return Md(name ? EVP_MD_fetch(library_context(), name, nullptr) : nullptr);
+}
 
 bool set_pss(EVP_PKEY_CTX* pctx, const VerifySpec& spec) {
   return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, spec.salt_len) == 1 &&
-         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md(spec.mgf1)) == 1;
+         EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, spec.mgf1, nullptr) == 1;
 }
 
 }  // namespace
 
+std::string hostile_openssl() {
+  const char* conf = std::getenv("OPENSSL_CONF");
+  std::string_view name = conf ? std::string_view(conf) : std::string_view();
+  name = name.substr(name.find_last_of('/') + 1);
+  constexpr std::string_view kPrefix = "twinhsm-hostile-", kSuffix = ".cnf";
+  if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) {
+    return "";
+  }
+  return std::string(name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size()));
+}
+
+OSSL_LIB_CTX* library_context() {
+  static OSSL_LIB_CTX* const ctx = []() -> OSSL_LIB_CTX* {
+    if (hostile_openssl().empty()) {
+      return nullptr;
+    }
+    // The process's configuration (OPENSSL_CONF) is loaded first, as an application loads it.
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+    OSSL_LIB_CTX* own = OSSL_LIB_CTX_new();
+    if (own == nullptr || OSSL_PROVIDER_load(own, "default") == nullptr) {
+      throw std::runtime_error("cannot make the tests' own OpenSSL library context");
+    }
+    return own;  // kept for the whole run
+  }();
+  return ctx;
+}
+
 PKey pkey_from_spki(const Bytes& der) {
   const unsigned char* p = der.data();
-  return PKey(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  return PKey(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(der.size()), library_context(), nullptr));
 }
 
 Bytes spki(EVP_PKEY* key) {
@@ -58,9 +95,9 @@ Bytes spki(EVP_PKEY* key) {
   return out;
 }
 
-PKey generate_rsa(unsigned bits) { return PKey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{bits})); }
-PKey generate_ec(const char* group) { return PKey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group)); }
-PKey generate_ed25519() { return PKey(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")); }
+PKey generate_rsa(unsigned bits) { return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "RSA", size_t{bits})); }
+PKey generate_ec(const char* group) { return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "EC", group)); }
+PKey generate_ed25519() { return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "ED25519")); }
 
 RsaComponents rsa_components(EVP_PKEY* key) {
   return {bn_param(key, OSSL_PKEY_PARAM_RSA_N),         bn_param(key, OSSL_PKEY_PARAM_RSA_E),
@@ -98,8 +135,8 @@ Bytes ec_private_value(EVP_PKEY* key) {
 
 Bytes digest(const char* name, const Bytes& data) {
   Bytes out(EVP_MAX_MD_SIZE);
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, md(name), nullptr);
+  size_t len = 0;
+  EVP_Q_digest(library_context(), name, nullptr, data.data(), data.size(), out.data(), &len);
   out.resize(len);
   return out;
 }
@@ -142,7 +179,7 @@ bool verify(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data, const Byte
   if (spec.md || spec.scheme == Scheme::eddsa) {
     std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    if (EVP_DigestVerifyInit(ctx.get(), &pctx, md(spec.md), nullptr, key) != 1) {
+    if (EVP_DigestVerifyInit_ex(ctx.get(), &pctx, spec.md, library_context(), nullptr, key, nullptr) != 1) {
       return false;
     }
     if (spec.scheme == Scheme::rsa_pss && !set_pss(pctx, spec)) {
@@ -151,7 +188,7 @@ bool verify(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data, const Byte
     return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size()) == 1;
   }
   // Raw mechanisms: data is already the hash (or DigestInfo for raw PKCS#1 v1.5).
-  std::unique_ptr<EVP_PKEY_CTX, CtxFree> pctx(EVP_PKEY_CTX_new(key, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, CtxFree> pctx(EVP_PKEY_CTX_new_from_pkey(library_context(), key, nullptr));
   if (EVP_PKEY_verify_init(pctx.get()) != 1) {
     return false;
   }
@@ -160,7 +197,8 @@ bool verify(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data, const Byte
     return false;
   }
   if (spec.scheme == Scheme::rsa_pss &&
-      (EVP_PKEY_CTX_set_signature_md(pctx.get(), md(spec.pss_hash)) != 1 || !set_pss(pctx.get(), spec))) {
+      (EVP_PKEY_CTX_set_signature_md(pctx.get(), md(spec.pss_hash).get()) != 1 ||
+       !set_pss(pctx.get(), spec))) {
     return false;
   }
   return EVP_PKEY_verify(pctx.get(), sig.data(), sig.size(), data.data(), data.size()) == 1;
@@ -169,7 +207,7 @@ bool verify(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data, const Byte
 Bytes sign(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data) {
   std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  if (EVP_DigestSignInit(ctx.get(), &pctx, md(spec.md), nullptr, key) != 1) {
+  if (EVP_DigestSignInit_ex(ctx.get(), &pctx, spec.md, library_context(), nullptr, key, nullptr) != 1) {
     throw std::runtime_error("EVP_DigestSignInit");
   }
   if (spec.scheme == Scheme::rsa_pss && !set_pss(pctx, spec)) {
@@ -191,10 +229,12 @@ Bytes sign(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data) {
 Bytes aes_gcm_encrypt(const Bytes& key, const Bytes& iv, const Bytes& aad, const Bytes& plaintext,
                       size_t tag_len) {
   std::unique_ptr<EVP_CIPHER_CTX, CtxFree> ctx(EVP_CIPHER_CTX_new());
-  const EVP_CIPHER* cipher = key.size() == 16   ? EVP_aes_128_gcm()
-                             : key.size() == 24 ? EVP_aes_192_gcm()
-                                                : EVP_aes_256_gcm();
-  EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr);
+  const char* name = key.size() == 16   ? "AES-128-GCM"
+                     : key.size() == 24 ? "AES-192-GCM"
+                                        : "AES-256-GCM";
+  std::unique_ptr<EVP_CIPHER, decltype(&EVP_CIPHER_free)> cipher(
+      EVP_CIPHER_fetch(library_context(), name, nullptr), &EVP_CIPHER_free);
+  EVP_EncryptInit_ex2(ctx.get(), cipher.get(), nullptr, nullptr, nullptr);
   EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()), nullptr);
   EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), iv.data());
   int len = 0;

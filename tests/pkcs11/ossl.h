@@ -12,6 +12,15 @@
 
 namespace twinhsm::test::ossl {
 
+// hostile_openssl names the hostile OpenSSL configuration the process runs with ("providers" or
+// "engine": OPENSSL_CONF is .../twinhsm-hostile-NAME.cnf, tests/pkcs11/CMakeLists.txt), or is
+// empty.
+std::string hostile_openssl();
+// library_context is the OpenSSL library context of the tests' own checks: OpenSSL's default one
+// (nullptr), or, under a hostile configuration, a context of their own with the default provider,
+// made after the process's configuration is loaded (as an application loads it).
+OSSL_LIB_CTX* library_context();
+
 struct PKeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };

@@ -65,6 +65,9 @@ void TempDevice::personalize() {
   if (!options_.secure_element.empty()) {
     args.insert(args.end(), {"--secure-element", options_.secure_element});
   }
+  if (!options_.key_policy.empty()) {
+    args.insert(args.end(), {"--key-policy", options_.key_policy});
+  }
   check(run_cli(args), "factory personalize");
   if (options_.init_token) {
     std::vector<std::string> init = {"token", "init", "--device", dir().string(),

@@ -35,6 +35,7 @@ struct DeviceOptions {
   unsigned pbkdf2_iterations = 1000;
   unsigned max_login_failures = 3;
   std::string button;  // empty: the CLI's default (socket)
+  std::string key_policy;  // empty: the CLI's default (strict)
   // empty: the CLI's default (file); "tpm:TCTI" (a swtpm: tests/support/swtpm.h)
   std::string secure_element;
   // Token initialization with `twinhsm token init` (skipped when init_token is false).

@@ -6,7 +6,7 @@
 
 #include "common/bytes.h"
 
-namespace twinhsm::device {
+namespace twinhsm::fs {
 
 // write_new_file creates path with mode, failing with UsageError if it exists, writes data,
 // fsyncs the file and its directory. On failure nothing is left behind.
@@ -16,4 +16,4 @@ void make_private_dir(const std::filesystem::path& dir);
 // fsync_dir makes a directory's entries durable.
 void fsync_dir(const std::filesystem::path& dir);
 
-}  // namespace twinhsm::device
+}  // namespace twinhsm::fs

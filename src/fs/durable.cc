@@ -1,4 +1,4 @@
-#include "device/fs.h"
+#include "fs/durable.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-namespace twinhsm::device {
+namespace twinhsm::fs {
 
 namespace {
 std::string errno_text() { return std::strerror(errno); }
@@ -59,9 +59,16 @@ void make_private_dir(const std::filesystem::path& dir) {
   if (ec) {
     throw UsageError("cannot create the directory " + dir.string() + ": " + ec.message());
   }
-  if (::chmod(dir.c_str(), 0700) != 0) {
-    throw UsageError("cannot make " + dir.string() + " private (mode 0700): " + errno_text());
+  // On the descriptor, without following a link: the name could point elsewhere.
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  bool ok = fd >= 0 && ::fchmod(fd, 0700) == 0;
+  std::string why = ok ? "" : errno_text();
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  if (!ok) {
+    throw UsageError("cannot make " + dir.string() + " private (mode 0700): " + why);
   }
 }
 
-}  // namespace twinhsm::device
+}  // namespace twinhsm::fs

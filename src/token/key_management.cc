@@ -1,0 +1,199 @@
+// Making, changing and using keys and objects (key_management.h).
+#include "token/key_management.h"
+
+#include "token/attribute_policy.h"
+#include "token/ck_error.h"
+#include "token/derivation.h"
+#include "token/key_material.h"
+#include "token/key_policy.h"
+#include "token/wrapping.h"
+
+namespace twinhsm::token {
+
+namespace {
+
+// store_object stores a finished object as a token or a session object of the caller.
+ObjectPtr store_object(Token& token, const Caller& caller, AttributeMap attrs) {
+  bool on_token = attrs.get_bool(CKA_TOKEN, false);
+  require(!on_token || caller.read_write, CKR_SESSION_READ_ONLY,
+          "token objects need a read-write session");
+  require(!attrs.get_bool(CKA_PRIVATE, true) || token.logged_in() == Role::user,
+          CKR_USER_NOT_LOGGED_IN, "private objects need the user logged in");
+  return token.create(std::move(attrs), on_token, caller.session);
+}
+
+struct UseRule {
+  CK_ATTRIBUTE_TYPE attribute;
+  CK_FLAGS operation;
+  CK_RV invalid_handle;
+  const char* wrong_mechanism;
+  const char* not_permitted;
+};
+
+const UseRule& rule_of(Use use) {
+  static const UseRule kRules[] = {
+      {CKA_ENCRYPT, CKF_ENCRYPT, CKR_KEY_HANDLE_INVALID, "the mechanism cannot encrypt",
+       "the key's CKA_ENCRYPT is false"},
+      {CKA_DECRYPT, CKF_DECRYPT, CKR_KEY_HANDLE_INVALID, "the mechanism cannot decrypt",
+       "the key's CKA_DECRYPT is false"},
+      {CKA_SIGN, CKF_SIGN, CKR_KEY_HANDLE_INVALID, "the mechanism cannot sign",
+       "the key's CKA_SIGN is false"},
+      {CKA_VERIFY, CKF_VERIFY, CKR_KEY_HANDLE_INVALID, "the mechanism cannot verify",
+       "the key's CKA_VERIFY is false"},
+      {CKA_WRAP, CKF_WRAP, CKR_WRAPPING_KEY_HANDLE_INVALID, "the mechanism cannot wrap keys",
+       "the wrapping key's CKA_WRAP is false"},
+      {CKA_UNWRAP, CKF_UNWRAP, CKR_UNWRAPPING_KEY_HANDLE_INVALID,
+       "the mechanism cannot unwrap keys", "the unwrapping key's CKA_UNWRAP is false"},
+      {CKA_DERIVE, CKF_DERIVE, CKR_KEY_HANDLE_INVALID, "the mechanism cannot derive keys",
+       "the base key's CKA_DERIVE is false"},
+  };
+  return kRules[static_cast<int>(use)];
+}
+
+// lookup_key is the key object of handle; a handle of no object, or of an object that is no key,
+// is invalid_rv.
+ObjectPtr lookup_key(Token& token, CK_OBJECT_HANDLE handle, CK_RV invalid_rv) {
+  ObjectPtr key;
+  try {
+    key = token.key(handle);
+  } catch (const CkError& e) {
+    if (e.rv() == CKR_OBJECT_HANDLE_INVALID) {
+      throw CkError(invalid_rv, "no such key");
+    }
+    throw;
+  }
+  CK_OBJECT_CLASS c = object_class(key->attrs);
+  require(c == CKO_SECRET_KEY || c == CKO_PRIVATE_KEY || c == CKO_PUBLIC_KEY, invalid_rv,
+          "the object is not a key");
+  return key;
+}
+
+// private_halves are the private keys of the token that hold the other half of a public key.
+std::vector<AttributeMap> private_halves(Token& token, const AttributeMap& public_key) {
+  std::vector<AttributeMap> out;
+  const SecureBytes* spki = public_key.find(CKA_PUBLIC_KEY_INFO);
+  if (!spki || spki->empty()) {
+    return out;
+  }
+  AttributeMap query;
+  query.set_ulong(CKA_CLASS, CKO_PRIVATE_KEY);
+  query.set(CKA_PUBLIC_KEY_INFO, *spki);
+  for (CK_OBJECT_HANDLE h : token.find(query)) {
+    out.push_back(token.object(h)->attrs);
+  }
+  return out;
+}
+
+}  // namespace
+
+ObjectPtr create_object(Token& token, const Caller& caller, const AttributeMap& tmpl) {
+  AttributeMap attrs = complete_template(tmpl, Origin::created);
+  check_required(attrs);
+  validate_key_object(attrs);
+  finish_key(attrs, Origin::created);
+  check_new_key(attrs, token.logged_in(), token.key_policy());
+  return store_object(token, caller, std::move(attrs));
+}
+
+ObjectPtr copy_object(Token& token, const Caller& caller, CK_OBJECT_HANDLE handle,
+                      const AttributeMap& changes) {
+  ObjectPtr source = token.object(handle);
+  AttributeMap attrs =
+      changed_object(source->attrs, changes, true, token.logged_in(), token.key_policy());
+  set_new_unique_id(attrs);
+  return store_object(token, caller, std::move(attrs));
+}
+
+void set_attributes(Token& token, const Caller& caller, CK_OBJECT_HANDLE handle,
+                    const AttributeMap& changes) {
+  ObjectPtr obj = token.object(handle);
+  require(!obj->is_token() || caller.read_write, CKR_SESSION_READ_ONLY,
+          "token objects need a read-write session");
+  token.replace(*obj,
+                changed_object(obj->attrs, changes, false, token.logged_in(), token.key_policy()));
+}
+
+void destroy_object(Token& token, const Caller& caller, CK_OBJECT_HANDLE handle) {
+  ObjectPtr obj = token.object(handle);
+  require(!obj->is_token() || caller.read_write, CKR_SESSION_READ_ONLY,
+          "token objects need a read-write session");
+  require(obj->attrs.get_bool(CKA_DESTROYABLE, true), CKR_ACTION_PROHIBITED,
+          "the object has CKA_DESTROYABLE false");
+  token.destroy(*obj);
+}
+
+ObjectPtr generate_key(Token& token, const Caller& caller, const Mechanism& mechanism,
+                       const AttributeMap& tmpl) {
+  require(mechanism_info(mechanism.type)->flags & CKF_GENERATE, CKR_MECHANISM_INVALID,
+          "the mechanism does not generate keys");
+  AttributeMap attrs = generated_secret_attributes(mechanism, tmpl);
+  check_new_key(attrs, token.logged_in(), token.key_policy());
+  return store_object(token, caller, std::move(attrs));
+}
+
+std::pair<ObjectPtr, ObjectPtr> generate_key_pair(Token& token, const Caller& caller,
+                                                  const Mechanism& mechanism,
+                                                  const AttributeMap& public_tmpl,
+                                                  const AttributeMap& private_tmpl) {
+  require(mechanism_info(mechanism.type)->flags & CKF_GENERATE_KEY_PAIR, CKR_MECHANISM_INVALID,
+          "the mechanism cannot generate key pairs");
+  auto [pub, priv] = generated_pair_attributes(mechanism, public_tmpl, private_tmpl);
+  check_new_key_pair(pub, priv, token.logged_in(), token.key_policy());
+  ObjectPtr pub_obj = store_object(token, caller, std::move(pub));
+  try {
+    return {pub_obj, store_object(token, caller, std::move(priv))};
+  } catch (...) {
+    token.destroy(*pub_obj);  // no half pair left behind
+    throw;
+  }
+}
+
+Bytes wrap_key(Token& token, const Mechanism& mechanism, CK_OBJECT_HANDLE wrapping_key,
+               CK_OBJECT_HANDLE key) {
+  ObjectPtr wrapper = key_for(token, Use::wrap, wrapping_key, mechanism);
+  ObjectPtr target = find_key(token, key);
+  check_wrappable(target->attrs);
+  WrappingKey w{wrapper->attrs, {}, true};
+  if (object_class(wrapper->attrs) == CKO_PUBLIC_KEY &&
+      target->attrs.get_bool(CKA_SENSITIVE, true)) {
+    w.halves_known = token.logged_in() == Role::user;
+    w.private_halves = private_halves(token, wrapper->attrs);
+  }
+  check_wrap(w, target->attrs);
+  return wrapped_form(mechanism, *wrapper, *target);
+}
+
+ObjectPtr unwrap_key(Token& token, const Caller& caller, const Mechanism& mechanism,
+                     CK_OBJECT_HANDLE unwrapping_key, ByteView wrapped, const AttributeMap& tmpl) {
+  ObjectPtr unwrapper = key_for(token, Use::unwrap, unwrapping_key, mechanism);
+  AttributeMap request = unwrap_template(unwrapper->attrs, tmpl);
+  AttributeMap attrs = unwrapped_attributes(mechanism, *unwrapper, wrapped, request);
+  check_new_key(attrs, token.logged_in(), token.key_policy());
+  return store_object(token, caller, std::move(attrs));
+}
+
+ObjectPtr derive_key(Token& token, const Caller& caller, const Mechanism& mechanism,
+                     CK_OBJECT_HANDLE base_key, const AttributeMap& tmpl) {
+  ObjectPtr base = key_for(token, Use::derive, base_key, mechanism);
+  AttributeMap attrs =
+      derived_attributes(mechanism, *base, derive_template(base->attrs, tmpl));
+  check_new_key(attrs, token.logged_in(), token.key_policy());
+  return store_object(token, caller, std::move(attrs));
+}
+
+ObjectPtr key_for(Token& token, Use use, CK_OBJECT_HANDLE handle, const Mechanism& mechanism) {
+  const UseRule& rule = rule_of(use);
+  const MechanismInfo* info = mechanism_info(mechanism.type);
+  require(info && (info->flags & rule.operation), CKR_MECHANISM_INVALID, rule.wrong_mechanism);
+  ObjectPtr key = lookup_key(token, handle, rule.invalid_handle);
+  require(key->attrs.get_bool(rule.attribute, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
+          rule.not_permitted);
+  check_allowed(key->attrs, mechanism.type);
+  return key;
+}
+
+ObjectPtr find_key(Token& token, CK_OBJECT_HANDLE handle) {
+  return lookup_key(token, handle, CKR_KEY_HANDLE_INVALID);
+}
+
+}  // namespace twinhsm::token

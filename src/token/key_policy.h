@@ -1,0 +1,91 @@
+// The key-management policy: the rules that keep a sensitive key from leaving the token in the
+// clear through any sequence of PKCS#11 calls, against the published API attacks (Clulow 2003;
+// Delaune, Kremer, Steel 2008; Bortolozzo, Centenaro, Focardi, Steel, CCS 2010: the Tookan tool
+// and its fixed configuration CryptokiX). Every path that makes a key, changes one or wraps one
+// comes through here (token/key_management.cc); docs/threat-model.md lists each attack, the rule
+// below that stops it and the test that shows it.
+//
+// The device's key policy (a setting: `strict`, the default, or `compatible`) changes one rule:
+// under strict no key is made able both to wrap or unwrap keys and to encrypt or decrypt data;
+// under compatible such a key may be made (some legacy applications ask for every usage) but is
+// marked, and it and its copies never wrap a sensitive key. Every other rule holds under both.
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "token/attributes.h"
+#include "token/role.h"
+
+namespace twinhsm::token {
+
+enum class KeyPolicy { strict, compatible };
+
+// key_policy_from_name maps "strict" and "compatible"; nullopt for anything else.
+std::optional<KeyPolicy> key_policy_from_name(std::string_view name);
+const char* key_policy_name(KeyPolicy policy);
+
+// The mark of a key made, under the compatible policy, able both to wrap and to process data:
+// set by the token (read-only to applications), kept by copies; such a key never wraps a
+// sensitive key.
+inline constexpr CK_ATTRIBUTE_TYPE CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA = CKA_VENDOR_DEFINED | 0x54480001UL;
+
+// check_new_key checks a key (or any object) about to be made by C_CreateObject,
+// C_GenerateKey, C_UnwrapKey or C_DeriveKey, complete with its defaults: only the SO may make it
+// trusted (CKR_ATTRIBUTE_READ_ONLY), and if its value is hidden (sensitive or unextractable) its
+// usage must keep wrapping apart from data (CKR_TEMPLATE_INCONSISTENT under strict; marked under
+// compatible). A key whose value can be read may do anything its type does: whoever reads it can
+// do the same outside, and it never wraps a sensitive key (check_wrap).
+void check_new_key(AttributeMap& key, LoggedIn who, KeyPolicy policy);
+// check_new_key_pair is check_new_key for the two halves of a generated pair, seen together: a
+// public key that wraps and a private key that decrypts conflict as one key would.
+void check_new_key_pair(AttributeMap& pub, AttributeMap& priv, LoggedIn who, KeyPolicy policy);
+
+// mixes_wrapping_and_data: the key's value is hidden (sensitive or unextractable) and it can both
+// wrap or unwrap keys and encrypt or decrypt data: what the strict policy refuses.
+bool mixes_wrapping_and_data(const AttributeMap& key);
+
+// changed_object returns the attributes of object after C_SetAttributeValue (copy false) or of
+// the new object of C_CopyObject (copy true) with changes. Beyond the attribute rules
+// (attribute_policy.h: check_change), on a sensitive or unextractable key the usage attributes
+// and CKA_ALLOWED_MECHANISMS only narrow, CKA_ALWAYS_AUTHENTICATE and CKA_WRAP_WITH_TRUSTED only
+// become true (CKR_ATTRIBUTE_READ_ONLY); only the SO makes an object trusted; the result keeps
+// wrapping apart from data as check_new_key does.
+AttributeMap changed_object(const AttributeMap& object, const AttributeMap& changes, bool copy,
+                            LoggedIn who, KeyPolicy policy);
+
+// WrappingKey is a wrapping key with, for a public key, the private keys of the token that hold
+// its other half (halves_known: every private object could be searched, i.e. the user is in).
+struct WrappingKey {
+  const AttributeMap& key;
+  std::vector<AttributeMap> private_halves;
+  bool halves_known = true;
+};
+
+// check_wrap decides whether C_WrapKey may wrap key under wrapping (the mechanism's own rules,
+// CKA_EXTRACTABLE among them, are wrapping.h's). Always: key must match the wrapping key's
+// CKA_WRAP_TEMPLATE, and a key with CKA_WRAP_WITH_TRUSTED needs a trusted wrapping key. For a
+// sensitive key, the wrapping key must be one whose value nobody outside the token has (generated
+// here and always sensitive; for a public key, its private half so; or trusted by the SO), must
+// not encrypt or decrypt data (it or its other half), must not be marked, and must be at least as
+// strong (security_strength). Throws CKR_KEY_NOT_WRAPPABLE with the reason, or
+// CKR_USER_NOT_LOGGED_IN when a public wrapping key's private half could not be looked for.
+void check_wrap(const WrappingKey& wrapping, const AttributeMap& key);
+
+// unwrap_template returns the template of a key C_UnwrapKey makes: the caller's, with the
+// unwrapping key's CKA_UNWRAP_TEMPLATE (a conflicting value is CKR_TEMPLATE_INCONSISTENT). Under
+// an unwrapping key whose value is hidden the key is sensitive whatever the caller asks
+// (CKR_TEMPLATE_INCONSISTENT for CKA_SENSITIVE false): otherwise a sensitive key wrapped under a
+// key that also unwraps would come back readable. (Under a readable key it may be readable: its
+// value could be computed outside from the wrapped bytes anyway.)
+AttributeMap unwrap_template(const AttributeMap& unwrapping_key, const AttributeMap& request);
+// derive_template is the caller's template with the base key's CKA_DERIVE_TEMPLATE.
+AttributeMap derive_template(const AttributeMap& base_key, const AttributeMap& request);
+
+// security_strength is the key's strength in bits as NIST SP 800-57 part 1 table 2 gives it
+// (AES and other secret keys: their length, at most 256; RSA: 80/112/128/192/256 by modulus; EC:
+// half the field), 0 when unknown.
+unsigned security_strength(const AttributeMap& key);
+
+}  // namespace twinhsm::token
