@@ -3,7 +3,8 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
-#include "token/attribute_policy.h"
+#include "token/key_management.h"
+#include "token/key_policy.h"
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
@@ -19,21 +20,6 @@ void finish(std::optional<DigestOperation>& op, CK_BYTE_PTR out, CK_ULONG_PTR ou
   }
   copy_output(out, out_len, op->digester->finish());
   op.reset();
-}
-
-// digest_key_value returns the bytes C_DigestKey feeds: a secret key's CKA_VALUE. A key whose value
-// the token would not reveal (sensitive, or not extractable) is indigestible: its digest would
-// be a way to test guesses of the value, which CKA_SENSITIVE exists to prevent. Private keys are
-// indigestible too (PKCS#11 defines C_DigestKey for secret keys).
-const crypto::SecureBytes& digest_key_value(const token::Object& key) {
-  const token::AttributeMap& a = key.attrs;
-  require(token::object_class(a) == CKO_SECRET_KEY, CKR_KEY_INDIGESTIBLE,
-          "only secret keys can be digested");
-  require(!a.get_bool(CKA_SENSITIVE, true) && a.get_bool(CKA_EXTRACTABLE, false),
-          CKR_KEY_INDIGESTIBLE, "a sensitive or unextractable key cannot be digested");
-  const crypto::SecureBytes* value = a.find(CKA_VALUE);
-  require(value != nullptr, CKR_KEY_INDIGESTIBLE, "the key has no value");
-  return *value;
 }
 
 }  // namespace
@@ -91,7 +77,7 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
     run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
       op.multi_part = true;
       token::ObjectPtr obj = token::find_key(ref.token(), key);
-      op.digester->update(digest_key_value(*obj));
+      op.digester->update(token::digestible_value(obj->attrs));
     });
   });
 }

@@ -10,8 +10,8 @@
 #include "common/pkcs11.h"
 #include "pkcs11/operation.h"
 #include "crypto/digest.h"
-#include "crypto/pkey.h"
 #include "token/mechanisms.h"
+#include "token/signatures.h"
 
 namespace twinhsm::pkcs11 {
 
@@ -21,16 +21,9 @@ struct FindOperation {
 };
 
 struct SignOperation {
-  CK_MECHANISM_TYPE mechanism = 0;
-  size_t signature_size = 0;
-  size_t max_input = 0;    // raw RSA PKCS#1: modulus bytes - 11; 0: no limit
-  size_t exact_input = 0;  // raw RSA-PSS: the hash's size; 0: any
-  size_t input_seen = 0;
+  std::unique_ptr<token::SignatureOperation> op;
   bool multi_part = false;  // C_*Update was called: only C_*Final may follow
   KeyUse key_use;
-  std::optional<crypto::Signer> signer;
-  std::optional<crypto::Verifier> verifier;
-  std::unique_ptr<token::MacOperation> mac;  // HMAC, CMAC: sign and verify with a secret key
 };
 
 struct CipherOperationState {
@@ -67,15 +60,9 @@ struct Session {
   std::optional<CipherOperationState> decrypt;
   std::optional<DigestOperation> digest;
 
-  // The last private key made ready to sign in this session, with the object it came from and
-  // the login it belongs to: the next C_SignInit with the same key object and mechanism reuses
-  // it (crypto::SignContext). Dropped with the login, like the operations on private keys.
-  struct SigningKey {
-    token::ObjectPtr object;
-    uint64_t login_epoch = 0;
-    std::shared_ptr<const crypto::SignContext> context;
-  };
-  std::optional<SigningKey> signing_key;
+  // The last private key made ready to sign in this session (token/signatures.h): dropped with
+  // the login, like the operations on private keys.
+  std::optional<token::SigningKeyCache> signing_key;
 
   bool read_write() const { return (flags & CKF_RW_SESSION) != 0; }
   // end_operations drops every active operation (logout, token changes).
@@ -92,9 +79,7 @@ struct Session {
     for (auto* op : {&sign, &verify}) {
       if (*op && (*op)->key_use.login_epoch) {
         (*op)->key_use.wiped = true;
-        (*op)->signer.reset();
-        (*op)->verifier.reset();
-        (*op)->mac.reset();
+        (*op)->op.reset();
       }
     }
     for (auto* op : {&encrypt, &decrypt}) {

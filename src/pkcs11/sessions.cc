@@ -172,21 +172,6 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_
   });
 }
 
-CK_RV C_GetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return guard("C_GetOperationState", arg(session), [&] {
-    library().session(session);
-    throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "operation state cannot be saved");
-  });
-}
-
-CK_RV C_SetOperationState(CK_SESSION_HANDLE session, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE,
-                          CK_OBJECT_HANDLE) {
-  return guard("C_SetOperationState", arg(session), [&] {
-    library().session(session);
-    throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "operation state cannot be restored");
-  });
-}
-
 CK_RV C_SessionCancel(CK_SESSION_HANDLE session, CK_FLAGS flags) {
   return guard("C_SessionCancel", arg(session), [&] {
     SessionRef ref = library().session(session);

@@ -11,7 +11,7 @@ using namespace twinhsm::pkcs11;
 namespace {
 
 CK_RV not_supported(const char* name, CK_SESSION_HANDLE session) {
-  return guard(name, std::to_string(session), [&] {
+  return guard(name, arg(session), [&] {
     library().session(session);
     throw token::CkError(CKR_FUNCTION_NOT_SUPPORTED, "not supported");
   });
@@ -20,6 +20,29 @@ CK_RV not_supported(const char* name, CK_SESSION_HANDLE session) {
 }  // namespace
 
 extern "C" {
+
+// Signatures with recovery.
+CK_RV C_SignRecoverInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return not_supported("C_SignRecoverInit", s);
+}
+CK_RV C_SignRecover(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_SignRecover", s);
+}
+CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
+  return not_supported("C_VerifyRecoverInit", s);
+}
+CK_RV C_VerifyRecover(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_VerifyRecover", s);
+}
+
+// Saving and restoring an operation's state.
+CK_RV C_GetOperationState(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return not_supported("C_GetOperationState", s);
+}
+CK_RV C_SetOperationState(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE,
+                          CK_OBJECT_HANDLE) {
+  return not_supported("C_SetOperationState", s);
+}
 
 // The dual-function cryptographic functions.
 CK_RV C_DigestEncryptUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {

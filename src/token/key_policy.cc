@@ -299,6 +299,16 @@ AttributeMap derive_template(const AttributeMap& base_key, const AttributeMap& r
   return out;
 }
 
+const SecureBytes& digestible_value(const AttributeMap& key) {
+  require(object_class(key) == CKO_SECRET_KEY, CKR_KEY_INDIGESTIBLE,
+          "only secret keys can be digested");
+  require(!value_hidden(key), CKR_KEY_INDIGESTIBLE,
+          "a sensitive or unextractable key cannot be digested");
+  const SecureBytes* value = key.find(CKA_VALUE);
+  require(value != nullptr, CKR_KEY_INDIGESTIBLE, "the key has no value");
+  return *value;
+}
+
 unsigned security_strength(const AttributeMap& key) {
   CK_OBJECT_CLASS c = object_class(key);
   if (c == CKO_SECRET_KEY) {

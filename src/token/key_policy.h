@@ -83,6 +83,12 @@ AttributeMap unwrap_template(const AttributeMap& unwrapping_key, const Attribute
 // derive_template is the caller's template with the base key's CKA_DERIVE_TEMPLATE.
 AttributeMap derive_template(const AttributeMap& base_key, const AttributeMap& request);
 
+// digestible_value is what C_DigestKey feeds the digest: a secret key's CKA_VALUE, only when the
+// token would reveal it (neither sensitive nor unextractable): the digest of a hidden value would
+// test guesses of it, which CKA_SENSITIVE exists to prevent. Private keys are indigestible too
+// (PKCS#11 defines C_DigestKey for secret keys). Throws CkError(CKR_KEY_INDIGESTIBLE).
+const SecureBytes& digestible_value(const AttributeMap& key);
+
 // security_strength is the key's strength in bits as NIST SP 800-57 part 1 table 2 gives it
 // (AES and other secret keys: their length, at most 256; RSA: 80/112/128/192/256 by modulus; EC:
 // half the field), 0 when unknown.

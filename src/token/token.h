@@ -1,6 +1,8 @@
 // Token is the PKCS#11 token of one device: its roles and logins (the storage key SK that only a
-// role's password opens), and its objects, token objects in the store and session objects in
-// memory. It enforces who may see what; the PKCS#11 layer above enforces session rules.
+// role's password opens: login.cc), and its objects, token objects in the store and session
+// objects in memory (token.cc), rows made by ObjectCodec, decoded objects kept in an ObjectCache
+// that other processes' commits invalidate (object_sync.cc). It enforces who may see what; the
+// PKCS#11 layer above enforces session rules.
 //
 // Key hierarchy (docs/key-hierarchy.md): a role's KEK = KBKDF(PBKDF2(PIN, salt, iterations) ||
 // login secret, "twinhsm role kek v1", role); the store keeps AES-KW(KEK, SK) and the salt, no
@@ -24,7 +26,11 @@
 #include "crypto/pkey.h"
 #include "store/store.h"
 #include "token/attributes.h"
+#include "token/ck_error.h"
 #include "token/key_policy.h"
+#include "token/object.h"
+#include "token/object_cache.h"
+#include "token/object_codec.h"
 #include "token/pin_guard.h"
 #include "token/role.h"
 
@@ -37,21 +43,6 @@ struct TokenKeys {
   SecureBytes object_key;    // encrypts key material of public objects
   SecureBytes index_key;     // keys the index tags of public objects
 };
-
-// Object is one object as the token holds it. Immutable once shared: changes make a new Object.
-struct Object {
-  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-  AttributeMap attrs;
-  CK_SESSION_HANDLE owner = 0;  // session objects: the session that made it; token objects: 0
-  bool is_token() const { return owner == 0; }
-  bool is_private() const { return attrs.get_bool(CKA_PRIVATE, true); }
-
-  // The parsed key of a key object, made once on first use (key_material.h: object_pkey), so
-  // that signing does not decrypt and parse the key every time.
-  mutable std::once_flag key_once;
-  mutable std::optional<crypto::PKey> key;
-};
-using ObjectPtr = std::shared_ptr<const Object>;
 
 struct PinState {
   bool initialized = false;
@@ -145,21 +136,11 @@ class Token {
   void store_role(Role role, const WrappedSk& wrapped);
   uint32_t pbkdf2_iterations();
   uint32_t max_failures();
-  // The login's keys, taken together under the lock: an object is sealed with SK and indexed
-  // with the private index key of the same login, even if a logout comes in between.
-  struct LoginKeys {
-    Role role;
-    SecureBytes sk;
-    SecureBytes index_key;
-  };
+  // The login's keys, taken together under the lock (object_codec.h).
   std::optional<LoginKeys> login_keys() const;
-  store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const LoginKeys* keys) const;
-  AttributeMap decode(const store::ObjectRow& row, const SecureBytes* sk) const;
   // read decodes a row; a private row that fails authentication because the token was restored
   // or initialized since this process logged in logs it out (CKR_USER_NOT_LOGGED_IN).
   AttributeMap read(const store::ObjectRow& row, const std::optional<SecureBytes>& sk);
-  std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
-                           const SecureBytes& key) const;
   std::optional<SecureBytes> current_sk() const;
   // materialize returns the object a row holds, from the cache while the row is unchanged
   // (its MAC is the same), else decoded and cached.
@@ -169,13 +150,16 @@ class Token {
   // and, when logged in, checks the token generation. Cheap when nothing changed.
   void sync();
   ObjectPtr lookup(CK_OBJECT_HANDLE handle);  // object, without sync
+  // recently_synced: the last sync was less than kKeyFreshnessNs ago.
+  bool recently_synced() const;
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
   void check_generation();
 
   store::Store& store_;
-  TokenKeys keys_;
+  SecureBytes login_secret_;  // TokenKeys::login_secret
   std::unique_ptr<PinGuard> pin_guard_;  // null on a file device
+  ObjectCodec codec_;
 
   // Guards the members below; shared by the lookups of objects about to be used (every
   // operation), exclusive for changes.
@@ -188,18 +172,25 @@ class Token {
   std::string generation_;  // the token generation at login
   std::atomic<uint64_t> login_epoch_{0};
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
-  // Decoded token objects by handle, with the MAC of the row they came from. Cleared at logout
-  // (private objects and parsed keys leave memory with the login) and when it grows too large.
-  std::unordered_map<CK_OBJECT_HANDLE, std::pair<Bytes, ObjectPtr>> cache_;
-  static constexpr size_t kCacheLimit = 4096;
+  ObjectCache cache_;
   int64_t synced_version_ = -1;  // the store's data_version the cache is valid for
   std::atomic<int64_t> synced_at_ns_{INT64_MIN / 2};  // steady clock of the last sync
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };
 
-// take_logged_out_by_another_process returns the token that this thread last found restored or
-// initialized by another process, and so logged out (then forgets it), or nullptr: the PKCS#11
+// LoggedOutByAnotherProcess is the CKR_USER_NOT_LOGGED_IN of a call that found the token restored
+// or initialized by another process since this one logged in, and so logged it out: the PKCS#11
 // layer then wipes the private-key state of the token's other sessions, as C_Logout does.
-Token* take_logged_out_by_another_process();
+class LoggedOutByAnotherProcess : public CkError {
+ public:
+  explicit LoggedOutByAnotherProcess(const Token& token)
+      : CkError(CKR_USER_NOT_LOGGED_IN,
+                "the token was restored or initialized by another process; log in again"),
+        token_(&token) {}
+  const Token& token() const { return *token_; }
+
+ private:
+  const Token* token_;
+};
 
 }  // namespace twinhsm::token
