@@ -63,7 +63,9 @@ class ChunkWriter {
 
 }  // namespace
 
-Header write_backup(device::Device& device, const CreateParams& params, AtomicFile& out) {
+Header write_backup(device::Device& device, const CreateParams& params, AtomicFile& out,
+                    button::Press press) {
+  (void)press;  // the proof of a press is all it takes
   store::Store& store = device.store();
   const device::SecureElement& se = device.secure_element();
   // One read transaction: the counts, the rows and the end record all come from one snapshot,

@@ -142,7 +142,7 @@ void add_device_commands(CLI::App& app) {
   set_button->add_option("--timeout", b->timeout, "Seconds to wait for a press (1 to 3600)");
   set_button->callback([b] {
     namespace s = token::settings;
-    device::validate_button_backend(b->backend);
+    button::validate_spec(b->backend);
     if (b->timeout && (*b->timeout < 1 || *b->timeout > 3600)) {
       throw UsageError("--timeout must be between 1 and 3600 seconds");
     }

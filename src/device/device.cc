@@ -56,28 +56,12 @@ std::string tcti_of(const std::string& spec) {
 
 }  // namespace
 
-void validate_button_backend(const std::string& spec) {
-  if (spec == "socket" || spec == "tty" || spec == "insecure-auto") {
-    return;
-  }
-  if (spec.rfind("gpio:", 0) == 0) {
-    auto rest = spec.substr(5);
-    for (const char* edge : {":rising", ":falling"}) {
-      std::string_view e(edge);
-      if (rest.size() > e.size() && rest.compare(rest.size() - e.size(), e.size(), e) == 0) {
-        rest.resize(rest.size() - e.size());
-        break;
-      }
-    }
-    auto colon = rest.rfind(':');
-    if (colon != std::string::npos && colon > 0 && colon + 1 < rest.size() &&
-        rest.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
-      return;
-    }
-  }
-  throw UsageError("unknown button backend '" + spec +
-                   "': use socket, tty, gpio:CHIP:LINE[:rising|falling] (e.g. gpio:gpiochip0:17) or "
-                   "insecure-auto");
+button::Press Device::wait_for_press(const std::string& action, std::ostream& out) {
+  namespace s = token::settings;
+  std::string spec = store_->setting_text(s::kButtonBackend).value_or("socket");
+  auto timeout = s::read_uint(*store_, s::kButtonTimeout, s::kDefaultButtonTimeout);
+  auto button = button::make_button(spec, dir_, se_->insecure_auto_button_allowed, out);
+  return button->wait_for_press({action, std::chrono::seconds(timeout)});
 }
 
 void Device::personalize(const std::filesystem::path& dir, std::span<const uint8_t> master_key,
@@ -101,7 +85,7 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
   if (o.button_timeout_seconds < 1 || o.button_timeout_seconds > 3600) {
     throw UsageError("--button-timeout must be between 1 and 3600 seconds");
   }
-  validate_button_backend(o.button);
+  button::validate_spec(o.button);
   std::string tcti = tcti_of(o.secure_element);
   if (!token::key_policy_from_name(o.key_policy)) {
     throw UsageError("--key-policy must be strict or compatible");

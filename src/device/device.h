@@ -7,8 +7,10 @@
 #include <memory>
 #include <string>
 
+#include "button/button.h"
 #include "device/secure_element.h"
 #include "store/store.h"
+#include "token/settings.h"
 #include "token/token.h"
 
 namespace twinhsm::device {
@@ -16,10 +18,10 @@ namespace twinhsm::device {
 struct PersonalizeOptions {
   std::string diversifier;
   std::string serial;  // empty: 16 random hex digits
-  uint32_t pbkdf2_iterations = 600000;
-  uint32_t max_login_failures = 10;
+  uint32_t pbkdf2_iterations = token::settings::kDefaultPbkdf2Iterations;
+  uint32_t max_login_failures = token::settings::kDefaultMaxLoginFailures;
   std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
-  uint32_t button_timeout_seconds = 60;
+  uint32_t button_timeout_seconds = token::settings::kDefaultButtonTimeout;
   std::string secure_element = "file";  // file | tpm:TCTI (a tpm2-tss TCTI string)
   std::string key_policy = "strict";  // strict | compatible (token/key_policy.h)
 };
@@ -44,6 +46,10 @@ class Device {
                           const PersonalizeOptions& options);
 
   const std::filesystem::path& dir() const { return dir_; }
+  // wait_for_press waits for the device's button (its backend and timeout are settings; the
+  // insecure-auto button only on a device personalized with it) to authorize action, telling the
+  // person at the device on out. Throws as button::Button::wait_for_press.
+  button::Press wait_for_press(const std::string& action, std::ostream& out);
   const SecureElement& secure_element() const { return *se_; }
   store::Store& store() { return *store_; }
   token::Token& token() { return *token_; }
@@ -59,8 +65,5 @@ class Device {
 // default_device_dir is $XDG_DATA_HOME/twinhsm, else ~/.local/share/twinhsm.
 std::filesystem::path default_device_dir();
 
-// validate_button_backend throws UsageError unless spec is socket, tty, insecure-auto or
-// gpio:CHIP:LINE.
-void validate_button_backend(const std::string& spec);
 
 }  // namespace twinhsm::device

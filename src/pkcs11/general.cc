@@ -61,8 +61,8 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
   info->ulSessionCount = all;
   info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
   info->ulRwSessionCount = rw;
-  info->ulMaxPinLen = 255;
-  info->ulMinPinLen = 4;
+  info->ulMaxPinLen = token::kMaxPinLength;
+  info->ulMinPinLen = token::kMinPinLength;
   info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;

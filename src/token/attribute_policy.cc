@@ -124,14 +124,7 @@ unsigned key_type_bit(CK_KEY_TYPE k) {
     case CKK_RSA: return kRsa;
     case CKK_EC: return kEc;
     case CKK_EC_EDWARDS: return kEdwards;
-    case CKK_AES:
-    case CKK_GENERIC_SECRET:
-    case CKK_SHA_1_HMAC:
-    case CKK_SHA224_HMAC:
-    case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC:
-    case CKK_SHA512_HMAC: return kSym;
-    default: return 0;
+    default: return is_secret_key_type(k) ? kSym : 0;
   }
 }
 
@@ -179,6 +172,21 @@ void set_default(AttributeMap& a, CK_ATTRIBUTE_TYPE type, bool value) {
 }
 
 }  // namespace
+
+bool is_secret_key_type(CK_KEY_TYPE type) {
+  switch (type) {
+    case CKK_AES:
+    case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
+    case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
+      return true;
+    default:
+      return false;
+  }
+}
 
 CK_OBJECT_CLASS object_class(const AttributeMap& attrs) {
   return attrs.get_ulong(CKA_CLASS).value_or(CK_UNAVAILABLE_INFORMATION);

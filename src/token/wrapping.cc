@@ -148,20 +148,6 @@ AttributeMap unwrapped_private(const Mechanism& m, const SecureBytes& pkcs8,
 
 }  // namespace
 
-bool is_secret_key_type(CK_KEY_TYPE type) {
-  switch (type) {
-    case CKK_AES:
-    case CKK_GENERIC_SECRET:
-    case CKK_SHA_1_HMAC:
-    case CKK_SHA224_HMAC:
-    case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC:
-    case CKK_SHA512_HMAC:
-      return true;
-    default:
-      return false;
-  }
-}
 
 void check_template_fits(const AttributeMap& tmpl, const AttributeMap& attrs) {
   for (const auto& [type, value] : tmpl) {

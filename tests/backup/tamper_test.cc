@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "test_press.h"
 #include "backup/restore.h"
 #include "backup_fixture.h"
 #include "crypto/kdf.h"
@@ -99,7 +100,7 @@ class BackupTamper : public ::testing::Test {
     try {
       backup::BackupReader reader(path);
       backup::check_restorable(*twin, reader);
-      backup::restore(*twin, reader);
+      backup::restore(*twin, reader, test::test_press());
     } catch (const Error& e) {
       error = e.what();
     }

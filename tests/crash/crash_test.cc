@@ -30,6 +30,7 @@
 #include <set>
 #include <sstream>
 
+#include "test_press.h"
 #include "backup/atomic_file.h"
 #include "backup/create.h"
 #include "backup/reader.h"
@@ -967,7 +968,7 @@ TEST(Crash, FullDiskFailsCleanlyAndLosesNothing) {
   }
   try {
     backup::AtomicFile out(disk / "full.twb", false);
-    backup::write_backup(*dev, backup::CreateParams::random(), out);
+    backup::write_backup(*dev, backup::CreateParams::random(), out, test::test_press());
     out.commit();
     ADD_FAILURE() << "a backup of a store that fills the disk fitted onto it";
   } catch (const UsageError& e) {

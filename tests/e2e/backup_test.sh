@@ -10,7 +10,7 @@
 #   4. tampered files (byte flips in every header byte and in chunks, truncations at every chunk
 #      boundary and by one byte, reordered, dropped, duplicated and spliced chunks) -> verify and
 #      restore fail, target unchanged;
-#   5. a restore killed with SIGKILL after N records (TWINHSM_TEST_KILL_RESTORE_AFTER) for every N
+#   5. a restore killed with SIGKILL after N records (tests/backup/restore_killed_after) for every N
 #      -> device exactly as before;
 #   6. a backup made while another process keeps creating objects is one consistent snapshot;
 #   7. a backup's bytes hold no key value, PIN or private label in the clear;
@@ -25,7 +25,7 @@ MODULE="$(realpath -m "$2")"
 # shellcheck source=lib.sh
 source "$(dirname "$(realpath "$0")")/lib.sh"
 e2e_init
-e2e_require_built "${CLI}" "${MODULE}"
+e2e_require_built "${CLI}" "${MODULE}" "${RESTORE_KILLED_AFTER:?the e2e_backup test sets it: tests/backup/restore_killed_after}"
 
 for tool in pkcs11-tool openssl sqlite3 xxd; do
   command -v "${tool}" >/dev/null || { fail "${tool} is needed"; exit 1; }
@@ -633,7 +633,7 @@ snap "${K}" "${PIN_K}" K
 # Kill after 3 records, then after every other count up to the number of records (end included).
 for n in 3 $(seq 1 "${RECORDS}"); do
   # (bash reports "Killed" for a command that dies of SIGKILL; that is expected here)
-  { run env TWINHSM_TEST_KILL_RESTORE_AFTER="${n}" "${CLI}" backup restore --device "${K}" "${BK}/big.bak" --force; } 2>/dev/null
+  { run "${RESTORE_KILLED_AFTER}" "${K}" "${BK}/big.bak" "${n}"; } 2>/dev/null
   assert_eq 137 "${RC}" "the restore killed after ${n} of ${RECORDS} records dies of SIGKILL"
   sqlite3 "${K}/store.db" .dump >"${WORK}/k-after.dump"
   if cmp -s "${WORK}/k-before.dump" "${WORK}/k-after.dump"; then pass; else
