@@ -56,8 +56,7 @@ bool deliver(CipherOperationState& s, Step step, std::optional<size_t> size, CK_
 
 void one_shot(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in,
               CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  run_step(op, token, [&](CipherOperationState& s) {
-    require(!s.multi_part, CKR_OPERATION_ACTIVE, "a multi-part operation must end with Final");
+  run_step(op, token, Part::single, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
     // Bulk data of a known output size goes straight into the caller's buffer.
     std::optional<size_t> size = s.cipher->output_size(data.size());
@@ -76,16 +75,15 @@ void one_shot(std::optional<CipherOperationState>& op, const token::Token& token
 
 void update(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in, CK_ULONG in_len,
             CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  run_step(op, token, [&](CipherOperationState& s) {
+  run_step(op, token, Part::multi, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
-    s.multi_part = true;
     deliver(s, Step::update, s.cipher->update_size(data.size()), out, out_len,
             [&] { return s.cipher->update(data); });
   });
 }
 
 void final(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  run_step(op, token, [&](CipherOperationState& s) {
+  run_step(op, token, Part::multi, [&](CipherOperationState& s) {
     if (deliver(s, Step::finish, s.cipher->finish_size(), out, out_len,
                 [&] { return s.cipher->finish(); })) {
       op.reset();

@@ -989,3 +989,68 @@ TEST_F(CryptoTest, LogoutEndsOperationsOnPrivateKeysInEverySession) {
 
 }  // namespace
 }  // namespace twinhsm::test
+
+namespace twinhsm::test {
+namespace {
+
+// After a size query of the single-part function (NULL output), the operation is single-part
+// until a call returns a result: the multi-part functions answer CKR_OPERATION_ACTIVE and the
+// operation goes on (PKCS#11 3.0 5.2), for encryption, decryption, signing and digesting.
+TEST_F(CryptoTest, ASizeQueryLeavesASinglePartOperation) {
+  Bytes data = to_bytes("sixteen bytes!!!"), out(512);
+  CK_ULONG len = 0;
+  Template aes = aes_key(Bytes(32, 0x42), false, true);
+  CK_OBJECT_HANDLE key = create(f(), s_, aes);
+  CK_MECHANISM ecb{CKM_AES_ECB, nullptr, 0};
+  auto data_ptr = const_cast<CK_BYTE*>(data.data());
+
+  ASSERT_CKR(CKR_OK, f()->C_EncryptInit(s_, &ecb, key));
+  ASSERT_CKR(CKR_OK, f()->C_Encrypt(s_, data_ptr, data.size(), nullptr, &len));
+  EXPECT_EQ(len, 16u);
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_EncryptUpdate(s_, data_ptr, data.size(), out.data(), &len));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_EncryptFinal(s_, out.data(), &len));
+  len = out.size();
+  ASSERT_CKR(CKR_OK, f()->C_Encrypt(s_, data_ptr, data.size(), out.data(), &len));
+  Bytes ct(out.begin(), out.begin() + static_cast<long>(len));
+
+  ASSERT_CKR(CKR_OK, f()->C_DecryptInit(s_, &ecb, key));
+  ASSERT_CKR(CKR_OK, f()->C_Decrypt(s_, ct.data(), ct.size(), nullptr, &len));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_DecryptUpdate(s_, ct.data(), ct.size(), out.data(), &len));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_DecryptFinal(s_, out.data(), &len));
+  len = out.size();
+  ASSERT_CKR(CKR_OK, f()->C_Decrypt(s_, ct.data(), ct.size(), out.data(), &len));
+  EXPECT_EQ(Bytes(out.begin(), out.begin() + static_cast<long>(len)), data);
+
+  KeyPair kp = generate(KeyKind::p256);
+  CK_MECHANISM ecdsa{CKM_ECDSA_SHA256, nullptr, 0};
+  ASSERT_CKR(CKR_OK, f()->C_SignInit(s_, &ecdsa, kp.priv));
+  ASSERT_CKR(CKR_OK, f()->C_Sign(s_, data_ptr, data.size(), nullptr, &len));
+  EXPECT_EQ(len, 64u);
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_SignUpdate(s_, data_ptr, data.size()));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_SignFinal(s_, out.data(), &len));
+  len = out.size();
+  ASSERT_CKR(CKR_OK, f()->C_Sign(s_, data_ptr, data.size(), out.data(), &len));
+  EXPECT_CKR(CKR_OK, verify(&ecdsa, kp.pub, data, Bytes(out.begin(), out.begin() + 64)));
+
+  CK_MECHANISM sha256{CKM_SHA256, nullptr, 0};
+  ASSERT_CKR(CKR_OK, f()->C_DigestInit(s_, &sha256));
+  ASSERT_CKR(CKR_OK, f()->C_Digest(s_, data_ptr, data.size(), nullptr, &len));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_DigestUpdate(s_, data_ptr, data.size()));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_DigestKey(s_, key));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_DigestFinal(s_, out.data(), &len));
+  len = out.size();
+  ASSERT_CKR(CKR_OK, f()->C_Digest(s_, data_ptr, data.size(), out.data(), &len));
+  EXPECT_EQ(len, 32u);
+  // And the other way round: after an update, the single-part function is refused and the
+  // multi-part operation goes on.
+  ASSERT_CKR(CKR_OK, f()->C_SignInit(s_, &ecdsa, kp.priv));
+  ASSERT_CKR(CKR_OK, f()->C_SignUpdate(s_, data_ptr, data.size()));
+  len = out.size();
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_Sign(s_, data_ptr, data.size(), out.data(), &len));
+  len = out.size();
+  ASSERT_CKR(CKR_OK, f()->C_SignFinal(s_, out.data(), &len));
+  EXPECT_CKR(CKR_OK, verify(&ecdsa, kp.pub, data, Bytes(out.begin(), out.begin() + 64)));
+}
+
+}  // namespace
+}  // namespace twinhsm::test

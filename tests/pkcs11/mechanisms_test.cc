@@ -520,9 +520,11 @@ TEST_F(MechanismsTest, DigestOperationRules) {
   EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_DigestKey(s_, 1));
   ASSERT_CKR(CKR_OK, f()->C_DigestInit(s_, &sha256));
   EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_DigestInit(s_, &sha256));
-  // C_Digest cannot end a multi-part digest; the refusal ends it.
+  // C_Digest cannot end a multi-part digest; the refusal leaves it to C_DigestFinal.
   ASSERT_CKR(CKR_OK, f()->C_DigestUpdate(s_, ptr(data), data.size()));
   EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_Digest(s_, ptr(data), data.size(), out.data(), &len));
+  len = out.size();
+  EXPECT_CKR(CKR_OK, f()->C_DigestFinal(s_, out.data(), &len));
   EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_DigestFinal(s_, out.data(), &len));
   // Mechanisms that are not digests; bad arguments.
   CK_MECHANISM hmac{CKM_SHA256_HMAC, nullptr, 0};
@@ -879,6 +881,8 @@ TEST_F(MechanismsTest, AesParameterAndKeyErrors) {
   ASSERT_CKR(CKR_OK, f()->C_EncryptUpdate(s_, data.data(), 16, out.data(), &len));
   len = out.size();
   EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_Encrypt(s_, data.data(), data.size(), out.data(), &len));
+  len = out.size();
+  EXPECT_CKR(CKR_OK, f()->C_EncryptFinal(s_, out.data(), &len));  // the refusal kept it
   EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_EncryptFinal(s_, out.data(), &len));
   // A buffer too small keeps the operation.
   ASSERT_CKR(CKR_OK, f()->C_EncryptInit(s_, &cbc, aes));
