@@ -67,10 +67,14 @@ Header Header::parse(ByteView data, size_t* consumed) {
   return h;
 }
 
-crypto::SecureBytes derive_kek(std::span<const uint8_t> device_root, const Header& header) {
+Bytes kek_context(const Header& header) {
   Bytes context(header.backup_id.begin(), header.backup_id.end());
   append(context, as_bytes(header.diversifier));
-  return crypto::kbkdf_counter_hmac_sha256(device_root, kKekLabel, context, 32);
+  return context;
+}
+
+crypto::SecureBytes derive_kek(std::span<const uint8_t> device_root, const Header& header) {
+  return crypto::kbkdf_counter_hmac_sha256(device_root, kKekLabel, kek_context(header), 32);
 }
 
 Bytes chunk_nonce(uint64_t index, bool last) {

@@ -57,8 +57,10 @@ struct Header {
 };
 
 // derive_kek: SP 800-108 counter KDF (HMAC-SHA256) with key FK || DBK (device_root), label
-// "twinhsm backup kek v1", context = backup id || diversifier.
+// "twinhsm backup kek v1", context = kek_context(header) = backup id || diversifier. A device
+// derives it in its secure element: se.derive(kKekLabel, kek_context(header), 32).
 crypto::SecureBytes derive_kek(std::span<const uint8_t> device_root, const Header& header);
+Bytes kek_context(const Header& header);
 
 // chunk_nonce and chunk_aad build the per-chunk GCM inputs.
 Bytes chunk_nonce(uint64_t index, bool last);

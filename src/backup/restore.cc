@@ -1,6 +1,5 @@
 #include "backup/restore.h"
 
-#include "device/device_keys.h"
 #include "token/settings.h"
 
 namespace twinhsm::backup {
@@ -12,7 +11,7 @@ void check_restorable(device::Device& device, BackupReader& reader) {
                      "\"; this device belongs to pair \"" + se.diversifier +
                      "\": only the same device or its twin can restore it");
   }
-  reader.unlock(device::device_root(se.dbk));
+  reader.unlock_with_kek(se.derive(kKekLabel, kek_context(reader.header()), 32));
 }
 
 
@@ -23,7 +22,8 @@ void restore(device::Device& device, BackupReader& reader, button::Press press,
 
   store::Store& store = device.store();
   uint64_t written = 0;
-  store::Store::WriteTransaction tx(store);
+  // Everything is replaced: a TPM device anchors the new store afresh (store/anchor.h).
+  store::Store::WriteTransaction tx(store, store::Anchoring::rebuild);
   // The button is this device's hardware (a GPIO wiring, a socket, insecure-auto only where the
   // secure element allows it): it stays as it is; every other setting comes from the backup.
   std::map<std::string, Bytes> own_button;

@@ -92,7 +92,7 @@ void add_backup_commands(CLI::App& app) {
   add_device_option(verify, v->dir);
   verify->add_option("file", v->file, "Backup file")->required();
   verify->callback([v] {
-    auto d = device::Device::open(v->dir);
+    auto d = device::Device::open(v->dir, device::Device::OpenFor::restore);
     backup::BackupReader r(v->file);
     backup::check_restorable(*d, r);
     uint64_t records = 0;
@@ -108,7 +108,8 @@ void add_backup_commands(CLI::App& app) {
   restore->add_option("file", rs->file, "Backup file")->required();
   restore->add_flag("--force", rs->force, "Replace an initialized token");
   restore->callback([rs] {
-    auto d = device::Device::open(rs->dir);
+    // A device whose store was refused (a TPM device's rolled-back store) is restored all the same.
+    auto d = device::Device::open(rs->dir, device::Device::OpenFor::restore);
     backup::BackupReader r(rs->file);
     backup::check_restorable(*d, r);
     if (d->token().initialized() && !rs->force) {

@@ -1,6 +1,6 @@
-// Device is one twinhsm device: a directory (mode 0700) holding the simulated secure element and
-// the store, with the token built on them. Devices are made by the factory (personalize) and
-// opened by everything else.
+// Device is one twinhsm device: a directory (mode 0700) holding the secure element (a file, or a
+// TPM's blobs: device/secure_element.h) and the store, with the token built on them. Devices are
+// made by the factory (personalize) and opened by everything else.
 #pragma once
 
 #include <filesystem>
@@ -22,6 +22,7 @@ struct PersonalizeOptions {
   uint32_t max_login_failures = token::settings::kDefaultMaxLoginFailures;
   std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
   uint32_t button_timeout_seconds = token::settings::kDefaultButtonTimeout;
+  std::string secure_element = "file";  // file | tpm:TCTI (a tpm2-tss TCTI string)
   std::string key_policy = "strict";  // strict | compatible (token/key_policy.h)
 };
 
@@ -29,9 +30,14 @@ class Device {
  public:
   static constexpr const char* kStoreFile = "store.db";
 
+  // What the device is opened for: use (the store must match its TPM anchor), or restore (a
+  // backup about to replace the store, which may be the refused one).
+  enum class OpenFor { use, restore };
   // open opens the device in dir. Throws UsageError if dir holds no device, IntegrityError if
-  // its secure element is damaged, StoreError if the store cannot be opened.
-  static std::unique_ptr<Device> open(const std::filesystem::path& dir);
+  // its secure element is damaged or (TPM device, OpenFor::use) the store is not the one its TPM
+  // anchored, StoreError if the store cannot be opened, TpmError if its TPM cannot be reached.
+  static std::unique_ptr<Device> open(const std::filesystem::path& dir,
+                                      OpenFor purpose = OpenFor::use);
 
   // personalize makes a new device in dir (created if missing) from the factory master key:
   // DBK = derive_dbk(master_key, diversifier). Fails with UsageError, changing nothing, if dir
@@ -44,14 +50,14 @@ class Device {
   // insecure-auto button only on a device personalized with it) to authorize action, telling the
   // person at the device on out. Throws as button::Button::wait_for_press.
   button::Press wait_for_press(const std::string& action, std::ostream& out);
-  const SecureElement& secure_element() const { return se_; }
+  const SecureElement& secure_element() const { return *se_; }
   store::Store& store() { return *store_; }
   token::Token& token() { return *token_; }
 
  private:
   Device() = default;
   std::filesystem::path dir_;
-  SecureElement se_;
+  std::unique_ptr<SecureElement> se_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<token::Token> token_;
 };

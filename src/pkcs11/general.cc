@@ -36,7 +36,8 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
     flags |= CKF_USER_PIN_INITIALIZED;
   }
   // COUNT_LOW: a wrong PIN was given since the last success; FINAL_TRY: the next wrong PIN
-  // locks (with a limit of 1, always); LOCKED: at the limit.
+  // locks (with a limit of 1, always); LOCKED: at the limit. A TPM device's TPM counts too
+  // (token::PinState::guard_remaining).
   auto pin_flags = [&](const token::PinState& s, CK_FLAGS low, CK_FLAGS final_try, CK_FLAGS locked) {
     if (!s.initialized) {
       return;
@@ -48,7 +49,7 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
     if (s.failures > 0) {
       flags |= low;
     }
-    if (s.failures + 1 == s.max_failures) {
+    if (s.final_try()) {
       flags |= final_try;
     }
   };

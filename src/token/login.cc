@@ -43,6 +43,9 @@ PinState Token::pin_state(Role role) {
     s.initialized = true;
     s.failures = row->failures;
   }
+  if (pin_guard_ && s.initialized) {
+    s.guard_remaining = pin_guard_->remaining();
+  }
   return s;
 }
 
@@ -79,25 +82,40 @@ std::optional<SecureBytes> Token::current_sk() const {
   return sk_;
 }
 
-SecureBytes Token::derive_kek(const store::RoleRow& row, ByteView pin) const {
-  SecureBytes stretched = crypto::pbkdf2_hmac_sha256(pin, row.salt, row.iterations, kKeyLen);
-  stretched.insert(stretched.end(), login_secret_.begin(), login_secret_.end());
-  return crypto::kbkdf_counter_hmac_sha256(stretched, "twinhsm role kek v1",
+SecureBytes Token::stretch(const store::RoleRow& row, ByteView pin) const {
+  return crypto::pbkdf2_hmac_sha256(pin, row.salt, row.iterations, kKeyLen);
+}
+
+SecureBytes Token::derive_kek(const store::RoleRow& row, const SecureBytes& stretched) const {
+  SecureBytes input = stretched;
+  input.insert(input.end(), login_secret_.begin(), login_secret_.end());
+  return crypto::kbkdf_counter_hmac_sha256(input, "twinhsm role kek v1",
                                            as_bytes(role_name(static_cast<Role>(row.role))), kKeyLen);
 }
 
-store::RoleRow Token::wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const {
-  store::RoleRow row;
-  row.role = static_cast<int>(role);
-  row.salt = crypto::random_bytes(kSaltLen);
-  row.iterations = const_cast<Token*>(this)->pbkdf2_iterations();
-  row.wrapped_sk = crypto::aes_key_wrap(derive_kek(row, pin), sk);
-  row.failures = 0;
-  return row;
+Token::WrappedSk Token::wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const {
+  WrappedSk w;
+  w.row.role = static_cast<int>(role);
+  w.row.salt = crypto::random_bytes(kSaltLen);
+  w.row.iterations = const_cast<Token*>(this)->pbkdf2_iterations();
+  w.stretched = stretch(w.row, pin);
+  w.row.wrapped_sk = crypto::aes_key_wrap(derive_kek(w.row, w.stretched), sk);
+  w.row.failures = 0;
+  return w;
+}
+
+void Token::store_role(Role role, const WrappedSk& wrapped) {
+  store_.put_role(wrapped.row);
+  if (pin_guard_) {
+    pin_guard_->enroll(role, wrapped.row, wrapped.stretched);
+  }
 }
 
 SecureBytes Token::unwrap_sk(Role role, ByteView pin) {
   LoginAttemptLock one_attempt_at_a_time(store_.path());
+  if (pin_guard_ && pin_guard_->remaining() == 0) {
+    throw CkError(CKR_PIN_LOCKED, pin_guard_->lockout_advice());
+  }
   uint32_t limit = max_failures();
   store::RoleRow row;
   {
@@ -119,17 +137,28 @@ SecureBytes Token::unwrap_sk(Role role, ByteView pin) {
     store_.put_role(raised);
     tx.commit();
   }
+  SecureBytes stretched = stretch(row, pin);
+  auto verdict = pin_guard_ ? pin_guard_->check(role, row, stretched) : PinGuard::Verdict::unknown;
   SecureBytes sk;
-  try {
-    sk = crypto::aes_key_unwrap(derive_kek(row, pin), row.wrapped_sk);
-  } catch (const IntegrityError&) {
-    throw CkError(row.failures + 1 >= limit ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT,
-                  row.failures + 1 >= limit ? "wrong PIN; the PIN is now locked" : "wrong PIN");
+  if (verdict != PinGuard::Verdict::wrong) {
+    try {
+      sk = crypto::aes_key_unwrap(derive_kek(row, stretched), row.wrapped_sk);
+    } catch (const IntegrityError&) {
+      // a wrong PIN: the key-wrap integrity check is the PIN check
+    }
+  }
+  if (sk.empty()) {
+    bool locked = row.failures + 1 >= limit || (pin_guard_ && pin_guard_->remaining() == 0);
+    throw CkError(locked ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT,
+                  locked ? "wrong PIN; the PIN is now locked" : "wrong PIN");
   }
   store::Store::WriteTransaction tx(store_);
   if (auto now = store_.role(static_cast<int>(role))) {
     now->failures = 0;
     store_.put_role(*now);
+  }
+  if (pin_guard_ && verdict == PinGuard::Verdict::unknown) {
+    pin_guard_->enroll(role, row, stretched);  // a row it had no record of, now proved right
   }
   tx.commit();
   return sk;
@@ -141,12 +170,12 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
     unwrap_sk(Role::so, so_pin);
   }
   SecureBytes sk = crypto::random_secret(kKeyLen);
-  store::RoleRow so = wrap_sk(Role::so, so_pin, sk);
+  WrappedSk so = wrap_sk(Role::so, so_pin, sk);
   {
     store::Store::WriteTransaction tx(store_);
     store_.delete_all_objects();
     store_.delete_role(static_cast<int>(Role::user));
-    store_.put_role(so);
+    store_role(Role::so, so);
     store_.put_setting(settings::kTokenLabel, label);
     store_.put_setting(settings::kRowEncoding, "2");
     store_.put_setting(settings::kTokenGeneration, to_hex(crypto::random_bytes(16)));
@@ -208,18 +237,18 @@ void Token::init_pin(ByteView pin) {
   check_pin_length(pin);
   auto sk = current_sk();
   require(sk && logged_in() == Role::so, CKR_USER_NOT_LOGGED_IN, "the SO must be logged in");
-  store::RoleRow row = wrap_sk(Role::user, pin, *sk);
+  WrappedSk wrapped = wrap_sk(Role::user, pin, *sk);
   store::Store::WriteTransaction tx(store_);
-  store_.put_role(row);
+  store_role(Role::user, wrapped);
   tx.commit();
 }
 
 void Token::set_pin(Role role, ByteView old_pin, ByteView new_pin) {
   check_pin_length(new_pin);
   SecureBytes sk = unwrap_sk(role, old_pin);
-  store::RoleRow row = wrap_sk(role, new_pin, sk);
+  WrappedSk wrapped = wrap_sk(role, new_pin, sk);
   store::Store::WriteTransaction tx(store_);
-  store_.put_role(row);
+  store_role(role, wrapped);
   tx.commit();
 }
 

@@ -10,9 +10,10 @@
 
 namespace twinhsm::token {
 
-Token::Token(store::Store& store, TokenKeys keys)
+Token::Token(store::Store& store, TokenKeys keys, std::unique_ptr<PinGuard> pin_guard)
     : store_(store),
       login_secret_(std::move(keys.login_secret)),
+      pin_guard_(std::move(pin_guard)),
       codec_(std::move(keys.object_key), std::move(keys.index_key)) {}
 
 Token::~Token() = default;

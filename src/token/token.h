@@ -31,6 +31,7 @@
 #include "token/object.h"
 #include "token/object_cache.h"
 #include "token/object_codec.h"
+#include "token/pin_guard.h"
 #include "token/role.h"
 
 namespace twinhsm::token {
@@ -45,14 +46,21 @@ struct TokenKeys {
 
 struct PinState {
   bool initialized = false;
-  uint32_t failures = 0;
+  uint32_t failures = 0;  // wrong PINs since the last right one (the store's count)
   uint32_t max_failures = 0;
-  bool locked() const { return initialized && failures >= max_failures; }
+  // The wrong PINs the PIN guard (a TPM: for both roles) still takes; none on a file device.
+  std::optional<uint32_t> guard_remaining;
+  bool locked() const { return initialized && (failures >= max_failures || guard_remaining == 0u); }
+  // final_try: the next wrong PIN locks the role.
+  bool final_try() const {
+    return initialized && !locked() && (failures + 1 == max_failures || guard_remaining == 1u);
+  }
 };
 
 class Token {
  public:
-  Token(store::Store& store, TokenKeys keys);
+  // pin_guard, when given, checks every PIN too (token/pin_guard.h: a TPM device's).
+  Token(store::Store& store, TokenKeys keys, std::unique_ptr<PinGuard> pin_guard = nullptr);
   ~Token();
 
   bool initialized();
@@ -121,9 +129,18 @@ class Token {
   static constexpr CK_OBJECT_HANDLE kSessionHandleBase = CK_OBJECT_HANDLE{1} << 40;
 
  private:
-  SecureBytes derive_kek(const store::RoleRow& row, ByteView pin) const;
+  // stretch is PBKDF2 of pin with the row's salt and iterations; derive_kek makes the role's KEK
+  // from it and the login secret.
+  SecureBytes stretch(const store::RoleRow& row, ByteView pin) const;
+  SecureBytes derive_kek(const store::RoleRow& row, const SecureBytes& stretched) const;
   SecureBytes unwrap_sk(Role role, ByteView pin);  // counts the attempt
-  store::RoleRow wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const;
+  struct WrappedSk {
+    store::RoleRow row;
+    SecureBytes stretched;  // for the PIN guard's record
+  };
+  WrappedSk wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const;
+  // store_role writes a role's new row, with the PIN guard's record of it; inside a transaction.
+  void store_role(Role role, const WrappedSk& wrapped);
   uint32_t pbkdf2_iterations();
   uint32_t max_failures();
   // The login's keys, taken together under the lock (object_codec.h).
@@ -149,6 +166,7 @@ class Token {
 
   store::Store& store_;
   SecureBytes login_secret_;  // TokenKeys::login_secret
+  std::unique_ptr<PinGuard> pin_guard_;  // null on a file device
   ObjectCodec codec_;
 
   // Guards the members below; shared by the lookups of objects about to be used (every

@@ -37,7 +37,10 @@
 #include "backup/restore.h"
 #include "crash_common.h"
 #include "device/device.h"
+#include "swtpm.h"
 #include "token/ck_error.h"
+#include "tpm/capabilities.h"
+#include "tpm/context.h"
 
 namespace twinhsm::crash {
 namespace {
@@ -64,10 +67,11 @@ class TempDir {
   fs::path path_;
 };
 
-void make_initialized_device(const fs::path& dir) {
+void make_initialized_device(const fs::path& dir, const std::string& secure_element = "file") {
   device::PersonalizeOptions o;
   o.diversifier = kDiversifier;
   o.pbkdf2_iterations = 1000;
+  o.secure_element = secure_element;
   device::Device::personalize(dir, master_key(), o);
   auto d = device::Device::open(dir);
   d->token().init_token(as_bytes(kSoPin), kTokenLabel);
@@ -339,8 +343,10 @@ RunResult run_and_kill(const std::vector<std::string>& args, int delay_us, bool 
 
 class CrashRun {
  public:
-  CrashRun() : dir_(tmp_.path() / "device"), backups_(tmp_.path() / "backups") {
-    make_initialized_device(dir_);
+  // secure_element: "file", or "tpm:TCTI" (the kills then land in TPM commands too).
+  explicit CrashRun(const std::string& secure_element = "file")
+      : dir_(tmp_.path() / "device"), backups_(tmp_.path() / "backups") {
+    make_initialized_device(dir_, secure_element);
     fs::create_directory(backups_);
   }
 
@@ -808,6 +814,29 @@ TEST(Crash, KilledAtRandomPointsLosesNothing) {
   std::cout << "[crash] seed " << seed << " (TWINHSM_CRASH_SEED), " << rounds
             << " rounds (TWINHSM_CRASH_ROUNDS)" << std::endl;
   CrashRun run;
+  run.run(rounds, seed);
+}
+
+// The same on a TPM device (swtpm): every write also reads and increments the TPM's NV counter,
+// every login asks the TPM, every backup and restore derives its KEK there, and a kill may land
+// in any of those commands — or between a commit and its counter increment, which the next open
+// must accept. TWINHSM_CRASH_TPM_ROUNDS (default 100) sets the number of kills.
+TEST(Crash, KilledAtRandomPointsDuringTpmWritesLosesNothing) {
+  int rounds = env_int("TWINHSM_CRASH_TPM_ROUNDS", 100);
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("TWINHSM_CRASH_SEED"); s && *s) {
+    seed = std::strtoull(s, nullptr, 10);
+  }
+  std::cout << "[crash] TPM device, seed " << seed << " (TWINHSM_CRASH_SEED), " << rounds
+            << " rounds (TWINHSM_CRASH_TPM_ROUNDS)" << std::endl;
+  test::Swtpm tpm;
+  {
+    // The check tries both user PINs after a cut-off PIN change: wrong ones must not lock the
+    // TPM out (swtpm allows 3, then one per 1000 s).
+    tpm::Context ctx(tpm.tcti());
+    tpm::set_lockout_parameters(ctx, 1000, 1, 1);
+  }
+  CrashRun run("tpm:" + tpm.tcti());
   run.run(rounds, seed);
 }
 

@@ -67,6 +67,9 @@ void TempDevice::personalize() {
   if (!options_.serial.empty()) {
     args.insert(args.end(), {"--serial", options_.serial});
   }
+  if (!options_.secure_element.empty()) {
+    args.insert(args.end(), {"--secure-element", options_.secure_element});
+  }
   if (!options_.key_policy.empty()) {
     args.insert(args.end(), {"--key-policy", options_.key_policy});
   }
