@@ -15,6 +15,13 @@
 # As another user, it serves the device as that user (no user or group is created; --group, if
 # given, must be one of the user's groups).
 #
+# A TPM device (personalized with --secure-element tpm:TCTI): the server's user must reach the
+# TPM and the applications' users must not. For a TPM behind a device node or a socket (device:
+# /dev/tpmrm0, whose group is tss on Debian; swtpm:path=SOCKET) the script adds USER to the group
+# that owns it and runs the server with that group too; it refuses when that group is GROUP. A
+# TPM reached over TCP (swtpm:host=...) is open to every local user: it says so. tabrmd decides
+# by its own D-Bus policy.
+#
 # It prints the lines to eval, as `p11-kit server` does:
 #   P11_KIT_SERVER_ADDRESS=unix:path=/run/twinhsm/pkcs11.sock; export P11_KIT_SERVER_ADDRESS;
 #   P11_KIT_SERVER_PID=1234; export P11_KIT_SERVER_PID;
@@ -111,6 +118,18 @@ fi
 uri_token=$(printf '%s' "${TOKEN}" | /usr/bin/python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))')
 URI="pkcs11:token=${uri_token}"
 
+# A TPM device's TPM, when a file (a device node or a socket) gives access to it.
+TPM_TCTI="" TPM_PATH=""
+if [[ $(head -n 1 "${DEVICE}/secure-element") == "twinhsm-tpm-secure-element v1" ]]; then
+  TPM_TCTI=$(sed -n 's/^tcti=//p' "${DEVICE}/secure-element")
+fi
+case "${TPM_TCTI}" in
+  "" | tabrmd*) ;;
+  device:*) TPM_PATH=${TPM_TCTI#device:} ;;
+  *path=*) TPM_PATH=${TPM_TCTI#*path=} && TPM_PATH=${TPM_PATH%%,*} ;;
+  *) say "warning: the TPM (${TPM_TCTI}) is reached over TCP: every local user can talk to it" ;;
+esac
+
 if ((IS_ROOT)); then
   USER_NAME=${USER_NAME:-twinhsm}
   GROUP_NAME=${GROUP_NAME:-twinhsm-users}
@@ -129,6 +148,19 @@ if ((IS_ROOT)); then
   chown -R "${USER_NAME}:${owner_group}" "${DEVICE}"
   chmod 0700 "${DEVICE}"
   AS_USER=(runuser -u "${USER_NAME}" -g "${GROUP_NAME}" --)
+  if [[ -n "${TPM_PATH}" ]]; then
+    [[ -e "${TPM_PATH}" ]] || die "the TPM of ${DEVICE} (${TPM_PATH}) does not exist"
+    TPM_GROUP=$(stat -c %G "${TPM_PATH}")
+    [[ "${TPM_GROUP}" != "${GROUP_NAME}" ]] ||
+      die "the applications' group ${GROUP_NAME} owns the TPM ${TPM_PATH}: give another --group"
+    if ! id -nG "${USER_NAME}" | tr ' ' '\n' | grep -qx "${TPM_GROUP}"; then
+      say "adding ${USER_NAME} to the group ${TPM_GROUP}, which reaches the TPM (${TPM_PATH})"
+      usermod -a -G "${TPM_GROUP}" "${USER_NAME}" || die "cannot add ${USER_NAME} to ${TPM_GROUP}"
+    fi
+    AS_USER=(runuser -u "${USER_NAME}" -g "${GROUP_NAME}" -G "${TPM_GROUP}" --)
+    "${AS_USER[@]}" test -r "${TPM_PATH}" -a -w "${TPM_PATH}" ||
+      die "the user ${USER_NAME} cannot reach the TPM ${TPM_PATH} (mode $(stat -c %a "${TPM_PATH}"))"
+  fi
   "${AS_USER[@]}" test -r "${DEVICE}/secure-element" ||
     die "the user ${USER_NAME} cannot reach ${DEVICE}: its parent directories must be searchable (chmod o+x)"
   "${AS_USER[@]}" test -r "${MODULE}" || die "the user ${USER_NAME} cannot read ${MODULE}"
@@ -138,6 +170,9 @@ if ((IS_ROOT)); then
 else
   USER_NAME=$(id -un)
   [[ -O "${DEVICE}" ]] || die "${DEVICE} belongs to another user: run this as root or as its owner"
+  if [[ -n "${TPM_PATH}" && ! ( -r "${TPM_PATH}" && -w "${TPM_PATH}" ) ]]; then
+    die "you cannot reach the TPM ${TPM_PATH}: join its group ($(stat -c %G "${TPM_PATH}")) or run this as root"
+  fi
   AS_USER=()
   mkdir -p "${RUN_DIR}"
   chmod 0750 "${RUN_DIR}"

@@ -12,6 +12,9 @@ PACKAGES=(
   # libraries
   libssl-dev libsqlite3-dev libp11-kit-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libgpiod-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # the TPM secure element (src/tpm: tpm2-tss's ESAPI and TCTI loader) and its tests: the swtpm
+  # simulator, and tpm2-tools, which the tests use as another program on the same TPM
+  libtss2-dev swtpm swtpm-tools tpm2-tools
   # the tools users judge us with, and the tests run
   openssl opensc sqlite3 python3 softhsm2 gnutls-bin python3-pykcs11 p11-kit
   # the mechanism tests' second opinion (tests/e2e/*_mechanisms_test.py: OpenSSL through Python

@@ -7,7 +7,6 @@
 #include "crypto/digest.h"
 #include "crypto/keywrap.h"
 #include "crypto/random.h"
-#include "device/device_keys.h"
 
 namespace twinhsm::backup {
 
@@ -64,7 +63,9 @@ class ChunkWriter {
 
 }  // namespace
 
-Header write_backup(device::Device& device, const CreateParams& params, AtomicFile& out) {
+Header write_backup(device::Device& device, const CreateParams& params, AtomicFile& out,
+                    button::Press press) {
+  (void)press;  // the proof of a press is all it takes
   store::Store& store = device.store();
   const device::SecureElement& se = device.secure_element();
   // One read transaction: the counts, the rows and the end record all come from one snapshot,
@@ -83,7 +84,7 @@ Header write_backup(device::Device& device, const CreateParams& params, AtomicFi
   header.counts = {static_cast<uint32_t>(settings.size()), static_cast<uint32_t>(roles.size()),
                    static_cast<uint64_t>(objects.public_objects),
                    static_cast<uint64_t>(objects.private_objects)};
-  crypto::SecureBytes kek = derive_kek(device::device_root(se.dbk), header);
+  crypto::SecureBytes kek = se.derive(kKekLabel, kek_context(header), 32);
   Bytes wrapped = crypto::aes_key_wrap(kek, params.otk);
   std::copy(wrapped.begin(), wrapped.end(), header.wrapped_otk.begin());
   Bytes header_bytes = header.encode();

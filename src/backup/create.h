@@ -20,8 +20,10 @@ struct CreateParams {
   static CreateParams random();
 };
 
-// write_backup writes the backup of device's store to out and returns its header. Throws
-// IntegrityError if a stored row fails authentication (a tampered store is not backed up).
-Header write_backup(device::Device& device, const CreateParams& params, AtomicFile& out);
+// write_backup writes the backup of device's store to out and returns its header; press is the
+// button press that authorized it (device::Device::wait_for_press). Throws IntegrityError if a
+// stored row fails authentication (a tampered store is not backed up).
+Header write_backup(device::Device& device, const CreateParams& params, AtomicFile& out,
+                    button::Press press);
 
 }  // namespace twinhsm::backup

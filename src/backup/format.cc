@@ -36,12 +36,13 @@ Header Header::parse(ByteView data, size_t* consumed) {
   ByteReader c(data, "the backup header is truncated");
   c.take(kMagic.size());
   uint64_t version = c.be(2);
-  if (version != kFormatVersion) {
+  if (version < kFirstFormatVersion || version > kFormatVersion) {
     throw UsageError("backup format version " + std::to_string(version) +
-                     " is not supported by this twinhsm (it reads version 1)");
+                     " is not supported by this twinhsm (it reads versions 1 and 2)");
   }
   uint64_t length = c.be(2);
   Header h;
+  h.version = static_cast<uint16_t>(version);
   ByteView id = c.take(kBackupIdLen);
   std::copy(id.begin(), id.end(), h.backup_id.begin());
   ByteView div = c.take(c.be(1));
@@ -66,10 +67,14 @@ Header Header::parse(ByteView data, size_t* consumed) {
   return h;
 }
 
-crypto::SecureBytes derive_kek(std::span<const uint8_t> device_root, const Header& header) {
+Bytes kek_context(const Header& header) {
   Bytes context(header.backup_id.begin(), header.backup_id.end());
   append(context, as_bytes(header.diversifier));
-  return crypto::kbkdf_counter_hmac_sha256(device_root, kKekLabel, context, 32);
+  return context;
+}
+
+crypto::SecureBytes derive_kek(std::span<const uint8_t> device_root, const Header& header) {
+  return crypto::kbkdf_counter_hmac_sha256(device_root, kKekLabel, kek_context(header), 32);
 }
 
 Bytes chunk_nonce(uint64_t index, bool last) {

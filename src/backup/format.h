@@ -1,4 +1,5 @@
-// The backup file format, version 1 (docs/backup-format.md specifies every byte):
+// The backup file format, version 2 (docs/backup-format.md specifies every byte; version 1, read
+// too, is the same but for the objects' attribute encoding, which was the host's):
 //
 //   header   magic "TWHSMBAK", version, header length, backup id, diversifier, source serial,
 //            creation time, record counts, chunk size, wrapped OTK (AES-KW under the KEK)
@@ -21,7 +22,9 @@
 namespace twinhsm::backup {
 
 inline constexpr std::array<uint8_t, 8> kMagic = {'T', 'W', 'H', 'S', 'M', 'B', 'A', 'K'};
-inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr uint16_t kFormatVersion = 2;
+// kFirstFormatVersion: the oldest version read (its objects' CK_ULONG values in the x86-64 layout).
+inline constexpr uint16_t kFirstFormatVersion = 1;
 inline constexpr uint32_t kDefaultChunkSize = 64 * 1024;
 inline constexpr size_t kBackupIdLen = 16;
 inline constexpr size_t kWrappedOtkLen = 40;
@@ -38,6 +41,7 @@ struct Counts {
 };
 
 struct Header {
+  uint16_t version = kFormatVersion;  // written: always kFormatVersion
   std::array<uint8_t, kBackupIdLen> backup_id{};
   std::string diversifier;
   std::string serial;
@@ -53,8 +57,10 @@ struct Header {
 };
 
 // derive_kek: SP 800-108 counter KDF (HMAC-SHA256) with key FK || DBK (device_root), label
-// "twinhsm backup kek v1", context = backup id || diversifier.
+// "twinhsm backup kek v1", context = kek_context(header) = backup id || diversifier. A device
+// derives it in its secure element: se.derive(kKekLabel, kek_context(header), 32).
 crypto::SecureBytes derive_kek(std::span<const uint8_t> device_root, const Header& header);
+Bytes kek_context(const Header& header);
 
 // chunk_nonce and chunk_aad build the per-chunk GCM inputs.
 Bytes chunk_nonce(uint64_t index, bool last);

@@ -32,7 +32,10 @@ BackupReader::BackupReader(const std::filesystem::path& file) : path_(file) {
 }
 
 void BackupReader::unlock(std::span<const uint8_t> device_root) {
-  crypto::SecureBytes kek = derive_kek(device_root, header_);
+  unlock_with_kek(derive_kek(device_root, header_));
+}
+
+void BackupReader::unlock_with_kek(const crypto::SecureBytes& kek) {
   try {
     otk_ = crypto::aes_key_unwrap(kek, header_.wrapped_otk);
   } catch (const IntegrityError&) {

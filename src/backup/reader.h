@@ -20,9 +20,11 @@ class BackupReader {
   const Header& header() const { return header_; }
   uint64_t file_size() const { return file_size_; }
 
-  // unlock unwraps the OTK with the device root (FK || DBK). Throws IntegrityError when this
-  // device's keys do not open it (another diversifier, master key or firmware key).
+  // unlock unwraps the OTK with the device root (FK || DBK); unlock_with_kek with the KEK a
+  // secure element derived (derive_kek). Throw IntegrityError when this device's keys do not
+  // open it (another diversifier, master key or firmware key).
   void unlock(std::span<const uint8_t> device_root);
+  void unlock_with_kek(const crypto::SecureBytes& kek);
 
   // for_each_record decrypts and authenticates every chunk, in order, and hands each record to
   // visit; the end record must come last and repeat the header's counts, which must match the

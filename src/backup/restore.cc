@@ -1,9 +1,5 @@
 #include "backup/restore.h"
 
-#include <csignal>
-#include <cstdlib>
-
-#include "device/device_keys.h"
 #include "token/settings.h"
 
 namespace twinhsm::backup {
@@ -15,27 +11,19 @@ void check_restorable(device::Device& device, BackupReader& reader) {
                      "\"; this device belongs to pair \"" + se.diversifier +
                      "\": only the same device or its twin can restore it");
   }
-  reader.unlock(device::device_root(se.dbk));
+  reader.unlock_with_kek(se.derive(kKekLabel, kek_context(reader.header()), 32));
 }
 
-namespace {
 
-// A fault-injection hook for the crash tests: TWINHSM_TEST_KILL_RESTORE_AFTER=N kills the
-// process with SIGKILL after N records were written, before the commit.
-long kill_after() {
-  const char* v = std::getenv("TWINHSM_TEST_KILL_RESTORE_AFTER");
-  return v ? std::strtol(v, nullptr, 10) : -1;
-}
-
-}  // namespace
-
-void restore(device::Device& device, BackupReader& reader) {
+void restore(device::Device& device, BackupReader& reader, button::Press press,
+             const RestoreObserver& observer) {
+  (void)press;  // the proof of a press is all it takes
   reader.for_each_record([](const Record&) {});  // authenticate everything before any write
 
   store::Store& store = device.store();
-  long kill_at = kill_after();
-  long written = 0;
-  store::Store::WriteTransaction tx(store);
+  uint64_t written = 0;
+  // Everything is replaced: a TPM device anchors the new store afresh (store/anchor.h).
+  store::Store::WriteTransaction tx(store, store::Anchoring::rebuild);
   // The button is this device's hardware (a GPIO wiring, a socket, insecure-auto only where the
   // secure element allows it): it stays as it is; every other setting comes from the backup.
   std::map<std::string, Bytes> own_button;
@@ -52,14 +40,18 @@ void restore(device::Device& device, BackupReader& reader) {
       case RecordType::object: store.put_object(r.object); break;
       case RecordType::end: break;
     }
-    if (++written == kill_at) {
-      std::raise(SIGKILL);
+    ++written;
+    if (observer) {
+      observer(written);
     }
   });
   for (const auto& [key, value] : own_button) {
     store.put_setting(key, value);
   }
   store.put_setting(token::settings::kTokenGeneration, to_hex(reader.header().backup_id));
+  // A backup of version 1 holds rows of the first attribute encoding: the public ones are
+  // rewritten now, the private ones at the user's next login.
+  device.token().migrate_rows();
   tx.commit();
 }
 

@@ -2,6 +2,8 @@
 // one SQLite transaction (an interrupted restore leaves the store exactly as it was).
 #pragma once
 
+#include <functional>
+
 #include "backup/reader.h"
 #include "device/device.h"
 
@@ -11,10 +13,15 @@ namespace twinhsm::backup {
 // device of another pair; then unlocks the reader (IntegrityError if the keys still differ).
 void check_restorable(device::Device& device, BackupReader& reader);
 
+// RestoreObserver is told, inside the transaction, how many records were written so far: a seam
+// for the tests that kill a restore half-way (tests/backup/restore_killed_after.cc).
+using RestoreObserver = std::function<void(uint64_t records_written)>;
+
 // restore replaces the device's store with the backup's contents, except the device's own button
-// settings, which stay. The reader must be unlocked.
-// Authenticates the whole file (a first pass) before writing anything, then writes all rows in
-// one transaction that commits only after the last chunk authenticated again.
-void restore(device::Device& device, BackupReader& reader);
+// settings, which stay; press is the button press that authorized it. The reader must be
+// unlocked. Authenticates the whole file (a first pass) before writing anything, then writes all
+// rows in one transaction that commits only after the last chunk authenticated again.
+void restore(device::Device& device, BackupReader& reader, button::Press press,
+             const RestoreObserver& observer = {});
 
 }  // namespace twinhsm::backup

@@ -11,9 +11,22 @@
 
 namespace twinhsm::button {
 
-void InsecureAutoButton::wait_for_press(const Request& request) {
+void InsecureAutoButton::wait(const Request& request) {
   out_ << "twinhsm: warning: insecure-auto button: " << detail::printable(request.action)
        << " authorized without a press (test devices only)" << std::endl;
+}
+
+void validate_spec(const std::string& spec) {
+  if (spec == "socket" || spec == "tty" || spec == "insecure-auto") {
+    return;
+  }
+  if (spec.rfind("gpio:", 0) == 0) {
+    parse_gpio_spec(spec);
+    return;
+  }
+  throw UsageError("unknown button backend '" + detail::printable(spec) +
+                   "': use socket, tty, gpio:CHIP:LINE[:rising|falling] (e.g. gpio:gpiochip0:17) "
+                   "or insecure-auto");
 }
 
 std::unique_ptr<Button> make_button(const std::string& spec,
@@ -36,9 +49,8 @@ std::unique_ptr<Button> make_button(const std::string& spec,
     }
     return std::make_unique<InsecureAutoButton>(out);
   }
-  throw UsageError("unknown button backend '" + detail::printable(spec) +
-                   "': use socket, tty, gpio:CHIP:LINE[:rising|falling] (e.g. gpio:gpiochip0:17) "
-                   "or insecure-auto");
+  validate_spec(spec);  // throws: nothing else is a button
+  throw UsageError("unknown button backend '" + detail::printable(spec) + "'");
 }
 
 }  // namespace twinhsm::button

@@ -12,6 +12,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "common/error.h"
 
@@ -32,19 +33,50 @@ struct Request {
   std::chrono::seconds timeout{60};
 };
 
+// Press is the proof that a button was pressed for one request: only Button::wait_for_press makes
+// one, and the backup functions (backup/create.h, backup/restore.h) take it, so that no caller —
+// command, bench or a future API — can make or restore a backup without a press. It authorizes
+// one operation: it moves, it does not copy.
+class Press {
+ public:
+  Press(Press&&) = default;
+  Press& operator=(Press&&) = default;
+  Press(const Press&) = delete;
+  Press& operator=(const Press&) = delete;
+  // action is what the press authorized (Request::action).
+  const std::string& action() const { return action_; }
+
+ private:
+  friend class Button;
+  explicit Press(std::string action) : action_(std::move(action)) {}
+  std::string action_;
+};
+
 // Button waits for one press. Implementations are used from one thread at a time.
 class Button {
  public:
   virtual ~Button() = default;
 
   // wait_for_press shows what is being authorized and for how long (on the std::ostream given at
-  // construction, normally std::cerr), then blocks until a press or the timeout. It returns
-  // normally on a press. It throws TimeoutError ("no button press within 60 s: nothing was
-  // written") when the timeout passes, and UsageError or Error for setup problems (the socket
-  // cannot be created or another operation is waiting, no /dev/tty, a bad GPIO chip or line).
-  // Every resource it took (socket file, terminal, GPIO line) is released when it returns.
-  virtual void wait_for_press(const Request& request) = 0;
+  // construction, normally std::cerr), then blocks until a press or the timeout, and returns the
+  // Press. It throws TimeoutError ("no button press within 60 s: nothing was written") when the
+  // timeout passes, and UsageError or Error for setup problems (the socket cannot be created or
+  // another operation is waiting, no /dev/tty, a bad GPIO chip or line). Every resource it took
+  // (socket file, terminal, GPIO line) is released when it returns.
+  Press wait_for_press(const Request& request) {
+    wait(request);
+    return Press(request.action);
+  }
+
+ protected:
+  // wait is the backend's part of wait_for_press: it returns normally on a press.
+  virtual void wait(const Request& request) = 0;
 };
+
+// validate_spec throws UsageError, naming the forms there are, unless spec is socket, tty,
+// insecure-auto or gpio:CHIP:LINE[:rising|falling]: make_button's parser, used without making a
+// button (personalization, set-button).
+void validate_spec(const std::string& spec);
 
 // make_button builds the backend named by spec: "socket", "tty", "gpio:CHIP:LINE[:rising|falling]"
 // or "insecure-auto". device_dir is the device directory (the socket backend listens there).

@@ -97,7 +97,7 @@ GpioButton::GpioButton(GpioSpec spec, std::ostream& out, LineOpener opener,
       })),
       now_(now ? std::move(now) : std::function<LineClock::time_point()>(LineClock::now)) {}
 
-void GpioButton::wait_for_press(const Request& request) {
+void GpioButton::wait(const Request& request) {
   if (request.timeout.count() <= 0) {
     throw UsageError("the button timeout must be at least 1 second");
   }

@@ -70,7 +70,7 @@ class GpioButton : public Button {
   // The default opener is open_gpiod_line (libgpiod), the default clock steady_clock.
   GpioButton(GpioSpec spec, std::ostream& out, LineOpener opener = {},
              std::function<LineClock::time_point()> now = {});
-  void wait_for_press(const Request& request) override;
+  void wait(const Request& request) override;
 
  private:
   GpioSpec spec_;

@@ -14,7 +14,7 @@ namespace twinhsm::button {
 class InsecureAutoButton : public Button {
  public:
   explicit InsecureAutoButton(std::ostream& out) : out_(out) {}
-  void wait_for_press(const Request& request) override;
+  void wait(const Request& request) override;
 
  private:
   std::ostream& out_;

@@ -295,7 +295,7 @@ void accept_client(int listen_fd, std::vector<Client>& clients) {
 SocketButton::SocketButton(std::filesystem::path device_dir, std::ostream& out)
     : device_dir_(std::move(device_dir)), out_(out) {}
 
-void SocketButton::wait_for_press(const Request& request) {
+void SocketButton::wait(const Request& request) {
   Clock::time_point deadline = detail::deadline_for(request);
   struct stat dir_stat {};
   if (::stat(device_dir_.c_str(), &dir_stat) != 0) {

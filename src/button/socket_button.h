@@ -23,7 +23,7 @@ inline constexpr const char* kSocketName = "button.sock";
 class SocketButton : public Button {
  public:
   SocketButton(std::filesystem::path device_dir, std::ostream& out);
-  void wait_for_press(const Request& request) override;
+  void wait(const Request& request) override;
 
  private:
   std::filesystem::path device_dir_;

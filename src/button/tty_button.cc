@@ -15,7 +15,7 @@ namespace twinhsm::button {
 TtyButton::TtyButton(std::ostream& out, std::filesystem::path tty_path)
     : out_(out), tty_path_(std::move(tty_path)) {}
 
-void TtyButton::wait_for_press(const Request& request) {
+void TtyButton::wait(const Request& request) {
   detail::Clock::time_point deadline = detail::deadline_for(request);
   detail::Fd tty(::open(tty_path_.c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
   if (!tty.valid()) {

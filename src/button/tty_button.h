@@ -17,7 +17,7 @@ class TtyButton : public Button {
   explicit TtyButton(std::ostream& out, std::filesystem::path tty_path = "/dev/tty");
   // wait_for_press throws UsageError("the tty button needs a terminal ...") if the terminal
   // cannot be opened, and Error if it goes away while waiting.
-  void wait_for_press(const Request& request) override;
+  void wait(const Request& request) override;
 
  private:
   std::ostream& out_;

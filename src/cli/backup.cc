@@ -10,7 +10,6 @@
 #include "button/button.h"
 #include "cli/commands.h"
 #include "device/device.h"
-#include "token/settings.h"
 
 namespace twinhsm::cli {
 
@@ -23,19 +22,9 @@ std::string iso_time(uint64_t t) {
   return buf;
 }
 
-// authorize waits for the device's button to authorize action.
-void authorize(device::Device& d, const std::string& action) {
-  namespace s = token::settings;
-  std::string spec = d.store().setting_text(s::kButtonBackend).value_or("socket");
-  auto timeout = s::read_uint(d.store(), s::kButtonTimeout, s::kDefaultButtonTimeout);
-  auto button = button::make_button(spec, d.dir(), d.secure_element().insecure_auto_button_allowed,
-                                    std::cerr);
-  button->wait_for_press({action, std::chrono::seconds(timeout)});
-}
-
 nlohmann::ordered_json header_json(const backup::BackupReader& r) {
   const backup::Header& h = r.header();
-  return {{"format_version", backup::kFormatVersion},
+  return {{"format_version", h.version},
           {"backup_id", to_hex(h.backup_id)},
           {"diversifier", h.diversifier},
           {"source_serial", h.serial},
@@ -69,9 +58,11 @@ void add_backup_commands(CLI::App& app) {
     if (!c->force && std::filesystem::exists(c->file)) {
       throw UsageError(c->file + " exists; give --force to replace it");
     }
-    authorize(*d, "backup of device " + d->secure_element().serial + " to " + c->file);
+    button::Press press = d->wait_for_press(
+        "backup of device " + d->secure_element().serial + " to " + c->file, std::cerr);
     backup::AtomicFile out(c->file, c->force);
-    backup::Header h = backup::write_backup(*d, backup::CreateParams::random(), out);
+    backup::Header h =
+        backup::write_backup(*d, backup::CreateParams::random(), out, std::move(press));
     out.commit();
     std::cout << "backup written to " << c->file << " (" << out.size() << " bytes): "
               << h.counts.public_objects << " public and " << h.counts.private_objects
@@ -101,7 +92,7 @@ void add_backup_commands(CLI::App& app) {
   add_device_option(verify, v->dir);
   verify->add_option("file", v->file, "Backup file")->required();
   verify->callback([v] {
-    auto d = device::Device::open(v->dir);
+    auto d = device::Device::open(v->dir, device::Device::OpenFor::restore);
     backup::BackupReader r(v->file);
     backup::check_restorable(*d, r);
     uint64_t records = 0;
@@ -117,16 +108,19 @@ void add_backup_commands(CLI::App& app) {
   restore->add_option("file", rs->file, "Backup file")->required();
   restore->add_flag("--force", rs->force, "Replace an initialized token");
   restore->callback([rs] {
-    auto d = device::Device::open(rs->dir);
+    // A device whose store was refused (a TPM device's rolled-back store) is restored all the same.
+    auto d = device::Device::open(rs->dir, device::Device::OpenFor::restore);
     backup::BackupReader r(rs->file);
     backup::check_restorable(*d, r);
     if (d->token().initialized() && !rs->force) {
       throw UsageError("the token of " + rs->dir +
                        " is initialized; give --force to replace it and all its objects");
     }
-    authorize(*d, "restore of " + rs->file + " onto device " + d->secure_element().serial +
-                      " (replaces its token)");
-    backup::restore(*d, r);
+    button::Press press = d->wait_for_press("restore of " + rs->file + " onto device " +
+                                                d->secure_element().serial +
+                                                " (replaces its token)",
+                                            std::cerr);
+    backup::restore(*d, r, std::move(press));
     const auto& h = r.header();
     std::cout << "restored " << h.counts.public_objects << " public and " << h.counts.private_objects
               << " private objects from " << rs->file << " (device " << h.serial << ", "

@@ -14,6 +14,36 @@ namespace twinhsm::cli {
 
 namespace {
 
+nlohmann::ordered_json secure_element_json(const device::SecureElement& se) {
+  nlohmann::ordered_json j;
+  j["backend"] = se.backend();
+  if (auto tpm = se.describe_tpm()) {
+    j["tcti"] = tpm->tcti;
+    j["tpm_manufacturer"] = tpm->manufacturer;
+    j["tpm_vendor"] = tpm->vendor;
+    j["tpm_firmware"] = tpm->firmware;
+    j["nv_index"] = tpm->nv_index;
+    j["dictionary_attack"] = {{"failures", tpm->lockout_failures},
+                              {"max_tries", tpm->lockout_max_tries},
+                              {"recovery_seconds", tpm->lockout_recovery_seconds},
+                              {"in_lockout", tpm->in_lockout}};
+  }
+  return j;
+}
+
+std::string secure_element_text(const nlohmann::ordered_json& se) {
+  if (se["backend"] == "file") {
+    return "file (simulated, for development and tests: the directory holds the key)";
+  }
+  const auto& da = se["dictionary_attack"];
+  return "TPM " + se["tpm_manufacturer"].get<std::string>() + " " +
+         se["tpm_vendor"].get<std::string>() + ", firmware " +
+         se["tpm_firmware"].get<std::string>() + ", via " + se["tcti"].get<std::string>() + "\n                     NV counter " + se["nv_index"].get<std::string>() + "; " +
+         std::to_string(da["failures"].get<uint32_t>()) + " of " +
+         std::to_string(da["max_tries"].get<uint32_t>()) + " wrong PINs before lockout" +
+         (da["in_lockout"].get<bool>() ? " (IN LOCKOUT)" : "");
+}
+
 nlohmann::ordered_json device_info(device::Device& d) {
   namespace s = token::settings;
   token::Token& t = d.token();
@@ -26,6 +56,7 @@ nlohmann::ordered_json device_info(device::Device& d) {
   j["diversifier"] = d.secure_element().diversifier;
   j["dbk_fingerprint"] = d.secure_element().fingerprint();
   j["firmware_key_is_development"] = device::firmware_key_is_development();
+  j["secure_element"] = secure_element_json(d.secure_element());
   j["token"] = {{"label", t.label()},
                 {"initialized", so.initialized},
                 {"user_pin_initialized", user.initialized},
@@ -56,6 +87,7 @@ void print_info(const nlohmann::ordered_json& j) {
                     ? "public development key (this build protects nothing at rest)"
                     : "vendor key")
             << "\n"
+            << "secure element:      " << secure_element_text(j["secure_element"]) << "\n"
             << "token:               "
             << (t["initialized"].get<bool>() ? "initialized, label \"" + t["label"].get<std::string>() + "\""
                                              : std::string("not initialized"))
@@ -140,7 +172,7 @@ void add_device_commands(CLI::App& app) {
   set_button->add_option("--timeout", b->timeout, "Seconds to wait for a press (1 to 3600)");
   set_button->callback([b] {
     namespace s = token::settings;
-    device::validate_button_backend(b->backend);
+    button::validate_spec(b->backend);
     if (b->timeout && (*b->timeout < 1 || *b->timeout > 3600)) {
       throw UsageError("--timeout must be between 1 and 3600 seconds");
     }

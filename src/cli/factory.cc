@@ -82,12 +82,17 @@ void add_factory_commands(CLI::App& app) {
   pers->add_option("--key-policy", p->options.key_policy,
                    "strict (default): no key both wraps keys and encrypts data; compatible: such "
                    "keys may be made for legacy applications, and never wrap a sensitive key");
+  pers->add_option("--secure-element", p->options.secure_element,
+                   "file (default: a file in DIR, for development and tests) or tpm:TCTI (a TPM "
+                   "2.0 holds the key: tpm:device:/dev/tpmrm0, tpm:tabrmd, "
+                   "tpm:swtpm:host=H,port=P)");
   pers->callback([p] {
     crypto::SecureBytes master = read_master_key(p->master_key);
     device::Device::personalize(p->dir, master, p->options);
-    auto se = device::SecureElement::read(p->dir);
-    std::cout << "personalized device " << se.serial << " (diversifier " << se.diversifier
-              << ", backup key fingerprint " << se.fingerprint() << ") in " << p->dir << "\n";
+    auto se = device::SecureElement::open(p->dir);
+    std::cout << "personalized device " << se->serial << " (diversifier " << se->diversifier
+              << ", backup key fingerprint " << se->fingerprint() << ", secure element "
+              << se->backend() << ") in " << p->dir << "\n";
     if (p->options.button == "insecure-auto") {
       std::cerr << "twinhsm: warning: the insecure-auto button presses itself; use it only for tests\n";
     }

@@ -21,7 +21,8 @@ std::string explain(const std::exception& e) {
     case CKR_PIN_LOCKED:
       return std::string(e.what());
     case CKR_PIN_LEN_RANGE:
-      return "the PIN must be 4 to 255 characters";
+      return "the PIN must be " + std::to_string(token::kMinPinLength) + " to " +
+             std::to_string(token::kMaxPinLength) + " characters";
     case CKR_USER_PIN_NOT_INITIALIZED:
       return "the user PIN is not set: run 'twinhsm token init-pin'";
     case CKR_USER_TYPE_INVALID:

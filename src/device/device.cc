@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "crypto/random.h"
 #include "device/device_keys.h"
+#include "device/file_secure_element.h"
+#include "device/tpm_secure_element.h"
 #include "fs/durable.h"
 #include "fs/owned_file.h"
 #include "token/algorithm_policy.h"
@@ -15,43 +17,56 @@
 
 namespace twinhsm::device {
 
-std::unique_ptr<Device> Device::open(const std::filesystem::path& dir) {
+std::unique_ptr<Device> Device::open(const std::filesystem::path& dir, OpenFor purpose) {
   std::unique_ptr<Device> d(new Device());
   d->dir_ = dir;
-  d->se_ = SecureElement::read(dir);
-  DeviceKeys keys = derive_device_keys(d->se_.dbk);
+  d->se_ = SecureElement::open(dir);
+  DeviceKeys keys = derive_device_keys(*d->se_);
   auto db = dir / kStoreFile;
   if (!std::filesystem::exists(db)) {
     throw UsageError("the device in " + dir.string() + " has no store (" + db.string() +
                      " is missing); restore a backup onto it");
   }
   d->store_ = std::make_unique<store::Store>(db, std::move(keys.row_key), false);
-  d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token));
+  if (auto counter = d->se_->rollback_counter()) {
+    d->store_->anchor_to(std::move(counter));
+    if (purpose == OpenFor::use) {
+      d->store_->verify_anchor();
+    }
+  }
+  d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token),
+                                             d->se_->pin_guard(*d->store_));
+  try {
+    d->token_->migrate_rows();  // rows of the first encoding: the public ones, now
+  } catch (const StoreError&) {  // a read-only device: they are read as they are
+  }
   return d;
 }
 
-void validate_button_backend(const std::string& spec) {
-  if (spec == "socket" || spec == "tty" || spec == "insecure-auto") {
-    return;
+namespace {
+
+// tcti_of returns the TCTI of a --secure-element value, "" for a file; UsageError if invalid.
+std::string tcti_of(const std::string& spec) {
+  if (spec == "file") {
+    return "";
   }
-  if (spec.rfind("gpio:", 0) == 0) {
-    auto rest = spec.substr(5);
-    for (const char* edge : {":rising", ":falling"}) {
-      std::string_view e(edge);
-      if (rest.size() > e.size() && rest.compare(rest.size() - e.size(), e.size(), e) == 0) {
-        rest.resize(rest.size() - e.size());
-        break;
-      }
-    }
-    auto colon = rest.rfind(':');
-    if (colon != std::string::npos && colon > 0 && colon + 1 < rest.size() &&
-        rest.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
-      return;
-    }
+  if (spec.rfind("tpm:", 0) == 0 && spec.size() > 4 &&
+      spec.find_first_of("\r\n") == std::string::npos) {
+    return spec.substr(4);
   }
-  throw UsageError("unknown button backend '" + spec +
-                   "': use socket, tty, gpio:CHIP:LINE[:rising|falling] (e.g. gpio:gpiochip0:17) or "
-                   "insecure-auto");
+  throw UsageError("unknown secure element '" + spec +
+                   "': use file, or tpm:TCTI (e.g. tpm:device:/dev/tpmrm0, tpm:tabrmd, "
+                   "tpm:swtpm:host=127.0.0.1,port=2321)");
+}
+
+}  // namespace
+
+button::Press Device::wait_for_press(const std::string& action, std::ostream& out) {
+  namespace s = token::settings;
+  std::string spec = store_->setting_text(s::kButtonBackend).value_or("socket");
+  auto timeout = s::read_uint(*store_, s::kButtonTimeout, s::kDefaultButtonTimeout);
+  auto button = button::make_button(spec, dir_, se_->insecure_auto_button_allowed, out);
+  return button->wait_for_press({action, std::chrono::seconds(timeout)});
 }
 
 void Device::personalize(const std::filesystem::path& dir, std::span<const uint8_t> master_key,
@@ -75,7 +90,8 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
   if (o.button_timeout_seconds < 1 || o.button_timeout_seconds > 3600) {
     throw UsageError("--button-timeout must be between 1 and 3600 seconds");
   }
-  validate_button_backend(o.button);
+  button::validate_spec(o.button);
+  std::string tcti = tcti_of(o.secure_element);
   if (!token::key_policy_from_name(o.key_policy)) {
     throw UsageError("--key-policy must be strict or compatible");
   }
@@ -89,38 +105,47 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     throw UsageError(dir.string() + " holds a store but no secure element; remove " +
                      (dir / kStoreFile).string() + " if it is a leftover");
   }
-  fs::make_private_dir(dir);
-
-  SecureElement se;
-  se.serial = o.serial.empty() ? to_hex(crypto::random_bytes(8)) : o.serial;
-  se.diversifier = o.diversifier;
-  se.dbk = derive_dbk(master_key, o.diversifier);
-  se.insecure_auto_button_allowed = o.button == "insecure-auto";
-  DeviceKeys keys = derive_device_keys(se.dbk);
+  std::string serial = o.serial.empty() ? to_hex(crypto::random_bytes(8)) : o.serial;
+  bool auto_button = o.button == "insecure-auto";
+  crypto::SecureBytes dbk = derive_dbk(master_key, o.diversifier);
+  std::unique_ptr<SecureElement> se;
+  if (tcti.empty()) {
+    se = std::make_unique<FileSecureElement>(serial, o.diversifier, auto_button, std::move(dbk));
+  } else {
+    se = std::make_unique<TpmSecureElement>(
+        TpmSecureElement::program(serial, o.diversifier, auto_button, tcti, dbk));
+  }
   auto db = dir / kStoreFile;
   try {
+    DeviceKeys keys = derive_device_keys(*se);
+    fs::make_private_dir(dir);
     store::Store store(db, std::move(keys.row_key), true);
-    store::Store::WriteTransaction tx(store);
+    if (auto counter = se->rollback_counter()) {
+      store.anchor_to(std::move(counter));
+    }
+    store::Store::WriteTransaction tx(store, store::Anchoring::rebuild);
     store.put_setting(token::settings::kPbkdf2Iterations, std::to_string(o.pbkdf2_iterations));
     store.put_setting(token::settings::kMaxLoginFailures, std::to_string(o.max_login_failures));
     store.put_setting(token::settings::kButtonBackend, o.button);
     store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
     store.put_setting(token::settings::kKeyPolicy, o.key_policy);
     store.put_setting(token::settings::kAlgorithms, o.algorithms);
+    store.put_setting(token::settings::kRowEncoding, "2");
     tx.commit();
     // SQLite gives its -wal and -shm files the database file's mode.
     fs::UniqueFd file = fs::open_owned(db, O_RDONLY, fs::owner_of(dir));
     if (!file.valid() || ::fchmod(file.get(), 0600) != 0) {
       throw UsageError("cannot make " + db.string() + " private (mode 0600)");
     }
+    // The secure element is written last: a directory is a device only once it exists.
+    se->write(dir);
   } catch (...) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
       std::filesystem::remove(db.string() + suffix);
     }
+    se->discard();
     throw;
   }
-  // The secure element is written last: a directory is a device only once it exists.
-  se.write(dir);
 }
 
 std::filesystem::path default_device_dir() {

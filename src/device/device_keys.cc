@@ -1,6 +1,5 @@
 #include "device/device_keys.h"
 
-#include "crypto/kdf.h"
 #include "device/firmware_key.h"
 
 namespace twinhsm::device {
@@ -11,17 +10,17 @@ crypto::SecureBytes device_root(std::span<const uint8_t> dbk) {
   return root;
 }
 
-DeviceKeys derive_device_keys(std::span<const uint8_t> dbk) {
-  crypto::SecureBytes root = device_root(dbk);
-  auto derive = [&](std::string_view label) {
-    return crypto::kbkdf_counter_hmac_sha256(root, label, ByteView(), 32);
-  };
-  DeviceKeys keys;
-  keys.row_key = derive("twinhsm row authentication key v1");
-  keys.token.login_secret = derive("twinhsm login secret v1");
-  keys.token.object_key = derive("twinhsm public object key v1");
-  keys.token.index_key = derive("twinhsm public index key v1");
-  return keys;
+DeviceKeys derive_device_keys(const SecureElement& se) {
+  auto keys = se.derive({{"twinhsm row authentication key v1", {}, 32},
+                         {"twinhsm login secret v1", {}, 32},
+                         {"twinhsm public object key v1", {}, 32},
+                         {"twinhsm public index key v1", {}, 32}});
+  DeviceKeys out;
+  out.row_key = std::move(keys[0]);
+  out.token.login_secret = std::move(keys[1]);
+  out.token.object_key = std::move(keys[2]);
+  out.token.index_key = std::move(keys[3]);
+  return out;
 }
 
 }  // namespace twinhsm::device

@@ -50,9 +50,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
                CK_ULONG_PTR out_len) {
   return guard("C_Digest", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
-      require(!op.multi_part, CKR_OPERATION_ACTIVE,
-              "a multi-part digest must end with C_DigestFinal");
+    run_step(ref->digest, ref.token(), Part::single, [&](DigestOperation& op) {
       ByteView in = input(data, data_len);
       if (!give_output(out, out_len, crypto::digest_size(op.alg))) {
         return;
@@ -66,8 +64,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
   return guard("C_DigestUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
-      op.multi_part = true;
+    run_step(ref->digest, ref.token(), Part::multi, [&](DigestOperation& op) {
       op.digester->update(input(part, part_len));
     });
   });
@@ -76,8 +73,7 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_
 CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
   return guard("C_DigestKey", arg(session) + ", key=" + arg(key), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->digest, ref.token(), [&](DigestOperation& op) {
-      op.multi_part = true;
+    run_step(ref->digest, ref.token(), Part::multi, [&](DigestOperation& op) {
       token::ObjectPtr obj = token::find_key(ref.token(), key);
       op.digester->update(token::digestible_value(obj->attrs));
     });
@@ -87,7 +83,8 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
 CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return guard("C_DigestFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->digest, ref.token(), [&](DigestOperation&) { finish(ref->digest, out, out_len); });
+    run_step(ref->digest, ref.token(), Part::multi,
+             [&](DigestOperation&) { finish(ref->digest, out, out_len); });
   });
 }
 

@@ -56,8 +56,7 @@ bool deliver(CipherOperationState& s, Step step, std::optional<size_t> size, CK_
 
 void one_shot(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in,
               CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  run_step(op, token, [&](CipherOperationState& s) {
-    require(!s.multi_part, CKR_OPERATION_ACTIVE, "a multi-part operation must end with Final");
+  run_step(op, token, Part::single, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
     // Bulk data of a known output size goes straight into the caller's buffer.
     std::optional<size_t> size = s.cipher->output_size(data.size());
@@ -76,20 +75,61 @@ void one_shot(std::optional<CipherOperationState>& op, const token::Token& token
 
 void update(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in, CK_ULONG in_len,
             CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  run_step(op, token, [&](CipherOperationState& s) {
+  run_step(op, token, Part::multi, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
-    s.multi_part = true;
     deliver(s, Step::update, s.cipher->update_size(data.size()), out, out_len,
             [&] { return s.cipher->update(data); });
   });
 }
 
 void final(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  run_step(op, token, [&](CipherOperationState& s) {
+  run_step(op, token, Part::multi, [&](CipherOperationState& s) {
     if (deliver(s, Step::finish, s.cipher->finish_size(), out, out_len,
                 [&] { return s.cipher->finish(); })) {
       op.reset();
     }
+  });
+}
+
+// Each entry point, for encryption (encrypt true) and decryption.
+std::optional<CipherOperationState>& slot_of(Session& s, bool encrypt) {
+  return encrypt ? s.encrypt : s.decrypt;
+}
+
+CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+           CK_OBJECT_HANDLE key, bool encrypt) {
+  return guard(name, arg(session) + ", key=" + arg(key), [&] {
+    SessionRef ref = library().session(session);
+    std::optional<CipherOperationState>& op = slot_of(*ref, encrypt);
+    if (ended_by_null_mechanism(mechanism, op)) {
+      return;
+    }
+    require(!op.has_value(), CKR_OPERATION_ACTIVE, "an operation of this kind is active");
+    op = start(ref, mechanism, key, encrypt);
+  });
+}
+
+CK_RV single(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK_BYTE_PTR in,
+             CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return guard(name, arg(session), [&] {
+    SessionRef ref = library().session(session);
+    one_shot(slot_of(*ref, encrypt), ref.token(), in, in_len, out, out_len);
+  });
+}
+
+CK_RV part(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK_BYTE_PTR in,
+           CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  return guard(name, arg(session), [&] {
+    SessionRef ref = library().session(session);
+    update(slot_of(*ref, encrypt), ref.token(), in, in_len, out, out_len);
+  });
+}
+
+CK_RV last(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK_BYTE_PTR out,
+           CK_ULONG_PTR out_len) {
+  return guard(name, arg(session), [&] {
+    SessionRef ref = library().session(session);
+    final(slot_of(*ref, encrypt), ref.token(), out, out_len);
   });
 }
 
@@ -98,71 +138,33 @@ void final(std::optional<CipherOperationState>& op, const token::Token& token, C
 extern "C" {
 
 CK_RV C_EncryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
-  return guard("C_EncryptInit", arg(session) + ", key=" + arg(key), [&] {
-    SessionRef ref = library().session(session);
-    if (ended_by_null_mechanism(mechanism, ref->encrypt)) {
-      return;
-    }
-    require(!ref->encrypt.has_value(), CKR_OPERATION_ACTIVE, "an encryption is active");
-    ref->encrypt = start(ref, mechanism, key, true);
-  });
+  return init("C_EncryptInit", session, mechanism, key, true);
 }
-
 CK_RV C_Encrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
                 CK_ULONG_PTR out_len) {
-  return guard("C_Encrypt", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    one_shot(ref->encrypt, ref.token(), data, data_len, out, out_len);
-  });
+  return single("C_Encrypt", session, true, data, data_len, out, out_len);
 }
-
-CK_RV C_EncryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
+CK_RV C_EncryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part_in, CK_ULONG part_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_EncryptUpdate", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    update(ref->encrypt, ref.token(), part, part_len, out, out_len);
-  });
+  return part("C_EncryptUpdate", session, true, part_in, part_len, out, out_len);
 }
-
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_EncryptFinal", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    final(ref->encrypt, ref.token(), out, out_len);
-  });
+  return last("C_EncryptFinal", session, true, out, out_len);
 }
 
 CK_RV C_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
-  return guard("C_DecryptInit", arg(session) + ", key=" + arg(key), [&] {
-    SessionRef ref = library().session(session);
-    if (ended_by_null_mechanism(mechanism, ref->decrypt)) {
-      return;
-    }
-    require(!ref->decrypt.has_value(), CKR_OPERATION_ACTIVE, "a decryption is active");
-    ref->decrypt = start(ref, mechanism, key, false);
-  });
+  return init("C_DecryptInit", session, mechanism, key, false);
 }
-
 CK_RV C_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
                 CK_ULONG_PTR out_len) {
-  return guard("C_Decrypt", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    one_shot(ref->decrypt, ref.token(), data, data_len, out, out_len);
-  });
+  return single("C_Decrypt", session, false, data, data_len, out, out_len);
 }
-
-CK_RV C_DecryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
+CK_RV C_DecryptUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part_in, CK_ULONG part_len,
                       CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_DecryptUpdate", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    update(ref->decrypt, ref.token(), part, part_len, out, out_len);
-  });
+  return part("C_DecryptUpdate", session, false, part_in, part_len, out, out_len);
 }
-
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_DecryptFinal", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    final(ref->decrypt, ref.token(), out, out_len);
-  });
+  return last("C_DecryptFinal", session, false, out, out_len);
 }
 
 }  // extern "C"

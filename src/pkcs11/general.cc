@@ -37,7 +37,8 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
     flags |= CKF_USER_PIN_INITIALIZED;
   }
   // COUNT_LOW: a wrong PIN was given since the last success; FINAL_TRY: the next wrong PIN
-  // locks (with a limit of 1, always); LOCKED: at the limit.
+  // locks (with a limit of 1, always); LOCKED: at the limit. A TPM device's TPM counts too
+  // (token::PinState::guard_remaining).
   auto pin_flags = [&](const token::PinState& s, CK_FLAGS low, CK_FLAGS final_try, CK_FLAGS locked) {
     if (!s.initialized) {
       return;
@@ -49,7 +50,7 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
     if (s.failures > 0) {
       flags |= low;
     }
-    if (s.failures + 1 == s.max_failures) {
+    if (s.final_try()) {
       flags |= final_try;
     }
   };
@@ -61,8 +62,8 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
   info->ulSessionCount = all;
   info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
   info->ulRwSessionCount = rw;
-  info->ulMaxPinLen = 255;
-  info->ulMinPinLen = 4;
+  info->ulMaxPinLen = token::kMaxPinLength;
+  info->ulMinPinLen = token::kMinPinLength;
   info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;

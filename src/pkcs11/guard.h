@@ -21,9 +21,14 @@ void end_private_operations_of(const token::Token& token) noexcept;
 template <class Body>
 CK_RV guard(const char* name, const std::string& details, Body&& body) noexcept {
   CK_RV rv;
+  const token::Token* logged_out = nullptr;
   try {
     body();
     rv = CKR_OK;
+  } catch (const token::LoggedOutByAnotherProcess& e) {
+    rv = e.rv();
+    logged_out = &e.token();
+    log::message(std::string(name) + ": " + e.what());
   } catch (const token::CkError& e) {
     rv = e.rv();
     if (log::enabled() && rv != CKR_BUFFER_TOO_SMALL) {
@@ -45,7 +50,7 @@ CK_RV guard(const char* name, const std::string& details, Body&& body) noexcept 
   }
   log::call(name, details, rv);
   // After the body: the call's session lock is released, as end_private_operations needs.
-  if (const token::Token* logged_out = token::take_logged_out_by_another_process()) {
+  if (logged_out) {
     end_private_operations_of(*logged_out);
   }
   return rv;

@@ -128,7 +128,7 @@ void Library::teardown() noexcept {
       abandon_locked();
     }
     sessions_.clear();
-    slots_.clear();
+    std::vector<std::unique_ptr<Slot>>().swap(slots_);  // at dlclose the Library goes unfreed
     initialized_ = false;
   } catch (...) {  // nothing to report to, at exit
   }
@@ -139,7 +139,8 @@ void Library::finalize() {
   std::lock_guard lock(mutex_);
   require_initialized();
   sessions_.clear();
-  slots_.clear();
+  // Capacity too: the module may be unloaded next, and the Library (never destroyed) with it.
+  std::vector<std::unique_ptr<Slot>>().swap(slots_);
   initialized_ = false;
 }
 

@@ -52,9 +52,26 @@ bool ended_by_null_mechanism(CK_MECHANISM_PTR mechanism, std::optional<Op>& op) 
   return true;
 }
 
+// Part is the kind of call a step is: the single-part function (C_Encrypt, C_Sign, ...) or the
+// multi-part ones (C_*Update, C_*Final, C_DigestKey).
+enum class Part { single, multi };
+
+// run_step runs one step of the active operation. An operation is single-part or multi-part from
+// its first step on (PKCS#11 3.0 5.2: a size query of C_Encrypt leaves a single-part encryption
+// that only C_Encrypt continues): a call of the other kind gets CKR_OPERATION_ACTIVE and, as every
+// error but CKR_BUFFER_TOO_SMALL does, ends the operation (pkcs11-tool ends an operation so).
 template <class Op, class Body>
-void run_step(std::optional<Op>& op, const token::Token& token, Body&& body) {
+void run_step(std::optional<Op>& op, const token::Token& token, Part part, Body&& body) {
   token::require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
+  if (part == Part::single ? op->multi_part : op->single_part) {
+    op.reset();
+    throw token::CkError(CKR_OPERATION_ACTIVE,
+                         part == Part::single
+                             ? "a multi-part operation was active: only C_*Update/C_*Final continue it"
+                             : "a single-part operation was active: only its single-part function "
+                               "continues it");
+  }
+  (part == Part::single ? op->single_part : op->multi_part) = true;
   try {
     if constexpr (requires { op->key_use; }) {
       op->key_use.check(token);

@@ -23,12 +23,14 @@ struct FindOperation {
 
 struct SignOperation {
   std::unique_ptr<token::SignatureOperation> op;
-  bool multi_part = false;  // C_*Update was called: only C_*Final may follow
+  bool single_part = false;  // C_Sign/C_Verify was called (a size query): only it continues
+  bool multi_part = false;   // C_*Update was called: only C_*Update and C_*Final continue
   KeyUse key_use;
 };
 
 struct CipherOperationState {
   std::unique_ptr<token::CipherOperation> cipher;
+  bool single_part = false;  // as SignOperation's
   bool multi_part = false;
   KeyUse key_use;
   // Output computed for a call whose length could not be known beforehand (decryption with
@@ -45,7 +47,8 @@ struct CipherOperationState {
 struct DigestOperation {
   crypto::DigestAlg alg = crypto::DigestAlg::sha256;
   std::optional<crypto::Digester> digester;
-  bool multi_part = false;  // C_DigestUpdate or C_DigestKey was called: only C_DigestFinal may follow
+  bool single_part = false;  // C_Digest was called (a size query): only C_Digest continues
+  bool multi_part = false;   // C_DigestUpdate or C_DigestKey was called
 };
 
 // MessageCipherState: a message-based encryption or decryption (C_Message{En,De}cryptInit).

@@ -53,6 +53,16 @@ CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechani
   });
 }
 
+// update is C_SignUpdate (sign) or C_VerifyUpdate.
+CK_RV update(const char* name, CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
+             bool sign) {
+  return guard(name, arg(session), [&] {
+    SessionRef ref = library().session(session);
+    run_step(sign ? ref->sign : ref->verify, ref.token(), Part::multi,
+             [&](SignOperation& op) { op.op->update(input(part, part_len)); });
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -65,8 +75,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_
              CK_ULONG_PTR sig_len) {
   return guard("C_Sign", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->sign, ref.token(), [&](SignOperation& op) {
-      require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part signature must end with C_SignFinal");
+    run_step(ref->sign, ref.token(), Part::single, [&](SignOperation& op) {
       ByteView in = input(data, data_len);
       if (!give_output(sig, sig_len, op.op->size())) {
         return;
@@ -78,19 +87,14 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
-  return guard("C_SignUpdate", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    run_step(ref->sign, ref.token(), [&](SignOperation& op) {
-      op.multi_part = true;
-      op.op->update(input(part, part_len));
-    });
-  });
+  return update("C_SignUpdate", session, part, part_len, true);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
   return guard("C_SignFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->sign, ref.token(), [&](SignOperation&) { finish_signature(ref->sign, sig, sig_len); });
+    run_step(ref->sign, ref.token(), Part::multi,
+             [&](SignOperation&) { finish_signature(ref->sign, sig, sig_len); });
   });
 }
 
@@ -102,8 +106,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
                CK_ULONG sig_len) {
   return guard("C_Verify", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->verify, ref.token(), [&](SignOperation& op) {
-      require(!op.multi_part, CKR_OPERATION_ACTIVE, "a multi-part verification must end with C_VerifyFinal");
+    run_step(ref->verify, ref.token(), Part::single, [&](SignOperation& op) {
       op.op->update(input(data, data_len));
       finish_verify(ref->verify, input(sig, sig_len));
     });
@@ -111,19 +114,14 @@ CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 }
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
-  return guard("C_VerifyUpdate", arg(session), [&] {
-    SessionRef ref = library().session(session);
-    run_step(ref->verify, ref.token(), [&](SignOperation& op) {
-      op.multi_part = true;
-      op.op->update(input(part, part_len));
-    });
-  });
+  return update("C_VerifyUpdate", session, part, part_len, false);
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG sig_len) {
   return guard("C_VerifyFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->verify, ref.token(), [&](SignOperation&) { finish_verify(ref->verify, input(sig, sig_len)); });
+    run_step(ref->verify, ref.token(), Part::multi,
+             [&](SignOperation&) { finish_verify(ref->verify, input(sig, sig_len)); });
   });
 }
 

@@ -63,10 +63,14 @@ Store::Store(const std::filesystem::path& path, crypto::SecureBytes row_key, boo
 
 Store::~Store() = default;
 
-Store::WriteTransaction::WriteTransaction(Store& store) : store_(store), lock_(store.mutex_) {
+Store::WriteTransaction::WriteTransaction(Store& store, Anchoring mode)
+    : store_(store), lock_(store.mutex_) {
   if (store_.tx_depth_ == 0) {
     tx_.emplace(store_.db_, Transaction::Kind::write);
     store_.tx_rollback_only_ = false;
+    if (store_.anchor_) {
+      store_.anchor_->begin(mode);  // throws, rolling back, when the store is not as anchored
+    }
   }
   ++store_.tx_depth_;
 }
@@ -83,7 +87,13 @@ void Store::WriteTransaction::commit() {
     if (store_.tx_rollback_only_) {
       throw StoreError("a nested store operation failed; nothing was written");
     }
+    if (store_.anchor_) {
+      store_.anchor_->seal();
+    }
     tx_->commit();
+    if (store_.anchor_) {
+      store_.anchor_->catch_up();
+    }
   }
   committed_ = true;
 }
@@ -115,6 +125,11 @@ void Store::migrate() {
         "CREATE INDEX objects_by_id ON objects(id_tag);"
         "CREATE INDEX objects_by_label ON objects(label_tag);"
         "PRAGMA user_version=1;");
+  }
+  if (version < 2) {
+    db_.exec(
+        "CREATE TABLE device_state(key TEXT PRIMARY KEY, value BLOB NOT NULL, mac BLOB NOT NULL);"
+        "PRAGMA user_version=2;");
   }
   // Later schema versions add their steps here, each ending with PRAGMA user_version=N.
   tx.commit();
@@ -192,6 +207,33 @@ std::map<std::string, Bytes> Store::settings() {
     out.emplace(std::move(key), std::move(value));
   }
   return out;
+}
+
+std::optional<Bytes> Store::device_state(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT value, mac FROM device_state WHERE key = ?");
+  st.bind(1, key);
+  if (!st.step()) {
+    return std::nullopt;
+  }
+  Bytes value = st.column_blob(0);
+  check_mac("device_state", {setting_fields(key, value).bytes()}, st.column_blob(1),
+            "device state " + std::string(key));
+  return value;
+}
+
+void Store::put_device_state(std::string_view key, ByteView value) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "INSERT OR REPLACE INTO device_state(key, value, mac) VALUES(?, ?, ?)");
+  st.bind(1, key).bind(2, value);
+  st.bind(3, ByteView(row_mac("device_state", {setting_fields(key, value).bytes()})));
+  st.run();
+}
+
+void Store::delete_device_state(std::string_view key) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "DELETE FROM device_state WHERE key = ?");
+  st.bind(1, key).run();
 }
 
 std::optional<RoleRow> Store::role(int role) {

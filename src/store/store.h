@@ -19,6 +19,7 @@
 
 #include "common/bytes.h"
 #include "crypto/secure_bytes.h"
+#include "store/anchor.h"
 #include "store/sqlite.h"
 
 namespace twinhsm::store {
@@ -70,7 +71,8 @@ class Store {
   // makes the outer commit fail (StoreError), so nothing half-done lands.
   class WriteTransaction {
    public:
-    explicit WriteTransaction(Store& store);
+    // mode matters only on an anchored store (anchor_to), for the outermost transaction.
+    explicit WriteTransaction(Store& store, Anchoring mode = Anchoring::check);
     ~WriteTransaction();
     WriteTransaction(const WriteTransaction&) = delete;
     WriteTransaction& operator=(const WriteTransaction&) = delete;
@@ -94,6 +96,18 @@ class Store {
   };
 
   int schema_version();
+
+  // anchor_to binds the store to counter (store/anchor.h): from now on every write transaction
+  // checks and renews the anchor. verify_anchor checks the whole store against it (IntegrityError
+  // when it does not match). Without anchor_to (a file device) there is no anchor.
+  void anchor_to(std::unique_ptr<RollbackCounter> counter);
+  void verify_anchor();
+
+  // Device state: rows of this device's own that a backup does not carry (the anchor, the TPM's
+  // PIN records), authenticated like every row.
+  std::optional<Bytes> device_state(std::string_view key);
+  void put_device_state(std::string_view key, ByteView value);
+  void delete_device_state(std::string_view key);
 
   // Settings: small named values (device and token settings).
   std::optional<Bytes> setting(std::string_view key);
@@ -134,7 +148,7 @@ class Store {
   int64_t data_version();
 
   // Makes tables and indexes exist at the current schema version.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   Bytes row_mac(std::string_view table, const std::vector<ByteView>& fields) const;
@@ -142,6 +156,7 @@ class Store {
                  std::string_view what) const;
   ObjectRow read_object_row(Statement& st) const;
   void migrate();
+  friend class Anchor;  // reads the MAC columns and writes its row inside the transactions
 
   std::recursive_mutex mutex_;
   int tx_depth_ = 0;             // open transactions, guarded by mutex_
@@ -149,6 +164,7 @@ class Store {
   std::filesystem::path path_;
   Database db_;
   crypto::SecureBytes row_key_;
+  std::unique_ptr<Anchor> anchor_;  // after db_: destroyed before it
   // Prepared once (after db_, so destroyed before it): the statements on every operation's path.
   std::unique_ptr<Statement> data_version_st_, object_st_;
 };

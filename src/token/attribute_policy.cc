@@ -26,6 +26,10 @@ void set_default(AttributeMap& a, CK_ATTRIBUTE_TYPE type, bool value) {
 
 }  // namespace
 
+bool is_secret_key_type(CK_KEY_TYPE type) {
+  return rules::key_type_bit(type) == rules::kSym;
+}
+
 CK_OBJECT_CLASS object_class(const AttributeMap& attrs) {
   return attrs.get_ulong(CKA_CLASS).value_or(CK_UNAVAILABLE_INFORMATION);
 }

@@ -34,10 +34,19 @@ class AttributeMap {
   auto end() const { return values_.end(); }
   size_t size() const { return values_.size(); }
 
-  // encode gives the stored form: count (4 bytes), then per attribute type (8), length (4) and
-  // value, all big-endian, in type order. decode throws IntegrityError on malformed input.
+  // encode gives the stored form, the same on every host (docs/backup-format.md, "Attribute
+  // encoding"): the bytes ff 74 61 02, a count (4 bytes), then per attribute in type order its type
+  // (8), a form byte, a length (4) and the value, all big-endian; CK_ULONG values (form 1) and
+  // CKA_ALLOWED_MECHANISMS (form 2) as 8-byte big-endian integers, whatever the host's CK_ULONG.
+  // decode reads it, and the first encoding (no magic: count, then type, length and the value in
+  // the host's layout), which x86-64 builds wrote before; it throws IntegrityError on malformed
+  // input or a value that does not fit this host's CK_ULONG.
   SecureBytes encode() const;
   static AttributeMap decode(ByteView data);
+  // is_portable: data is in the portable encoding (not the first one).
+  static bool is_portable(ByteView data);
+  // portable_value is a value as the portable encoding has it (index tags are made from it).
+  static SecureBytes portable_value(CK_ATTRIBUTE_TYPE type, const SecureBytes& value);
 
  private:
   std::map<CK_ATTRIBUTE_TYPE, SecureBytes> values_;

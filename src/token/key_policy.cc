@@ -33,7 +33,9 @@ std::vector<CK_MECHANISM_TYPE> allowed_mechanisms(const AttributeMap& key) {
   std::vector<CK_MECHANISM_TYPE> out;
   if (const SecureBytes* v = key.find(CKA_ALLOWED_MECHANISMS)) {
     out.resize(v->size() / sizeof(CK_MECHANISM_TYPE));
-    std::memcpy(out.data(), v->data(), out.size() * sizeof(CK_MECHANISM_TYPE));
+    if (!out.empty()) {  // an empty list has no data pointer to copy from
+      std::memcpy(out.data(), v->data(), out.size() * sizeof(CK_MECHANISM_TYPE));
+    }
   }
   return out;
 }

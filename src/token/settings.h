@@ -22,6 +22,8 @@ inline constexpr const char* kTokenLabel = "token.label";
 // Changes at every token initialization and restore, so a process that logged in before notices
 // that its storage key is no longer the token's.
 inline constexpr const char* kTokenGeneration = "token.generation";
+// "2" once every object row is in the portable attribute encoding (token/attributes.h).
+inline constexpr const char* kRowEncoding = "store.row_encoding";
 
 inline constexpr uint32_t kDefaultPbkdf2Iterations = 600000;
 inline constexpr uint32_t kDefaultMaxLoginFailures = 10;

@@ -1,6 +1,8 @@
 // Token is the PKCS#11 token of one device: its roles and logins (the storage key SK that only a
-// role's password opens), and its objects, token objects in the store and session objects in
-// memory. It enforces who may see what; the PKCS#11 layer above enforces session rules.
+// role's password opens: login.cc), and its objects, token objects in the store and session
+// objects in memory (token.cc), rows made by ObjectCodec, decoded objects kept in an ObjectCache
+// that other processes' commits invalidate (object_sync.cc). It enforces who may see what; the
+// PKCS#11 layer above enforces session rules.
 //
 // Key hierarchy (docs/key-hierarchy.md): a role's KEK = KBKDF(PBKDF2(PIN, salt, iterations) ||
 // login secret, "twinhsm role kek v1", role); the store keeps AES-KW(KEK, SK) and the salt, no
@@ -24,7 +26,12 @@
 #include "crypto/pkey.h"
 #include "store/store.h"
 #include "token/attributes.h"
+#include "token/ck_error.h"
 #include "token/key_policy.h"
+#include "token/object.h"
+#include "token/object_cache.h"
+#include "token/object_codec.h"
+#include "token/pin_guard.h"
 #include "token/role.h"
 
 namespace twinhsm::token {
@@ -37,31 +44,23 @@ struct TokenKeys {
   SecureBytes index_key;     // keys the index tags of public objects
 };
 
-// Object is one object as the token holds it. Immutable once shared: changes make a new Object.
-struct Object {
-  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-  AttributeMap attrs;
-  CK_SESSION_HANDLE owner = 0;  // session objects: the session that made it; token objects: 0
-  bool is_token() const { return owner == 0; }
-  bool is_private() const { return attrs.get_bool(CKA_PRIVATE, true); }
-
-  // The parsed key of a key object, made once on first use (key_material.h: object_pkey), so
-  // that signing does not decrypt and parse the key every time.
-  mutable std::once_flag key_once;
-  mutable std::optional<crypto::PKey> key;
-};
-using ObjectPtr = std::shared_ptr<const Object>;
-
 struct PinState {
   bool initialized = false;
-  uint32_t failures = 0;
+  uint32_t failures = 0;  // wrong PINs since the last right one (the store's count)
   uint32_t max_failures = 0;
-  bool locked() const { return initialized && failures >= max_failures; }
+  // The wrong PINs the PIN guard (a TPM: for both roles) still takes; none on a file device.
+  std::optional<uint32_t> guard_remaining;
+  bool locked() const { return initialized && (failures >= max_failures || guard_remaining == 0u); }
+  // final_try: the next wrong PIN locks the role.
+  bool final_try() const {
+    return initialized && !locked() && (failures + 1 == max_failures || guard_remaining == 1u);
+  }
 };
 
 class Token {
  public:
-  Token(store::Store& store, TokenKeys keys);
+  // pin_guard, when given, checks every PIN too (token/pin_guard.h: a TPM device's).
+  Token(store::Store& store, TokenKeys keys, std::unique_ptr<PinGuard> pin_guard = nullptr);
   ~Token();
 
   bool initialized();
@@ -119,30 +118,36 @@ class Token {
 
   store::Store& store() { return store_; }
 
+  // migrate_rows rewrites the rows still in the first attribute encoding (written by x86-64
+  // builds before the portable one; a backup of version 1 restores them): the public ones, and
+  // with the user logged in the private ones. Nothing to do once settings::kRowEncoding says so.
+  // Called when the device opens (a read-only device stays as it is), at the user's login and
+  // after a restore.
+  void migrate_rows();
+
   // Handles of session objects start here; token object handles are store ids, below it.
   static constexpr CK_OBJECT_HANDLE kSessionHandleBase = CK_OBJECT_HANDLE{1} << 40;
 
  private:
-  SecureBytes derive_kek(const store::RoleRow& row, ByteView pin) const;
+  // stretch is PBKDF2 of pin with the row's salt and iterations; derive_kek makes the role's KEK
+  // from it and the login secret.
+  SecureBytes stretch(const store::RoleRow& row, ByteView pin) const;
+  SecureBytes derive_kek(const store::RoleRow& row, const SecureBytes& stretched) const;
   SecureBytes unwrap_sk(Role role, ByteView pin);  // counts the attempt
-  store::RoleRow wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const;
+  struct WrappedSk {
+    store::RoleRow row;
+    SecureBytes stretched;  // for the PIN guard's record
+  };
+  WrappedSk wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const;
+  // store_role writes a role's new row, with the PIN guard's record of it; inside a transaction.
+  void store_role(Role role, const WrappedSk& wrapped);
   uint32_t pbkdf2_iterations();
   uint32_t max_failures();
-  // The login's keys, taken together under the lock: an object is sealed with SK and indexed
-  // with the private index key of the same login, even if a logout comes in between.
-  struct LoginKeys {
-    Role role;
-    SecureBytes sk;
-    SecureBytes index_key;
-  };
+  // The login's keys, taken together under the lock (object_codec.h).
   std::optional<LoginKeys> login_keys() const;
-  store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const LoginKeys* keys) const;
-  AttributeMap decode(const store::ObjectRow& row, const SecureBytes* sk) const;
   // read decodes a row; a private row that fails authentication because the token was restored
   // or initialized since this process logged in logs it out (CKR_USER_NOT_LOGGED_IN).
   AttributeMap read(const store::ObjectRow& row, const std::optional<SecureBytes>& sk);
-  std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
-                           const SecureBytes& key) const;
   std::optional<SecureBytes> current_sk() const;
   // materialize returns the object a row holds, from the cache while the row is unchanged
   // (its MAC is the same), else decoded and cached.
@@ -152,12 +157,17 @@ class Token {
   // and, when logged in, checks the token generation. Cheap when nothing changed.
   void sync();
   ObjectPtr lookup(CK_OBJECT_HANDLE handle);  // object, without sync
+  bool rows_portable();
+  // recently_synced: the last sync was less than kKeyFreshnessNs ago.
+  bool recently_synced() const;
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
   void check_generation();
 
   store::Store& store_;
-  TokenKeys keys_;
+  SecureBytes login_secret_;  // TokenKeys::login_secret
+  std::unique_ptr<PinGuard> pin_guard_;  // null on a file device
+  ObjectCodec codec_;
 
   // Guards the members below; shared by the lookups of objects about to be used (every
   // operation), exclusive for changes.
@@ -170,18 +180,25 @@ class Token {
   std::string generation_;  // the token generation at login
   std::atomic<uint64_t> login_epoch_{0};
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
-  // Decoded token objects by handle, with the MAC of the row they came from. Cleared at logout
-  // (private objects and parsed keys leave memory with the login) and when it grows too large.
-  std::unordered_map<CK_OBJECT_HANDLE, std::pair<Bytes, ObjectPtr>> cache_;
-  static constexpr size_t kCacheLimit = 4096;
+  ObjectCache cache_;
   int64_t synced_version_ = -1;  // the store's data_version the cache is valid for
   std::atomic<int64_t> synced_at_ns_{INT64_MIN / 2};  // steady clock of the last sync
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };
 
-// take_logged_out_by_another_process returns the token that this thread last found restored or
-// initialized by another process, and so logged out (then forgets it), or nullptr: the PKCS#11
+// LoggedOutByAnotherProcess is the CKR_USER_NOT_LOGGED_IN of a call that found the token restored
+// or initialized by another process since this one logged in, and so logged it out: the PKCS#11
 // layer then wipes the private-key state of the token's other sessions, as C_Logout does.
-Token* take_logged_out_by_another_process();
+class LoggedOutByAnotherProcess : public CkError {
+ public:
+  explicit LoggedOutByAnotherProcess(const Token& token)
+      : CkError(CKR_USER_NOT_LOGGED_IN,
+                "the token was restored or initialized by another process; log in again"),
+        token_(&token) {}
+  const Token& token() const { return *token_; }
+
+ private:
+  const Token* token_;
+};
 
 }  // namespace twinhsm::token

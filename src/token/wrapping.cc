@@ -224,9 +224,6 @@ AttributeMap unwrapped_private(const Mechanism& m, SecureBytes pkcs8, const Attr
 
 }  // namespace
 
-bool is_secret_key_type(CK_KEY_TYPE type) {
-  return rules::key_type_bit(type) == rules::kSym;
-}
 
 void check_template_fits(const AttributeMap& tmpl, const AttributeMap& attrs) {
   for (const auto& [type, value] : tmpl) {

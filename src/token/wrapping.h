@@ -43,8 +43,6 @@ AttributeMap unwrapped_attributes(const Mechanism& mechanism, const Object& unwr
                         const AttributeMap& tmpl);
 
 // Helpers for keys the token makes from values it computed (unwrapped and derived keys).
-// is_secret_key_type: a type of secret key twinhsm holds (AES, DES, generic, HMAC, ...).
-bool is_secret_key_type(CK_KEY_TYPE type);
 // check_template_fits throws CKR_TEMPLATE_INCONSISTENT if tmpl gives key material, or gives an
 // attribute a value other than the one the finished key attrs holds.
 void check_template_fits(const AttributeMap& tmpl, const AttributeMap& attrs);

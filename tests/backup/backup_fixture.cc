@@ -1,3 +1,4 @@
+#include "test_press.h"
 #include "backup_fixture.h"
 
 #include <unistd.h>
@@ -34,7 +35,7 @@ std::unique_ptr<device::Device> make_device(const std::filesystem::path& dir,
 Bytes backup_bytes(device::Device& device, const backup::CreateParams& params,
                    const std::filesystem::path& file) {
   backup::AtomicFile out(file, true);
-  backup::write_backup(device, params, out);
+  backup::write_backup(device, params, out, test::test_press());
   out.commit();
   return read_file(file);
 }

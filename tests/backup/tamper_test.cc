@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "test_press.h"
 #include "backup/restore.h"
 #include "backup_fixture.h"
 #include "crypto/kdf.h"
@@ -99,7 +100,7 @@ class BackupTamper : public ::testing::Test {
     try {
       backup::BackupReader reader(path);
       backup::check_restorable(*twin, reader);
-      backup::restore(*twin, reader);
+      backup::restore(*twin, reader, test::test_press());
     } catch (const Error& e) {
       error = e.what();
     }
@@ -204,16 +205,14 @@ TEST_F(BackupTamper, OtherPairOrOtherMasterKeyIsRefusedAndUnchanged) {
 
 TEST_F(BackupTamper, BackupHoldsNoSecretInTheClear) {
   const auto& se = source->secure_element();
-  crypto::SecureBytes root = device::device_root(se.dbk);
   backup::BackupReader reader(file);
-  crypto::SecureBytes kek = backup::derive_kek(root, reader.header());
+  crypto::SecureBytes kek = se.derive(backup::kKekLabel, backup::kek_context(reader.header()), 32);
   // SK, recomputed from the user PIN as docs/key-hierarchy.md describes.
   auto role = source->store().role(static_cast<int>(token::Role::user));
   ASSERT_TRUE(role.has_value());
   crypto::SecureBytes stretched =
       crypto::pbkdf2_hmac_sha256(as_bytes(kUserPin), role->salt, role->iterations, 32);
-  crypto::SecureBytes login_secret =
-      crypto::kbkdf_counter_hmac_sha256(root, "twinhsm login secret v1", ByteView(), 32);
+  crypto::SecureBytes login_secret = se.derive("twinhsm login secret v1", ByteView(), 32);
   stretched.insert(stretched.end(), login_secret.begin(), login_secret.end());
   crypto::SecureBytes role_kek =
       crypto::kbkdf_counter_hmac_sha256(stretched, "twinhsm role kek v1", as_bytes("user"), 32);
@@ -228,7 +227,7 @@ TEST_F(BackupTamper, BackupHoldsNoSecretInTheClear) {
   EXPECT_FALSE(contains(aes_value())) << "a key value";
   EXPECT_FALSE(contains(as_bytes(kUserPin))) << "the user PIN";
   EXPECT_FALSE(contains(as_bytes(kSoPin))) << "the SO PIN";
-  EXPECT_FALSE(contains(se.dbk)) << "the DBK";
+  EXPECT_FALSE(contains(device::derive_dbk(example_master_key(), se.diversifier))) << "the DBK";
   EXPECT_FALSE(contains(as_bytes("source-private-key"))) << "a private object's label";
 }
 

@@ -30,13 +30,17 @@
 #include <set>
 #include <sstream>
 
+#include "test_press.h"
 #include "backup/atomic_file.h"
 #include "backup/create.h"
 #include "backup/reader.h"
 #include "backup/restore.h"
 #include "crash_common.h"
 #include "device/device.h"
+#include "swtpm.h"
 #include "token/ck_error.h"
+#include "tpm/capabilities.h"
+#include "tpm/context.h"
 
 namespace twinhsm::crash {
 namespace {
@@ -63,10 +67,11 @@ class TempDir {
   fs::path path_;
 };
 
-void make_initialized_device(const fs::path& dir) {
+void make_initialized_device(const fs::path& dir, const std::string& secure_element = "file") {
   device::PersonalizeOptions o;
   o.diversifier = kDiversifier;
   o.pbkdf2_iterations = 1000;
+  o.secure_element = secure_element;
   device::Device::personalize(dir, master_key(), o);
   auto d = device::Device::open(dir);
   d->token().init_token(as_bytes(kSoPin), kTokenLabel);
@@ -338,8 +343,10 @@ RunResult run_and_kill(const std::vector<std::string>& args, int delay_us, bool 
 
 class CrashRun {
  public:
-  CrashRun() : dir_(tmp_.path() / "device"), backups_(tmp_.path() / "backups") {
-    make_initialized_device(dir_);
+  // secure_element: "file", or "tpm:TCTI" (the kills then land in TPM commands too).
+  explicit CrashRun(const std::string& secure_element = "file")
+      : dir_(tmp_.path() / "device"), backups_(tmp_.path() / "backups") {
+    make_initialized_device(dir_, secure_element);
     fs::create_directory(backups_);
   }
 
@@ -810,6 +817,29 @@ TEST(Crash, KilledAtRandomPointsLosesNothing) {
   run.run(rounds, seed);
 }
 
+// The same on a TPM device (swtpm): every write also reads and increments the TPM's NV counter,
+// every login asks the TPM, every backup and restore derives its KEK there, and a kill may land
+// in any of those commands — or between a commit and its counter increment, which the next open
+// must accept. TWINHSM_CRASH_TPM_ROUNDS (default 100) sets the number of kills.
+TEST(Crash, KilledAtRandomPointsDuringTpmWritesLosesNothing) {
+  int rounds = env_int("TWINHSM_CRASH_TPM_ROUNDS", 100);
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("TWINHSM_CRASH_SEED"); s && *s) {
+    seed = std::strtoull(s, nullptr, 10);
+  }
+  std::cout << "[crash] TPM device, seed " << seed << " (TWINHSM_CRASH_SEED), " << rounds
+            << " rounds (TWINHSM_CRASH_TPM_ROUNDS)" << std::endl;
+  test::Swtpm tpm;
+  {
+    // The check tries both user PINs after a cut-off PIN change: wrong ones must not lock the
+    // TPM out (swtpm allows 3, then one per 1000 s).
+    tpm::Context ctx(tpm.tcti());
+    tpm::set_lockout_parameters(ctx, 1000, 1, 1);
+  }
+  CrashRun run("tpm:" + tpm.tcti());
+  run.run(rounds, seed);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A full disk: a 2 MB tmpfs holding the device.
 
@@ -938,7 +968,7 @@ TEST(Crash, FullDiskFailsCleanlyAndLosesNothing) {
   }
   try {
     backup::AtomicFile out(disk / "full.twb", false);
-    backup::write_backup(*dev, backup::CreateParams::random(), out);
+    backup::write_backup(*dev, backup::CreateParams::random(), out, test::test_press());
     out.commit();
     ADD_FAILURE() << "a backup of a store that fills the disk fitted onto it";
   } catch (const UsageError& e) {

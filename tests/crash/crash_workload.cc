@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "test_press.h"
 #include "backup/atomic_file.h"
 #include "backup/create.h"
 #include "backup/reader.h"
@@ -206,7 +207,7 @@ class Workload {
     std::string args = " file=" + name;
     emit(head("begin", "backup") + args);
     backup::AtomicFile out(backups_ / name, false);
-    backup::write_backup(*device_, backup::CreateParams::random(), out);
+    backup::write_backup(*device_, backup::CreateParams::random(), out, test::test_press());
     out.commit();
     emit(head("done", "backup") + args);
     complete_backups_.push_back(name);
@@ -218,7 +219,7 @@ class Workload {
     emit(head("begin", "restore") + args);
     backup::BackupReader reader(backups_ / name);
     backup::check_restorable(*device_, reader);
-    backup::restore(*device_, reader);
+    backup::restore(*device_, reader, test::test_press());
     emit(head("done", "restore") + args);
     // The restored token has the backup's user PIN and a new generation: log in again.
     pin_ = *backup_pin(name);

@@ -10,7 +10,7 @@
 #   4. tampered files (byte flips in every header byte and in chunks, truncations at every chunk
 #      boundary and by one byte, reordered, dropped, duplicated and spliced chunks) -> verify and
 #      restore fail, target unchanged;
-#   5. a restore killed with SIGKILL after N records (TWINHSM_TEST_KILL_RESTORE_AFTER) for every N
+#   5. a restore killed with SIGKILL after N records (tests/backup/restore_killed_after) for every N
 #      -> device exactly as before;
 #   6. a backup made while another process keeps creating objects is one consistent snapshot;
 #   7. a backup's bytes hold no key value, PIN or private label in the clear;
@@ -25,7 +25,7 @@ MODULE="$(realpath -m "$2")"
 # shellcheck source=lib.sh
 source "$(dirname "$(realpath "$0")")/lib.sh"
 e2e_init
-e2e_require_built "${CLI}" "${MODULE}"
+e2e_require_built "${CLI}" "${MODULE}" "${RESTORE_KILLED_AFTER:?the e2e_backup test sets it: tests/backup/restore_killed_after}"
 
 for tool in pkcs11-tool openssl sqlite3 xxd; do
   command -v "${tool}" >/dev/null || { fail "${tool} is needed"; exit 1; }
@@ -240,7 +240,7 @@ run "${CLI}" backup inspect "${BK}/a.bak" --json
 assert_ok "backup inspect --json"
 cp "${OUT}" "${WORK}/inspect-a.json"
 I="${WORK}/inspect-a.json"
-assert_eq 1 "$(json "${I}" 'd["format_version"]')" "inspect: format version 1"
+assert_eq 2 "$(json "${I}" 'd["format_version"]')" "inspect: format version 2"
 assert_eq "${DIV}" "$(json "${I}" 'd["diversifier"]')" "inspect: the diversifier is A's"
 assert_eq "${SERIAL_A}" "$(json "${I}" 'd["source_serial"]')" "inspect: the source serial is A's"
 assert_eq "${PUB_A}" "$(json "${I}" 'd["public_objects"]')" "inspect: public object count"
@@ -633,7 +633,7 @@ snap "${K}" "${PIN_K}" K
 # Kill after 3 records, then after every other count up to the number of records (end included).
 for n in 3 $(seq 1 "${RECORDS}"); do
   # (bash reports "Killed" for a command that dies of SIGKILL; that is expected here)
-  { run env TWINHSM_TEST_KILL_RESTORE_AFTER="${n}" "${CLI}" backup restore --device "${K}" "${BK}/big.bak" --force; } 2>/dev/null
+  { run "${RESTORE_KILLED_AFTER}" "${K}" "${BK}/big.bak" "${n}"; } 2>/dev/null
   assert_eq 137 "${RC}" "the restore killed after ${n} of ${RECORDS} records dies of SIGKILL"
   sqlite3 "${K}/store.db" .dump >"${WORK}/k-after.dump"
   if cmp -s "${WORK}/k-before.dump" "${WORK}/k-after.dump"; then pass; else

@@ -54,10 +54,12 @@ head -c 10000 /dev/urandom >"$(f data)"
 cp "$(f data)" "$(f tampered)"
 printf 'x' | dd of="$(f tampered)" bs=1 seek=5000 conv=notrunc status=none
 
-# assert_no_errors DESCRIPTION: the last run's output has no error or warning line of pkcs11-tool.
+# assert_no_errors DESCRIPTION [EXPECTED-LINE]: the last run's output has no error or warning
+# line of pkcs11-tool (but EXPECTED-LINE, a warning the module gives on purpose).
 assert_no_errors() {
   local bad
-  bad="$(cat "${OUT}" "${ERR}" | grep -iE 'error|warning|ERR:|failed' | grep -vx 'No errors' || true)"
+  bad="$(cat "${OUT}" "${ERR}" | grep -iE 'error|warning|ERR:|failed' | grep -vx 'No errors' |
+    grep -vxF -- "${2:-}" || true)"
   if [[ -z ${bad} ]]; then pass; else
     fail "$1: error or warning lines in the output"
     echo "${bad}" | head -10 | sed 's/^/    /' >&2
@@ -79,7 +81,11 @@ for curve in prime256v1 secp384r1 secp521r1; do
   run "${P11[@]}" "${LOGIN[@]}" --session-rw --test-ec --id e1 --key-type "EC:${curve}"
   assert_ok "pkcs11-tool --test-ec ${curve}"
   assert_out_contains "==> OK" "pkcs11-tool --test-ec ${curve} ends with ==> OK"
-  assert_no_errors "pkcs11-tool --test-ec ${curve}"
+  # After C_Sign's size query (a NULL buffer) and a buffer too small, pkcs11-tool 0.23 calls
+  # C_SignFinal to end the operation; PKCS#11 3.0 5.2 keeps that operation single-part, so the
+  # module answers CKR_OPERATION_ACTIVE (and the operation ends): pkcs11-tool warns and goes on.
+  assert_no_errors "pkcs11-tool --test-ec ${curve}" \
+    "warning: PKCS11 function C_SignFinal failed: rv = CKR_OPERATION_ACTIVE (0x90)"
 done
 run "${P11[@]}" "${LOGIN[@]}" --list-objects
 assert_eq 0 "$(grep -cE '^(Private|Public) Key Object' "${OUT}" || true)" "--test-ec deleted the keys it made"

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <thread>
 
+#include <functional>
+
 #include "fixture.h"
 #include "ossl.h"
 
@@ -990,6 +992,73 @@ TEST_F(CryptoTest, LogoutEndsOperationsOnPrivateKeysInEverySession) {
   ASSERT_CKR(CKR_OK, f()->C_SignInit(other, &mech, kp.priv));
   len = sig.size();
   EXPECT_CKR(CKR_OK, f()->C_Sign(other, data.data(), data.size(), sig.data(), &len));
+}
+
+}  // namespace
+}  // namespace twinhsm::test
+
+namespace twinhsm::test {
+namespace {
+
+// After a size query of the single-part function (NULL output), the operation is single-part:
+// a multi-part call gets CKR_OPERATION_ACTIVE (and ends it, as every error but
+// CKR_BUFFER_TOO_SMALL does); the single-part function continues it. The same for encryption,
+// decryption, signing and digesting, and the other way round.
+TEST_F(CryptoTest, ASizeQueryLeavesASinglePartOperation) {
+  Bytes data = to_bytes("sixteen bytes!!!"), out(512);
+  CK_ULONG len = 0;
+  CK_OBJECT_HANDLE key = create(f(), s_, aes_key(Bytes(32, 0x42), false, true));
+  CK_MECHANISM ecb{CKM_AES_ECB, nullptr, 0};
+  auto in = const_cast<CK_BYTE*>(data.data());
+  KeyPair kp = generate(KeyKind::p256);
+  CK_MECHANISM ecdsa{CKM_ECDSA_SHA256, nullptr, 0};
+  CK_MECHANISM sha256{CKM_SHA256, nullptr, 0};
+
+  struct Family {
+    const char* name;
+    std::function<CK_RV()> init, size_query, single;
+    std::vector<std::function<CK_RV()>> multi;
+  };
+  std::vector<Family> families = {
+      {"encrypt", [&] { return f()->C_EncryptInit(s_, &ecb, key); },
+       [&] { return f()->C_Encrypt(s_, in, data.size(), nullptr, &len); },
+       [&] { len = out.size(); return f()->C_Encrypt(s_, in, data.size(), out.data(), &len); },
+       {[&] { return f()->C_EncryptUpdate(s_, in, data.size(), out.data(), &len); },
+        [&] { return f()->C_EncryptFinal(s_, out.data(), &len); }}},
+      {"decrypt", [&] { return f()->C_DecryptInit(s_, &ecb, key); },
+       [&] { return f()->C_Decrypt(s_, in, data.size(), nullptr, &len); },
+       [&] { len = out.size(); return f()->C_Decrypt(s_, in, data.size(), out.data(), &len); },
+       {[&] { return f()->C_DecryptUpdate(s_, in, data.size(), out.data(), &len); },
+        [&] { return f()->C_DecryptFinal(s_, out.data(), &len); }}},
+      {"sign", [&] { return f()->C_SignInit(s_, &ecdsa, kp.priv); },
+       [&] { return f()->C_Sign(s_, in, data.size(), nullptr, &len); },
+       [&] { len = out.size(); return f()->C_Sign(s_, in, data.size(), out.data(), &len); },
+       {[&] { return f()->C_SignUpdate(s_, in, data.size()); },
+        [&] { return f()->C_SignFinal(s_, out.data(), &len); }}},
+      {"digest", [&] { return f()->C_DigestInit(s_, &sha256); },
+       [&] { return f()->C_Digest(s_, in, data.size(), nullptr, &len); },
+       [&] { len = out.size(); return f()->C_Digest(s_, in, data.size(), out.data(), &len); },
+       {[&] { return f()->C_DigestUpdate(s_, in, data.size()); },
+        [&] { return f()->C_DigestKey(s_, key); },
+        [&] { return f()->C_DigestFinal(s_, out.data(), &len); }}},
+  };
+  for (const Family& fam : families) {
+    SCOPED_TRACE(fam.name);
+    for (const auto& multi : fam.multi) {
+      ASSERT_CKR(CKR_OK, fam.init());
+      ASSERT_CKR(CKR_OK, fam.size_query());
+      EXPECT_CKR(CKR_OPERATION_ACTIVE, multi());
+      EXPECT_CKR(CKR_OK, fam.init()) << "the refused call did not end the operation";
+      ASSERT_CKR(CKR_OK, fam.size_query());
+      EXPECT_CKR(CKR_OK, fam.single()) << "the single-part function continues it";
+    }
+    // The other way round: after an update, the single-part function is refused.
+    ASSERT_CKR(CKR_OK, fam.init());
+    ASSERT_CKR(CKR_OK, fam.multi[0]());
+    EXPECT_CKR(CKR_OPERATION_ACTIVE, fam.single());
+    EXPECT_CKR(CKR_OK, fam.init()) << "the refused call did not end the operation";
+    f()->C_SessionCancel(s_, CKF_ENCRYPT | CKF_DECRYPT | CKF_SIGN | CKF_DIGEST);
+  }
 }
 
 }  // namespace

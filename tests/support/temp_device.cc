@@ -38,7 +38,12 @@ void check(const CommandResult& r, const std::string& what) {
 
 TempDevice::TempDevice(DeviceOptions options) : options_(std::move(options)) {
   master_key_ = root() / "master.key";
-  check(run_cli({"factory", "new-master-key", "-o", master_key_.string()}), "factory new-master-key");
+  if (options_.master_key.empty()) {
+    check(run_cli({"factory", "new-master-key", "-o", master_key_.string()}),
+          "factory new-master-key");
+  } else {
+    fs::copy_file(options_.master_key, master_key_);
+  }
   personalize();
 }
 
@@ -64,6 +69,9 @@ void TempDevice::personalize() {
   }
   if (!options_.algorithms.empty()) {
     args.insert(args.end(), {"--algorithms", options_.algorithms});
+  }
+  if (!options_.secure_element.empty()) {
+    args.insert(args.end(), {"--secure-element", options_.secure_element});
   }
   if (!options_.key_policy.empty()) {
     args.insert(args.end(), {"--key-policy", options_.key_policy});

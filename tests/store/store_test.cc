@@ -1,0 +1,192 @@
+// store::Store without the token above it: what it writes it returns, what anyone else writes it
+// refuses (every row's MAC), and what its transactions and indexes promise.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "temp_device.h"
+
+namespace twinhsm::store {
+namespace {
+
+crypto::SecureBytes row_key(uint8_t fill = 7) { return crypto::SecureBytes(32, fill); }
+
+ObjectRow object(int64_t id, const std::string& body, std::optional<Bytes> id_tag = {}) {
+  ObjectRow r;
+  r.id = id;
+  r.body = Bytes(body.begin(), body.end());
+  r.id_tag = std::move(id_tag);
+  return r;
+}
+
+// sql runs a statement on the database file behind the store's back (a hand edit).
+void sql(const std::filesystem::path& db, const std::string& statement) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(h);
+}
+
+class StoreUnitTest : public ::testing::Test {
+ protected:
+  test::TempDir dir_;
+  std::filesystem::path db_ = dir_.path() / "store.db";
+};
+
+TEST_F(StoreUnitTest, WhatItWritesItReads) {
+  Store s(db_, row_key(), true);
+  {
+    Store::WriteTransaction tx(s);
+    s.put_setting("a.setting", "value");
+    s.put_role(RoleRow{1, Bytes(32, 1), 1000, Bytes(40, 2), 3});
+    tx.commit();
+  }
+  EXPECT_EQ(s.setting_text("a.setting"), "value");
+  EXPECT_EQ(s.setting_text("missing"), std::nullopt);
+  auto role = s.role(1);
+  ASSERT_TRUE(role);
+  EXPECT_EQ(role->failures, 3u);
+  EXPECT_EQ(role->wrapped_sk, Bytes(40, 2));
+  int64_t id;
+  {
+    Store::WriteTransaction tx(s);
+    id = s.insert_object([](int64_t new_id) { return object(new_id, "first"); });
+    tx.commit();
+  }
+  auto row = s.object(id);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->body, Bytes({'f', 'i', 'r', 's', 't'}));
+  EXPECT_EQ(s.count_objects().public_objects, 1);
+}
+
+TEST_F(StoreUnitTest, IdsAreNeverReused) {
+  Store s(db_, row_key(), true);
+  Store::WriteTransaction tx(s);
+  int64_t a = s.insert_object([](int64_t id) { return object(id, "a"); });
+  ASSERT_TRUE(s.delete_object(a));
+  int64_t b = s.insert_object([](int64_t id) { return object(id, "b"); });
+  EXPECT_GT(b, a);
+  EXPECT_FALSE(s.delete_object(a));
+  tx.commit();
+}
+
+TEST_F(StoreUnitTest, AnyHandEditIsRefused) {
+  int64_t id;
+  {
+    Store s(db_, row_key(), true);
+    Store::WriteTransaction tx(s);
+    s.put_setting("device.max_login_failures", "3");
+    s.put_setting("untouched", "1");
+    id = s.insert_object([](int64_t new_id) { return object(new_id, "body"); });
+    tx.commit();
+  }
+  sql(db_, "UPDATE settings SET value = CAST('1000' AS BLOB) WHERE key = 'device.max_login_failures'");
+  sql(db_, "UPDATE objects SET body = CAST('bodx' AS BLOB) WHERE id = " + std::to_string(id));
+  Store s(db_, row_key(), false);
+  EXPECT_THROW(s.setting("device.max_login_failures"), IntegrityError);
+  EXPECT_THROW(s.object(id), IntegrityError);
+  // Another device's row key (a row copied from another device) is no better.
+  EXPECT_EQ(s.setting_text("untouched"), "1");
+  Store other(db_, row_key(8), false);
+  EXPECT_THROW(other.setting("untouched"), IntegrityError);
+}
+
+TEST_F(StoreUnitTest, ARowMovedToAnotherIdIsRefused) {
+  int64_t a, b;
+  {
+    Store s(db_, row_key(), true);
+    Store::WriteTransaction tx(s);
+    a = s.insert_object([](int64_t id) { return object(id, "a"); });
+    b = s.insert_object([](int64_t id) { return object(id, "b"); });
+    tx.commit();
+  }
+  sql(db_, "DELETE FROM objects WHERE id = " + std::to_string(b));
+  sql(db_, "UPDATE objects SET id = " + std::to_string(b) + " WHERE id = " + std::to_string(a));
+  Store s(db_, row_key(), false);
+  EXPECT_THROW(s.object(b), IntegrityError);
+}
+
+TEST_F(StoreUnitTest, FindsByTagsOnly) {
+  Store s(db_, row_key(), true);
+  Bytes tag1(16, 1), tag2(16, 2);
+  {
+    Store::WriteTransaction tx(s);
+    s.insert_object([&](int64_t id) { return object(id, "one", tag1); });
+    s.insert_object([&](int64_t id) { return object(id, "two", tag2); });
+    s.insert_object([&](int64_t id) { return object(id, "three"); });
+    tx.commit();
+  }
+  ObjectQuery q;
+  q.public_tags.id_tag = tag2;
+  auto rows = s.find_objects(q);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].body, Bytes({'t', 'w', 'o'}));
+  EXPECT_EQ(s.find_objects(ObjectQuery{}).size(), 3u);
+  // Private rows only when asked for.
+  {
+    Store::WriteTransaction tx(s);
+    s.insert_object([&](int64_t id) {
+      ObjectRow r = object(id, "secret", tag2);
+      r.is_private = true;
+      return r;
+    });
+    tx.commit();
+  }
+  EXPECT_EQ(s.find_objects(q).size(), 1u);
+  q.include_private = true;
+  q.private_tags.id_tag = tag2;
+  EXPECT_EQ(s.find_objects(q).size(), 2u);
+}
+
+TEST_F(StoreUnitTest, AnInnerTransactionThatFailsUndoesTheOuter) {
+  Store s(db_, row_key(), true);
+  {
+    Store::WriteTransaction outer(s);
+    s.put_setting("k", "outer");
+    {
+      Store::WriteTransaction inner(s);
+      s.put_setting("k", "inner");
+      // not committed: destroyed as if an exception had passed through
+    }
+    EXPECT_THROW(outer.commit(), StoreError);
+  }
+  EXPECT_EQ(s.setting_text("k"), std::nullopt);
+  {
+    Store::WriteTransaction tx(s);
+    s.put_setting("k", "kept");
+    tx.commit();
+  }
+  EXPECT_EQ(s.setting_text("k"), "kept");
+}
+
+TEST_F(StoreUnitTest, DataVersionTellsAnotherConnectionsCommit) {
+  Store a(db_, row_key(), true);
+  Store b(db_, row_key(), false);
+  int64_t before = a.data_version();
+  {
+    Store::WriteTransaction tx(a);
+    a.put_setting("x", "1");
+    tx.commit();
+  }
+  EXPECT_EQ(a.data_version(), before) << "its own commit is not another connection's";
+  int64_t seen_by_b = b.data_version();
+  {
+    Store::WriteTransaction tx(a);
+    a.put_setting("x", "2");
+    tx.commit();
+  }
+  EXPECT_NE(b.data_version(), seen_by_b);
+  EXPECT_EQ(b.setting_text("x"), "2");
+}
+
+TEST_F(StoreUnitTest, AMissingStoreIsNotCreatedByOpening) {
+  EXPECT_THROW(Store(db_, row_key(), false), StoreError);
+  EXPECT_FALSE(std::filesystem::exists(db_));
+}
+
+}  // namespace
+}  // namespace twinhsm::store
