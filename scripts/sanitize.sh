@@ -16,6 +16,7 @@
 #              clients_ssh            ssh-agent is setgid: it drops LD_PRELOAD, and its PKCS#11
 #                                     helper then cannot load an ASan module
 #              clients_gnutls, clients_java, clients_p11kit, clients_isolated,
+#              clients_isolated_tpm, clients_remote,
 #              e2e_conformance_tools  programs linked with libp11-kit (certtool, p11tool, p11-kit,
 #                                     p11-kit server) hang at exit with ASan preloaded: p11-kit's
 #                                     destructor blocks in freelocale() on glibc's locale lock
@@ -109,7 +110,7 @@ run_asan() {
   # Pass 2 (see the top of this file for what is left out, and why).
   log "ASan+UBSan: end-to-end tests (label e2e, and quickstart), with $rt preloaded"
   local exclude='^(clients_ssh|clients_gnutls|clients_java|clients_p11kit|clients_isolated'
-  exclude+='|clients_package|e2e_conformance_tools)$'
+  exclude+='|clients_isolated_tpm|clients_remote|clients_package|e2e_conformance_tools)$'
   local names
   names=$(ctest --test-dir "$ASAN_DIR" -N -L e2e | sed -nE 's/^ *Test +#[0-9]+: +(.*)$/\1/p' |
     grep -vE "$exclude" | paste -sd'|')

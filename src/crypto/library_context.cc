@@ -6,11 +6,11 @@
 
 #include <array>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 
+#include "common/exit_handler.h"
 #include "crypto/openssl_util.h"
 
 namespace twinhsm::crypto {
@@ -115,8 +115,8 @@ bool openssl_stopped() noexcept {
 
 // release_at_exit frees the context, unless OpenSSL is gone already (an application's explicit
 // OPENSSL_cleanup): then it is abandoned, still reachable from g_context (leak checkers see no
-// leak), and every use throws. Registered with atexit from this module, so it also runs when the
-// module is unloaded.
+// leak), and every use throws. Registered with at_exit_or_unload: it also runs when the module is
+// unloaded.
 void release_at_exit() noexcept {
   g_released.store(true, std::memory_order_release);
   if (!openssl_stopped()) {
@@ -143,7 +143,7 @@ const LibraryContext& context() {
   c = g_context.load(std::memory_order_acquire);
   if (c == nullptr) {
     auto made = make_library_context();
-    if (std::atexit(release_at_exit) != 0) {
+    if (!at_exit_or_unload(release_at_exit)) {
       throw CryptoError("cannot register twinhsm's OpenSSL clean-up");
     }
     c = made.release();
