@@ -7,6 +7,7 @@
 #include "cli/pin_input.h"
 #include "device/device.h"
 #include "device/firmware_key.h"
+#include "token/algorithm_policy.h"
 #include "token/settings.h"
 
 namespace twinhsm::cli {
@@ -69,7 +70,8 @@ nlohmann::ordered_json device_info(device::Device& d) {
       {"max_login_failures", s::require_uint(d.store(), s::kMaxLoginFailures)},
       {"button", d.store().setting_text(s::kButtonBackend).value_or("socket")},
       {"button_timeout_seconds", s::read_uint(d.store(), s::kButtonTimeout, s::kDefaultButtonTimeout)},
-      {"key_policy", token::key_policy_name(t.key_policy())}};
+      {"key_policy", token::key_policy_name(t.key_policy())},
+      {"algorithms", token::algorithm_policy_name(token::algorithm_policy(t))}};
   return j;
 }
 
@@ -102,7 +104,35 @@ void print_info(const nlohmann::ordered_json& j) {
             << "max login failures:  " << s["max_login_failures"] << "\n"
             << "button:              " << s["button"].get<std::string>() << ", timeout "
             << s["button_timeout_seconds"] << " s\n"
-            << "key policy:          " << s["key_policy"].get<std::string>() << "\n";
+            << "key policy:          " << s["key_policy"].get<std::string>() << "\n"
+            << "algorithms:          " << s["algorithms"].get<std::string>() << "\n";
+}
+
+// add_policy_command adds `device NAME POLICY`: a device setting that only the SO changes (the PIN
+// is checked, and counted, like a login).
+void add_policy_command(CLI::App* dev, const char* name, const char* description,
+                        const char* policy_help, const char* setting, const char* label,
+                        bool (*valid)(const std::string&), const char* invalid) {
+  struct SetPolicy {
+    std::string dir, policy;
+    PinSource so_pin{"so-pin"};
+  };
+  auto k = std::make_shared<SetPolicy>();
+  auto* cmd = dev->add_subcommand(name, description);
+  add_device_option(cmd, k->dir);
+  cmd->add_option("policy", k->policy, policy_help)->required();
+  add_pin_options(cmd, k->so_pin, "SO PIN");
+  cmd->callback([k, setting, label, valid, invalid] {
+    if (!valid(k->policy)) {
+      throw UsageError(invalid);
+    }
+    auto d = device::Device::open(k->dir);
+    d->token().verify_pin(token::Role::so, read_pin(k->so_pin, "SO PIN"));
+    store::Store::WriteTransaction tx(d->store());
+    d->store().put_setting(setting, k->policy);
+    tx.commit();
+    std::cout << label << ": " << k->policy << "\n";
+  });
 }
 
 }  // namespace
@@ -160,31 +190,22 @@ void add_device_commands(CLI::App& app) {
               << s::read_uint(d->store(), s::kButtonTimeout, s::kDefaultButtonTimeout) << " s\n";
   });
 
-  struct SetKeyPolicy {
-    std::string dir, policy;
-    PinSource so_pin{"so-pin"};
-  };
-  auto k = std::make_shared<SetKeyPolicy>();
-  auto* set_policy = dev->add_subcommand(
-      "set-key-policy", "Choose the key-management policy (strict or compatible); needs the SO PIN");
-  add_device_option(set_policy, k->dir);
-  set_policy->add_option("policy", k->policy,
-                         "strict: no key both wraps keys and encrypts data; compatible: such keys "
-                         "may be made (legacy applications) but never wrap a sensitive key")
-      ->required();
-  add_pin_options(set_policy, k->so_pin, "SO PIN");
-  set_policy->callback([k] {
-    if (!token::key_policy_from_name(k->policy)) {
-      throw UsageError("the key policy must be strict or compatible");
-    }
-    auto d = device::Device::open(k->dir);
-    // The SO decides: the PIN is checked (and counted) like a login.
-    d->token().verify_pin(token::Role::so, read_pin(k->so_pin, "SO PIN"));
-    store::Store::WriteTransaction tx(d->store());
-    d->store().put_setting(token::settings::kKeyPolicy, k->policy);
-    tx.commit();
-    std::cout << "key policy: " << k->policy << "\n";
-  });
+  add_policy_command(
+      dev, "set-key-policy",
+      "Choose the key-management policy (strict or compatible); needs the SO PIN",
+      "strict: no key both wraps keys and encrypts data; compatible: such keys may be made "
+      "(legacy applications) but never wrap a sensitive key",
+      token::settings::kKeyPolicy, "key policy",
+      [](const std::string& v) { return token::key_policy_from_name(v).has_value(); },
+      "the key policy must be strict or compatible");
+  add_policy_command(
+      dev, "set-algorithms",
+      "Choose the algorithm policy (modern or legacy); needs the SO PIN",
+      "modern: NIST-approved algorithms and PKCS#11 3.0's modern set; legacy: also DES, Triple "
+      "DES, DSA, DH, MD5, RSA-1024 and P-192, as SoftHSMv2 has them",
+      token::settings::kAlgorithms, "algorithms",
+      [](const std::string& v) { return token::algorithm_policy_from_name(v).has_value(); },
+      "the algorithm policy must be modern or legacy");
 }
 
 }  // namespace twinhsm::cli

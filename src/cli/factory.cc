@@ -75,6 +75,10 @@ void add_factory_commands(CLI::App& app) {
                    "Button backend: socket (default), tty, gpio:CHIP:LINE, insecure-auto (tests only)");
   pers->add_option("--button-timeout", p->options.button_timeout_seconds,
                    "Seconds to wait for a button press (default 60)");
+  pers->add_option("--algorithms", p->options.algorithms,
+                   "modern (default): NIST-approved algorithms and PKCS#11 3.0's modern set; "
+                   "legacy: also what SoftHSMv2 has (DES, Triple DES, DSA, DH, MD5, RSA-1024, "
+                   "P-192)");
   pers->add_option("--key-policy", p->options.key_policy,
                    "strict (default): no key both wraps keys and encrypts data; compatible: such "
                    "keys may be made for legacy applications, and never wrap a sensitive key");

@@ -12,6 +12,7 @@
 #include "device/tpm_secure_element.h"
 #include "fs/durable.h"
 #include "fs/owned_file.h"
+#include "token/algorithm_policy.h"
 #include "token/settings.h"
 
 namespace twinhsm::device {
@@ -94,6 +95,9 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
   if (!token::key_policy_from_name(o.key_policy)) {
     throw UsageError("--key-policy must be strict or compatible");
   }
+  if (!token::algorithm_policy_from_name(o.algorithms)) {
+    throw UsageError("--algorithms must be modern or legacy");
+  }
   if (std::filesystem::exists(dir / SecureElement::kFileName)) {
     throw UsageError(dir.string() + " already holds a device; personalizing it again would destroy its keys");
   }
@@ -125,6 +129,7 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store.put_setting(token::settings::kButtonBackend, o.button);
     store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
     store.put_setting(token::settings::kKeyPolicy, o.key_policy);
+    store.put_setting(token::settings::kAlgorithms, o.algorithms);
     store.put_setting(token::settings::kRowEncoding, "2");
     tx.commit();
     // SQLite gives its -wal and -shm files the database file's mode.

@@ -24,6 +24,7 @@ struct PersonalizeOptions {
   uint32_t button_timeout_seconds = token::settings::kDefaultButtonTimeout;
   std::string secure_element = "file";  // file | tpm:TCTI (a tpm2-tss TCTI string)
   std::string key_policy = "strict";  // strict | compatible (token/key_policy.h)
+  std::string algorithms = "modern";  // modern | legacy (token/algorithm_policy.h)
 };
 
 class Device {

@@ -1,12 +1,17 @@
 // Key wrapping and unwrapping (C_WrapKey, C_UnwrapKey): which keys each mechanism wraps, in which
 // form, and how an unwrapped key's attributes are made. Usage attributes of the wrapping key
 // (CKA_WRAP, CKA_UNWRAP), CKA_ALLOWED_MECHANISMS and the key policy are checked by the caller
-// (key_management.h).
+// (key_management.h). Secret keys are wrapped as their value, private keys as their unencrypted
+// PKCS#8 PrivateKeyInfo (DER):
 //
-//   CKM_AES_KEY_WRAP      (RFC 3394, default IV)  secret keys of 16+ bytes, a multiple of 8
-//   CKM_AES_KEY_WRAP_PAD  (RFC 5649, default IV)  secret keys; private keys as PKCS#8
-//   CKM_AES_CBC_PAD       (PKCS#7, IV parameter)  secret keys; private keys as PKCS#8
-//   CKM_RSA_PKCS_OAEP     (RSA public key wraps)  secret keys
+//   CKM_AES_KEY_WRAP        RFC 3394 (default IV), the key zero-padded to a multiple of 8 bytes
+//                           (at least 16) as PKCS#11 3.0 2.14.3 says; unwrapping finds the real
+//                           length in CKA_VALUE_LEN, the key type, or the DER
+//   CKM_AES_KEY_WRAP_KWP    RFC 5649 (default IV)
+//   CKM_AES_KEY_WRAP_PAD    RFC 5649 too, as SoftHSMv2 does (docs/pkcs11.md says why)
+//   CKM_AES_KEY_WRAP_PKCS7  PKCS#7 padding to a multiple of 8 bytes, then RFC 3394
+//   CKM_AES_CBC_PAD         PKCS#7 padding, AES-CBC (IV parameter)
+//   CKM_RSA_PKCS_OAEP       secret keys only (RSA public key wraps)
 #pragma once
 
 #include "token/attributes.h"

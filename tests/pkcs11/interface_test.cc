@@ -292,27 +292,14 @@ TEST_F(InterfaceTest, UnsupportedFunctionsSayNotSupported) {
   EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_SetOperationState(s, buf, 3, 0, 0));
   CK_SLOT_ID slot;
   EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, nullptr));
-  // The 3.0 message-based functions.
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageEncryptInit(s, &aes_kw, 1));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_EncryptMessage(s, buf, 8, buf, 0, buf, 3, buf, &len));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_EncryptMessageBegin(s, buf, 8, buf, 0));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_EncryptMessageNext(s, buf, 8, buf, 3, buf, &len, 0));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageEncryptFinal(s));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageDecryptInit(s, &aes_kw, 1));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_DecryptMessage(s, buf, 8, buf, 0, buf, 3, buf, &len));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_DecryptMessageBegin(s, buf, 8, buf, 0));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_DecryptMessageNext(s, buf, 8, buf, 3, buf, &len, 0));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageDecryptFinal(s));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageSignInit(s, &aes_kw, 1));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_SignMessage(s, buf, 8, buf, 3, buf, &len));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_SignMessageBegin(s, buf, 8));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_SignMessageNext(s, buf, 8, buf, 3, buf, &len));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageSignFinal(s));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageVerifyInit(s, &aes_kw, 1));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_VerifyMessage(s, buf, 8, buf, 3, buf, 8));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_VerifyMessageBegin(s, buf, 8));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_VerifyMessageNext(s, buf, 8, buf, 3, buf, 8));
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_MessageVerifyFinal(s));
+  // The 3.0 message-based functions: with no operation, none is active; a mechanism that is not
+  // an AEAD (or signature) is invalid for them.
+  EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_MessageEncryptInit(s, &aes_kw, 1));
+  EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_MessageSignInit(s, &aes_kw, 1));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_EncryptMessageBegin(s, buf, 8, buf, 0));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_MessageDecryptFinal(s));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_SignMessageBegin(s, nullptr, 0));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_MessageVerifyFinal(s));
 
   // The legacy parallel-function calls answer as PKCS#11 prescribes.
   EXPECT_CKR(CKR_FUNCTION_NOT_PARALLEL, f()->C_GetFunctionStatus(s));

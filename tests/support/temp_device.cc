@@ -67,6 +67,9 @@ void TempDevice::personalize() {
   if (!options_.serial.empty()) {
     args.insert(args.end(), {"--serial", options_.serial});
   }
+  if (!options_.algorithms.empty()) {
+    args.insert(args.end(), {"--algorithms", options_.algorithms});
+  }
   if (!options_.secure_element.empty()) {
     args.insert(args.end(), {"--secure-element", options_.secure_element});
   }

@@ -36,6 +36,7 @@ struct DeviceOptions {
   unsigned max_login_failures = 3;
   std::string button;  // empty: the CLI's default (socket)
   std::string key_policy;  // empty: the CLI's default (strict)
+  std::string algorithms;  // empty: the CLI's default (modern)
   std::filesystem::path master_key;  // a factory master key file to use; empty: a new one
   // empty: the CLI's default (file); "tpm:TCTI" (a swtpm: tests/support/swtpm.h)
   std::string secure_element;
