@@ -141,8 +141,8 @@ std::pair<ObjectPtr, ObjectPtr> generate_key_pair(Token& token, const Caller& ca
   require(mechanism_info(mechanism.type)->flags & CKF_GENERATE_KEY_PAIR, CKR_MECHANISM_INVALID,
           "the mechanism cannot generate key pairs");
   check_use(token, mechanism.type, CKF_GENERATE_KEY_PAIR, nullptr);
-  auto [pub, priv] = generated_pair_attributes(mechanism, public_tmpl, private_tmpl,
-                                               algorithm_policy(token));
+  auto [pub, priv] =
+      generated_pair_attributes(mechanism, public_tmpl, private_tmpl, algorithm_policy(token));
   check_new_key_pair(pub, priv, token.logged_in(), token.key_policy());
   ObjectPtr pub_obj = store_object(token, caller, std::move(pub));
   try {
@@ -173,9 +173,9 @@ ObjectPtr unwrap_key(Token& token, const Caller& caller, const Mechanism& mechan
   ObjectPtr unwrapper = key_for(token, Use::unwrap, unwrapping_key, mechanism);
   AttributeMap request = unwrap_template(unwrapper->attrs, tmpl);
   AttributeMap attrs = unwrapped_attributes(mechanism, *unwrapper, wrapped, request);
-  check_new_key_kind(token, attrs,
-                     object_class(attrs) == CKO_PRIVATE_KEY ? CKR_WRAPPED_KEY_INVALID
-                                                            : CKR_TEMPLATE_INCONSISTENT);
+  check_new_key_kind(
+      token, attrs,
+      object_class(attrs) == CKO_PRIVATE_KEY ? CKR_WRAPPED_KEY_INVALID : CKR_TEMPLATE_INCONSISTENT);
   check_new_key(attrs, token.logged_in(), token.key_policy());
   return store_object(token, caller, std::move(attrs));
 }
@@ -197,14 +197,24 @@ ObjectPtr derive_key(Token& token, const Caller& caller, const Mechanism& mechan
     base = key_for(token, Use::derive, base_key, mechanism);
   }
   check_derivation_base(base->attrs, mechanism.type);
+  // The SP 800-108 KDFs' PRF is a MAC the device computes: a legacy one (Triple DES CMAC) only
+  // where the device's policy lets it make MACs with it.
+  if (const auto* p = std::get_if<Sp800Params>(&mechanism.params)) {
+    try {
+      check_use(token, p->prf, CKF_SIGN, nullptr);
+    } catch (const CkError& e) {
+      throw CkError(CKR_MECHANISM_PARAM_INVALID,
+                    "the KDF's PRF is not offered by this device: " + std::string(e.what()));
+    }
+  }
   // CKM_HKDF_DERIVE's salt may be another key: a secret key that may derive.
   ObjectPtr salt;
   if (const auto* p = std::get_if<HkdfParams>(&mechanism.params);
       p && p->extract && p->salt_type == CKF_HKDF_SALT_KEY) {
     salt = key_for(token, Use::derive, p->salt_key, mechanism);
   }
-  AttributeMap attrs = derived_attributes(mechanism, *base, derive_template(base->attrs, tmpl),
-                                          salt.get());
+  AttributeMap attrs =
+      derived_attributes(mechanism, *base, derive_template(base->attrs, tmpl), salt.get());
   check_new_key_kind(token, attrs, CKR_TEMPLATE_INCONSISTENT);
   check_new_key(attrs, token.logged_in(), token.key_policy());
   return store_object(token, caller, std::move(attrs));

@@ -1,6 +1,8 @@
 // Message-based AEAD (message_cipher.h).
 #include "token/message_cipher.h"
 
+#include <cstring>
+
 #include "crypto/aead.h"
 #include "crypto/random.h"
 #include "token/attribute_policy.h"
@@ -12,14 +14,21 @@ namespace {
 
 crypto::AeadAlg alg_of(CK_MECHANISM_TYPE m) {
   switch (m) {
-    case CKM_AES_GCM: return crypto::AeadAlg::aes_gcm;
-    case CKM_AES_CCM: return crypto::AeadAlg::aes_ccm;
-    default: return crypto::AeadAlg::chacha20_poly1305;
+    case CKM_AES_GCM:
+      return crypto::AeadAlg::aes_gcm;
+    case CKM_AES_CCM:
+      return crypto::AeadAlg::aes_ccm;
+    default:
+      return crypto::AeadAlg::chacha20_poly1305;
   }
 }
 
-// At least this many generated random bits (kryoptic's and NIST SP 800-38D's 64 for GCM).
-constexpr size_t kMinRandomBits = 64;
+// At least this many generated bits (kryoptic's and NIST SP 800-38D's 64 for random GCM IVs).
+// A counter needs as many: it starts at a random value in each operation, since the token keeps
+// no count across operations, and only a 64-bit space makes two operations' runs of IVs under
+// one key meet with negligible probability. A caller that must count in fewer bits keeps its own
+// counter and gives the IV (CKG_NO_GENERATE).
+constexpr size_t kMinGeneratedBits = 64;
 
 }  // namespace
 
@@ -63,8 +72,8 @@ void MessageCipher::check(const MessageParams& p) const {
           "the IV generator or its fixed bits are invalid");
   require(p.generator == CKG_NO_GENERATE || p.fixed_bits < bits, CKR_MECHANISM_PARAM_INVALID,
           "a generated IV needs bits that are not fixed");
-  require(p.generator != CKG_GENERATE_RANDOM || bits - p.fixed_bits >= kMinRandomBits,
-          CKR_MECHANISM_PARAM_INVALID, "a random IV needs at least 64 generated bits");
+  require(p.generator == CKG_NO_GENERATE || bits - p.fixed_bits >= kMinGeneratedBits,
+          CKR_MECHANISM_PARAM_INVALID, "a generated IV needs at least 64 bits that are not fixed");
 }
 
 Bytes MessageCipher::next_iv(const MessageParams& p) {
@@ -85,7 +94,7 @@ Bytes MessageCipher::next_iv(const MessageParams& p) {
       byte = static_cast<uint8_t>(byte ^ (bit ? mask : 0));
     }
   };
-  if (p.generator == CKG_GENERATE_RANDOM) {
+  if (p.generator == CKG_GENERATE_RANDOM || p.generator == CKG_GENERATE) {  // CKG_GENERATE: ours
     Bytes random = crypto::random_bytes(iv.size());
     for (size_t i = 0; i < free_bits; ++i) {
       uint8_t mask = static_cast<uint8_t>(1u << (i % 8));
@@ -94,8 +103,14 @@ Bytes MessageCipher::next_iv(const MessageParams& p) {
     }
     return iv;
   }
-  require(free_bits >= 64 || counter_ < (uint64_t{1} << free_bits), CKR_DATA_LEN_RANGE,
-          "the IV counter is exhausted: a next IV would repeat one");
+  if (!counter_start_) {
+    Bytes start = crypto::random_bytes(sizeof counter_);
+    std::memcpy(&counter_, start.data(), sizeof counter_);
+    counter_start_ = counter_;
+  } else {
+    require(counter_ != *counter_start_, CKR_DATA_LEN_RANGE,
+            "the IV counter is exhausted: a next IV would repeat one");
+  }
   set_free_bits(counter_, p.generator == CKG_GENERATE_COUNTER_XOR);
   ++counter_;
   return iv;

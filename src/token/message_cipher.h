@@ -16,12 +16,12 @@ namespace twinhsm::token {
 // MessageParams: the per-message parameter (CK_GCM_MESSAGE_PARAMS, CK_CCM_MESSAGE_PARAMS,
 // CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS) as the PKCS#11 layer copied it.
 struct MessageParams {
-  Bytes iv;                                // the IV or nonce (encrypting and generating: its fixed part)
-  CK_ULONG fixed_bits = 0;                 // encrypting: the IV's leading bits kept as given
-  CK_ULONG generator = CKG_NO_GENERATE;    // encrypting: CKG_NO_GENERATE, _GENERATE_COUNTER, ...
-  size_t tag_len = 16;                     // GCM: ulTagBits / 8; CCM: ulMACLen; ChaCha20: 16
-  std::optional<size_t> data_len;          // CCM's ulDataLen
-  Bytes tag;                               // decrypting: the tag to check
+  Bytes iv;                 // the IV or nonce (encrypting and generating: its fixed part)
+  CK_ULONG fixed_bits = 0;  // encrypting: the IV's leading bits kept as given
+  CK_ULONG generator = CKG_NO_GENERATE;  // encrypting: CKG_NO_GENERATE, _GENERATE_COUNTER, ...
+  size_t tag_len = 16;                   // GCM: ulTagBits / 8; CCM: ulMACLen; ChaCha20: 16
+  std::optional<size_t> data_len;        // CCM's ulDataLen
+  Bytes tag;                             // decrypting: the tag to check
 };
 
 class MessageCipher {
@@ -68,7 +68,11 @@ class MessageCipher {
   Bytes iv_;
   Bytes aad_;
   SecureBytes buffer_;
-  uint64_t counter_ = 0;  // messages whose IV the counter made
+  // The IV counter: its next value, and where it started (a random 64-bit value at the
+  // operation's first counted message, so that two operations under one key do not count over
+  // the same IVs; it refuses to come back to its start).
+  uint64_t counter_ = 0;
+  std::optional<uint64_t> counter_start_;
 };
 
 }  // namespace twinhsm::token

@@ -76,8 +76,8 @@ TEST_F(AlgorithmPolicyTest, ModernListsNoLegacyMechanismAndTellsItsSizes) {
   EXPECT_EQ(info(CKM_EC_KEY_PAIR_GEN).ulMinKeySize, 256u);
   // Legacy use: unlisted, and C_GetMechanismInfo says what is left.
   EXPECT_EQ(info(CKM_DES3_CBC).flags, CKF_HW | CKF_DECRYPT);
-  EXPECT_EQ(info(CKM_DSA_SHA256).flags, CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY);
-  EXPECT_EQ(info(CKM_DES3_CMAC).flags, CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY);
+  EXPECT_EQ(info(CKM_DSA_SHA256).flags, CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE);
+  EXPECT_EQ(info(CKM_DES3_CMAC).flags, CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE);
   info(CKM_DES_CBC, CKR_MECHANISM_INVALID);
   info(CKM_MD5, CKR_MECHANISM_INVALID);
 }

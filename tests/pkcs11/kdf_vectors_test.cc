@@ -86,6 +86,26 @@ TEST_F(KdfVectorsTest, Sp800108CounterNist) {
   EXPECT_EQ(checked, 40u + 280u);  // HMAC-SHA256; then 7 other PRFs (not Triple DES), 40 each
 }
 
+// The PRF is a MAC the device computes: on this modern device Triple DES CMAC makes none, so the
+// KDF refuses it as its PRF, whatever key it is given (a legacy device's run takes it).
+TEST_F(KdfVectorsTest, Sp800108LegacyPrfRefusedOnAModernDevice) {
+  CK_SP800_108_COUNTER_FORMAT counter{CK_FALSE, 32};
+  Bytes fixed(16, 0x5a);
+  CK_PRF_DATA_PARAM data[] = {{CK_SP800_108_ITERATION_VARIABLE, &counter, sizeof counter},
+                              {CK_SP800_108_BYTE_ARRAY, fixed.data(), fixed.size()}};
+  CK_SP800_108_KDF_PARAMS p{CKM_DES3_CMAC, 2, data, 0, nullptr};
+  CK_MECHANISM mech{CKM_SP800_108_COUNTER_KDF, &p, sizeof p};
+  CK_OBJECT_HANDLE base = base_key(CKK_GENERIC_SECRET, Bytes(24, 0x42));
+  Template t = readable_secret(CKK_GENERIC_SECRET);
+  t.ulong(CKA_VALUE_LEN, 16);
+  CK_OBJECT_HANDLE out = CK_INVALID_HANDLE;
+  EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID,
+             f()->C_DeriveKey(s_, &mech, base, t.data(), t.size(), &out));
+  EXPECT_EQ(out, CK_INVALID_HANDLE);
+  p.prfType = CKM_SHA256_HMAC;  // the same request with a modern PRF goes through
+  EXPECT_EQ(derive_value(&mech, base, 16).size(), 16u);
+}
+
 // RFC 5869 appendix A with SHA-256 and SHA-1: salt given (or none: CKF_HKDF_SALT_NULL), the
 // input a generic secret; the PRK by extract alone, the OKM by expand alone from the PRK and by
 // both steps at once.
@@ -98,10 +118,15 @@ TEST_F(KdfVectorsTest, HkdfRfc5869) {
       Bytes salt = vec::hex(r.at("salt")), info = vec::hex(r.at("info"));
       Bytes prk = vec::hex(r.at("PRK")), okm = vec::hex(r.at("OKM"));
       CK_OBJECT_HANDLE ikm = base_key(CKK_GENERIC_SECRET, vec::hex(r.at("IKM")));
-      CK_HKDF_PARAMS p{CK_TRUE, CK_TRUE, hash,
+      CK_HKDF_PARAMS p{CK_TRUE,
+                       CK_TRUE,
+                       hash,
                        salt.empty() ? CKF_HKDF_SALT_NULL : CKF_HKDF_SALT_DATA,
-                       salt.empty() ? nullptr : salt.data(), salt.size(), CK_INVALID_HANDLE,
-                       info.empty() ? nullptr : info.data(), info.size()};
+                       salt.empty() ? nullptr : salt.data(),
+                       salt.size(),
+                       CK_INVALID_HANDLE,
+                       info.empty() ? nullptr : info.data(),
+                       info.size()};
       CK_MECHANISM mech{CKM_HKDF_DERIVE, &p, sizeof p};
       EXPECT_EQ(derive_value(&mech, ikm, okm.size()), okm);
       p.bExpand = CK_FALSE;

@@ -210,8 +210,9 @@ TEST_F(MechanismsTest, MechanismListAndInfo) {
     CK_FLAGS flags;
   };
   const CK_FLAGS ed = CKF_ENCRYPT | CKF_DECRYPT, wu = CKF_WRAP | CKF_UNWRAP,
-                 sv = CKF_SIGN | CKF_VERIFY | CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY,
-                 aead = ed | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
+                 sv = CKF_SIGN | CKF_VERIFY | CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY |
+                      CKF_MULTI_MESSAGE,
+                 aead = ed | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MULTI_MESSAGE;
   for (const Expect& e : {Expect{CKM_SHA_1, 0, 0, CKF_DIGEST},
                           Expect{CKM_SHA224, 0, 0, CKF_DIGEST},
                           Expect{CKM_SHA256, 0, 0, CKF_DIGEST},

@@ -214,9 +214,10 @@ TEST_F(MessageTest, GcmKnownAnswerInParts) {
   EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(true, &p, sizeof p, aad, pt, &out));
 }
 
-// IVs the token makes: the fixed leading bits kept, the rest a counter (its successive values),
-// the given bits XOR the counter, or random; each written back into the caller's parameter and
-// decrypting with OpenSSL's result.
+// IVs the token makes: the fixed leading bits kept, the rest a counter (successive values from a
+// random start in each operation, so that two operations under one key do not repeat IVs), the
+// given bits XOR the counter, or random (CKG_GENERATE too); each written back into the caller's
+// parameter and decrypting with OpenSSL's result. Fewer than 64 generated bits are refused.
 TEST_F(MessageTest, GeneratedIvs) {
   Bytes k = test_data(32, 9);
   CK_OBJECT_HANDLE key = secret(CKK_AES, k);
@@ -229,42 +230,60 @@ TEST_F(MessageTest, GeneratedIvs) {
     EXPECT_EQ(ossl::aes_gcm_encrypt(k, iv, aad, pt, 16), concat(out, tag)) << "IV as written back";
     return iv;
   };
-  ASSERT_CKR(CKR_OK, f()->C_MessageEncryptInit(s_, &gcm, key));
+  // The counted part of a 12-byte IV with 32 fixed bits: its last 8 bytes, big-endian.
+  auto counted = [](const Bytes& iv) {
+    uint64_t v = 0;
+    for (size_t i = 4; i < 12; ++i) {
+      v = v << 8 | iv[i];
+    }
+    return v;
+  };
   Bytes given = from_hex("a1a2a3a4ffffffffffffffff");
-  for (uint8_t i = 0; i < 3; ++i) {
-    Bytes expected = from_hex("a1a2a3a4000000000000000" + std::string(1, char('0' + i)));
-    EXPECT_EQ(run(CKG_GENERATE_COUNTER, 32, given), expected);
+  std::set<Bytes> starts;
+  for (int op = 0; op < 2; ++op) {
+    ASSERT_CKR(CKR_OK, f()->C_MessageEncryptInit(s_, &gcm, key));
+    Bytes first = run(CKG_GENERATE_COUNTER, 32, given);
+    EXPECT_EQ(Bytes(first.begin(), first.begin() + 4), from_hex("a1a2a3a4"));
+    for (uint64_t i = 1; i < 3; ++i) {
+      Bytes next = run(CKG_GENERATE_COUNTER, 32, given);
+      EXPECT_EQ(Bytes(next.begin(), next.begin() + 4), from_hex("a1a2a3a4"));
+      EXPECT_EQ(counted(next), counted(first) + i) << "successive counter values";
+    }
+    starts.insert(first);
+    ASSERT_CKR(CKR_OK, f()->C_MessageEncryptFinal(s_));
   }
-  ASSERT_CKR(CKR_OK, f()->C_MessageEncryptFinal(s_));  // a new operation counts from 0 again
+  EXPECT_EQ(starts.size(), 2u) << "a new operation must not count over the last one's IVs";
   ASSERT_CKR(CKR_OK, f()->C_MessageEncryptInit(s_, &gcm, key));
-  EXPECT_EQ(run(CKG_GENERATE_COUNTER_XOR, 32, given), given);
-  EXPECT_EQ(run(CKG_GENERATE_COUNTER_XOR, 32, given), from_hex("a1a2a3a4fffffffffffffffe"));
+  Bytes x1 = run(CKG_GENERATE_COUNTER_XOR, 32, given);
+  Bytes x2 = run(CKG_GENERATE_COUNTER_XOR, 32, given);
+  EXPECT_EQ(Bytes(x1.begin(), x1.begin() + 4), from_hex("a1a2a3a4"));
+  EXPECT_EQ(counted(x1) ^ counted(x2), (~counted(x1)) ^ (~counted(x1) + 1)) << "given XOR counter";
   std::set<Bytes> seen;
   for (int i = 0; i < 4; ++i) {
-    Bytes iv = run(CKG_GENERATE_RANDOM, 32, given);
-    EXPECT_EQ(Bytes(iv.begin(), iv.begin() + 4), from_hex("a1a2a3a4"));
-    seen.insert(iv);
+    for (CK_GENERATOR_FUNCTION gen : {CKG_GENERATE_RANDOM, CKG_GENERATE}) {
+      Bytes iv = run(gen, 32, given);
+      EXPECT_EQ(Bytes(iv.begin(), iv.begin() + 4), from_hex("a1a2a3a4"));
+      seen.insert(iv);
+    }
   }
-  EXPECT_EQ(seen.size(), 4u);
-  // Fewer than 64 random bits, a counter with no free bit, a generator the token does not know.
+  EXPECT_EQ(seen.size(), 8u);
+  // Fewer than 64 generated bits (random or counter), a counter with no free bit, a generator
+  // the token does not know.
   Bytes iv = given, tag(16), out;
   CK_GCM_MESSAGE_PARAMS p{iv.data(), iv.size(), 40, CKG_GENERATE_RANDOM, tag.data(), 128};
   EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(true, &p, sizeof p, aad, pt, &out));
+  for (CK_GENERATOR_FUNCTION gen : {CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR, CKG_GENERATE}) {
+    p.ivGenerator = gen;
+    p.ulIvFixedBits = 64;
+    EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(true, &p, sizeof p, aad, pt, &out));
+  }
   p.ivGenerator = CKG_GENERATE_COUNTER;
   p.ulIvFixedBits = 96;
   EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(true, &p, sizeof p, aad, pt, &out));
   p.ivGenerator = 77;
   p.ulIvFixedBits = 0;
   EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(true, &p, sizeof p, aad, pt, &out));
-  // A counter of 2 free bits gives 4 IVs, then refuses to repeat one.
   ASSERT_CKR(CKR_OK, f()->C_MessageEncryptFinal(s_));
-  ASSERT_CKR(CKR_OK, f()->C_MessageEncryptInit(s_, &gcm, key));
-  p.ivGenerator = CKG_GENERATE_COUNTER;
-  p.ulIvFixedBits = 94;
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_CKR(CKR_OK, message(true, &p, sizeof p, aad, pt, &out));
-  }
-  EXPECT_CKR(CKR_DATA_LEN_RANGE, message(true, &p, sizeof p, aad, pt, &out));
 }
 
 // Signatures of messages: ECDSA checked with OpenSSL, HMAC equal to C_Sign's; whole or in parts;
@@ -349,7 +368,7 @@ TEST_F(MessageTest, OperationRules) {
   ASSERT_CKR(CKR_OK, f()->C_EncryptMessageBegin(s_, &p, sizeof p, nullptr, 0));
   EXPECT_CKR(CKR_OPERATION_ACTIVE, message(true, &p, sizeof p, {}, pt, &out));
   EXPECT_CKR(CKR_ARGUMENTS_BAD, f()->C_EncryptMessageNext(s_, &p, sizeof p, ptr(pt), pt.size(),
-                                                           buf.data(), &len, 0x10));
+                                                          buf.data(), &len, 0x10));
   // That error ended the message: a new one may begin, and the operation is still there.
   EXPECT_CKR(CKR_OK, message(true, &p, sizeof p, {}, pt, &out));
   EXPECT_CKR(CKR_OK, f()->C_SessionCancel(s_, CKF_MESSAGE_ENCRYPT));
@@ -369,13 +388,13 @@ TEST_F(MessageTest, OperationRules) {
   // The mechanism info says which mechanisms the message functions take.
   CK_MECHANISM_INFO info;
   ASSERT_CKR(CKR_OK, f()->C_GetMechanismInfo(0, CKM_AES_GCM, &info));
-  EXPECT_EQ(info.flags & (CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT),
-            CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT);
+  EXPECT_EQ(info.flags & (CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MULTI_MESSAGE),
+            CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MULTI_MESSAGE);
   ASSERT_CKR(CKR_OK, f()->C_GetMechanismInfo(0, CKM_ECDSA_SHA256, &info));
-  EXPECT_EQ(info.flags & (CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY),
-            CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY);
+  EXPECT_EQ(info.flags & (CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE),
+            CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE);
   ASSERT_CKR(CKR_OK, f()->C_GetMechanismInfo(0, CKM_AES_CBC, &info));
-  EXPECT_EQ(info.flags & CKF_MESSAGE_ENCRYPT, 0u);
+  EXPECT_EQ(info.flags & (CKF_MESSAGE_ENCRYPT | CKF_MULTI_MESSAGE), 0u);
 
   // Private keys: a logout ends the message signing (in another session of the application, the
   // next message finds the user logged out); a key needing a login per use is refused.
