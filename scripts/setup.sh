@@ -25,6 +25,8 @@ PACKAGES=(
   # fuzzing and sanitizers (scripts/fuzz.sh, scripts/sanitize.sh): clang and its libFuzzer and
   # sanitizer runtimes; llvm for llvm-symbolizer (readable stacks). GCC's runtimes come with gcc.
   clang libclang-rt-14-dev llvm
+  # the style checks (scripts/style.sh)
+  clang-format-14 clang-tidy-14
 )
 
 missing=()

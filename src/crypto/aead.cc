@@ -82,8 +82,9 @@ void aead_check(AeadAlg alg, size_t key_len, size_t nonce_len, size_t tag_len, s
   switch (alg) {
     case AeadAlg::aes_gcm:
       if (!aes_key || nonce_len == 0 || tag_len < 4 || tag_len > 16) {
-        throw CryptoError(what + ": the key must be 16, 24 or 32 bytes, the IV not empty, the tag "
-                                 "4 to 16 bytes");
+        throw CryptoError(what +
+                          ": the key must be 16, 24 or 32 bytes, the IV not empty, the tag "
+                          "4 to 16 bytes");
       }
       return;
     case AeadAlg::aes_ccm: {
@@ -91,8 +92,9 @@ void aead_check(AeadAlg alg, size_t key_len, size_t nonce_len, size_t tag_len, s
                 tag_len % 2 == 0;
       size_t length_bytes = 15 - nonce_len;  // L: the message length is below 2^(8 L)
       if (!ok || (length_bytes < 8 && data_len >> (8 * length_bytes) != 0)) {
-        throw CryptoError(what + ": the key must be 16, 24 or 32 bytes, the nonce 7 to 13, the tag "
-                                 "4 to 16 (even), the data shorter than the nonce allows");
+        throw CryptoError(what +
+                          ": the key must be 16, 24 or 32 bytes, the nonce 7 to 13, the tag "
+                          "4 to 16 (even), the data shorter than the nonce allows");
       }
       return;
     }

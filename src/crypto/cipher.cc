@@ -77,10 +77,10 @@ SymmetricCipher::SymmetricCipher(BlockCipher alg, CipherMode mode, std::span<con
   unsigned int pad = padding ? 1 : 0;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad),
                          OSSL_PARAM_construct_end()};
-  detail::check(EVP_CipherInit_ex2(impl_->ctx.get(), cipher, key.data(),
-                                   iv.empty() ? nullptr : iv.data(), encrypt ? 1 : 0,
-                                   mode == CipherMode::ctr ? nullptr : params),
-                "AES key setup failed");
+  detail::check(
+      EVP_CipherInit_ex2(impl_->ctx.get(), cipher, key.data(), iv.empty() ? nullptr : iv.data(),
+                         encrypt ? 1 : 0, mode == CipherMode::ctr ? nullptr : params),
+      "AES key setup failed");
 }
 
 SymmetricCipher::~SymmetricCipher() = default;

@@ -14,9 +14,9 @@ namespace twinhsm::crypto::detail {
 struct CurveInfo {
   Curve curve;
   unsigned bits;
-  const char* group;        // OpenSSL's group name of a short-Weierstrass curve; nullptr otherwise
-  const char* key_type;     // OpenSSL's key type ("EC", "ED25519", "X448", ...)
-  int nid;                  // for EC_GROUP
+  const char* group;         // OpenSSL's group name of a short-Weierstrass curve; nullptr otherwise
+  const char* key_type;      // OpenSSL's key type ("EC", "ED25519", "X448", ...)
+  int nid;                   // for EC_GROUP
   std::string_view oid_der;  // DER OBJECT IDENTIFIER, as CKA_EC_PARAMS holds it
   std::array<std::string_view, 3> names;
 };

@@ -56,7 +56,6 @@ const char* digest_name(DigestAlg alg) noexcept {
   return "";
 }
 
-
 // ---- Digester ----
 
 struct Digester::Impl {

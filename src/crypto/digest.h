@@ -10,7 +10,18 @@
 namespace twinhsm::crypto {
 
 // The order is the index of the algorithms fetched with the library context (library_context.cc).
-enum class DigestAlg { sha1, sha224, sha256, sha384, sha512, sha3_224, sha3_256, sha3_384, sha3_512, md5 };
+enum class DigestAlg {
+  sha1,
+  sha224,
+  sha256,
+  sha384,
+  sha512,
+  sha3_224,
+  sha3_256,
+  sha3_384,
+  sha3_512,
+  md5
+};
 
 // digest_size returns the output length in bytes.
 size_t digest_size(DigestAlg alg) noexcept;
@@ -46,6 +57,7 @@ class Hmac {
   Hmac& operator=(Hmac&&) noexcept;
   void update(ByteView data);
   SecureBytes finish();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

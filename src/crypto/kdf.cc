@@ -26,8 +26,8 @@ SecureBytes derive(const char* kdf_name, const OSSL_PARAM* params, size_t out_le
 // kbkdf runs OpenSSL's KBKDF in counter mode with HMAC-SHA256 (32-bit counter before the fixed
 // input, the only counter width OpenSSL 3.0 offers). The fixed input is
 // salt || [0x00 if use_separator] || info || [[8 * out_len]_32 if use_l].
-SecureBytes kbkdf_hmac_sha256(std::span<const uint8_t> key, ByteView salt, ByteView info, bool use_l,
-                               bool use_separator, size_t out_len) {
+SecureBytes kbkdf_hmac_sha256(std::span<const uint8_t> key, ByteView salt, ByteView info,
+                              bool use_l, bool use_separator, size_t out_len) {
   const char* what = "KBKDF (counter, HMAC-SHA256) failed";
   // L is encoded in 32 bits, and the counter must not wrap.
   if (out_len > std::numeric_limits<uint32_t>::max() / 8) {

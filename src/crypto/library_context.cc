@@ -20,19 +20,17 @@ namespace detail {
 namespace {
 
 // The algorithms fetched when the context is made, by the names the rest of src/crypto asks for.
-constexpr std::array kDigests = {
-    DigestAlg::sha1,     DigestAlg::sha224,   DigestAlg::sha256,   DigestAlg::sha384,
-    DigestAlg::sha512,   DigestAlg::sha3_224, DigestAlg::sha3_256, DigestAlg::sha3_384,
-    DigestAlg::sha3_512, DigestAlg::md5};
+constexpr std::array kDigests = {DigestAlg::sha1,     DigestAlg::sha224,   DigestAlg::sha256,
+                                 DigestAlg::sha384,   DigestAlg::sha512,   DigestAlg::sha3_224,
+                                 DigestAlg::sha3_256, DigestAlg::sha3_384, DigestAlg::sha3_512,
+                                 DigestAlg::md5};
 constexpr std::array kCipherNames = {
-    "AES-128-GCM",      "AES-192-GCM",      "AES-256-GCM",      "AES-128-ECB",
-    "AES-192-ECB",      "AES-256-ECB",      "AES-128-CBC",      "AES-192-CBC",
-    "AES-256-CBC",      "AES-128-CTR",      "AES-192-CTR",      "AES-256-CTR",
-    "AES-128-WRAP",     "AES-192-WRAP",     "AES-256-WRAP",     "AES-128-WRAP-PAD",
-    "AES-192-WRAP-PAD", "AES-256-WRAP-PAD", "AES-128-CCM",      "AES-192-CCM",
-    "AES-256-CCM",      "AES-128-CBC-CTS",  "AES-192-CBC-CTS",  "AES-256-CBC-CTS",
-    "AES-128-XTS",      "AES-256-XTS",      "ChaCha20-Poly1305", "DES-EDE-ECB",
-    "DES-EDE-CBC",      "DES-EDE3-ECB",     "DES-EDE3-CBC",
+    "AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "AES-128-ECB", "AES-192-ECB", "AES-256-ECB",
+    "AES-128-CBC", "AES-192-CBC", "AES-256-CBC", "AES-128-CTR", "AES-192-CTR", "AES-256-CTR",
+    "AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP", "AES-128-WRAP-PAD", "AES-192-WRAP-PAD",
+    "AES-256-WRAP-PAD", "AES-128-CCM", "AES-192-CCM", "AES-256-CCM", "AES-128-CBC-CTS",
+    "AES-192-CBC-CTS", "AES-256-CBC-CTS", "AES-128-XTS", "AES-256-XTS", "ChaCha20-Poly1305",
+    "DES-EDE-ECB", "DES-EDE-CBC", "DES-EDE3-ECB", "DES-EDE3-CBC",
     // Single DES: from the legacy provider (make_library_context).
     "DES-ECB", "DES-CBC"};
 constexpr std::array kMacNames = {"HMAC", "CMAC"};

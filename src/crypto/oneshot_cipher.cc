@@ -40,7 +40,8 @@ SecureBytes aes_cts(std::span<const uint8_t> key, ByteView iv, bool encrypt,
                      : key.size() == 32 ? "AES-256-CBC-CTS"
                                         : nullptr;
   if (name == nullptr || iv.size() != 16 || in.size() < 16) {
-    throw CryptoError("AES-CTS: the key must be 16, 24 or 32 bytes, the IV 16, the data 16 or more");
+    throw CryptoError(
+        "AES-CTS: the key must be 16, 24 or 32 bytes, the IV 16, the data 16 or more");
   }
   OSSL_PARAM params[] = {detail::utf8_param(OSSL_CIPHER_PARAM_CTS_MODE, "CS1"),
                          OSSL_PARAM_construct_end()};

@@ -85,12 +85,12 @@ class PKey {
   // Export. Throws CryptoError if the key is of another type or lacks the private part.
   RsaPublic rsa_public_components() const;
   RsaPrivate rsa_private_components() const;
-  Bytes ec_point() const;                // uncompressed point, or the raw public key
-  SecureBytes ec_private_value() const;  // fixed length: the field size in bytes (or raw length)
-  FfcParams ffc_params() const;          // DSA, DH
-  Bytes ffc_public_value() const;        // y
+  Bytes ec_point() const;                 // uncompressed point, or the raw public key
+  SecureBytes ec_private_value() const;   // fixed length: the field size in bytes (or raw length)
+  FfcParams ffc_params() const;           // DSA, DH
+  Bytes ffc_public_value() const;         // y
   SecureBytes ffc_private_value() const;  // x
-  Bytes public_der() const;              // SubjectPublicKeyInfo
+  Bytes public_der() const;               // SubjectPublicKeyInfo
   // private_der is the unencrypted PKCS#8 PrivateKeyInfo (DER) of a private key. Throws
   // CryptoError if the key has no private part.
   SecureBytes private_der() const;
@@ -161,6 +161,7 @@ class Signer {
   Signer& operator=(Signer&&) noexcept;
   void update(ByteView data);
   Bytes finish();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -176,6 +177,7 @@ class Verifier {
   Verifier& operator=(Verifier&&) noexcept;
   void update(ByteView data);
   bool finish(ByteView signature);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -100,8 +100,9 @@ PKey PKey::ec_private(Curve curve, std::span<const uint8_t> value) {
                                         OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED, 0),
         what);
   check(OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()), what);
-  check(OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size()),
-        what);
+  check(
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size()),
+      what);
   auto params = to_params(bld.get(), what);
   auto pkey = from_data("EC", EVP_PKEY_KEYPAIR, params.get(), what);
   validate(pkey.get(), true, what);

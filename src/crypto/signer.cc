@@ -91,8 +91,8 @@ void configure(EVP_PKEY_CTX* ctx, const SignatureScheme& scheme) {
 // pkey_context makes a context for EVP_PKEY_sign (or verify) with the key and the scheme.
 detail::PkeyCtxPtr pkey_context(const PKey& key, const SignatureScheme& scheme, Op op) {
   const char* what = op == Op::sign ? "sign init failed" : "verify init failed";
-  detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_pkey(detail::libctx(), key.impl().pkey.get(), nullptr), what));
+  detail::PkeyCtxPtr ctx(detail::not_null(
+      EVP_PKEY_CTX_new_from_pkey(detail::libctx(), key.impl().pkey.get(), nullptr), what));
   detail::check(op == Op::sign ? EVP_PKEY_sign_init(ctx.get()) : EVP_PKEY_verify_init(ctx.get()),
                 what);
   configure(ctx.get(), scheme);
@@ -187,9 +187,9 @@ class SignatureOp {
     if (scheme_.kind == SignatureScheme::Kind::eddsa) {
       EVP_PKEY* pkey = key_.impl().pkey.get();
       detail::MdCtxPtr md(detail::not_null(EVP_MD_CTX_new(), what));
-      detail::check(
-          EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, detail::libctx(), nullptr, pkey,
-                                nullptr), what);
+      detail::check(EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, detail::libctx(), nullptr,
+                                          pkey, nullptr),
+                    what);
       detail::check(EVP_DigestSign(md.get(), nullptr, &len, buffer_.data(), buffer_.size()), what);
       sig.resize(len);
       detail::check(EVP_DigestSign(md.get(), sig.data(), &len, buffer_.data(), buffer_.size()),
@@ -341,8 +341,12 @@ SignContext::SignContext(const PKey& key, const SignatureScheme& scheme)
 }
 
 SignContext::~SignContext() = default;
-const PKey& SignContext::key() const { return impl_->key; }
-const SignatureScheme& SignContext::scheme() const { return impl_->scheme; }
+const PKey& SignContext::key() const {
+  return impl_->key;
+}
+const SignatureScheme& SignContext::scheme() const {
+  return impl_->scheme;
+}
 
 // ---- Signer ----
 

@@ -37,7 +37,7 @@ std::unique_ptr<Device> Device::open(const std::filesystem::path& dir, OpenFor p
   d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token),
                                              d->se_->pin_guard(*d->store_));
   try {
-    d->token_->migrate_rows();  // rows of the first encoding: the public ones, now
+    d->token_->migrate_rows();   // rows of the first encoding: the public ones, now
   } catch (const StoreError&) {  // a read-only device: they are read as they are
   }
   return d;
@@ -99,7 +99,8 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     throw UsageError("--algorithms must be modern or legacy");
   }
   if (std::filesystem::exists(dir / SecureElement::kFileName)) {
-    throw UsageError(dir.string() + " already holds a device; personalizing it again would destroy its keys");
+    throw UsageError(dir.string() +
+                     " already holds a device; personalizing it again would destroy its keys");
   }
   if (std::filesystem::exists(dir / kStoreFile)) {
     throw UsageError(dir.string() + " holds a store but no secure element; remove " +

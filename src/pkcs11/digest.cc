@@ -1,5 +1,6 @@
 // Message digesting functions of PKCS#11 3.0: CKM_SHA_1, the SHA-2 and SHA-3 families (and CKM_MD5
-// on legacy devices), single- and multi-part, and C_DigestKey. Digesting needs no login; C_DigestKey sees what the session may see.
+// on legacy devices), single- and multi-part, and C_DigestKey. Digesting needs no login;
+// C_DigestKey sees what the session may see.
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
@@ -64,9 +65,8 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
   return guard("C_DigestUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->digest, ref.token(), Part::multi, [&](DigestOperation& op) {
-      op.digester->update(input(part, part_len));
-    });
+    run_step(ref->digest, ref.token(), Part::multi,
+             [&](DigestOperation& op) { op.digester->update(input(part, part_len)); });
   });
 }
 

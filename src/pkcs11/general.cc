@@ -39,7 +39,8 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
   // COUNT_LOW: a wrong PIN was given since the last success; FINAL_TRY: the next wrong PIN
   // locks (with a limit of 1, always); LOCKED: at the limit. A TPM device's TPM counts too
   // (token::PinState::guard_remaining).
-  auto pin_flags = [&](const token::PinState& s, CK_FLAGS low, CK_FLAGS final_try, CK_FLAGS locked) {
+  auto pin_flags = [&](const token::PinState& s, CK_FLAGS low, CK_FLAGS final_try,
+                       CK_FLAGS locked) {
     if (!s.initialized) {
       return;
     }

@@ -82,8 +82,12 @@ token::Ecdh1Params parse_ecdh1(const CK_MECHANISM* m) {
 
 token::HkdfParams parse_hkdf(const CK_MECHANISM* m) {
   const auto& p = param_as<CK_HKDF_PARAMS>(m);
-  return {p.bExtract != CK_FALSE, p.bExpand != CK_FALSE, p.prfHashMechanism, p.ulSaltType,
-          bytes_of(p.pSalt, p.ulSaltLen, kMaxParamData), p.hSaltKey,
+  return {p.bExtract != CK_FALSE,
+          p.bExpand != CK_FALSE,
+          p.prfHashMechanism,
+          p.ulSaltType,
+          bytes_of(p.pSalt, p.ulSaltLen, kMaxParamData),
+          p.hSaltKey,
           bytes_of(p.pInfo, p.ulInfoLen, kMaxParamData)};
 }
 
@@ -116,7 +120,8 @@ token::Sp800DataParam parse_data_param(const CK_PRF_DATA_PARAM& d) {
       out.bytes = bytes_of(d.pValue, d.ulValueLen, kMaxParamData);
       break;
     default:
-      throw CkError(CKR_MECHANISM_PARAM_INVALID, "an SP 800-108 data parameter has an unknown type");
+      throw CkError(CKR_MECHANISM_PARAM_INVALID,
+                    "an SP 800-108 data parameter has an unknown type");
   }
   return out;
 }

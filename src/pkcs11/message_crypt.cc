@@ -107,8 +107,8 @@ CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechani
     require(!op.has_value(), CKR_OPERATION_ACTIVE, "a message-based operation is active");
     token::Mechanism mech = parse_message_mechanism(mechanism);
     uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-    token::ObjectPtr obj = token::key_for(
-        ref.token(), encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
+    token::ObjectPtr obj =
+        token::key_for(ref.token(), encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
     op = MessageCipherState{std::make_unique<token::MessageCipher>(mech, *obj, encrypt),
                             KeyUse::for_key(epoch, *obj, false)};
   });

@@ -80,8 +80,8 @@ CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechani
     MessageSignState s;
     s.mechanism = parse_mechanism(mechanism);
     s.login_epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-    s.key = token::key_for(ref.token(), sign ? token::Use::sign : token::Use::verify, key,
-                           s.mechanism);
+    s.key =
+        token::key_for(ref.token(), sign ? token::Use::sign : token::Use::verify, key, s.mechanism);
     // C_Login(CKU_CONTEXT_SPECIFIC) authorizes one C_Sign, not a run of messages.
     require(!s.key->attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
             "a key that needs a login before each use does not sign messages");
@@ -169,7 +169,9 @@ CK_RV C_SignMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR param, CK_ULONG param_l
   return message_next("C_SignMessageNext", s, true, param, param_len, data, data_len,
                       Signature{sig, sig_len, nullptr, 0}, sig_len != nullptr);
 }
-CK_RV C_MessageSignFinal(CK_SESSION_HANDLE s) { return message_final("C_MessageSignFinal", s, true); }
+CK_RV C_MessageSignFinal(CK_SESSION_HANDLE s) {
+  return message_final("C_MessageSignFinal", s, true);
+}
 
 CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key) {
   return init("C_MessageVerifyInit", s, m, key, false);

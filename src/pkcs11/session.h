@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/pkcs11.h"
-#include "pkcs11/operation.h"
 #include "crypto/digest.h"
+#include "pkcs11/operation.h"
 #include "token/mechanisms.h"
 #include "token/message_cipher.h"
 #include "token/signatures.h"

@@ -36,8 +36,7 @@ Database::Database(const std::filesystem::path& path, bool create) {
       sqlite3_close(db_);  // the destructor does not run for a constructor that throws
       db_ = nullptr;
       bool window = (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) &&
-                    ::access(path.c_str(), W_OK) == 0 &&
-                    std::chrono::steady_clock::now() < give_up;
+                    ::access(path.c_str(), W_OK) == 0 && std::chrono::steady_clock::now() < give_up;
       if (!window) {
         throw;
       }
@@ -86,7 +85,9 @@ void Database::connect(const std::filesystem::path& path, bool create) {
   exec("PRAGMA foreign_keys=ON");
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  sqlite3_close_v2(db_);
+}
 
 void Database::fail(std::string_view what) const {
   throw StoreError(std::string(what) + ": " + sqlite3_errmsg(db_));
@@ -102,8 +103,12 @@ void Database::exec(std::string_view sql) {
   }
 }
 
-int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
-int Database::changes() const { return sqlite3_changes(db_); }
+int64_t Database::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+int Database::changes() const {
+  return sqlite3_changes(db_);
+}
 
 Statement::Statement(Database& db, std::string_view sql) : db_(db) {
   if (sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
@@ -112,7 +117,9 @@ Statement::Statement(Database& db, std::string_view sql) : db_(db) {
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int index, int64_t value) {
   if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) {
@@ -172,7 +179,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::column_text(int index) const {
   const auto* text = sqlite3_column_text(stmt_, index);

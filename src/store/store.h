@@ -113,7 +113,9 @@ class Store {
   std::optional<Bytes> setting(std::string_view key);
   std::optional<std::string> setting_text(std::string_view key);
   void put_setting(std::string_view key, ByteView value);
-  void put_setting(std::string_view key, std::string_view value) { put_setting(key, as_bytes(value)); }
+  void put_setting(std::string_view key, std::string_view value) {
+    put_setting(key, as_bytes(value));
+  }
   void delete_setting(std::string_view key);
   std::map<std::string, Bytes> settings();
 
@@ -159,7 +161,7 @@ class Store {
   friend class Anchor;  // reads the MAC columns and writes its row inside the transactions
 
   std::recursive_mutex mutex_;
-  int tx_depth_ = 0;             // open transactions, guarded by mutex_
+  int tx_depth_ = 0;               // open transactions, guarded by mutex_
   bool tx_rollback_only_ = false;  // an inner write transaction failed
   std::filesystem::path path_;
   Database db_;

@@ -27,16 +27,26 @@ Bytes peer_public(const Bytes& data, size_t raw_len) {
 
 std::optional<crypto::DigestAlg> x963_digest(CK_ULONG kdf) {
   switch (kdf) {
-    case CKD_SHA1_KDF: return crypto::DigestAlg::sha1;
-    case CKD_SHA224_KDF: return crypto::DigestAlg::sha224;
-    case CKD_SHA256_KDF: return crypto::DigestAlg::sha256;
-    case CKD_SHA384_KDF: return crypto::DigestAlg::sha384;
-    case CKD_SHA512_KDF: return crypto::DigestAlg::sha512;
-    case CKD_SHA3_224_KDF: return crypto::DigestAlg::sha3_224;
-    case CKD_SHA3_256_KDF: return crypto::DigestAlg::sha3_256;
-    case CKD_SHA3_384_KDF: return crypto::DigestAlg::sha3_384;
-    case CKD_SHA3_512_KDF: return crypto::DigestAlg::sha3_512;
-    default: return std::nullopt;
+    case CKD_SHA1_KDF:
+      return crypto::DigestAlg::sha1;
+    case CKD_SHA224_KDF:
+      return crypto::DigestAlg::sha224;
+    case CKD_SHA256_KDF:
+      return crypto::DigestAlg::sha256;
+    case CKD_SHA384_KDF:
+      return crypto::DigestAlg::sha384;
+    case CKD_SHA512_KDF:
+      return crypto::DigestAlg::sha512;
+    case CKD_SHA3_224_KDF:
+      return crypto::DigestAlg::sha3_224;
+    case CKD_SHA3_256_KDF:
+      return crypto::DigestAlg::sha3_256;
+    case CKD_SHA3_384_KDF:
+      return crypto::DigestAlg::sha3_384;
+    case CKD_SHA3_512_KDF:
+      return crypto::DigestAlg::sha3_512;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -59,8 +69,8 @@ SecureBytes rightmost(const SecureBytes& secret, size_t len) {
 SecureBytes agreement_value(const Mechanism& m, const Object& base, const DerivedRequest& request) {
   const AttributeMap& a = base.attrs;
   if (m.type == CKM_DH_PKCS_DERIVE) {
-    require(object_class(a) == CKO_PRIVATE_KEY && key_type(a) == CKK_DH,
-            CKR_KEY_TYPE_INCONSISTENT, "DH derivation needs a DH private key");
+    require(object_class(a) == CKO_PRIVATE_KEY && key_type(a) == CKK_DH, CKR_KEY_TYPE_INCONSISTENT,
+            "DH derivation needs a DH private key");
     const auto* p = std::get_if<DataParams>(&m.params);
     require(p != nullptr && !p->data.empty(), CKR_MECHANISM_PARAM_INVALID,
             "DH derivation needs the peer's public value as its parameter");

@@ -87,8 +87,7 @@ void check_use(Token& token, CK_MECHANISM_TYPE mechanism, CK_FLAGS operation,
   require(!raw_rsa, CKR_MECHANISM_INVALID,
           "CKM_RSA_X_509 needs a key whose CKA_ALLOWED_MECHANISMS names it (the device's "
           "algorithm policy is modern)");
-  require(m != nullptr && (!legacy_mechanism || (m->legacy_use & operation)),
-          CKR_MECHANISM_INVALID,
+  require(m != nullptr && (!legacy_mechanism || (m->legacy_use & operation)), CKR_MECHANISM_INVALID,
           "the mechanism is legacy and the device's algorithm policy is modern (twinhsm device "
           "set-algorithms legacy offers it)");
   require(!key_uses || (*key_uses & operation), CKR_KEY_FUNCTION_NOT_PERMITTED,

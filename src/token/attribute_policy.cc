@@ -3,8 +3,8 @@
 #include <array>
 
 #include "crypto/random.h"
-#include "token/ck_error.h"
 #include "token/attribute_rules.h"
+#include "token/ck_error.h"
 #include "token/key_policy.h"
 
 namespace twinhsm::token {
@@ -77,7 +77,8 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
       if (type & CKA_VENDOR_DEFINED || cls == kCert) {
         continue;  // kept as given: vendor attributes, other certificate types' attributes
       }
-      throw CkError(CKR_ATTRIBUTE_TYPE_INVALID, "the template names an attribute this class does not have");
+      throw CkError(CKR_ATTRIBUTE_TYPE_INVALID,
+                    "the template names an attribute this class does not have");
     }
     check_value_size(*rule, value);
     if (rule->traits & kComputed) {

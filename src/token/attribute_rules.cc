@@ -98,24 +98,37 @@ constexpr std::array kRules = {
 
 unsigned class_bit(CK_OBJECT_CLASS c) {
   switch (c) {
-    case CKO_DATA: return kData;
-    case CKO_CERTIFICATE: return kCert;
-    case CKO_PUBLIC_KEY: return kPub;
-    case CKO_PRIVATE_KEY: return kPriv;
-    case CKO_SECRET_KEY: return kSecret;
-    case CKO_DOMAIN_PARAMETERS: return kDomain;
-    default: return 0;
+    case CKO_DATA:
+      return kData;
+    case CKO_CERTIFICATE:
+      return kCert;
+    case CKO_PUBLIC_KEY:
+      return kPub;
+    case CKO_PRIVATE_KEY:
+      return kPriv;
+    case CKO_SECRET_KEY:
+      return kSecret;
+    case CKO_DOMAIN_PARAMETERS:
+      return kDomain;
+    default:
+      return 0;
   }
 }
 
 unsigned key_type_bit(CK_KEY_TYPE k) {
   switch (k) {
-    case CKK_RSA: return kRsa;
-    case CKK_EC: return kEc;
-    case CKK_EC_EDWARDS: return kEdwards;
-    case CKK_EC_MONTGOMERY: return kMontgomery;
-    case CKK_DSA: return kDsa;
-    case CKK_DH: return kDh;
+    case CKK_RSA:
+      return kRsa;
+    case CKK_EC:
+      return kEc;
+    case CKK_EC_EDWARDS:
+      return kEdwards;
+    case CKK_EC_MONTGOMERY:
+      return kMontgomery;
+    case CKK_DSA:
+      return kDsa;
+    case CKK_DH:
+      return kDh;
     case CKK_AES:
     case CKK_AES_XTS:
     case CKK_DES:
@@ -133,8 +146,10 @@ unsigned key_type_bit(CK_KEY_TYPE k) {
     case CKK_SHA3_224_HMAC:
     case CKK_SHA3_256_HMAC:
     case CKK_SHA3_384_HMAC:
-    case CKK_SHA3_512_HMAC: return kSym;
-    default: return 0;
+    case CKK_SHA3_512_HMAC:
+      return kSym;
+    default:
+      return 0;
   }
 }
 

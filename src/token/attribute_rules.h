@@ -12,8 +12,7 @@ namespace twinhsm::token::rules {
 constexpr unsigned kData = 1, kCert = 2, kPub = 4, kPriv = 8, kSecret = 16, kDomain = 32;
 constexpr unsigned kKeys = kPub | kPriv | kSecret, kAll = kData | kCert | kKeys | kDomain;
 // Key types, as bits (0: any). kSym: every secret key type.
-constexpr unsigned kRsa = 1, kEc = 2, kEdwards = 4, kSym = 8, kMontgomery = 16, kDsa = 32,
-                   kDh = 64;
+constexpr unsigned kRsa = 1, kEc = 2, kEdwards = 4, kSym = 8, kMontgomery = 16, kDsa = 32, kDh = 64;
 
 // Attribute traits.
 enum Trait : unsigned {

@@ -203,8 +203,7 @@ std::unique_ptr<CipherOperation> make_block(const BlockFamily& f, const Mechanis
             CKR_MECHANISM_PARAM_INVALID,
             "AES-CTR needs CK_AES_CTR_PARAMS with a counter of 1 to 128 bits");
     uint64_t blocks = crypto::ctr_blocks_left(p->block, static_cast<unsigned>(p->bits));
-    return std::make_unique<BlockOperation>(f.alg, f.mode, false, value, p->block, encrypt,
-                                            blocks);
+    return std::make_unique<BlockOperation>(f.alg, f.mode, false, value, p->block, encrypt, blocks);
   }
   const auto* p = std::get_if<IvParams>(&mechanism.params);
   require(p != nullptr && p->iv.size() == crypto::block_size(f.alg), CKR_MECHANISM_PARAM_INVALID,

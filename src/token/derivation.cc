@@ -72,7 +72,8 @@ AttributeMap derived_attributes(const Mechanism& m, const Object& base_key,
   const AttributeMap& base = base_key.attrs;
   AttributeMap req = tmpl;
   req.erase(CKA_VALUE_LEN);
-  AttributeMap a = complete_template(req, Origin::unwrapped, CKO_SECRET_KEY, request.key_type, m.type);
+  AttributeMap a =
+      complete_template(req, Origin::unwrapped, CKO_SECRET_KEY, request.key_type, m.type);
   a.set(CKA_VALUE, std::move(value));
   finish_key(a, Origin::unwrapped);
   // A key derived from a data object's value was never a key's secret: nothing to carry.

@@ -53,7 +53,8 @@ SecureBytes hkdf_value(const Mechanism& m, const Object& base, const DerivedRequ
         salt = p->salt;
         break;
       case CKF_HKDF_SALT_KEY: {
-        require(salt_key != nullptr, CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_KEY needs hSaltKey");
+        require(salt_key != nullptr, CKR_MECHANISM_PARAM_INVALID,
+                "CKF_HKDF_SALT_KEY needs hSaltKey");
         const SecureBytes& v = secret_value(salt_key->attrs);
         salt = Bytes(v.begin(), v.end());
         break;
@@ -70,10 +71,9 @@ SecureBytes hkdf_value(const Mechanism& m, const Object& base, const DerivedRequ
   size_t len = length_needed(request);
   require(len <= 255 * crypto::digest_size(*digest), CKR_TEMPLATE_INCONSISTENT,
           "HKDF makes at most 255 hashes of output");
-  return crypto::hkdf(*digest,
-                      p->extract ? crypto::HkdfMode::extract_and_expand
-                                 : crypto::HkdfMode::expand_only,
-                      ikm, salt, p->info, len);
+  return crypto::hkdf(
+      *digest, p->extract ? crypto::HkdfMode::extract_and_expand : crypto::HkdfMode::expand_only,
+      ikm, salt, p->info, len);
 }
 
 // counter_is_32_be: a counter or length format OpenSSL's KBKDF computes.
@@ -128,8 +128,7 @@ SecureBytes sp800_value(const Mechanism& m, const Object& base, const DerivedReq
   size_t len = length_needed(request);
   if (i < d.size()) {
     bool segments = d[i].dkm_method == CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS;
-    size_t prf_len = kp.hmac ? crypto::digest_size(*kp.hmac)
-                             : (p->prf == CKM_AES_CMAC ? 16 : 8);
+    size_t prf_len = kp.hmac ? crypto::digest_size(*kp.hmac) : (p->prf == CKM_AES_CMAC ? 16 : 8);
     require(d[i].type == CK_SP800_108_DKM_LENGTH && counter_is_32_be(d[i]) &&
                 (d[i].dkm_method == CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS ||
                  (segments && len % prf_len == 0)) &&

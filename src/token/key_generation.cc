@@ -19,7 +19,7 @@ struct SecretKind {
   CK_MECHANISM_TYPE mechanism;
   CK_KEY_TYPE key_type;
   CK_ULONG min_len, max_len;  // CKA_VALUE_LEN's range
-  CK_ULONG fixed_len;         // nonzero: the length when CKA_VALUE_LEN is not given (or the only one)
+  CK_ULONG fixed_len;  // nonzero: the length when CKA_VALUE_LEN is not given (or the only one)
 };
 
 constexpr SecretKind kSecretKinds[] = {
@@ -77,7 +77,9 @@ AttributeMap generated_domain_parameters(const Mechanism& m, const AttributeMap&
   try {
     if (dsa) {
       CK_ULONG q_bits = tmpl.get_ulong(CKA_SUB_PRIME_BITS)
-                            .value_or(*p_bits >= 3072 ? 256 : *p_bits >= 2048 ? 224 : 160);
+                            .value_or(*p_bits >= 3072   ? 256
+                                      : *p_bits >= 2048 ? 224
+                                                        : 160);
       params = crypto::PKey::generate_dsa_params(static_cast<unsigned>(*p_bits),
                                                  static_cast<unsigned>(q_bits));
     } else {
@@ -93,14 +95,17 @@ AttributeMap generated_domain_parameters(const Mechanism& m, const AttributeMap&
 // ec_key_type is the key type a curve key generation mechanism makes.
 CK_KEY_TYPE ec_key_type(CK_MECHANISM_TYPE m) {
   switch (m) {
-    case CKM_EC_KEY_PAIR_GEN: return CKK_EC;
-    case CKM_EC_EDWARDS_KEY_PAIR_GEN: return CKK_EC_EDWARDS;
-    default: return CKK_EC_MONTGOMERY;
+    case CKM_EC_KEY_PAIR_GEN:
+      return CKK_EC;
+    case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+      return CKK_EC_EDWARDS;
+    default:
+      return CKK_EC_MONTGOMERY;
   }
 }
 
 crypto::CurveFamily family_of(CK_KEY_TYPE kt) {
-  return kt == CKK_EC ? crypto::CurveFamily::weierstrass
+  return kt == CKK_EC           ? crypto::CurveFamily::weierstrass
          : kt == CKK_EC_EDWARDS ? crypto::CurveFamily::edwards
                                 : crypto::CurveFamily::montgomery;
 }
@@ -131,8 +136,8 @@ AttributeMap generated_key_attributes(const Mechanism& mechanism, const Attribut
           "CKA_VALUE_LEN is not a length of the mechanism's keys");
   AttributeMap request = tmpl;
   request.erase(CKA_VALUE_LEN);
-  AttributeMap a = complete_template(request, Origin::generated, CKO_SECRET_KEY, kind->key_type,
-                                     mechanism.type);
+  AttributeMap a =
+      complete_template(request, Origin::generated, CKO_SECRET_KEY, kind->key_type, mechanism.type);
   a.set(CKA_VALUE, random_value(*kind, n));
   finish_key(a, Origin::generated);
   return a;
@@ -152,7 +157,8 @@ std::pair<AttributeMap, AttributeMap> generated_pair_attributes(const Mechanism&
     case CKM_RSA_PKCS_KEY_PAIR_GEN: {
       kt = CKK_RSA;
       auto bits = public_tmpl.get_ulong(CKA_MODULUS_BITS);
-      require(bits.has_value(), CKR_TEMPLATE_INCOMPLETE, "RSA key generation needs CKA_MODULUS_BITS");
+      require(bits.has_value(), CKR_TEMPLATE_INCOMPLETE,
+              "RSA key generation needs CKA_MODULUS_BITS");
       require(*bits >= (legacy ? 1024u : 2048u) && *bits <= 4096, CKR_KEY_SIZE_RANGE,
               "RSA keys are generated with 2048 to 4096 bits (1024 on legacy devices)");
       Bytes exponent = public_tmpl.get_bytes(CKA_PUBLIC_EXPONENT);
@@ -174,7 +180,8 @@ std::pair<AttributeMap, AttributeMap> generated_pair_attributes(const Mechanism&
       Bytes params = either(public_tmpl, private_tmpl, CKA_EC_PARAMS);
       require(!params.empty(), CKR_TEMPLATE_INCOMPLETE, "EC key generation needs CKA_EC_PARAMS");
       auto curve = crypto::curve_from_params(params);
-      require(curve.has_value(), CKR_CURVE_NOT_SUPPORTED, "CKA_EC_PARAMS names an unsupported curve");
+      require(curve.has_value(), CKR_CURVE_NOT_SUPPORTED,
+              "CKA_EC_PARAMS names an unsupported curve");
       require(crypto::curve_family(*curve) == family_of(kt), CKR_TEMPLATE_INCONSISTENT,
               "the curve does not fit the mechanism");
       bool is_explicit = crypto::params_are_explicit(params);
@@ -215,8 +222,8 @@ std::pair<AttributeMap, AttributeMap> generated_pair_attributes(const Mechanism&
   // The halves' usage defaults follow the pair: when the private key is hidden (sensitive or
   // unextractable), the pair wraps and unwraps keys only when one half asks, and then neither
   // half encrypts or decrypts unless asked (key_policy.h: wrapping apart from data).
-  bool hidden = private_tmpl.get_bool(CKA_SENSITIVE, true) ||
-                !private_tmpl.get_bool(CKA_EXTRACTABLE, false);
+  bool hidden =
+      private_tmpl.get_bool(CKA_SENSITIVE, true) || !private_tmpl.get_bool(CKA_EXTRACTABLE, false);
   if (kt == CKK_RSA && hidden) {
     bool wraps = public_tmpl.get_bool(CKA_WRAP, false) || private_tmpl.get_bool(CKA_UNWRAP, false);
     for (auto [request, keys, data] : {std::tuple{&pub_request, CKA_WRAP, CKA_ENCRYPT},
@@ -229,10 +236,10 @@ std::pair<AttributeMap, AttributeMap> generated_pair_attributes(const Mechanism&
       }
     }
   }
-  AttributeMap pub = complete_template(pub_request, Origin::generated, CKO_PUBLIC_KEY, kt,
-                                       mechanism.type);
-  AttributeMap priv = complete_template(priv_request, Origin::generated, CKO_PRIVATE_KEY, kt,
-                                        mechanism.type);
+  AttributeMap pub =
+      complete_template(pub_request, Origin::generated, CKO_PUBLIC_KEY, kt, mechanism.type);
+  AttributeMap priv =
+      complete_template(priv_request, Origin::generated, CKO_PRIVATE_KEY, kt, mechanism.type);
   set_public_attributes(pub, *key);
   set_private_attributes(priv, *key);
   if (!explicit_params.empty()) {

@@ -198,23 +198,35 @@ void set_private_attributes(AttributeMap& a, const crypto::PKey& key) {
 
 bool secret_length_fits(CK_KEY_TYPE type, size_t n) {
   switch (type) {
-    case CKK_AES: return n == 16 || n == 24 || n == 32;
-    case CKK_AES_XTS: return n == 32 || n == 64;
-    case CKK_DES: return n == 8;
-    case CKK_DES2: return n == 16;
-    case CKK_DES3: return n == 24;
-    case CKK_CHACHA20: return n == 32;
-    default: return n > 0;
+    case CKK_AES:
+      return n == 16 || n == 24 || n == 32;
+    case CKK_AES_XTS:
+      return n == 32 || n == 64;
+    case CKK_DES:
+      return n == 8;
+    case CKK_DES2:
+      return n == 16;
+    case CKK_DES3:
+      return n == 24;
+    case CKK_CHACHA20:
+      return n == 32;
+    default:
+      return n > 0;
   }
 }
 
 std::optional<size_t> fixed_secret_length(CK_KEY_TYPE type) {
   switch (type) {
-    case CKK_DES: return 8;
-    case CKK_DES2: return 16;
-    case CKK_DES3: return 24;
-    case CKK_CHACHA20: return 32;
-    default: return std::nullopt;
+    case CKK_DES:
+      return 8;
+    case CKK_DES2:
+      return 16;
+    case CKK_DES3:
+      return 24;
+    case CKK_CHACHA20:
+      return 32;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -17,8 +17,8 @@ crypto::PKey to_pkey(const AttributeMap& key);
 // object_pkey is to_pkey for an object, parsed once and kept with it.
 const crypto::PKey& object_pkey(const struct Object& object);
 
-// set_public_attributes / set_private_attributes set the key-type attributes of a public or private key
-// object from a key (CKA_MODULUS..., CKA_EC_PARAMS and CKA_EC_POINT, CKA_PRIME/SUBPRIME/BASE,
+// set_public_attributes / set_private_attributes set the key-type attributes of a public or private
+// key object from a key (CKA_MODULUS..., CKA_EC_PARAMS and CKA_EC_POINT, CKA_PRIME/SUBPRIME/BASE,
 // CKA_VALUE, CKA_VALUE_BITS of DH private keys, and CKA_PUBLIC_KEY_INFO).
 void set_public_attributes(AttributeMap& attrs, const crypto::PKey& key);
 void set_private_attributes(AttributeMap& attrs, const crypto::PKey& key);

@@ -15,8 +15,8 @@ namespace twinhsm::token {
 
 namespace {
 
-constexpr std::array kUsageAttributes = {CKA_ENCRYPT,      CKA_DECRYPT, CKA_WRAP,
-                                         CKA_UNWRAP,       CKA_SIGN,    CKA_VERIFY,
+constexpr std::array kUsageAttributes = {CKA_ENCRYPT,      CKA_DECRYPT,        CKA_WRAP,
+                                         CKA_UNWRAP,       CKA_SIGN,           CKA_VERIFY,
                                          CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER, CKA_DERIVE};
 
 constexpr std::array kTemplateAttributes = {CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
@@ -137,10 +137,10 @@ void check_narrowing(const AttributeMap& object, const AttributeMap& changes) {
   if (changes.has(CKA_ALLOWED_MECHANISMS)) {
     auto before = allowed_mechanisms(object);
     auto after = allowed_mechanisms(changes);
-    bool narrower = before.empty() ||
-                    (!after.empty() && std::all_of(after.begin(), after.end(), [&](auto m) {
-                      return std::find(before.begin(), before.end(), m) != before.end();
-                    }));
+    bool narrower =
+        before.empty() || (!after.empty() && std::all_of(after.begin(), after.end(), [&](auto m) {
+          return std::find(before.begin(), before.end(), m) != before.end();
+        }));
     require(narrower, CKR_ATTRIBUTE_READ_ONLY,
             "CKA_ALLOWED_MECHANISMS of a sensitive or unextractable key can only shrink");
   }
@@ -148,11 +148,16 @@ void check_narrowing(const AttributeMap& object, const AttributeMap& changes) {
 
 // rsa_strength: SP 800-57 part 1, table 2.
 unsigned rsa_strength(size_t modulus_bits) {
-  if (modulus_bits >= 15360) return 256;
-  if (modulus_bits >= 7680) return 192;
-  if (modulus_bits >= 3072) return 128;
-  if (modulus_bits >= 2048) return 112;
-  if (modulus_bits >= 1024) return 80;
+  if (modulus_bits >= 15360)
+    return 256;
+  if (modulus_bits >= 7680)
+    return 192;
+  if (modulus_bits >= 3072)
+    return 128;
+  if (modulus_bits >= 2048)
+    return 112;
+  if (modulus_bits >= 1024)
+    return 80;
   return 0;
 }
 
@@ -249,10 +254,9 @@ void check_wrap(const WrappingKey& wrapping, const AttributeMap& key) {
   auto never_known = [](const AttributeMap& a) {
     return a.get_bool(CKA_LOCAL, false) && a.get_bool(CKA_ALWAYS_SENSITIVE, false);
   };
-  bool known_only_here =
-      is_public ? std::any_of(wrapping.private_halves.begin(), wrapping.private_halves.end(),
-                              never_known)
-                : never_known(w);
+  bool known_only_here = is_public ? std::any_of(wrapping.private_halves.begin(),
+                                                 wrapping.private_halves.end(), never_known)
+                                   : never_known(w);
   require(known_only_here || w.get_bool(CKA_TRUSTED, false), CKR_KEY_NOT_WRAPPABLE,
           "a sensitive key is wrapped only under a key generated here and always sensitive, or "
           "one the SO made trusted: the value of this wrapping key may be known outside");
@@ -308,13 +312,13 @@ unsigned security_strength(const AttributeMap& key) {
     size_t bits = v ? v->size() * 8 : 0;
     switch (kt) {
       case CKK_DES:
-        return 56;   // not approved at all (NIST SP 800-131A)
+        return 56;  // not approved at all (NIST SP 800-131A)
       case CKK_DES2:
-        return 80;   // two-key Triple DES
+        return 80;  // two-key Triple DES
       case CKK_DES3:
         return 112;  // three-key Triple DES
       case CKK_AES_XTS:
-        bits /= 2;   // two AES keys, one of them the tweak key
+        bits /= 2;  // two AES keys, one of them the tweak key
         break;
       default:
         break;

@@ -29,7 +29,8 @@ const char* key_policy_name(KeyPolicy policy);
 // The mark of a key made, under the compatible policy, able both to wrap and to process data:
 // set by the token (read-only to applications), kept by copies; such a key never wraps a
 // sensitive key.
-inline constexpr CK_ATTRIBUTE_TYPE CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA = CKA_VENDOR_DEFINED | 0x54480001UL;
+inline constexpr CK_ATTRIBUTE_TYPE CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA =
+    CKA_VENDOR_DEFINED | 0x54480001UL;
 
 // check_new_key checks a key (or any object) about to be made by C_CreateObject,
 // C_GenerateKey, C_UnwrapKey or C_DeriveKey, complete with its defaults: only the SO may make it

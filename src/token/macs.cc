@@ -96,9 +96,8 @@ std::unique_ptr<MacOperation> make_mac(const Mechanism& mechanism, const Attribu
     require(kt == CKK_DES2 || kt == CKK_DES3, CKR_KEY_TYPE_INCONSISTENT,
             "Triple DES CMAC needs a DES2 or DES3 key");
     secret_key_value(key, kt, {kt == CKK_DES2 ? size_t{16} : size_t{24}});
-    return std::make_unique<MacOf<crypto::Cmac>>(
-        crypto::Cmac(crypto::BlockCipher::des3, value),
-        mac_length(mechanism, crypto::kDesBlock));
+    return std::make_unique<MacOf<crypto::Cmac>>(crypto::Cmac(crypto::BlockCipher::des3, value),
+                                                 mac_length(mechanism, crypto::kDesBlock));
   }
   const HmacMechanism* m = hmac_mechanism(mechanism.type);
   require(m != nullptr, CKR_MECHANISM_INVALID, "the mechanism is not a MAC");
@@ -106,8 +105,8 @@ std::unique_ptr<MacOperation> make_mac(const Mechanism& mechanism, const Attribu
           "HMAC needs a generic secret key or an HMAC key of the mechanism's hash");
   require(!value.empty() && value.size() <= 512, CKR_KEY_SIZE_RANGE,
           "an HMAC key must be 1 to 512 bytes");
-  return std::make_unique<MacOf<crypto::Hmac>>(
-      crypto::Hmac(m->alg, value), mac_length(mechanism, crypto::digest_size(m->alg)));
+  return std::make_unique<MacOf<crypto::Hmac>>(crypto::Hmac(m->alg, value),
+                                               mac_length(mechanism, crypto::digest_size(m->alg)));
 }
 
 }  // namespace twinhsm::token

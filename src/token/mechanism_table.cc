@@ -14,8 +14,8 @@ constexpr CK_FLAGS kEcFlags = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS
 // Every mechanism that signs or verifies does so message-based too (C_MessageSignInit, ...), and
 // the AEADs encrypt and decrypt messages (C_MessageEncryptInit, ...); a message may come in parts
 // (C_*MessageBegin and C_*MessageNext: CKF_MULTI_MESSAGE).
-constexpr CK_FLAGS kSignVerify = CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_MESSAGE_SIGN |
-                                 CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE;
+constexpr CK_FLAGS kSignVerify =
+    CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE;
 constexpr CK_FLAGS kVerifyUse = CKF_VERIFY | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE;
 constexpr CK_FLAGS kAead = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT | CKF_MESSAGE_ENCRYPT |
                            CKF_MESSAGE_DECRYPT | CKF_MULTI_MESSAGE;

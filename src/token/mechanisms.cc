@@ -72,32 +72,53 @@ void require_key_type(const AttributeMap& key, CK_KEY_TYPE wanted) {
 
 std::optional<DigestAlg> digest_of_mechanism(CK_MECHANISM_TYPE hash) {
   switch (hash) {
-    case CKM_SHA_1: return DigestAlg::sha1;
-    case CKM_SHA224: return DigestAlg::sha224;
-    case CKM_SHA256: return DigestAlg::sha256;
-    case CKM_SHA384: return DigestAlg::sha384;
-    case CKM_SHA512: return DigestAlg::sha512;
-    case CKM_SHA3_224: return DigestAlg::sha3_224;
-    case CKM_SHA3_256: return DigestAlg::sha3_256;
-    case CKM_SHA3_384: return DigestAlg::sha3_384;
-    case CKM_SHA3_512: return DigestAlg::sha3_512;
-    case CKM_MD5: return DigestAlg::md5;
-    default: return std::nullopt;
+    case CKM_SHA_1:
+      return DigestAlg::sha1;
+    case CKM_SHA224:
+      return DigestAlg::sha224;
+    case CKM_SHA256:
+      return DigestAlg::sha256;
+    case CKM_SHA384:
+      return DigestAlg::sha384;
+    case CKM_SHA512:
+      return DigestAlg::sha512;
+    case CKM_SHA3_224:
+      return DigestAlg::sha3_224;
+    case CKM_SHA3_256:
+      return DigestAlg::sha3_256;
+    case CKM_SHA3_384:
+      return DigestAlg::sha3_384;
+    case CKM_SHA3_512:
+      return DigestAlg::sha3_512;
+    case CKM_MD5:
+      return DigestAlg::md5;
+    default:
+      return std::nullopt;
   }
 }
 
 std::optional<DigestAlg> digest_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf) {
   switch (mgf) {
-    case CKG_MGF1_SHA1: return DigestAlg::sha1;
-    case CKG_MGF1_SHA224: return DigestAlg::sha224;
-    case CKG_MGF1_SHA256: return DigestAlg::sha256;
-    case CKG_MGF1_SHA384: return DigestAlg::sha384;
-    case CKG_MGF1_SHA512: return DigestAlg::sha512;
-    case CKG_MGF1_SHA3_224: return DigestAlg::sha3_224;
-    case CKG_MGF1_SHA3_256: return DigestAlg::sha3_256;
-    case CKG_MGF1_SHA3_384: return DigestAlg::sha3_384;
-    case CKG_MGF1_SHA3_512: return DigestAlg::sha3_512;
-    default: return std::nullopt;
+    case CKG_MGF1_SHA1:
+      return DigestAlg::sha1;
+    case CKG_MGF1_SHA224:
+      return DigestAlg::sha224;
+    case CKG_MGF1_SHA256:
+      return DigestAlg::sha256;
+    case CKG_MGF1_SHA384:
+      return DigestAlg::sha384;
+    case CKG_MGF1_SHA512:
+      return DigestAlg::sha512;
+    case CKG_MGF1_SHA3_224:
+      return DigestAlg::sha3_224;
+    case CKG_MGF1_SHA3_256:
+      return DigestAlg::sha3_256;
+    case CKG_MGF1_SHA3_384:
+      return DigestAlg::sha3_384;
+    case CKG_MGF1_SHA3_512:
+      return DigestAlg::sha3_512;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -96,12 +96,12 @@ struct HkdfParams {
 // Sp800Params: CK_SP800_108_KDF_PARAMS / CK_SP800_108_FEEDBACK_KDF_PARAMS, each data parameter
 // copied with its format.
 struct Sp800DataParam {
-  CK_ULONG type = 0;                  // CK_SP800_108_ITERATION_VARIABLE, _COUNTER, ...
-  bool little_endian = false;         // counter and DKM length formats
+  CK_ULONG type = 0;           // CK_SP800_108_ITERATION_VARIABLE, _COUNTER, ...
+  bool little_endian = false;  // counter and DKM length formats
   CK_ULONG width_bits = 0;
-  CK_ULONG dkm_method = 0;            // CK_SP800_108_DKM_LENGTH_SUM_OF_*
+  CK_ULONG dkm_method = 0;  // CK_SP800_108_DKM_LENGTH_SUM_OF_*
   bool has_format = false;
-  Bytes bytes;                        // CK_SP800_108_BYTE_ARRAY
+  Bytes bytes;  // CK_SP800_108_BYTE_ARRAY
 };
 struct Sp800Params {
   bool feedback = false;
@@ -115,8 +115,8 @@ struct Sp800Params {
 struct Mechanism {
   CK_MECHANISM_TYPE type = 0;
   std::variant<std::monostate, GcmParams, CcmParams, ChaChaPolyParams, PssParams, IvParams,
-               CtrParams, OaepParams, Ecdh1Params, DataParams, EncryptDataParams,
-               MacGeneralParams, HkdfParams, Sp800Params>
+               CtrParams, OaepParams, Ecdh1Params, DataParams, EncryptDataParams, MacGeneralParams,
+               HkdfParams, Sp800Params>
       params;
 };
 

@@ -55,10 +55,7 @@ class KeySignature : public SignatureOperation {
  public:
   KeySignature(size_t size, Limits limits, std::optional<crypto::Signer> signer,
                std::optional<crypto::Verifier> verifier)
-      : size_(size),
-        limits_(limits),
-        signer_(std::move(signer)),
-        verifier_(std::move(verifier)) {}
+      : size_(size), limits_(limits), signer_(std::move(signer)), verifier_(std::move(verifier)) {}
   size_t size() const override { return size_; }
   void update(ByteView data) override {
     limits_.add(data.size());
@@ -141,8 +138,7 @@ std::unique_ptr<SignatureOperation> make_signer(const Mechanism& mechanism, cons
     cache = SigningKeyCache{key, login_epoch,
                             std::make_shared<const crypto::SignContext>(pkey, scheme)};
   }
-  return std::make_unique<KeySignature>(size, limits, crypto::Signer(cache->context),
-                                        std::nullopt);
+  return std::make_unique<KeySignature>(size, limits, crypto::Signer(cache->context), std::nullopt);
 }
 
 std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key) {

@@ -30,9 +30,8 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
     if (is_private) {
       check_generation();
     }
-    int64_t id = store_.insert_object([&](int64_t new_id) {
-      return codec_.encode(new_id, obj->attrs, keys ? &*keys : nullptr);
-    });
+    int64_t id = store_.insert_object(
+        [&](int64_t new_id) { return codec_.encode(new_id, obj->attrs, keys ? &*keys : nullptr); });
     tx.commit();
     obj->handle = static_cast<CK_OBJECT_HANDLE>(id);
     return obj;

@@ -16,8 +16,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -165,7 +165,7 @@ class Token {
   void check_generation();
 
   store::Store& store_;
-  SecureBytes login_secret_;  // TokenKeys::login_secret
+  SecureBytes login_secret_;             // TokenKeys::login_secret
   std::unique_ptr<PinGuard> pin_guard_;  // null on a file device
   ObjectCodec codec_;
 

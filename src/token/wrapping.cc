@@ -176,7 +176,8 @@ AttributeMap unwrapped_secret(const Mechanism& m, SecureBytes value, const Attri
     // Zero padding (PKCS#11 3.0 2.14.3): the key's length is CKA_VALUE_LEN, or the key type's
     // one length, else all of it.
     size_t real = len.value_or(fixed_secret_length(*kt).value_or(value.size()));
-    require(zero_padding_fits(value, real), len ? CKR_TEMPLATE_INCONSISTENT : CKR_WRAPPED_KEY_INVALID,
+    require(zero_padding_fits(value, real),
+            len ? CKR_TEMPLATE_INCONSISTENT : CKR_WRAPPED_KEY_INVALID,
             "the unwrapped value is not the key's length followed by zero padding");
     value.resize(real);
   } else if (len) {
@@ -208,12 +209,24 @@ AttributeMap unwrapped_private(const Mechanism& m, SecureBytes pkcs8, const Attr
   }
   CK_KEY_TYPE kt = CKK_RSA;
   switch (key->type()) {
-    case crypto::PKey::Type::rsa: kt = CKK_RSA; break;
-    case crypto::PKey::Type::ec: kt = CKK_EC; break;
-    case crypto::PKey::Type::eddsa: kt = CKK_EC_EDWARDS; break;
-    case crypto::PKey::Type::xdh: kt = CKK_EC_MONTGOMERY; break;
-    case crypto::PKey::Type::dsa: kt = CKK_DSA; break;
-    case crypto::PKey::Type::dh: kt = CKK_DH; break;
+    case crypto::PKey::Type::rsa:
+      kt = CKK_RSA;
+      break;
+    case crypto::PKey::Type::ec:
+      kt = CKK_EC;
+      break;
+    case crypto::PKey::Type::eddsa:
+      kt = CKK_EC_EDWARDS;
+      break;
+    case crypto::PKey::Type::xdh:
+      kt = CKK_EC_MONTGOMERY;
+      break;
+    case crypto::PKey::Type::dsa:
+      kt = CKK_DSA;
+      break;
+    case crypto::PKey::Type::dh:
+      kt = CKK_DH;
+      break;
   }
   AttributeMap a = complete_template(tmpl, Origin::unwrapped, CKO_PRIVATE_KEY, kt, m.type);
   set_private_attributes(a, *key);
@@ -223,7 +236,6 @@ AttributeMap unwrapped_private(const Mechanism& m, SecureBytes pkcs8, const Attr
 }
 
 }  // namespace
-
 
 void check_template_fits(const AttributeMap& tmpl, const AttributeMap& attrs) {
   for (const auto& [type, value] : tmpl) {
@@ -288,8 +300,8 @@ Bytes wrapped_form(const Mechanism& m, const Object& wrapping_key, const Object&
   }
 }
 
-AttributeMap unwrapped_attributes(const Mechanism& m, const Object& unwrapping_key, ByteView wrapped,
-                                  const AttributeMap& tmpl) {
+AttributeMap unwrapped_attributes(const Mechanism& m, const Object& unwrapping_key,
+                                  ByteView wrapped, const AttributeMap& tmpl) {
   auto cls = tmpl.get_ulong(CKA_CLASS);
   require(cls.has_value(), CKR_TEMPLATE_INCOMPLETE, "the unwrap template needs CKA_CLASS");
   require(*cls == CKO_SECRET_KEY || (*cls == CKO_PRIVATE_KEY && m.type != CKM_RSA_PKCS_OAEP),

@@ -30,8 +30,8 @@ void check_wrappable(const AttributeMap& key);
 // CKR_WRAPPING_KEY_SIZE_RANGE, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID.
 Bytes wrapped_form(const Mechanism& mechanism, const Object& wrapping_key, const Object& key);
 
-// unwrapped_attributes decrypts wrapped with unwrapping_key and returns the attributes of the new key: the
-// template completed as for an unwrapped key (CKA_LOCAL false, CKA_ALWAYS_SENSITIVE and
+// unwrapped_attributes decrypts wrapped with unwrapping_key and returns the attributes of the new
+// key: the template completed as for an unwrapped key (CKA_LOCAL false, CKA_ALWAYS_SENSITIVE and
 // CKA_NEVER_EXTRACTABLE false), the key material, and for private keys the attributes PKCS#8
 // defines (the key type among them). The template needs CKA_CLASS, and CKA_KEY_TYPE for a secret
 // key; CKA_VALUE_LEN, if given, must be the unwrapped length. Throws CkError:
@@ -39,8 +39,8 @@ Bytes wrapped_form(const Mechanism& mechanism, const Object& wrapping_key, const
 // PKCS#8 key of a supported type, a value that does not fit the key type),
 // CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_SIZE_RANGE, CKR_TEMPLATE_INCOMPLETE,
 // CKR_TEMPLATE_INCONSISTENT, and what complete_template throws.
-AttributeMap unwrapped_attributes(const Mechanism& mechanism, const Object& unwrapping_key, ByteView wrapped,
-                        const AttributeMap& tmpl);
+AttributeMap unwrapped_attributes(const Mechanism& mechanism, const Object& unwrapping_key,
+                                  ByteView wrapped, const AttributeMap& tmpl);
 
 // Helpers for keys the token makes from values it computed (unwrapped and derived keys).
 // check_template_fits throws CKR_TEMPLATE_INCONSISTENT if tmpl gives key material, or gives an

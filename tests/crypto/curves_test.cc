@@ -21,7 +21,7 @@ TEST(Curves, NewOidsAndNames) {
     EXPECT_EQ(curve_from_params(curve_params(c)), c);
   }
   EXPECT_EQ(curve_from_params(hex("130a63757276653235353139")), Curve::x25519);  // "curve25519"
-  EXPECT_EQ(curve_from_params(hex("130a65647761726473343438")), Curve::ed448);    // "edwards448"
+  EXPECT_EQ(curve_from_params(hex("130a65647761726473343438")), Curve::ed448);   // "edwards448"
   EXPECT_EQ(curve_bits(Curve::x448), 448u);
   EXPECT_EQ(curve_family(Curve::x25519), CurveFamily::montgomery);
   EXPECT_EQ(curve_family(Curve::ed448), CurveFamily::edwards);

@@ -16,10 +16,11 @@ using test::hex;
 using Kind = SignatureScheme::Kind;
 
 std::optional<DigestAlg> sha_named(const std::string& mod) {
-  const std::pair<const char*, DigestAlg> names[] = {
-      {"SHA-1]", DigestAlg::sha1},     {"SHA-224]", DigestAlg::sha224},
-      {"SHA-256]", DigestAlg::sha256}, {"SHA-384]", DigestAlg::sha384},
-      {"SHA-512]", DigestAlg::sha512}};
+  const std::pair<const char*, DigestAlg> names[] = {{"SHA-1]", DigestAlg::sha1},
+                                                     {"SHA-224]", DigestAlg::sha224},
+                                                     {"SHA-256]", DigestAlg::sha256},
+                                                     {"SHA-384]", DigestAlg::sha384},
+                                                     {"SHA-512]", DigestAlg::sha512}};
   for (const auto& [n, alg] : names) {
     if (mod.size() > 8 && mod.find(n) != std::string::npos) {
       return alg;

@@ -75,12 +75,12 @@ TEST(Des, KeyAndIvLengths) {
                CryptoError);
   EXPECT_THROW(SymmetricCipher(BlockCipher::des3, CipherMode::ecb, Bytes(8, 1), {}, true, false),
                CryptoError);
-  EXPECT_THROW(SymmetricCipher(BlockCipher::des3, CipherMode::cbc, Bytes(24, 1), Bytes(16, 0),
-                               true, false),
-               CryptoError);
-  EXPECT_THROW(SymmetricCipher(BlockCipher::des3, CipherMode::ctr, Bytes(24, 1), Bytes(8, 0), true,
-                               false),
-               CryptoError);
+  EXPECT_THROW(
+      SymmetricCipher(BlockCipher::des3, CipherMode::cbc, Bytes(24, 1), Bytes(16, 0), true, false),
+      CryptoError);
+  EXPECT_THROW(
+      SymmetricCipher(BlockCipher::des3, CipherMode::ctr, Bytes(24, 1), Bytes(8, 0), true, false),
+      CryptoError);
   // Padding: 1 to 8 bytes, the DES block.
   SymmetricCipher pad(BlockCipher::des3, CipherMode::cbc, Bytes(24, 3), Bytes(8, 0), true, true);
   EXPECT_EQ(pad.update(Bytes(8, 0)).size(), 8u);

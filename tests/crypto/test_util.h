@@ -45,7 +45,8 @@ Bytes plain(const Container& c) {
 }
 
 // A record of a NIST CAVP response file (.rsp / .txt): the "[NAME = VALUE]" section headers in
-// force where it appears (the last bare "[NAME]" header also under the name ""), its "NAME = VALUE" fields, and whether it carries a FAIL line.
+// force where it appears (the last bare "[NAME]" header also under the name ""), its "NAME = VALUE"
+// fields, and whether it carries a FAIL line.
 struct CavpRecord {
   std::map<std::string, std::string> section;
   std::map<std::string, std::string> fields;

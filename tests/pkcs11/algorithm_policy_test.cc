@@ -54,30 +54,47 @@ class LegacyDeviceTest : public AlgorithmPolicyTest {
   }
 };
 
-const CK_MECHANISM_TYPE kLegacyOnly[] = {
-    CKM_DES_KEY_GEN,     CKM_DES2_KEY_GEN,         CKM_DES3_KEY_GEN,     CKM_DES_ECB,
-    CKM_DES_CBC,         CKM_DES_CBC_PAD,          CKM_DES3_ECB,         CKM_DES3_CBC,
-    CKM_DES3_CBC_PAD,    CKM_DES3_CMAC,            CKM_DES_ECB_ENCRYPT_DATA,
-    CKM_DES3_CBC_ENCRYPT_DATA, CKM_DSA_KEY_PAIR_GEN, CKM_DSA_PARAMETER_GEN, CKM_DSA,
-    CKM_DSA_SHA256,      CKM_DH_PKCS_KEY_PAIR_GEN, CKM_DH_PKCS_PARAMETER_GEN, CKM_DH_PKCS_DERIVE,
-    CKM_MD5,             CKM_MD5_HMAC,             CKM_MD5_RSA_PKCS};
+const CK_MECHANISM_TYPE kLegacyOnly[] = {CKM_DES_KEY_GEN,
+                                         CKM_DES2_KEY_GEN,
+                                         CKM_DES3_KEY_GEN,
+                                         CKM_DES_ECB,
+                                         CKM_DES_CBC,
+                                         CKM_DES_CBC_PAD,
+                                         CKM_DES3_ECB,
+                                         CKM_DES3_CBC,
+                                         CKM_DES3_CBC_PAD,
+                                         CKM_DES3_CMAC,
+                                         CKM_DES_ECB_ENCRYPT_DATA,
+                                         CKM_DES3_CBC_ENCRYPT_DATA,
+                                         CKM_DSA_KEY_PAIR_GEN,
+                                         CKM_DSA_PARAMETER_GEN,
+                                         CKM_DSA,
+                                         CKM_DSA_SHA256,
+                                         CKM_DH_PKCS_KEY_PAIR_GEN,
+                                         CKM_DH_PKCS_PARAMETER_GEN,
+                                         CKM_DH_PKCS_DERIVE,
+                                         CKM_MD5,
+                                         CKM_MD5_HMAC,
+                                         CKM_MD5_RSA_PKCS};
 
 TEST_F(AlgorithmPolicyTest, ModernListsNoLegacyMechanismAndTellsItsSizes) {
   for (CK_MECHANISM_TYPE m : kLegacyOnly) {
     EXPECT_FALSE(listed(m)) << "0x" << std::hex << m;
   }
-  for (CK_MECHANISM_TYPE m : {CKM_SHA3_256, CKM_HKDF_DERIVE, CKM_SP800_108_COUNTER_KDF,
-                              CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKM_CHACHA20_POLY1305, CKM_AES_CCM,
-                              CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PKCS7, CKM_RSA_X_509,
-                              CKM_AES_ECB_ENCRYPT_DATA, CKM_SHA256_HMAC_GENERAL}) {
+  for (CK_MECHANISM_TYPE m :
+       {CKM_SHA3_256, CKM_HKDF_DERIVE, CKM_SP800_108_COUNTER_KDF, CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+        CKM_CHACHA20_POLY1305, CKM_AES_CCM, CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PKCS7,
+        CKM_RSA_X_509, CKM_AES_ECB_ENCRYPT_DATA, CKM_SHA256_HMAC_GENERAL}) {
     EXPECT_TRUE(listed(m)) << "0x" << std::hex << m;
   }
   EXPECT_EQ(info(CKM_RSA_PKCS_KEY_PAIR_GEN).ulMinKeySize, 2048u);
   EXPECT_EQ(info(CKM_EC_KEY_PAIR_GEN).ulMinKeySize, 256u);
   // Legacy use: unlisted, and C_GetMechanismInfo says what is left.
   EXPECT_EQ(info(CKM_DES3_CBC).flags, CKF_HW | CKF_DECRYPT);
-  EXPECT_EQ(info(CKM_DSA_SHA256).flags, CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE);
-  EXPECT_EQ(info(CKM_DES3_CMAC).flags, CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE);
+  EXPECT_EQ(info(CKM_DSA_SHA256).flags,
+            CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE);
+  EXPECT_EQ(info(CKM_DES3_CMAC).flags,
+            CKF_HW | CKF_VERIFY | CKF_MESSAGE_VERIFY | CKF_MULTI_MESSAGE);
   info(CKM_DES_CBC, CKR_MECHANISM_INVALID);
   info(CKM_MD5, CKR_MECHANISM_INVALID);
 }
@@ -99,10 +116,12 @@ TEST_F(AlgorithmPolicyTest, ModernMakesNoLegacyKey) {
   CK_MECHANISM ec{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   Template p192;
   p192.bytes(CKA_EC_PARAMS, from_hex("06082a8648ce3d030101"));
-  EXPECT_CKR(CKR_CURVE_NOT_SUPPORTED,
-             f()->C_GenerateKeyPair(s_, &ec, p192.data(), p192.size(), nullptr, 0, &kp.pub, &kp.priv));
+  EXPECT_CKR(CKR_CURVE_NOT_SUPPORTED, f()->C_GenerateKeyPair(s_, &ec, p192.data(), p192.size(),
+                                                             nullptr, 0, &kp.pub, &kp.priv));
   Template des3;
-  des3.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_DES3).bytes(CKA_VALUE, Bytes(24, 1));
+  des3.ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .ulong(CKA_KEY_TYPE, CKK_DES3)
+      .bytes(CKA_VALUE, Bytes(24, 1));
   EXPECT_CKR(CKR_ATTRIBUTE_VALUE_INVALID, f()->C_CreateObject(s_, des3.data(), des3.size(), &h));
   CK_MECHANISM md5{CKM_MD5, nullptr, 0};
   EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_DigestInit(s_, &md5));

@@ -33,8 +33,8 @@ namespace fs = std::filesystem;
 constexpr CK_ULONG kAbsurdCount = CK_ULONG{1} << 40;
 constexpr CK_ULONG kAbsurdLength = CK_ULONG{1} << 62;
 constexpr CK_FLAGS kAllOperations = CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST | CKF_SIGN | CKF_VERIFY |
-                                    CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT |
-                                    CKF_MESSAGE_SIGN | CKF_MESSAGE_VERIFY;
+                                    CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MESSAGE_SIGN |
+                                    CKF_MESSAGE_VERIFY;
 constexpr CK_FLAGS kRwSession = CKF_SERIAL_SESSION | CKF_RW_SESSION;
 
 using Codes = std::vector<CK_RV>;

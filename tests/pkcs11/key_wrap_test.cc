@@ -152,7 +152,8 @@ TEST_F(KeyWrapTest, KwZeroPadsPrivateKeysAndFindsTheirLengthInTheDer) {
     ASSERT_EQ(inside.size() % 8, 0u);
     // The DER PrivateKeyInfo, then zeros: OpenSSL reads the key from the front.
     const unsigned char* p = inside.data();
-    PKCS8_PRIV_KEY_INFO* info = d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(inside.size()));
+    PKCS8_PRIV_KEY_INFO* info =
+        d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(inside.size()));
     ASSERT_NE(info, nullptr);
     PKCS8_PRIV_KEY_INFO_free(info);
     size_t der_len = static_cast<size_t>(p - inside.data());
@@ -200,8 +201,8 @@ TEST_F(KeyWrapTest, Pkcs7PadsThenWrapsAndPadIsKwp) {
   }
   Bytes out;
   EXPECT_CKR(CKR_KEY_SIZE_RANGE, wrap(&pkcs7, kek, secret(CKK_GENERIC_SECRET, Bytes(7, 1)), &out));
-  Bytes bad = openssl_kw(kek_value, concat(test_data(16, 3), Bytes{5, 5, 5, 5, 5, 5, 5, 4}), true,
-                         false);
+  Bytes bad =
+      openssl_kw(kek_value, concat(test_data(16, 3), Bytes{5, 5, 5, 5, 5, 5, 5, 4}), true, false);
   CK_OBJECT_HANDLE h;
   EXPECT_CKR(CKR_WRAPPED_KEY_INVALID,
              unwrap(&pkcs7, kek, bad, unwrap_readable(CKK_GENERIC_SECRET), &h));

@@ -194,7 +194,6 @@ class MechanismsTest : public MechanismFixture {
     EXPECT_CKR(CKR_OK, login_user(s_));
     return h;
   }
-
 };
 
 // ---- The mechanism list ----

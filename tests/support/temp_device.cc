@@ -55,12 +55,18 @@ TempDevice::TempDevice(const TempDevice& sibling_of, DeviceOptions options)
 }
 
 void TempDevice::personalize() {
-  std::vector<std::string> args = {"factory", "personalize",
-                                   "--device", dir().string(),
-                                   "--master-key", master_key_.string(),
-                                   "--diversifier", options_.diversifier,
-                                   "--pbkdf2-iterations", std::to_string(options_.pbkdf2_iterations),
-                                   "--max-login-failures", std::to_string(options_.max_login_failures)};
+  std::vector<std::string> args = {"factory",
+                                   "personalize",
+                                   "--device",
+                                   dir().string(),
+                                   "--master-key",
+                                   master_key_.string(),
+                                   "--diversifier",
+                                   options_.diversifier,
+                                   "--pbkdf2-iterations",
+                                   std::to_string(options_.pbkdf2_iterations),
+                                   "--max-login-failures",
+                                   std::to_string(options_.max_login_failures)};
   if (!options_.button.empty()) {
     args.insert(args.end(), {"--button", options_.button});
   }
@@ -78,7 +84,7 @@ void TempDevice::personalize() {
   }
   check(run_cli(args), "factory personalize");
   if (options_.init_token) {
-    std::vector<std::string> init = {"token", "init", "--device", dir().string(),
+    std::vector<std::string> init = {"token",   "init",         "--device", dir().string(),
                                      "--label", options_.label, "--so-pin", options_.so_pin};
     if (options_.user_pin) {
       init.insert(init.end(), {"--pin", *options_.user_pin});
