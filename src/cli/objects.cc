@@ -12,23 +12,6 @@ namespace twinhsm::cli {
 
 namespace {
 
-std::string class_name(CK_OBJECT_CLASS c) {
-  switch (c) {
-    case CKO_DATA:
-      return "data";
-    case CKO_CERTIFICATE:
-      return "certificate";
-    case CKO_PUBLIC_KEY:
-      return "public-key";
-    case CKO_PRIVATE_KEY:
-      return "private-key";
-    case CKO_SECRET_KEY:
-      return "secret-key";
-    default:
-      return "other";
-  }
-}
-
 std::string key_type_name(const token::AttributeMap& a) {
   if (!a.has(CKA_KEY_TYPE)) {
     return "";
@@ -78,7 +61,7 @@ void add_objects_commands(CLI::App& app) {
       auto obj = t.object(h);
       Bytes label = obj->attrs.get_bytes(CKA_LABEL);
       out.push_back({{"handle", h},
-                     {"class", class_name(token::object_class(obj->attrs))},
+                     {"class", token::object_class_name(token::object_class(obj->attrs))},
                      {"key_type", key_type_name(obj->attrs)},
                      {"label", std::string(label.begin(), label.end())},
                      {"id", to_hex(obj->attrs.get_bytes(CKA_ID))},

@@ -22,31 +22,6 @@ std::string hex_number(CK_ULONG v) {
   return "0x" + s;
 }
 
-std::string class_name(CK_OBJECT_CLASS c) {
-  switch (c) {
-    case CKO_DATA:
-      return "data";
-    case CKO_CERTIFICATE:
-      return "certificate";
-    case CKO_PUBLIC_KEY:
-      return "public-key";
-    case CKO_PRIVATE_KEY:
-      return "private-key";
-    case CKO_SECRET_KEY:
-      return "secret-key";
-    case CKO_HW_FEATURE:
-      return "hardware-feature";
-    case CKO_DOMAIN_PARAMETERS:
-      return "domain-parameters";
-    case CKO_MECHANISM:
-      return "mechanism";
-    case CKO_OTP_KEY:
-      return "otp-key";
-    default:
-      return "class-" + hex_number(c);
-  }
-}
-
 // The key types twinhsm holds, then others SoftHSMv2 may hold, by the names they are shown by.
 constexpr std::array<std::pair<CK_KEY_TYPE, const char*>, 20> kKeyTypeNames = {{
     {CKK_RSA, "rsa"},
@@ -142,7 +117,7 @@ Candidate plan_object(const SourceObject& s) {
   c.file = s.file;
   CK_OBJECT_CLASS cls = token::object_class(s.attrs);
   CK_KEY_TYPE kt = is_key(cls) ? token::key_type(s.attrs) : CK_UNAVAILABLE_INFORMATION;
-  c.class_name = class_name(cls);
+  c.class_name = token::object_class_name(cls);
   c.key_type = is_key(cls) ? key_type_name(kt) : "";
   Bytes label = s.attrs.get_bytes(CKA_LABEL);
   c.label.assign(label.begin(), label.end());

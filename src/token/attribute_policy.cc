@@ -1,6 +1,7 @@
 #include "token/attribute_policy.h"
 
 #include <array>
+#include <cstdio>
 
 #include "crypto/random.h"
 #include "token/attribute_rules.h"
@@ -28,6 +29,33 @@ void set_default(AttributeMap& a, CK_ATTRIBUTE_TYPE type, bool value) {
 
 bool is_secret_key_type(CK_KEY_TYPE type) {
   return rules::key_type_bit(type) == rules::kSym;
+}
+
+std::string object_class_name(CK_OBJECT_CLASS c) {
+  switch (c) {
+    case CKO_DATA:
+      return "data";
+    case CKO_CERTIFICATE:
+      return "certificate";
+    case CKO_PUBLIC_KEY:
+      return "public-key";
+    case CKO_PRIVATE_KEY:
+      return "private-key";
+    case CKO_SECRET_KEY:
+      return "secret-key";
+    case CKO_HW_FEATURE:
+      return "hardware-feature";
+    case CKO_DOMAIN_PARAMETERS:
+      return "domain-parameters";
+    case CKO_MECHANISM:
+      return "mechanism";
+    case CKO_OTP_KEY:
+      return "otp-key";
+    default:
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "class-0x%lx", static_cast<unsigned long>(c));
+      return hex;
+  }
 }
 
 CK_OBJECT_CLASS object_class(const AttributeMap& attrs) {

@@ -3,6 +3,8 @@
 // which may change after creation. Every check throws CkError with the code the spec names.
 #pragma once
 
+#include <string>
+
 #include "token/attributes.h"
 
 namespace twinhsm::token {
@@ -48,6 +50,10 @@ bool is_hidden(const AttributeMap& object, CK_ATTRIBUTE_TYPE type);
 // is_secret_key_type: the key types of secret keys twinhsm holds (CKK_AES, CKK_AES_XTS, CKK_DES,
 // CKK_DES2, CKK_DES3, CKK_CHACHA20, CKK_GENERIC_SECRET, CKK_HKDF, the CKK_*_HMAC types).
 bool is_secret_key_type(CK_KEY_TYPE type);
+
+// object_class_name: the name `twinhsm objects list` and the import plan show for a class
+// ("private-key", "certificate", ...; "class-0x..." for one PKCS#11 does not name).
+std::string object_class_name(CK_OBJECT_CLASS c);
 
 // object_class returns CKA_CLASS (CK_UNAVAILABLE_INFORMATION when absent).
 CK_OBJECT_CLASS object_class(const AttributeMap& attrs);
