@@ -173,16 +173,18 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
   bool session_objects = !tmpl.has(CKA_TOKEN) || !tmpl.get_bool(CKA_TOKEN, false);
   if (token_objects) {
     store::ObjectQuery q;
-    const SecureBytes& public_key = codec_.public_index_key();
-    q.public_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, public_key),
-                     ObjectCodec::tag(tmpl, CKA_ID, public_key),
-                     ObjectCodec::tag(tmpl, CKA_LABEL, public_key)};
+    const crypto::Hmac& public_tagger = codec_.public_tagger();
+    q.public_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, public_tagger),
+                     ObjectCodec::tag(tmpl, CKA_ID, public_tagger),
+                     ObjectCodec::tag(tmpl, CKA_LABEL, public_tagger)};
     if (user && sk) {
-      std::lock_guard lock(mutex_);
-      q.include_private = true;
-      q.private_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, private_index_key_),
-                        ObjectCodec::tag(tmpl, CKA_ID, private_index_key_),
-                        ObjectCodec::tag(tmpl, CKA_LABEL, private_index_key_)};
+      std::shared_lock lock(mutex_);
+      if (private_tagger_) {  // else logged out since
+        q.include_private = true;
+        q.private_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, *private_tagger_),
+                          ObjectCodec::tag(tmpl, CKA_ID, *private_tagger_),
+                          ObjectCodec::tag(tmpl, CKA_LABEL, *private_tagger_)};
+      }
     }
     if (tmpl.has(CKA_PRIVATE)) {
       q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);

@@ -185,6 +185,7 @@ class Token {
   // The process is undumpable while SK (and the private keys it opens) is in memory.
   std::optional<crypto::DumpProtection> dump_protection_;
   SecureBytes private_index_key_;
+  std::optional<crypto::Hmac> private_tagger_;  // keyed with private_index_key_
   std::string generation_;  // the token generation at login
   std::atomic<uint64_t> login_epoch_{0};
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
