@@ -6,100 +6,118 @@
 
 namespace twinhsm::token {
 
-uint64_t TagIndex::key(const Bytes& tag) {
+uint64_t TagIndex::key(const Tag& tag) {
   uint64_t k = 0;
-  std::memcpy(&k, tag.data(), std::min(tag.size(), sizeof k));
+  std::memcpy(&k, tag.bytes.data(), sizeof k);
   return k;
 }
 
-void TagIndex::add(Buckets& b, const std::optional<Bytes>& tag, int64_t id) {
-  if (tag) {
-    b[key(*tag)].push_back(id);
+TagIndex::Tag TagIndex::tag_of(const std::optional<Bytes>& tag, bool* fits) {
+  Tag t;
+  if (!tag) {
+    return t;
   }
+  if (tag->size() != kTagLen) {
+    *fits = false;
+    return t;
+  }
+  t.present = true;
+  std::copy(tag->begin(), tag->end(), t.bytes.begin());
+  return t;
 }
 
-void TagIndex::remove(Buckets& b, const std::optional<Bytes>& tag, int64_t id) {
-  if (!tag) {
+void TagIndex::remove(ByTag& map, const Tag& tag, const Entry* e) {
+  if (!tag.present) {
     return;
   }
-  auto it = b.find(key(*tag));
-  if (it == b.end()) {
-    return;
-  }
-  std::erase(it->second, id);
-  if (it->second.empty()) {
-    b.erase(it);
+  auto [first, last] = map.equal_range(key(tag));
+  for (auto it = first; it != last; ++it) {
+    if (it->second == e) {
+      map.erase(it);
+      return;
+    }
   }
 }
 
 void TagIndex::put(const store::ObjectRow& row, bool authentic) {
   erase(row.id);
-  Entry e{row.is_private, authentic, row.class_tag, row.id_tag, row.label_tag};
-  add(by_class_, e.class_tag, row.id);
-  add(by_id_, e.id_tag, row.id);
-  add(by_label_, e.label_tag, row.id);
-  rows_.emplace(row.id, std::move(e));
+  bool fits = true;
+  Tag c = tag_of(row.class_tag, &fits);
+  Tag i = tag_of(row.id_tag, &fits);
+  Tag l = tag_of(row.label_tag, &fits);
+  if (!fits) {
+    odd_.emplace(row.id, Odd{row.is_private, row.class_tag, row.id_tag, row.label_tag});
+    return;
+  }
+  auto it = rows_.emplace(row.id, Entry{row.id, row.is_private, authentic, c, i, l}).first;
+  const Entry* e = &it->second;
+  if (i.present) {
+    by_id_.emplace(key(i), e);
+  }
+  if (l.present) {
+    by_label_.emplace(key(l), e);
+  }
 }
 
 void TagIndex::erase(int64_t id) {
+  odd_.erase(id);
   auto it = rows_.find(id);
   if (it == rows_.end()) {
     return;
   }
-  remove(by_class_, it->second.class_tag, id);
-  remove(by_id_, it->second.id_tag, id);
-  remove(by_label_, it->second.label_tag, id);
+  remove(by_id_, it->second.id_tag, &it->second);
+  remove(by_label_, it->second.label_tag, &it->second);
   rows_.erase(it);
 }
 
 void TagIndex::clear() {
   rows_.clear();
-  by_class_.clear();
   by_id_.clear();
   by_label_.clear();
+  odd_.clear();
 }
 
-bool TagIndex::matches(const Entry& e, bool is_private, const store::ObjectQuery::Tags& t) {
+bool TagIndex::matches(const Entry& e, bool is_private, const Tag& class_tag, const Tag& id_tag,
+                       const Tag& label_tag) {
   // As SQL compares the columns: a given tag matches only an equal one, never an absent one.
-  auto same = [](const std::optional<Bytes>& want, const std::optional<Bytes>& have) {
-    return !want || (have && *want == *have);
+  auto same = [](const Tag& want, const Tag& have) {
+    return !want.present || (have.present && want.bytes == have.bytes);
   };
-  return e.is_private == is_private && same(t.class_tag, e.class_tag) && same(t.id_tag, e.id_tag) &&
-         same(t.label_tag, e.label_tag);
+  return e.is_private == is_private && same(class_tag, e.class_tag) && same(id_tag, e.id_tag) &&
+         same(label_tag, e.label_tag);
 }
 
 void TagIndex::find_side(bool is_private, const store::ObjectQuery::Tags& t,
                          std::vector<Match>& out) const {
-  // The narrowest bucket of the given tags: a label or an id is usually one object's, a class
-  // many objects'.
-  const std::vector<int64_t>* candidates = nullptr;
-  bool any = false;
-  for (auto [buckets, tag] : {std::pair{&by_label_, &t.label_tag}, std::pair{&by_id_, &t.id_tag},
-                              std::pair{&by_class_, &t.class_tag}}) {
-    if (!*tag) {
-      continue;
-    }
-    any = true;
-    auto it = buckets->find(key(**tag));
-    if (it == buckets->end()) {
-      return;  // no row has this tag
-    }
-    if (!candidates || it->second.size() < candidates->size()) {
-      candidates = &it->second;
-    }
-  }
-  if (!any) {  // no tag: every row of this side
-    for (const auto& [id, e] : rows_) {
-      if (e.is_private == is_private) {
-        out.push_back({id, e.authentic});
+  bool fits = true;
+  Tag c = tag_of(t.class_tag, &fits);
+  Tag i = tag_of(t.id_tag, &fits);
+  Tag l = tag_of(t.label_tag, &fits);
+  if (fits) {  // a query tag of another length matches no tag as twinhsm writes them
+    auto visit = [&](const Entry& e) {
+      if (matches(e, is_private, c, i, l)) {
+        out.push_back({e.id, e.authentic});
+      }
+    };
+    if (l.present || i.present) {  // a label or an id is usually one object's
+      const ByTag& map = l.present ? by_label_ : by_id_;
+      auto [first, last] = map.equal_range(key(l.present ? l : i));
+      for (auto it = first; it != last; ++it) {
+        visit(*it->second);
+      }
+    } else {  // a class alone, or nothing: a listing
+      for (const auto& [id, e] : rows_) {
+        visit(e);
       }
     }
-    return;
   }
-  for (int64_t id : *candidates) {
-    const Entry& e = rows_.at(id);
-    if (matches(e, is_private, t)) {
-      out.push_back({id, e.authentic});
+  auto same = [](const std::optional<Bytes>& want, const std::optional<Bytes>& have) {
+    return !want || (have && *want == *have);
+  };
+  for (const auto& [id, o] : odd_) {
+    if (o.is_private == is_private && same(t.class_tag, o.class_tag) &&
+        same(t.id_tag, o.id_tag) && same(t.label_tag, o.label_tag)) {
+      out.push_back({id, false});
     }
   }
 }

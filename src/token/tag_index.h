@@ -5,6 +5,7 @@
 // token guards it with its own lock, and decides when it is current (token/object_sync.cc).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
@@ -19,8 +20,9 @@ class TagIndex {
  public:
   struct Match {
     int64_t id;
-    // authentic: the row's MAC checked when it was indexed; a row that did not is a candidate by
-    // its unauthenticated tags, for the caller to read (and fail on) as the SQL query would.
+    // authentic: the row's MAC checked when it was indexed, and its tags are as twinhsm writes
+    // them; a row that is not is a candidate by its tags as stored, for the caller to read (and
+    // fail on, or match) as the SQL query would.
     bool authentic;
   };
   // put adds the row's tags, or replaces those of the row with its id.
@@ -32,22 +34,39 @@ class TagIndex {
   std::vector<Match> find(const store::ObjectQuery& q) const;
 
  private:
+  static constexpr size_t kTagLen = 16;  // object_codec.cc: kIndexTagLen
+  // Tags inline, not on the heap: among many objects a find is a few cache misses, and each
+  // pointer followed was one more.
+  struct Tag {
+    bool present = false;
+    std::array<uint8_t, kTagLen> bytes{};
+  };
   struct Entry {
+    int64_t id = 0;
     bool is_private = false;
-    bool authentic = false;
+    bool authentic = false;  // and every tag kTagLen bytes long
+    Tag class_tag, id_tag, label_tag;
+  };
+  // Entries by the first 8 bytes of their CKA_LABEL tag and of their CKA_ID tag (keyed hashes:
+  // evenly spread). CKA_CLASS has no such map: a class is many objects' (a find by class alone
+  // lists them, and one with an id or a label is answered from those).
+  using ByTag = std::unordered_multimap<uint64_t, const Entry*>;
+  static uint64_t key(const Tag& tag);
+  static Tag tag_of(const std::optional<Bytes>& tag, bool* fits);
+  static void remove(ByTag& map, const Tag& tag, const Entry* e);
+  static bool matches(const Entry& e, bool is_private, const Tag& class_tag, const Tag& id_tag,
+                      const Tag& label_tag);
+  void find_side(bool is_private, const store::ObjectQuery::Tags& t, std::vector<Match>& out) const;
+
+  std::unordered_map<int64_t, Entry> rows_;  // nodes: the Entry pointers stay valid
+  ByTag by_id_, by_label_;
+  // Rows whose tags are not kTagLen bytes (not written by twinhsm: damaged), with their tags as
+  // stored: compared as SQL would, and when they match, the caller reads (and fails on) the row.
+  struct Odd {
+    bool is_private = false;
     std::optional<Bytes> class_tag, id_tag, label_tag;
   };
-  // Ids by the first 8 bytes of a tag (keyed hashes: evenly spread); the entry decides.
-  using Buckets = std::unordered_map<uint64_t, std::vector<int64_t>>;
-  static uint64_t key(const Bytes& tag);
-  static void add(Buckets& b, const std::optional<Bytes>& tag, int64_t id);
-  static void remove(Buckets& b, const std::optional<Bytes>& tag, int64_t id);
-  static bool matches(const Entry& e, bool is_private, const store::ObjectQuery::Tags& t);
-  void find_side(bool is_private, const store::ObjectQuery::Tags& t,
-                 std::vector<Match>& out) const;
-
-  std::unordered_map<int64_t, Entry> rows_;
-  Buckets by_class_, by_id_, by_label_;
+  std::unordered_map<int64_t, Odd> odd_;
 };
 
 }  // namespace twinhsm::token
