@@ -759,10 +759,10 @@ void Bench::bench_objects(size_t n, size_t previous) {
       "create-" + std::to_string(n), sec,
       "create private token objects (C_CreateObject), " + n_str(previous) + " -> " + ns,
       "objects/s", true);
-  Row& create_public = results_.row(
-      "create-public-" + std::to_string(n), sec,
-      "create public token objects (C_CreateObject), " + n_str(previous) + " -> " + ns,
-      "objects/s", true);
+  Row& create_public =
+      results_.row("create-public-" + std::to_string(n), sec,
+                   "create public token objects (C_CreateObject), " + n_str(previous) + " -> " + ns,
+                   "objects/s", true);
   // The finds (issue 16): private objects under the keys label, id, class-id; public ones under
   // pub-label, pub-id, pub-class-id.
   struct FindRow {
@@ -777,11 +777,11 @@ void Bench::bench_objects(size_t n, size_t previous) {
       std::string what = by == FindBy::label ? "CKA_LABEL"
                          : by == FindBy::id  ? "CKA_ID"
                                              : "CKA_CLASS+CKA_ID";
-      finds.push_back({by, priv,
-                       &results_.row((priv ? "" : "pub-") + key + "-" + std::to_string(n), sec,
-                                     "find 1 by " + what + " among " + ns +
-                                         (priv ? " private" : " public"),
-                                     "lookups/s", true)});
+      finds.push_back(
+          {by, priv,
+           &results_.row((priv ? "" : "pub-") + key + "-" + std::to_string(n), sec,
+                         "find 1 by " + what + " among " + ns + (priv ? " private" : " public"),
+                         "lookups/s", true)});
     }
   }
   Row& cold =
@@ -801,7 +801,7 @@ void Bench::bench_objects(size_t n, size_t previous) {
                                   "  PBKDF2 alone, same process, right after", "ms", false);
   Row& cold_cpu = results_.row("cold-cpu-" + std::to_string(n), sec,
                                "cold start minus PBKDF2, CPU time", "ms", false);
-  std::vector<Row*> all = {&create,    &create_public, &cold,     &cold_init,   &cold_open,
+  std::vector<Row*> all = {&create,     &create_public, &cold,     &cold_init,   &cold_open,
                            &cold_login, &cold_find,     &cold_net, &cold_pbkdf2, &cold_cpu};
   for (const FindRow& fr : finds) {
     all.push_back(fr.row);
@@ -831,8 +831,8 @@ void Bench::bench_objects(size_t n, size_t previous) {
   // Fill from what each token holds to n, in one chunk per round.
   for (int r = 0; r < o_.rounds; ++r) {
     for (Impl* i : order(act, r)) {
-      size_t chunk = previous + (n - previous) * static_cast<size_t>(r) /
-                                    static_cast<size_t>(o_.rounds);
+      size_t chunk =
+          previous + (n - previous) * static_cast<size_t>(r) / static_cast<size_t>(o_.rounds);
       size_t from = std::max(i->p11->objects(), chunk);
       size_t to =
           previous + (n - previous) * static_cast<size_t>(r + 1) / static_cast<size_t>(o_.rounds);

@@ -49,6 +49,7 @@ class Hmac {
   // OpenSSL's fetches by name, most of the cost of a short message's HMAC). Safe to call from
   // several threads at once on an HMAC that none of them updates.
   Hmac clone() const;
+
  private:
   Hmac() = default;
   struct Impl;

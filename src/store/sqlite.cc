@@ -156,7 +156,9 @@ int Database::changes() const { return sqlite3_changes(db_); }
 
 Statement::Statement(Database& db, std::string_view sql) : db_(db), stmt_(db.take(sql)) {}
 
-Statement::~Statement() { db_.give_back(stmt_); }
+Statement::~Statement() {
+  db_.give_back(stmt_);
+}
 
 Statement& Statement::bind(int index, int64_t value) {
   if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) {

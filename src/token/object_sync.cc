@@ -81,8 +81,8 @@ std::optional<std::vector<TagIndex::Match>> Token::find_in_index(const store::Ob
   }
   TagIndex fresh;
   uint64_t loaded_at = 0;
-  store_.scan_objects([&](const store::ObjectRow& row, bool authentic) { fresh.put(row, authentic); },
-                      &loaded_at);
+  store_.scan_objects(
+      [&](const store::ObjectRow& row, bool authentic) { fresh.put(row, authentic); }, &loaded_at);
   std::lock_guard lock(mutex_);
   if (index_epoch_ != epoch) {
     return std::nullopt;  // another connection committed while this one read

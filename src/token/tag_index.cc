@@ -115,8 +115,8 @@ void TagIndex::find_side(bool is_private, const store::ObjectQuery::Tags& t,
     return !want || (have && *want == *have);
   };
   for (const auto& [id, o] : odd_) {
-    if (o.is_private == is_private && same(t.class_tag, o.class_tag) &&
-        same(t.id_tag, o.id_tag) && same(t.label_tag, o.label_tag)) {
+    if (o.is_private == is_private && same(t.class_tag, o.class_tag) && same(t.id_tag, o.id_tag) &&
+        same(t.label_tag, o.label_tag)) {
       out.push_back({id, false});
     }
   }

@@ -16,8 +16,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -197,8 +197,8 @@ class Token {
   TagIndex index_;
   bool index_loaded_ = false;
   uint64_t index_commits_ = 0;
-  uint64_t index_epoch_ = 0;   // raised by every unload: a load that started before is stale
-  size_t stale_finds_ = 0;     // finds the store answered since the index was unloaded
+  uint64_t index_epoch_ = 0;    // raised by every unload: a load that started before is stale
+  size_t stale_finds_ = 0;      // finds the store answered since the index was unloaded
   size_t index_rows_hint_ = 0;  // rows at the last load
   std::atomic<int64_t> synced_at_ns_{INT64_MIN / 2};  // steady clock of the last sync
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;

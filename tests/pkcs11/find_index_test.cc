@@ -16,7 +16,8 @@ CommandResult peer(std::vector<std::string> args) {
 }
 
 std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+    s.pop_back();
   return s;
 }
 
@@ -154,7 +155,8 @@ TEST_F(FindIndexTest, TwoThreadsFindWhileAnotherProcessWrites) {
       }
     });
   }
-  for (auto& th : finders) th.join();
+  for (auto& th : finders)
+    th.join();
   writer.join();
   for (int i = 0; i < 30; ++i) {
     EXPECT_EQ(count("many-" + std::to_string(i)), 1u) << i;

@@ -8,7 +8,9 @@
 namespace twinhsm::token {
 namespace {
 
-Bytes tag(uint8_t b, size_t len = 16) { return Bytes(len, b); }
+Bytes tag(uint8_t b, size_t len = 16) {
+  return Bytes(len, b);
+}
 
 store::ObjectRow row(int64_t id, bool priv, std::optional<Bytes> cls, std::optional<Bytes> idt,
                      std::optional<Bytes> label) {
@@ -23,7 +25,8 @@ store::ObjectRow row(int64_t id, bool priv, std::optional<Bytes> cls, std::optio
 
 std::vector<int64_t> ids(const std::vector<TagIndex::Match>& m) {
   std::vector<int64_t> out;
-  for (const auto& x : m) out.push_back(x.id);
+  for (const auto& x : m)
+    out.push_back(x.id);
   return out;
 }
 
