@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
     });
     double mib = static_cast<double>(std::filesystem::file_size(file)) / (1 << 20);
     std::printf("%-8zu %10.1f %10.2f %12ld %10.2f %12ld %10.2f %12ld\n", n, mib, create.seconds,
-                create.peak_kib, verify.seconds, verify.peak_kib, restore.seconds, restore.peak_kib);
+                create.peak_kib, verify.seconds, verify.peak_kib, restore.seconds,
+                restore.peak_kib);
     std::fflush(stdout);
     std::filesystem::remove_all(dir);
   }

@@ -99,7 +99,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const twinhsm::Error&) {
     return 0;
   }
-  if (fuzz::strict() && !std::equal(reencoded.begin(), reencoded.end(), plain.begin(), plain.end())) {
+  if (fuzz::strict() &&
+      !std::equal(reencoded.begin(), reencoded.end(), plain.begin(), plain.end())) {
     std::fprintf(stderr, "fuzz_backup_records: an accepted record stream is not canonical\n");
     std::abort();
   }

@@ -63,10 +63,9 @@ CK_RV strict_check(const char* what, CK_RV rv) {
 }
 
 void open_and_login() {
-  check("C_OpenSession", C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
-                                       nullptr, &g_session));
-  check("C_Login(user)",
-        C_Login(g_session, CKU_USER, pin(kUserPin), std::strlen(kUserPin)));
+  check("C_OpenSession",
+        C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &g_session));
+  check("C_Login(user)", C_Login(g_session, CKU_USER, pin(kUserPin), std::strlen(kUserPin)));
 }
 
 // reset brings the token back to its initial state: no objects, one session, the user logged in.
@@ -102,18 +101,32 @@ class Template {
     for (size_t i = 0; i < n; ++i) {
       CK_ATTRIBUTE_TYPE type = read_type(in);
       switch (in.byte() % 8) {
-        case 0: add(type, in.take(in.byte())); break;
-        case 1: push({type, nullptr, 0}, nullptr, 0); break;
-        case 2: push({type, nullptr, static_cast<CK_ULONG>(in.be(4))}, nullptr, 0); break;
-        case 3: add_ulong(type, in.byte()); break;
+        case 0:
+          add(type, in.take(in.byte()));
+          break;
+        case 1:
+          push({type, nullptr, 0}, nullptr, 0);
+          break;
+        case 2:
+          push({type, nullptr, static_cast<CK_ULONG>(in.be(4))}, nullptr, 0);
+          break;
+        case 3:
+          add_ulong(type, in.byte());
+          break;
         case 4: {
           CK_BBOOL b = in.byte();
           add(type, ByteView(&b, 1));
           break;
         }
-        case 5: add_ulong(type, static_cast<CK_ULONG>(in.be(8))); break;
-        case 6: add(type, in.take(static_cast<size_t>(in.be(2)))); break;
-        case 7: add(type, ByteView()); break;
+        case 5:
+          add_ulong(type, static_cast<CK_ULONG>(in.be(8)));
+          break;
+        case 6:
+          add(type, in.take(static_cast<size_t>(in.be(2))));
+          break;
+        case 7:
+          add(type, ByteView());
+          break;
       }
     }
   }
@@ -124,7 +137,9 @@ class Template {
     for (size_t i = 0; i < n; ++i) {
       CK_ATTRIBUTE_TYPE type = read_type(in);
       switch (in.byte() % 4) {
-        case 0: push({type, nullptr, static_cast<CK_ULONG>(in.be(4))}, nullptr, 0); break;
+        case 0:
+          push({type, nullptr, static_cast<CK_ULONG>(in.be(4))}, nullptr, 0);
+          break;
         case 1: {
           size_t len = in.byte();
           buffer(type, len, len);
@@ -250,10 +265,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   CK_OBJECT_HANDLE object = CK_INVALID_HANDLE;
-  CK_RV rv = strict_check(
-      "C_CreateObject",
-      C_CreateObject(g_session, (flags & fuzz::kNullCreate) ? nullptr : create.data(),
-                     create.count(), &object));
+  CK_RV rv =
+      strict_check("C_CreateObject",
+                   C_CreateObject(g_session, (flags & fuzz::kNullCreate) ? nullptr : create.data(),
+                                  create.count(), &object));
   bool created = rv == CKR_OK;
   if (created) {
     strict_check("C_GetAttributeValue",
@@ -270,9 +285,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CK_ULONG max = (flags & fuzz::kOneHandlePerCall) ? 1 : 16;
     for (int calls = 0; calls < 64; ++calls) {
       CK_ULONG n = 0;
-      rv = strict_check("C_FindObjects",
-                        C_FindObjects(g_session, (flags & fuzz::kNullFoundArray) ? nullptr : found,
-                                      max, &n));
+      rv = strict_check(
+          "C_FindObjects",
+          C_FindObjects(g_session, (flags & fuzz::kNullFoundArray) ? nullptr : found, max, &n));
       if (rv != CKR_OK || n == 0) {
         break;
       }

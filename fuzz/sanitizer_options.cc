@@ -6,4 +6,6 @@ extern "C" const char* __ubsan_default_options() {
 }
 // A smaller quarantine than the 256 MiB default: the secure allocator mlocks its pages, and the
 // fuzzers then run about twice as fast in a fraction of the memory.
-extern "C" const char* __asan_default_options() { return "detect_leaks=1:quarantine_size_mb=64"; }
+extern "C" const char* __asan_default_options() {
+  return "detect_leaks=1:quarantine_size_mb=64";
+}

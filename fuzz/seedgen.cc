@@ -56,7 +56,10 @@ Bytes rsa_modulus() {
 
 class TemplateWriter {
  public:
-  explicit TemplateWriter(Bytes& out) : out_(out) { at_ = out_.size(); out_.push_back(0); }
+  explicit TemplateWriter(Bytes& out) : out_(out) {
+    at_ = out_.size();
+    out_.push_back(0);
+  }
   ~TemplateWriter() = default;
 
   TemplateWriter& bytes(CK_ATTRIBUTE_TYPE t, ByteView v) {
@@ -280,7 +283,8 @@ void template_seeds(const fs::path& dir) {
         .ulong(CKA_CLASS, CKO_SECRET_KEY)
         .ulong(CKA_KEY_TYPE, CKK_AES)
         .bytes(CKA_VALUE, kAes128)
-        .bytes(CKA_ALLOWED_MECHANISMS, ByteView(reinterpret_cast<const uint8_t*>(mechs), sizeof mechs))
+        .bytes(CKA_ALLOWED_MECHANISMS,
+               ByteView(reinterpret_cast<const uint8_t*>(mechs), sizeof mechs))
         .bytes(CKA_WRAP_TEMPLATE, Bytes(2 * sizeof(CK_ATTRIBUTE), 0))
         .boolean(CKA_WRAP, true);
     TemplateWriter(o).query(CKA_ALLOWED_MECHANISMS).buffer(CKA_ALLOWED_MECHANISMS, 8);

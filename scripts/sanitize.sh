@@ -2,8 +2,9 @@
 # The test suite under the sanitizers (scripts/test.sh runs it after the normal suite):
 #   asan  build-asan/, everything built with -DTWINHSM_SANITIZE=address,undefined; the whole ctest
 #         suite runs there, in two passes:
-#         1. every test but the end-to-end ones: test programs, instrumented, that load the
-#            instrumented module with dlopen(); leak detection on;
+#         1. every test but the end-to-end ones (and the style checks, which run no code of
+#            ours): test programs, instrumented, that load the instrumented module with
+#            dlopen(); leak detection on;
 #            This includes p11_teardown_test, whose application (p11_teardown_app, instrumented
 #            too) exits, forks and unloads the module: leaks and use after free at exit show here;
 #            and the hostile_providers:/hostile_engine: runs of p11_mechanisms_test.
@@ -103,7 +104,7 @@ run_asan() {
 
   log "ASan+UBSan: the instrumented test programs (all but e2e and quickstart)"
   if ! ASAN_OPTIONS=$common ctest --test-dir "$ASAN_DIR" --output-on-failure -j "$JOBS" \
-    -LE e2e -E '^quickstart$' "$@"; then
+    -LE 'e2e|style' -E '^quickstart$' "$@"; then
     failed+=("asan: test programs")
   fi
 

@@ -17,11 +17,16 @@ PACKAGES=(
   libtss2-dev swtpm swtpm-tools tpm2-tools
   # the tools users judge us with, and the tests run
   openssl opensc sqlite3 python3 softhsm2 gnutls-bin python3-pykcs11 p11-kit
+  # the mechanism tests' second opinion (tests/e2e/*_mechanisms_test.py: OpenSSL through Python
+  # where the openssl command has no such operation) and where tests/data/vectors came from
+  python3-cryptography python3-cryptography-vectors
   # real clients (tests/clients, docs/clients.md)
   openssh-client openssh-server openjdk-17-jdk-headless libengine-pkcs11-openssl
   # fuzzing and sanitizers (scripts/fuzz.sh, scripts/sanitize.sh): clang and its libFuzzer and
   # sanitizer runtimes; llvm for llvm-symbolizer (readable stacks). GCC's runtimes come with gcc.
   clang libclang-rt-14-dev llvm
+  # the style checks (scripts/style.sh)
+  clang-format-14 clang-tidy-14
 )
 
 missing=()

@@ -12,7 +12,9 @@
 namespace twinhsm::backup {
 
 namespace {
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path path, bool overwrite)
@@ -56,8 +58,9 @@ void AtomicFile::commit() {
   }
   ::close(fd_);
   fd_ = -1;
-  int rc = overwrite_ ? ::rename(temp_.c_str(), path_.c_str())
-                      : ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE);
+  int rc = overwrite_
+               ? ::rename(temp_.c_str(), path_.c_str())
+               : ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE);
   if (rc != 0) {
     std::string why = errno == EEXIST ? "it exists; give --force to replace it" : errno_text();
     ::unlink(temp_.c_str());

@@ -43,9 +43,9 @@ class ChunkWriter {
 
  private:
   void seal(ByteView plaintext, bool last) {
-    Bytes ct = crypto::aes_gcm_encrypt(otk_, chunk_nonce(index_, last),
-                                       chunk_aad(header_hash_, header_, index_, last), plaintext,
-                                       kTagLen);
+    Bytes ct =
+        crypto::aes_gcm_encrypt(otk_, chunk_nonce(index_, last),
+                                chunk_aad(header_hash_, header_, index_, last), plaintext, kTagLen);
     Bytes framed;
     append_be(framed, ct.size(), 4);
     append(framed, ct);

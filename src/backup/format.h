@@ -5,7 +5,8 @@
 //            creation time, record counts, chunk size, wrapped OTK (AES-KW under the KEK)
 //   chunks   each: ciphertext length (4 bytes) || AES-256-GCM(OTK) ciphertext || tag
 //            nonce = index (8 bytes BE) || last (4 bytes BE: 1 on the last chunk, else 0)
-//            AAD   = "twinhsm backup chunk v1" || SHA-256(header) || backup id || index (8) || last (1)
+//            AAD   = "twinhsm backup chunk v1" || SHA-256(header) || backup id || index (8) || last
+//            (1)
 //
 // The plaintext, cut into chunks of chunk_size bytes, is a stream of records (settings, roles,
 // objects exactly as stored, then an end record repeating the counts).

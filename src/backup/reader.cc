@@ -96,8 +96,12 @@ void BackupReader::for_each_record(const std::function<void(const Record&)>& vis
         throw IntegrityError("the backup holds data after its end record");
       }
       switch (record->type) {
-        case RecordType::setting: ++seen.settings; break;
-        case RecordType::role: ++seen.roles; break;
+        case RecordType::setting:
+          ++seen.settings;
+          break;
+        case RecordType::role:
+          ++seen.roles;
+          break;
         case RecordType::object:
           (record->object.is_private ? seen.private_objects : seen.public_objects)++;
           break;

@@ -71,7 +71,8 @@ std::optional<Record> RecordParser::next() {
   if (rest.size() < 5) {
     return std::nullopt;
   }
-  uint64_t len = uint64_t{rest[1]} << 24 | uint64_t{rest[2]} << 16 | uint64_t{rest[3]} << 8 | rest[4];
+  uint64_t len =
+      uint64_t{rest[1]} << 24 | uint64_t{rest[2]} << 16 | uint64_t{rest[3]} << 8 | rest[4];
   if (len > (64u << 20)) {
     throw IntegrityError("a backup record is too large");
   }

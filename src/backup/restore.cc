@@ -14,10 +14,9 @@ void check_restorable(device::Device& device, BackupReader& reader) {
   reader.unlock_with_kek(se.derive(kKekLabel, kek_context(reader.header()), 32));
 }
 
-
 void restore(device::Device& device, BackupReader& reader, button::Press press,
              const RestoreObserver& observer) {
-  (void)press;  // the proof of a press is all it takes
+  (void)press;                                   // the proof of a press is all it takes
   reader.for_each_record([](const Record&) {});  // authenticate everything before any write
 
   store::Store& store = device.store();
@@ -35,10 +34,17 @@ void restore(device::Device& device, BackupReader& reader, button::Press press,
   store.delete_everything();
   reader.for_each_record([&](const Record& r) {
     switch (r.type) {
-      case RecordType::setting: store.put_setting(r.key, r.value); break;
-      case RecordType::role: store.put_role(r.role); break;
-      case RecordType::object: store.put_object(r.object); break;
-      case RecordType::end: break;
+      case RecordType::setting:
+        store.put_setting(r.key, r.value);
+        break;
+      case RecordType::role:
+        store.put_role(r.role);
+        break;
+      case RecordType::object:
+        store.put_object(r.object);
+        break;
+      case RecordType::end:
+        break;
     }
     ++written;
     if (observer) {

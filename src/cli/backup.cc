@@ -48,8 +48,9 @@ void add_backup_commands(CLI::App& app) {
   };
 
   auto c = std::make_shared<Options>();
-  auto* create = backup->add_subcommand(
-      "create", "After a button press, write an encrypted backup that only this device or its twin can restore");
+  auto* create = backup->add_subcommand("create",
+                                        "After a button press, write an encrypted backup that only "
+                                        "this device or its twin can restore");
   add_device_option(create, c->dir);
   create->add_option("-o,--output", c->file, "Backup file to write")->required();
   create->add_flag("--force", c->force, "Replace FILE if it exists");
@@ -64,14 +65,15 @@ void add_backup_commands(CLI::App& app) {
     backup::Header h =
         backup::write_backup(*d, backup::CreateParams::random(), out, std::move(press));
     out.commit();
-    std::cout << "backup written to " << c->file << " (" << out.size() << " bytes): "
-              << h.counts.public_objects << " public and " << h.counts.private_objects
-              << " private objects, pair \"" << h.diversifier << "\", id " << to_hex(h.backup_id)
-              << "\n";
+    std::cout << "backup written to " << c->file << " (" << out.size()
+              << " bytes): " << h.counts.public_objects << " public and "
+              << h.counts.private_objects << " private objects, pair \"" << h.diversifier
+              << "\", id " << to_hex(h.backup_id) << "\n";
   });
 
   auto i = std::make_shared<Options>();
-  auto* inspect = backup->add_subcommand("inspect", "Print a backup's clear header (no key, no button)");
+  auto* inspect =
+      backup->add_subcommand("inspect", "Print a backup's clear header (no key, no button)");
   inspect->add_option("file", i->file, "Backup file")->required();
   inspect->add_flag("--json", i->json, "Print JSON");
   inspect->callback([i] {
@@ -82,7 +84,8 @@ void add_backup_commands(CLI::App& app) {
       return;
     }
     for (const auto& [key, value] : j.items()) {
-      std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+      std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
+                << "\n";
     }
   });
 
@@ -103,7 +106,8 @@ void add_backup_commands(CLI::App& app) {
 
   auto rs = std::make_shared<Options>();
   auto* restore = backup->add_subcommand(
-      "restore", "After a button press, replace this device's token with a backup's (same device or twin)");
+      "restore",
+      "After a button press, replace this device's token with a backup's (same device or twin)");
   add_device_option(restore, rs->dir);
   restore->add_option("file", rs->file, "Backup file")->required();
   restore->add_flag("--force", rs->force, "Replace an initialized token");
@@ -116,15 +120,16 @@ void add_backup_commands(CLI::App& app) {
       throw UsageError("the token of " + rs->dir +
                        " is initialized; give --force to replace it and all its objects");
     }
-    button::Press press = d->wait_for_press("restore of " + rs->file + " onto device " +
-                                                d->secure_element().serial +
-                                                " (replaces its token)",
-                                            std::cerr);
+    button::Press press =
+        d->wait_for_press("restore of " + rs->file + " onto device " + d->secure_element().serial +
+                              " (replaces its token)",
+                          std::cerr);
     backup::restore(*d, r, std::move(press));
     const auto& h = r.header();
-    std::cout << "restored " << h.counts.public_objects << " public and " << h.counts.private_objects
-              << " private objects from " << rs->file << " (device " << h.serial << ", "
-              << iso_time(h.created) << ").\nThe SO PIN and user PIN are now those that were valid "
+    std::cout << "restored " << h.counts.public_objects << " public and "
+              << h.counts.private_objects << " private objects from " << rs->file << " (device "
+              << h.serial << ", " << iso_time(h.created)
+              << ").\nThe SO PIN and user PIN are now those that were valid "
               << "when the backup was made.\n";
   });
 }
@@ -133,7 +138,8 @@ void add_button_commands(CLI::App& app) {
   auto* button = app.add_subcommand("button", "The device's button");
   button->require_subcommand(1);
   auto dir = std::make_shared<std::string>();
-  auto* press = button->add_subcommand("press", "Press the button of a device that waits for one (socket backend)");
+  auto* press = button->add_subcommand(
+      "press", "Press the button of a device that waits for one (socket backend)");
   add_device_option(press, *dir);
   press->callback([dir] {
     button::press(*dir);

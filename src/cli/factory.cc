@@ -38,12 +38,13 @@ crypto::SecureBytes read_master_key(const std::string& path) {
 }  // namespace
 
 void add_factory_commands(CLI::App& app) {
-  auto* factory = app.add_subcommand("factory", "Factory operations: master keys and personalization");
+  auto* factory =
+      app.add_subcommand("factory", "Factory operations: master keys and personalization");
   factory->require_subcommand(1);
 
   auto out = std::make_shared<std::string>();
-  auto* nmk = factory->add_subcommand("new-master-key",
-                                      "Write a new random 256-bit factory master key (hex) to FILE, mode 0600");
+  auto* nmk = factory->add_subcommand(
+      "new-master-key", "Write a new random 256-bit factory master key (hex) to FILE, mode 0600");
   nmk->add_option("-o,--output", *out, "File to create (refused if it exists)")->required();
   nmk->callback([out] {
     crypto::SecureBytes key = crypto::random_secret(32);
@@ -60,9 +61,12 @@ void add_factory_commands(CLI::App& app) {
   };
   auto p = std::make_shared<Personalize>();
   auto* pers = factory->add_subcommand(
-      "personalize", "Make a new device in DIR: secure element (serial, diversifier, DBK) and empty store");
-  pers->add_option("--device", p->dir, "Directory of the new device (created, mode 0700)")->required();
-  pers->add_option("--master-key", p->master_key, "Factory master key file (from new-master-key)")->required();
+      "personalize",
+      "Make a new device in DIR: secure element (serial, diversifier, DBK) and empty store");
+  pers->add_option("--device", p->dir, "Directory of the new device (created, mode 0700)")
+      ->required();
+  pers->add_option("--master-key", p->master_key, "Factory master key file (from new-master-key)")
+      ->required();
   pers->add_option("--diversifier", p->options.diversifier,
                    "Pair id: devices personalized with the same one are twins")
       ->required();
@@ -71,10 +75,15 @@ void add_factory_commands(CLI::App& app) {
                    "PBKDF2 iterations for PINs (default 600000, at least 1000)");
   pers->add_option("--max-login-failures", p->options.max_login_failures,
                    "Wrong PINs in a row before a role is locked (default 10)");
-  pers->add_option("--button", p->options.button,
-                   "Button backend: socket (default), tty, gpio:CHIP:LINE, insecure-auto (tests only)");
+  pers->add_option(
+      "--button", p->options.button,
+      "Button backend: socket (default), tty, gpio:CHIP:LINE, insecure-auto (tests only)");
   pers->add_option("--button-timeout", p->options.button_timeout_seconds,
                    "Seconds to wait for a button press (default 60)");
+  pers->add_option("--algorithms", p->options.algorithms,
+                   "modern (default): NIST-approved algorithms and PKCS#11 3.0's modern set; "
+                   "legacy: also what SoftHSMv2 has (DES, Triple DES, DSA, DH, MD5, RSA-1024, "
+                   "P-192)");
   pers->add_option("--key-policy", p->options.key_policy,
                    "strict (default): no key both wraps keys and encrypts data; compatible: such "
                    "keys may be made for legacy applications, and never wrap a sensitive key");
@@ -90,7 +99,8 @@ void add_factory_commands(CLI::App& app) {
               << ", backup key fingerprint " << se->fingerprint() << ", secure element "
               << se->backend() << ") in " << p->dir << "\n";
     if (p->options.button == "insecure-auto") {
-      std::cerr << "twinhsm: warning: the insecure-auto button presses itself; use it only for tests\n";
+      std::cerr
+          << "twinhsm: warning: the insecure-auto button presses itself; use it only for tests\n";
     }
   });
 }

@@ -15,12 +15,9 @@ namespace twinhsm::cli {
 namespace {
 
 nlohmann::ordered_json object_json(const import::Candidate& c) {
-  nlohmann::ordered_json j = {{"file", c.file},
-                              {"class", c.class_name},
-                              {"key_type", c.key_type},
-                              {"label", c.label},
-                              {"id", c.id_hex},
-                              {"private", c.is_private}};
+  nlohmann::ordered_json j = {{"file", c.file},         {"class", c.class_name},
+                              {"key_type", c.key_type}, {"label", c.label},
+                              {"id", c.id_hex},         {"private", c.is_private}};
   if (!c.unsupported.empty()) {
     j["reason"] = c.unsupported;
   }
@@ -30,15 +27,15 @@ nlohmann::ordered_json object_json(const import::Candidate& c) {
 void print_result(const import::SoftHsm2Token& source, const import::ImportResult& r,
                   const std::string& device_dir, bool dry_run, bool json) {
   if (json) {
-    nlohmann::ordered_json out = {
-        {"source", {{"directory", source.dir().string()},
-                    {"label", source.label()},
-                    {"serial", source.serial()}}},
-        {"device", device_dir},
-        {"dry_run", dry_run},
-        {"imported", nlohmann::ordered_json::array()},
-        {"skipped", nlohmann::ordered_json::array()},
-        {"narrowed", r.narrowed}};
+    nlohmann::ordered_json out = {{"source",
+                                   {{"directory", source.dir().string()},
+                                    {"label", source.label()},
+                                    {"serial", source.serial()}}},
+                                  {"device", device_dir},
+                                  {"dry_run", dry_run},
+                                  {"imported", nlohmann::ordered_json::array()},
+                                  {"skipped", nlohmann::ordered_json::array()},
+                                  {"narrowed", r.narrowed}};
     for (const auto& c : r.imported) {
       out["imported"].push_back(object_json(c));
     }
@@ -110,7 +107,8 @@ void add_import_commands(CLI::App& app) {
     auto d = device::Device::open(o->dir);
     token::Token& t = d->token();
     if (!t.initialized()) {
-      throw UsageError("the token of " + o->dir + " is not initialized: run 'twinhsm token init' "
+      throw UsageError("the token of " + o->dir +
+                       " is not initialized: run 'twinhsm token init' "
                        "first");
     }
     auto source = import::SoftHsm2Token::open(o->from);

@@ -14,9 +14,10 @@ int main(int argc, char** argv) {
   // PINs, the storage key and backup keys pass through this process: no core file of it, and
   // no other process of the user reads its memory.
   twinhsm::crypto::DumpProtection no_dumps;
-  CLI::App app{"twinhsm: a hardware security module in software. Manage devices, tokens, PINs and "
-               "backups, import SoftHSMv2 tokens; applications use the keys through the PKCS#11 "
-               "module libtwinhsm.so."};
+  CLI::App app{
+      "twinhsm: a hardware security module in software. Manage devices, tokens, PINs and "
+      "backups, import SoftHSMv2 tokens; applications use the keys through the PKCS#11 "
+      "module libtwinhsm.so."};
   app.set_version_flag("--version", "twinhsm " TWINHSM_VERSION);
   app.require_subcommand(1);
   twinhsm::cli::add_factory_commands(app);

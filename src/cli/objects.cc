@@ -14,12 +14,18 @@ namespace {
 
 std::string class_name(CK_OBJECT_CLASS c) {
   switch (c) {
-    case CKO_DATA: return "data";
-    case CKO_CERTIFICATE: return "certificate";
-    case CKO_PUBLIC_KEY: return "public-key";
-    case CKO_PRIVATE_KEY: return "private-key";
-    case CKO_SECRET_KEY: return "secret-key";
-    default: return "other";
+    case CKO_DATA:
+      return "data";
+    case CKO_CERTIFICATE:
+      return "certificate";
+    case CKO_PUBLIC_KEY:
+      return "public-key";
+    case CKO_PRIVATE_KEY:
+      return "private-key";
+    case CKO_SECRET_KEY:
+      return "secret-key";
+    default:
+      return "other";
   }
 }
 
@@ -28,12 +34,18 @@ std::string key_type_name(const token::AttributeMap& a) {
     return "";
   }
   switch (token::key_type(a)) {
-    case CKK_RSA: return "rsa";
-    case CKK_EC: return "ec";
-    case CKK_EC_EDWARDS: return "ec-edwards";
-    case CKK_AES: return "aes";
-    case CKK_GENERIC_SECRET: return "generic-secret";
-    default: return "other";
+    case CKK_RSA:
+      return "rsa";
+    case CKK_EC:
+      return "ec";
+    case CKK_EC_EDWARDS:
+      return "ec-edwards";
+    case CKK_AES:
+      return "aes";
+    case CKK_GENERIC_SECRET:
+      return "generic-secret";
+    default:
+      return "other";
   }
 }
 
@@ -48,7 +60,8 @@ void add_objects_commands(CLI::App& app) {
     PinSource pin{"pin"};
   };
   auto o = std::make_shared<Options>();
-  auto* list = objects->add_subcommand("list", "List token objects (private ones too with the user PIN)");
+  auto* list =
+      objects->add_subcommand("list", "List token objects (private ones too with the user PIN)");
   add_device_option(list, o->dir);
   list->add_flag("--json", o->json, "Print JSON");
   add_pin_options(list, o->pin, "User PIN, to list private objects too");
@@ -79,13 +92,13 @@ void add_objects_commands(CLI::App& app) {
     }
     for (const auto& j : out) {
       std::cout << j["handle"] << "\t" << j["class"].get<std::string>() << "\t"
-                << j["key_type"].get<std::string>() << "\tid=" << j["id"].get<std::string>()
-                << "\t" << (j["private"].get<bool>() ? "private" : "public") << "\t\""
+                << j["key_type"].get<std::string>() << "\tid=" << j["id"].get<std::string>() << "\t"
+                << (j["private"].get<bool>() ? "private" : "public") << "\t\""
                 << j["label"].get<std::string>() << "\"\n";
     }
     if (out.empty()) {
-      std::cout << "no objects" << (o->pin.given() ? "" : " (give the user PIN to see private ones)")
-                << "\n";
+      std::cout << "no objects"
+                << (o->pin.given() ? "" : " (give the user PIN to see private ones)") << "\n";
     }
   });
 }

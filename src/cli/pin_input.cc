@@ -46,7 +46,8 @@ crypto::SecureBytes prompt_tty(const std::string& prompt, const std::string& opt
 }  // namespace
 
 void add_pin_options(CLI::App* cmd, PinSource& s, const std::string& what) {
-  cmd->add_option("--" + s.name, s.value, what + " (visible to other users in ps: prefer the file or env forms)");
+  cmd->add_option("--" + s.name, s.value,
+                  what + " (visible to other users in ps: prefer the file or env forms)");
   cmd->add_option("--" + s.name + "-file", s.file, what + ", read from the first line of FILE");
   cmd->add_option("--" + s.name + "-env", s.env, what + ", read from environment variable VAR");
 }

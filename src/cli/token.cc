@@ -19,8 +19,9 @@ void add_token_commands(CLI::App& app) {
   };
 
   auto i = std::make_shared<Options>();
-  auto* init = tok->add_subcommand(
-      "init", "Initialize the token: new storage key, SO PIN set; erases every object of an initialized token");
+  auto* init = tok->add_subcommand("init",
+                                   "Initialize the token: new storage key, SO PIN set; erases "
+                                   "every object of an initialized token");
   add_device_option(init, i->dir);
   init->add_option("--label", i->label, "Token label (at most 32 bytes)")->required();
   add_pin_options(init, i->so_pin, "SO PIN (the current one, if the token is initialized)");
@@ -49,7 +50,8 @@ void add_token_commands(CLI::App& app) {
   });
 
   auto ip = std::make_shared<Options>();
-  auto* init_pin = tok->add_subcommand("init-pin", "Set (or reset, when locked) the user PIN; needs the SO PIN");
+  auto* init_pin =
+      tok->add_subcommand("init-pin", "Set (or reset, when locked) the user PIN; needs the SO PIN");
   add_device_option(init_pin, ip->dir);
   add_pin_options(init_pin, ip->so_pin, "SO PIN");
   add_pin_options(init_pin, ip->pin, "New user PIN");
@@ -74,7 +76,8 @@ void add_token_commands(CLI::App& app) {
   set_pin->callback([sp] {
     auto d = device::Device::open(sp->dir);
     auto role = sp->so ? token::Role::so : token::Role::user;
-    auto old_pin = sp->so ? read_pin(sp->so_pin, "Current SO PIN") : read_pin(sp->pin, "Current user PIN");
+    auto old_pin =
+        sp->so ? read_pin(sp->so_pin, "Current SO PIN") : read_pin(sp->pin, "Current user PIN");
     auto new_pin = read_pin(sp->new_pin, "New PIN");
     d->token().set_pin(role, old_pin, new_pin);
     std::cout << (sp->so ? "SO" : "user") << " PIN changed\n";

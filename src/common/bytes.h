@@ -1,4 +1,5 @@
-// Byte strings and their hex form. Secret bytes use crypto::SecureBytes instead (crypto/secure_bytes.h).
+// Byte strings and their hex form. Secret bytes use crypto::SecureBytes instead
+// (crypto/secure_bytes.h).
 #pragma once
 
 #include <cstdint>
@@ -33,9 +34,12 @@ inline std::string to_hex(ByteView data) {
 // non-hex character.
 inline Bytes from_hex(std::string_view hex) {
   auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
     return -1;
   };
   if (hex.size() % 2 != 0) {
@@ -60,6 +64,8 @@ inline void append_be(Bytes& out, uint64_t value, int width) {
   }
 }
 
-inline void append(Bytes& out, ByteView data) { out.insert(out.end(), data.begin(), data.end()); }
+inline void append(Bytes& out, ByteView data) {
+  out.insert(out.end(), data.begin(), data.end());
+}
 
 }  // namespace twinhsm

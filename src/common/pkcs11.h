@@ -4,6 +4,8 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "common/pkcs11_mechanisms_3_0.h"
+
 #ifndef CKA_UNIQUE_ID
 #define CKA_UNIQUE_ID 0x00000004UL
 #endif

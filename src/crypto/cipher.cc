@@ -12,7 +12,22 @@ namespace twinhsm::crypto {
 
 namespace {
 
-const char* cipher_name(CipherMode mode, size_t key_len) {
+const char* cipher_name(BlockCipher alg, CipherMode mode, size_t key_len) {
+  if (alg == BlockCipher::des || alg == BlockCipher::des3) {
+    bool single = alg == BlockCipher::des;
+    if (mode == CipherMode::ctr || (single ? key_len != 8 : key_len != 16 && key_len != 24)) {
+      throw CryptoError(single ? "DES: the key must be 8 bytes long (ECB or CBC)"
+                               : "Triple DES: the key must be 16 or 24 bytes long (ECB or CBC)");
+    }
+    bool ecb = mode == CipherMode::ecb;
+    if (single) {
+      return ecb ? "DES-ECB" : "DES-CBC";
+    }
+    if (key_len == 16) {
+      return ecb ? "DES-EDE-ECB" : "DES-EDE-CBC";
+    }
+    return ecb ? "DES-EDE3-ECB" : "DES-EDE3-CBC";
+  }
   if (key_len != 16 && key_len != 24 && key_len != 32) {
     throw CryptoError("AES key must be 16, 24 or 32 bytes long");
   }
@@ -26,24 +41,30 @@ const char* cipher_name(CipherMode mode, size_t key_len) {
 
 }  // namespace
 
+size_t block_size(BlockCipher cipher) noexcept {
+  return cipher == BlockCipher::aes ? kAesBlock : kDesBlock;
+}
+
 struct SymmetricCipher::Impl {
   detail::CipherCtxPtr ctx;
+  size_t block = kAesBlock;
   CipherMode mode = CipherMode::ecb;
   bool encrypt = true;
   bool padding = false;
-  size_t held = 0;  // input bytes OpenSSL holds back (0..16)
+  size_t held = 0;  // input bytes OpenSSL holds back (0..block)
 
   bool streaming() const { return mode == CipherMode::ctr; }
   bool holds_last_block() const { return !encrypt && padding; }
 };
 
-SymmetricCipher::SymmetricCipher(CipherMode mode, std::span<const uint8_t> key, ByteView iv,
-                                 bool encrypt, bool padding)
+SymmetricCipher::SymmetricCipher(BlockCipher alg, CipherMode mode, std::span<const uint8_t> key,
+                                 ByteView iv, bool encrypt, bool padding)
     : impl_(std::make_unique<Impl>()) {
-  const char* name = cipher_name(mode, key.size());
-  if (mode == CipherMode::ecb ? !iv.empty() : iv.size() != kAesBlock) {
+  const char* name = cipher_name(alg, mode, key.size());
+  impl_->block = block_size(alg);
+  if (mode == CipherMode::ecb ? !iv.empty() : iv.size() != impl_->block) {
     throw CryptoError(std::string(name) + ": the IV must be " +
-                      (mode == CipherMode::ecb ? "empty" : "16 bytes long"));
+                      (mode == CipherMode::ecb ? "empty" : "one block long"));
   }
   if (padding && mode == CipherMode::ctr) {
     throw CryptoError("AES-CTR has no padding");
@@ -56,10 +77,10 @@ SymmetricCipher::SymmetricCipher(CipherMode mode, std::span<const uint8_t> key, 
   unsigned int pad = padding ? 1 : 0;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad),
                          OSSL_PARAM_construct_end()};
-  detail::check(EVP_CipherInit_ex2(impl_->ctx.get(), cipher, key.data(),
-                                   iv.empty() ? nullptr : iv.data(), encrypt ? 1 : 0,
-                                   mode == CipherMode::ctr ? nullptr : params),
-                "AES key setup failed");
+  detail::check(
+      EVP_CipherInit_ex2(impl_->ctx.get(), cipher, key.data(), iv.empty() ? nullptr : iv.data(),
+                         encrypt ? 1 : 0, mode == CipherMode::ctr ? nullptr : params),
+      "AES key setup failed");
 }
 
 SymmetricCipher::~SymmetricCipher() = default;
@@ -72,9 +93,9 @@ size_t SymmetricCipher::update_size(size_t n) const {
   }
   size_t total = impl_->held + n;
   if (impl_->holds_last_block()) {
-    return total == 0 ? 0 : (total - 1) / kAesBlock * kAesBlock;
+    return total == 0 ? 0 : (total - 1) / impl_->block * impl_->block;
   }
-  return total / kAesBlock * kAesBlock;
+  return total / impl_->block * impl_->block;
 }
 
 SecureBytes SymmetricCipher::update(ByteView in) {
@@ -83,7 +104,7 @@ SecureBytes SymmetricCipher::update(ByteView in) {
   }
   size_t expected = update_size(in.size());
   // OpenSSL may write up to one block more than it reports, whatever the mode.
-  SecureBytes out(in.size() + kAesBlock);
+  SecureBytes out(in.size() + impl_->block);
   int len = 0;
   if (!in.empty()) {
     detail::check(EVP_CipherUpdate(impl_->ctx.get(), out.data(), &len, in.data(),
@@ -105,7 +126,7 @@ size_t SymmetricCipher::finish_size() const {
   if (impl_->padding) {
     // Encrypting: the held bytes and 1..16 bytes of padding. Decrypting: at most the last block
     // minus one byte of padding.
-    return impl_->encrypt ? kAesBlock : (impl_->held == kAesBlock ? kAesBlock - 1 : 0);
+    return impl_->encrypt ? impl_->block : (impl_->held == impl_->block ? impl_->block - 1 : 0);
   }
   return 0;
 }
@@ -115,20 +136,20 @@ SecureBytes SymmetricCipher::finish() {
     throw UsageError("cipher already finished");
   }
   if (!impl_->streaming()) {
-    bool whole = impl_->holds_last_block() ? impl_->held == kAesBlock : impl_->held == 0;
+    bool whole = impl_->holds_last_block() ? impl_->held == impl_->block : impl_->held == 0;
     if (!whole && !(impl_->encrypt && impl_->padding)) {
       impl_->ctx.reset();
-      throw UsageError("AES: the input is not a whole number of 16-byte blocks");
+      throw UsageError("the input is not a whole number of blocks");
     }
   }
-  SecureBytes out(2 * kAesBlock);
+  SecureBytes out(2 * impl_->block);
   int len = 0;
   int rc = EVP_CipherFinal_ex(impl_->ctx.get(), out.data(), &len);
   impl_->ctx.reset();
   if (rc != 1) {
     if (impl_->holds_last_block()) {
       ERR_clear_error();
-      throw IntegrityError("AES-CBC: the padding is malformed (wrong key or altered data)");
+      throw IntegrityError("CBC: the padding is malformed (wrong key or altered data)");
     }
     detail::throw_openssl("AES final failed");
   }

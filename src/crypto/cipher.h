@@ -1,5 +1,7 @@
-// AES in ECB, CBC and CTR modes as a streaming cipher over OpenSSL's EVP_CIPHER ("AES-256-CBC",
-// ...; the key length picks AES-128/192/256), with optional PKCS#7 padding for ECB and CBC.
+// Block ciphers in ECB, CBC and CTR modes as a streaming cipher over OpenSSL's EVP_CIPHER: AES
+// ("AES-256-CBC", ...; the key length picks AES-128/192/256) and, for legacy devices, DES and
+// Triple DES ("DES-CBC", "DES-EDE-CBC" for two-key, "DES-EDE3-CBC" for three-key keys), with
+// optional PKCS#7 padding for ECB and CBC.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +13,15 @@
 namespace twinhsm::crypto {
 
 enum class CipherMode { ecb, cbc, ctr };
+// BlockCipher: AES (16-byte blocks; keys of 16, 24, 32 bytes), DES (8-byte blocks, 8-byte keys),
+// Triple DES (8-byte blocks; keys of 16 bytes, two-key, or 24 bytes, three-key). CTR is AES only.
+enum class BlockCipher { aes, des, des3 };
 
 constexpr size_t kAesBlock = 16;
+constexpr size_t kDesBlock = 8;
+
+// block_size is the cipher's block length in bytes.
+size_t block_size(BlockCipher cipher) noexcept;
 
 // SymmetricCipher encrypts or decrypts data given in parts. update() returns every byte that is
 // ready: ECB and CBC hold back a partial block (and, decrypting with padding, the last whole
@@ -23,7 +32,12 @@ class SymmetricCipher {
   // key: 16, 24 or 32 bytes. iv: 16 bytes for CBC, the initial counter block for CTR, empty for
   // ECB. padding: PKCS#7 (ECB and CBC only). Throws CryptoError on a bad length or combination.
   SymmetricCipher(CipherMode mode, std::span<const uint8_t> key, ByteView iv, bool encrypt,
-                  bool padding);
+                  bool padding)
+      : SymmetricCipher(BlockCipher::aes, mode, key, iv, encrypt, padding) {}
+  // The same for any block cipher: iv is one block (CBC), empty (ECB). Throws CryptoError for a
+  // key or IV of the wrong length.
+  SymmetricCipher(BlockCipher cipher, CipherMode mode, std::span<const uint8_t> key, ByteView iv,
+                  bool encrypt, bool padding);
   ~SymmetricCipher();
   SymmetricCipher(SymmetricCipher&&) noexcept;
   SymmetricCipher& operator=(SymmetricCipher&&) noexcept;

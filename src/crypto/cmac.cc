@@ -1,4 +1,4 @@
-// AES-CMAC over EVP_MAC ("CMAC" with cipher "AES-<n>-CBC").
+// CMAC over EVP_MAC ("CMAC" with cipher "AES-<n>-CBC" or "DES-EDE3-CBC").
 #include "crypto/cmac.h"
 
 #include "crypto/openssl_util.h"
@@ -7,22 +7,34 @@ namespace twinhsm::crypto {
 
 struct Cmac::Impl {
   detail::MacCtxPtr ctx;
+  size_t size = kCmacSize;
 };
 
-Cmac::Cmac(std::span<const uint8_t> key) : impl_(std::make_unique<Impl>()) {
+Cmac::Cmac(BlockCipher alg, std::span<const uint8_t> key) : impl_(std::make_unique<Impl>()) {
   const char* cipher = nullptr;
-  switch (key.size()) {
-    case 16:
-      cipher = "AES-128-CBC";
-      break;
-    case 24:
-      cipher = "AES-192-CBC";
-      break;
-    case 32:
-      cipher = "AES-256-CBC";
-      break;
-    default:
-      throw CryptoError("AES-CMAC key must be 16, 24 or 32 bytes long");
+  SecureBytes three_key;  // a two-key Triple DES key K1 || K2 as K1 || K2 || K1
+  if (alg == BlockCipher::des3) {
+    if (key.size() != 16 && key.size() != 24) {
+      throw CryptoError("Triple DES CMAC key must be 16 or 24 bytes long");
+    }
+    three_key.assign(key.begin(), key.end());
+    if (key.size() == 16) {
+      three_key.insert(three_key.end(), key.begin(), key.begin() + 8);
+    }
+    key = three_key;
+    cipher = "DES-EDE3-CBC";
+    impl_->size = kDesBlock;
+  } else if (alg != BlockCipher::aes) {
+    throw CryptoError("CMAC is computed with AES or Triple DES");
+  }
+  if (cipher == nullptr) {
+    cipher = key.size() == 16   ? "AES-128-CBC"
+             : key.size() == 24 ? "AES-192-CBC"
+             : key.size() == 32 ? "AES-256-CBC"
+                                : nullptr;
+  }
+  if (cipher == nullptr) {
+    throw CryptoError("AES-CMAC key must be 16, 24 or 32 bytes long");
   }
   impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_new(detail::fetched_mac("CMAC")), "CMAC context"));
   OSSL_PARAM params[] = {detail::utf8_param(OSSL_MAC_PARAM_CIPHER, cipher),
@@ -43,11 +55,15 @@ void Cmac::update(ByteView data) {
   }
 }
 
+size_t Cmac::size() const {
+  return impl_->size;
+}
+
 SecureBytes Cmac::finish() {
   if (!impl_ || !impl_->ctx) {
     throw UsageError("CMAC already finished");
   }
-  SecureBytes out(kCmacSize);
+  SecureBytes out(impl_->size);
   size_t len = 0;
   detail::check(EVP_MAC_final(impl_->ctx.get(), out.data(), &len, out.size()), "CMAC final failed");
   impl_->ctx.reset();

@@ -1,9 +1,11 @@
-// AES-CMAC (NIST SP 800-38B, RFC 4493) over OpenSSL's EVP_MAC "CMAC".
+// CMAC (NIST SP 800-38B; RFC 4493 for AES) over OpenSSL's EVP_MAC "CMAC": AES, and Triple DES for
+// legacy devices (CKM_DES3_CMAC).
 #pragma once
 
 #include <memory>
 
 #include "common/bytes.h"
+#include "crypto/cipher.h"
 #include "crypto/secure_bytes.h"
 
 namespace twinhsm::crypto {
@@ -15,10 +17,14 @@ constexpr size_t kCmacSize = 16;
 // that is not 16, 24 or 32 bytes.
 class Cmac {
  public:
-  explicit Cmac(std::span<const uint8_t> key);
+  explicit Cmac(std::span<const uint8_t> key) : Cmac(BlockCipher::aes, key) {}
+  // The same with Triple DES (BlockCipher::des3: a 16-byte two-key or 24-byte three-key key; the
+  // tag is 8 bytes). Throws CryptoError for another cipher or key length.
+  Cmac(BlockCipher cipher, std::span<const uint8_t> key);
   ~Cmac();
   Cmac(Cmac&&) noexcept;
   Cmac& operator=(Cmac&&) noexcept;
+  size_t size() const;  // the tag's length: the cipher's block
   void update(ByteView data);
   SecureBytes finish();  // the object may not be used after finish
 

@@ -16,7 +16,16 @@ size_t digest_size(DigestAlg alg) noexcept {
     case DigestAlg::sha384:
       return 48;
     case DigestAlg::sha512:
+    case DigestAlg::sha3_512:
       return 64;
+    case DigestAlg::sha3_224:
+      return 28;
+    case DigestAlg::sha3_256:
+      return 32;
+    case DigestAlg::sha3_384:
+      return 48;
+    case DigestAlg::md5:
+      return 16;
   }
   return 0;
 }
@@ -33,10 +42,19 @@ const char* digest_name(DigestAlg alg) noexcept {
       return "SHA384";
     case DigestAlg::sha512:
       return "SHA512";
+    case DigestAlg::sha3_224:
+      return "SHA3-224";
+    case DigestAlg::sha3_256:
+      return "SHA3-256";
+    case DigestAlg::sha3_384:
+      return "SHA3-384";
+    case DigestAlg::sha3_512:
+      return "SHA3-512";
+    case DigestAlg::md5:
+      return "MD5";
   }
   return "";
 }
-
 
 // ---- Digester ----
 

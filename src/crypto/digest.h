@@ -1,4 +1,5 @@
-// Message digests and HMAC, one-shot and streaming, over EVP_MD / EVP_MAC.
+// Message digests and HMAC, one-shot and streaming, over EVP_MD / EVP_MAC: SHA-1, SHA-2, SHA-3 and
+// MD5 (the last only for what legacy applications ask: CKM_MD5, CKM_MD5_HMAC, CKM_MD5_RSA_PKCS).
 #pragma once
 
 #include <memory>
@@ -8,7 +9,19 @@
 
 namespace twinhsm::crypto {
 
-enum class DigestAlg { sha1, sha224, sha256, sha384, sha512 };
+// The order is the index of the algorithms fetched with the library context (library_context.cc).
+enum class DigestAlg {
+  sha1,
+  sha224,
+  sha256,
+  sha384,
+  sha512,
+  sha3_224,
+  sha3_256,
+  sha3_384,
+  sha3_512,
+  md5
+};
 
 // digest_size returns the output length in bytes.
 size_t digest_size(DigestAlg alg) noexcept;

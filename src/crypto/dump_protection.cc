@@ -29,6 +29,8 @@ DumpProtection::~DumpProtection() {
   }
 }
 
-bool is_process_dumpable() noexcept { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0; }
+bool is_process_dumpable() noexcept {
+  return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0;
+}
 
 }  // namespace twinhsm::crypto

@@ -6,11 +6,11 @@
 
 #include <array>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 
+#include "common/exit_handler.h"
 #include "crypto/openssl_util.h"
 
 namespace twinhsm::crypto {
@@ -20,15 +20,22 @@ namespace detail {
 namespace {
 
 // The algorithms fetched when the context is made, by the names the rest of src/crypto asks for.
-constexpr std::array kDigests = {DigestAlg::sha1, DigestAlg::sha224, DigestAlg::sha256,
-                                 DigestAlg::sha384, DigestAlg::sha512};
+constexpr std::array kDigests = {DigestAlg::sha1,     DigestAlg::sha224,   DigestAlg::sha256,
+                                 DigestAlg::sha384,   DigestAlg::sha512,   DigestAlg::sha3_224,
+                                 DigestAlg::sha3_256, DigestAlg::sha3_384, DigestAlg::sha3_512,
+                                 DigestAlg::md5};
 constexpr std::array kCipherNames = {
-    "AES-128-GCM",  "AES-192-GCM",  "AES-256-GCM",      "AES-128-ECB",      "AES-192-ECB",
-    "AES-256-ECB",  "AES-128-CBC",  "AES-192-CBC",      "AES-256-CBC",      "AES-128-CTR",
-    "AES-192-CTR",  "AES-256-CTR",  "AES-128-WRAP",     "AES-192-WRAP",     "AES-256-WRAP",
-    "AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD"};
+    "AES-128-GCM", "AES-192-GCM", "AES-256-GCM", "AES-128-ECB", "AES-192-ECB", "AES-256-ECB",
+    "AES-128-CBC", "AES-192-CBC", "AES-256-CBC", "AES-128-CTR", "AES-192-CTR", "AES-256-CTR",
+    "AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP", "AES-128-WRAP-PAD", "AES-192-WRAP-PAD",
+    "AES-256-WRAP-PAD", "AES-128-CCM", "AES-192-CCM", "AES-256-CCM", "AES-128-CBC-CTS",
+    "AES-192-CBC-CTS", "AES-256-CBC-CTS", "AES-128-XTS", "AES-256-XTS", "ChaCha20-Poly1305",
+    "DES-EDE-ECB", "DES-EDE-CBC", "DES-EDE3-ECB", "DES-EDE3-CBC",
+    // Single DES: from the legacy provider (make_library_context).
+    "DES-ECB", "DES-CBC"};
 constexpr std::array kMacNames = {"HMAC", "CMAC"};
-constexpr std::array kKdfNames = {OSSL_KDF_NAME_KBKDF, OSSL_KDF_NAME_PBKDF2};
+constexpr std::array kKdfNames = {OSSL_KDF_NAME_KBKDF, OSSL_KDF_NAME_PBKDF2, OSSL_KDF_NAME_HKDF,
+                                  OSSL_KDF_NAME_X963KDF};
 
 // What twinhsm asks of OpenSSL's own initialization: its error strings (for CryptoError's
 // reasons), nothing that would load a configuration file.
@@ -43,6 +50,7 @@ using ProviderPtr = std::unique_ptr<OSSL_PROVIDER, Deleter<&OSSL_PROVIDER_unload
 struct LibraryContext {
   LibCtxPtr ctx;
   ProviderPtr default_provider;
+  ProviderPtr legacy_provider;
   std::array<MdPtr, kDigests.size()> mds;
   std::array<CipherPtr, kCipherNames.size()> ciphers;
   std::array<MacPtr, kMacNames.size()> macs;
@@ -71,6 +79,11 @@ std::unique_ptr<LibraryContext> make_library_context() {
   c->ctx.reset(not_null(OSSL_LIB_CTX_new(), what));
   // Loading a provider explicitly also turns off the fallback loading of others.
   c->default_provider.reset(not_null(OSSL_PROVIDER_load(c->ctx.get(), "default"), what));
+  // The legacy provider, for single DES only (CKM_DES_*: devices whose algorithm policy is
+  // legacy). Loaded into this context alone: the application's contexts do not see it. Its
+  // algorithms are asked for by names the default provider does not have, so nothing else is
+  // ever fetched from it.
+  c->legacy_provider.reset(not_null(OSSL_PROVIDER_load(c->ctx.get(), "legacy"), what));
   OSSL_LIB_CTX* ctx = c->ctx.get();
   for (size_t i = 0; i < kDigests.size(); ++i) {
     c->mds[i].reset(not_null(EVP_MD_fetch(ctx, digest_name(kDigests[i]), nullptr), what));
@@ -100,8 +113,8 @@ bool openssl_stopped() noexcept {
 
 // release_at_exit frees the context, unless OpenSSL is gone already (an application's explicit
 // OPENSSL_cleanup): then it is abandoned, still reachable from g_context (leak checkers see no
-// leak), and every use throws. Registered with atexit from this module, so it also runs when the
-// module is unloaded.
+// leak), and every use throws. Registered with at_exit_or_unload: it also runs when the module is
+// unloaded.
 void release_at_exit() noexcept {
   g_released.store(true, std::memory_order_release);
   if (!openssl_stopped()) {
@@ -128,7 +141,7 @@ const LibraryContext& context() {
   c = g_context.load(std::memory_order_acquire);
   if (c == nullptr) {
     auto made = make_library_context();
-    if (std::atexit(release_at_exit) != 0) {
+    if (!at_exit_or_unload(release_at_exit)) {
       throw CryptoError("cannot register twinhsm's OpenSSL clean-up");
     }
     c = made.release();

@@ -1,4 +1,5 @@
-// Internal to src/crypto: what a PKey holds, shared by pkey.cc and signer.cc.
+// Internal to src/crypto: what a PKey holds, and the helpers the key files share (pkey.cc: the
+// common part; pkey_rsa.cc, pkey_ec.cc, pkey_ffc.cc: each family; signer.cc).
 #pragma once
 
 #include <optional>
@@ -13,16 +14,45 @@ namespace twinhsm::crypto {
 struct PKey::Impl {
   detail::PkeyPtr pkey;
   PKey::Type type = PKey::Type::rsa;
-  std::optional<Curve> curve;  // ec and ed25519 keys
+  std::optional<Curve> curve;  // ec, eddsa and xdh keys
   bool has_private = false;
 };
 
 namespace detail {
 
-// field_bytes is the length of a field element (and of an ECDSA r or s) on the curve.
+// field_bytes is the length of a field element (and of an ECDSA r or s) on the curve; for the
+// Edwards and Montgomery curves, the length of a raw key.
 inline size_t field_bytes(Curve curve) {
-  return (curve_bits(curve) + 7) / 8;
+  switch (curve) {
+    case Curve::ed448:
+      return 57;
+    case Curve::x448:
+      return 56;
+    default:
+      return (curve_bits(curve) + 7) / 8;
+  }
 }
+
+// make_impl wraps a new EVP_PKEY after finding its type and curve; throws CryptoError for types
+// and curves twinhsm does not support. EC keys are set to export uncompressed points.
+std::shared_ptr<PKey::Impl> make_impl(PkeyPtr pkey, bool has_private);
+// provider_ctx makes a context for a key type ("RSA", "EC", "ED448", "DSA", "DH", ...) in
+// twinhsm's library context (by OID where an ENGINE could otherwise catch the name).
+PkeyCtxPtr provider_ctx(const char* type, const char* what);
+// from_data builds an EVP_PKEY of the named type from params; selection is EVP_PKEY_PUBLIC_KEY,
+// EVP_PKEY_KEYPAIR or EVP_PKEY_KEY_PARAMETERS.
+PkeyPtr from_data(const char* type, int selection, const OSSL_PARAM* params, const char* what);
+// validate runs OpenSSL's checks of a public key or of a whole key pair.
+void validate(EVP_PKEY* pkey, bool with_private, const char* what);
+ParamsPtr to_params(OSSL_PARAM_BLD* bld, const char* what);
+BnPtr bn_from(ByteView b, const char* what);
+// secret_bn_from puts a private component in a BIGNUM flagged secure (wiped when freed).
+SecretBnPtr secret_bn_from(std::span<const uint8_t> b, const char* what);
+BnPtr get_bn(EVP_PKEY* pkey, const char* name, const char* what);
+Bytes bn_bytes(const BIGNUM* bn);
+SecureBytes secret_bn_bytes(EVP_PKEY* pkey, const char* name, const char* what);
+void require_type(const PKey::Impl& impl, PKey::Type type, const char* what);
+void require_private(const PKey::Impl& impl, const char* what);
 
 }  // namespace detail
 

@@ -1,5 +1,5 @@
-// RSA encryption: PKCS#1 v1.5 (RSAES-PKCS1-v1_5) and OAEP (RSAES-OAEP, RFC 8017) over
-// EVP_PKEY_encrypt / EVP_PKEY_decrypt.
+// RSA encryption: PKCS#1 v1.5 (RSAES-PKCS1-v1_5), OAEP (RSAES-OAEP, RFC 8017) and raw RSA (no
+// padding: CKM_RSA_X_509) over EVP_PKEY_encrypt / EVP_PKEY_decrypt.
 #pragma once
 
 #include "common/bytes.h"
@@ -10,9 +10,10 @@
 namespace twinhsm::crypto {
 
 // RsaPadding names the encryption scheme as PKCS#11 mechanisms do (CKM_RSA_PKCS,
-// CKM_RSA_PKCS_OAEP with CK_RSA_PKCS_OAEP_PARAMS).
+// CKM_RSA_PKCS_OAEP with CK_RSA_PKCS_OAEP_PARAMS, CKM_RSA_X_509: raw, the input a number below
+// the modulus given in at most k bytes, the output of decryption always k bytes).
 struct RsaPadding {
-  enum class Kind { pkcs1, oaep };
+  enum class Kind { pkcs1, oaep, raw };
   Kind kind = Kind::oaep;
   DigestAlg oaep_hash = DigestAlg::sha1;  // oaep only
   DigestAlg mgf1 = DigestAlg::sha1;       // oaep only
@@ -20,7 +21,7 @@ struct RsaPadding {
 };
 
 // rsa_max_plaintext is the longest message the key can encrypt under the padding
-// (k - 11 for PKCS#1 v1.5, k - 2 hLen - 2 for OAEP; 0 when the key is too small).
+// (k - 11 for PKCS#1 v1.5, k - 2 hLen - 2 for OAEP, k raw; 0 when the key is too small).
 size_t rsa_max_plaintext(const PKey& key, const RsaPadding& padding);
 
 // rsa_encrypt encrypts plaintext with the public part of an RSA key; the result is as long as the

@@ -1,7 +1,7 @@
 // Signing and verification: the data is hashed with EVP_Digest* (a digest named: hash-then-sign)
-// and the hash, or the raw input (CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_ECDSA), is signed with
-// EVP_PKEY_sign/verify; Ed25519 over EVP_DigestSign/Verify, one-shot. ECDSA signatures cross this
-// API as r || s (PKCS#11), OpenSSL's as DER.
+// and the hash, or the raw input (CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_RSA_X_509, CKM_ECDSA,
+// CKM_DSA), is signed with EVP_PKEY_sign/verify; EdDSA over EVP_DigestSign/Verify, one-shot. ECDSA
+// and DSA signatures cross this API as r || s (PKCS#11), OpenSSL's as DER.
 #include <openssl/ecdsa.h>
 #include <openssl/rsa.h>
 
@@ -26,11 +26,14 @@ PKey::Type key_type_for(SignatureScheme::Kind kind) {
   switch (kind) {
     case SignatureScheme::Kind::rsa_pkcs1:
     case SignatureScheme::Kind::rsa_pss:
+    case SignatureScheme::Kind::rsa_raw:
       return PKey::Type::rsa;
     case SignatureScheme::Kind::ecdsa:
       return PKey::Type::ec;
     case SignatureScheme::Kind::eddsa:
-      return PKey::Type::ed25519;
+      return PKey::Type::eddsa;
+    case SignatureScheme::Kind::dsa:
+      return PKey::Type::dsa;
   }
   throw UsageError("unknown signature scheme");
 }
@@ -49,11 +52,19 @@ void check_fit(const PKey& key, const SignatureScheme& scheme) {
   }
 }
 
-size_t field_bytes_of(const PKey& key) {
+// rs_width is the length of r and of s in a signature r || s: the field's (ECDSA), q's (DSA).
+size_t rs_width(const PKey& key) {
+  if (key.type() == PKey::Type::dsa) {
+    return key.ffc_params().q.size();
+  }
   if (!key.curve()) {
     throw UsageError("the key has no curve");
   }
   return detail::field_bytes(*key.curve());
+}
+
+bool is_rs(SignatureScheme::Kind kind) {
+  return kind == SignatureScheme::Kind::ecdsa || kind == SignatureScheme::Kind::dsa;
 }
 
 // configure sets, on a context for EVP_PKEY_sign/verify, what the scheme needs: RSA padding;
@@ -66,6 +77,8 @@ void configure(EVP_PKEY_CTX* ctx, const SignatureScheme& scheme) {
     if (scheme.digest) {
       detail::check(EVP_PKEY_CTX_set_signature_md(ctx, detail::fetched_md(*scheme.digest)), what);
     }
+  } else if (scheme.kind == SignatureScheme::Kind::rsa_raw) {
+    detail::check(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING), what);
   } else if (scheme.kind == SignatureScheme::Kind::rsa_pss) {
     detail::check(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING), what);
     detail::check(EVP_PKEY_CTX_set_signature_md(ctx, detail::fetched_md(scheme.pss_hash)), what);
@@ -78,15 +91,16 @@ void configure(EVP_PKEY_CTX* ctx, const SignatureScheme& scheme) {
 // pkey_context makes a context for EVP_PKEY_sign (or verify) with the key and the scheme.
 detail::PkeyCtxPtr pkey_context(const PKey& key, const SignatureScheme& scheme, Op op) {
   const char* what = op == Op::sign ? "sign init failed" : "verify init failed";
-  detail::PkeyCtxPtr ctx(
-      detail::not_null(EVP_PKEY_CTX_new_from_pkey(detail::libctx(), key.impl().pkey.get(), nullptr), what));
+  detail::PkeyCtxPtr ctx(detail::not_null(
+      EVP_PKEY_CTX_new_from_pkey(detail::libctx(), key.impl().pkey.get(), nullptr), what));
   detail::check(op == Op::sign ? EVP_PKEY_sign_init(ctx.get()) : EVP_PKEY_verify_init(ctx.get()),
                 what);
   configure(ctx.get(), scheme);
   return ctx;
 }
 
-// ecdsa_der_to_rs turns OpenSSL's DER ECDSA-Sig-Value into r || s, each fb bytes.
+// ecdsa_der_to_rs turns OpenSSL's DER ECDSA-Sig-Value (or Dss-Sig-Value, the same SEQUENCE of
+// two INTEGERs) into r || s, each fb bytes.
 Bytes ecdsa_der_to_rs(ByteView der, size_t fb) {
   const char* what = "ECDSA signature conversion failed";
   const unsigned char* p = der.data();
@@ -173,9 +187,9 @@ class SignatureOp {
     if (scheme_.kind == SignatureScheme::Kind::eddsa) {
       EVP_PKEY* pkey = key_.impl().pkey.get();
       detail::MdCtxPtr md(detail::not_null(EVP_MD_CTX_new(), what));
-      detail::check(
-          EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, detail::libctx(), nullptr, pkey,
-                                nullptr), what);
+      detail::check(EVP_DigestSignInit_ex(md.get(), nullptr, nullptr, detail::libctx(), nullptr,
+                                          pkey, nullptr),
+                    what);
       detail::check(EVP_DigestSign(md.get(), nullptr, &len, buffer_.data(), buffer_.size()), what);
       sig.resize(len);
       detail::check(EVP_DigestSign(md.get(), sig.data(), &len, buffer_.data(), buffer_.size()),
@@ -193,8 +207,8 @@ class SignatureOp {
       detail::check(EVP_PKEY_sign(ctx, sig.data(), &len, input.data(), input.size()), what);
     }
     sig.resize(len);
-    if (scheme_.kind == SignatureScheme::Kind::ecdsa) {
-      return ecdsa_der_to_rs(sig, field_bytes_of(key_));
+    if (is_rs(scheme_.kind)) {
+      return ecdsa_der_to_rs(sig, rs_width(key_));
     }
     if (sig.size() != signature_size(key_, scheme_)) {
       throw CryptoError("signing failed: unexpected signature length");
@@ -205,8 +219,8 @@ class SignatureOp {
   bool verify(ByteView signature) {
     start_finish();
     Bytes der;
-    if (scheme_.kind == SignatureScheme::Kind::ecdsa) {
-      der = ecdsa_rs_to_der(signature, field_bytes_of(key_));
+    if (is_rs(scheme_.kind)) {
+      der = ecdsa_rs_to_der(signature, rs_width(key_));
       if (der.empty()) {
         return false;
       }
@@ -234,7 +248,8 @@ class SignatureOp {
     finished_ = true;
   }
 
-  // finish_input is what EVP_PKEY_sign/verify gets: the hash of the data, or the raw input.
+  // finish_input is what EVP_PKEY_sign/verify gets: the hash of the data, or the raw input
+  // (raw RSA: left-padded with zeros to the modulus' length, the number it stands for).
   ByteView finish_input() {
     if (md_) {
       unsigned int len = 0;
@@ -242,6 +257,9 @@ class SignatureOp {
       return ByteView(hash_, len);
     }
     check_raw_length();
+    if (scheme_.kind == SignatureScheme::Kind::rsa_raw) {
+      buffer_.insert(buffer_.begin(), signature_size(key_, scheme_) - buffer_.size(), 0);
+    }
     return buffer_;
   }
 
@@ -255,6 +273,10 @@ class SignatureOp {
     if (scheme_.kind == SignatureScheme::Kind::rsa_pkcs1 &&
         buffer_.size() + 11 > signature_size(key_, scheme_)) {
       throw CryptoError("RSA PKCS#1 v1.5: the input is longer than the modulus allows");
+    }
+    if (scheme_.kind == SignatureScheme::Kind::rsa_raw &&
+        buffer_.size() > signature_size(key_, scheme_)) {
+      throw CryptoError("raw RSA: the input is longer than the modulus");
     }
   }
 
@@ -293,11 +315,14 @@ size_t signature_size(const PKey& key, const SignatureScheme& scheme) {
     case PKey::Type::rsa:
       return (key.bits() + 7) / 8;
     case PKey::Type::ec:
-      return 2 * field_bytes_of(key);
-    case PKey::Type::ed25519:
-      return 64;
+    case PKey::Type::dsa:
+      return 2 * rs_width(key);
+    case PKey::Type::eddsa:
+      return key.curve() == Curve::ed448 ? 114 : 64;
+    default:
+      break;
   }
-  throw UsageError("unknown key type");
+  throw UsageError("the key type does not sign");
 }
 
 // ---- Signer ----
@@ -316,8 +341,12 @@ SignContext::SignContext(const PKey& key, const SignatureScheme& scheme)
 }
 
 SignContext::~SignContext() = default;
-const PKey& SignContext::key() const { return impl_->key; }
-const SignatureScheme& SignContext::scheme() const { return impl_->scheme; }
+const PKey& SignContext::key() const {
+  return impl_->key;
+}
+const SignatureScheme& SignContext::scheme() const {
+  return impl_->scheme;
+}
 
 // ---- Signer ----
 

@@ -12,6 +12,7 @@
 #include "device/tpm_secure_element.h"
 #include "fs/durable.h"
 #include "fs/owned_file.h"
+#include "token/algorithm_policy.h"
 #include "token/settings.h"
 
 namespace twinhsm::device {
@@ -36,7 +37,7 @@ std::unique_ptr<Device> Device::open(const std::filesystem::path& dir, OpenFor p
   d->token_ = std::make_unique<token::Token>(*d->store_, std::move(keys.token),
                                              d->se_->pin_guard(*d->store_));
   try {
-    d->token_->migrate_rows();  // rows of the first encoding: the public ones, now
+    d->token_->migrate_rows();   // rows of the first encoding: the public ones, now
   } catch (const StoreError&) {  // a read-only device: they are read as they are
   }
   return d;
@@ -94,8 +95,12 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
   if (!token::key_policy_from_name(o.key_policy)) {
     throw UsageError("--key-policy must be strict or compatible");
   }
+  if (!token::algorithm_policy_from_name(o.algorithms)) {
+    throw UsageError("--algorithms must be modern or legacy");
+  }
   if (std::filesystem::exists(dir / SecureElement::kFileName)) {
-    throw UsageError(dir.string() + " already holds a device; personalizing it again would destroy its keys");
+    throw UsageError(dir.string() +
+                     " already holds a device; personalizing it again would destroy its keys");
   }
   if (std::filesystem::exists(dir / kStoreFile)) {
     throw UsageError(dir.string() + " holds a store but no secure element; remove " +
@@ -125,6 +130,7 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store.put_setting(token::settings::kButtonBackend, o.button);
     store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
     store.put_setting(token::settings::kKeyPolicy, o.key_policy);
+    store.put_setting(token::settings::kAlgorithms, o.algorithms);
     store.put_setting(token::settings::kRowEncoding, "2");
     tx.commit();
     // SQLite gives its -wal and -shm files the database file's mode.

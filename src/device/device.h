@@ -23,7 +23,8 @@ struct PersonalizeOptions {
   std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
   uint32_t button_timeout_seconds = token::settings::kDefaultButtonTimeout;
   std::string secure_element = "file";  // file | tpm:TCTI (a tpm2-tss TCTI string)
-  std::string key_policy = "strict";  // strict | compatible (token/key_policy.h)
+  std::string key_policy = "strict";    // strict | compatible (token/key_policy.h)
+  std::string algorithms = "modern";    // modern | legacy (token/algorithm_policy.h)
 };
 
 class Device {
@@ -64,6 +65,5 @@ class Device {
 
 // default_device_dir is $XDG_DATA_HOME/twinhsm, else ~/.local/share/twinhsm.
 std::filesystem::path default_device_dir();
-
 
 }  // namespace twinhsm::device

@@ -21,7 +21,9 @@ std::string checksum(std::string_view body) {
   return to_hex(crypto::digest(crypto::DigestAlg::sha256, as_bytes(body)));
 }
 
-void wipe(std::string& s) { crypto::cleanse(s.data(), s.size()); }
+void wipe(std::string& s) {
+  crypto::cleanse(s.data(), s.size());
+}
 
 // read_text reads the secure element file as fs::open_owned opens it: a link or special file
 // planted in its place is refused (UsageError), never followed. "" when there is none.

@@ -11,7 +11,9 @@
 namespace twinhsm::fs {
 
 namespace {
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 }  // namespace
 
 void fsync_dir(const std::filesystem::path& dir) {

@@ -21,11 +21,16 @@ std::string errno_text(int err) {
 }
 
 const char* kind_of(mode_t mode) {
-  if (S_ISLNK(mode)) return "a symbolic link";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device file";
+  if (S_ISLNK(mode))
+    return "a symbolic link";
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode))
+    return "a device file";
   return "not a regular file";
 }
 
@@ -99,8 +104,8 @@ UniqueFd open_or_create_owned(const std::filesystem::path& path, mode_t mode, co
     }
     // On the descriptor, never the path: the name may already point elsewhere.
     if (::geteuid() == 0 && owner.uid != 0 && ::fchown(fd.get(), owner.uid, owner.gid) != 0) {
-      throw UsageError("cannot give " + path.string() + " to the device's owner: " +
-                       errno_text(errno));
+      throw UsageError("cannot give " + path.string() +
+                       " to the device's owner: " + errno_text(errno));
     }
     (void)::fchmod(fd.get(), mode);
     return fd;

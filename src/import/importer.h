@@ -17,8 +17,8 @@ struct ImportOptions {
 };
 
 struct ImportResult {
-  std::vector<Candidate> imported;  // imported, or (dry run) that would be
-  std::vector<Candidate> skipped;   // unsupported, left out with skip_unsupported
+  std::vector<Candidate> imported;    // imported, or (dry run) that would be
+  std::vector<Candidate> skipped;     // unsupported, left out with skip_unsupported
   std::vector<std::string> narrowed;  // with narrow_usage: the keys whose wrapping was dropped
 };
 

@@ -13,13 +13,12 @@
 // Nothing here decrypts: byte values of private objects are still SoftHSMv2's ciphertext.
 #pragma once
 
-#include "common/pkcs11.h"
-
 #include <map>
 #include <string>
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/pkcs11.h"
 #include "crypto/secure_bytes.h"
 
 namespace twinhsm::import {

@@ -48,14 +48,16 @@ crypto::SecureBytes read_file(const fs::path& path) {
   auto give_up = std::chrono::steady_clock::now() + kLockWait;
   while (::fcntl(f.fd, F_SETLK, &lock) != 0) {
     if ((errno != EACCES && errno != EAGAIN) || std::chrono::steady_clock::now() > give_up) {
-      throw UsageError(path.string() + " stays locked by another process (a SoftHSMv2 "
+      throw UsageError(path.string() +
+                       " stays locked by another process (a SoftHSMv2 "
                        "application writing it?): try again when it is done");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   struct stat st {};
   if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxFileSize) {
-    throw IntegrityError(path.string() + " is not a SoftHSMv2 object file (not a regular file "
+    throw IntegrityError(path.string() +
+                         " is not a SoftHSMv2 object file (not a regular file "
                          "of at most 64 MiB)");
   }
   crypto::SecureBytes data(static_cast<size_t>(st.st_size));
@@ -117,11 +119,13 @@ std::string text_of(const ObjectFile& token, CK_ATTRIBUTE_TYPE type) {
 [[noreturn]] void explain_not_a_token(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    throw UsageError(dir.string() + " is not a directory: give one SoftHSMv2 token directory "
+    throw UsageError(dir.string() +
+                     " is not a directory: give one SoftHSMv2 token directory "
                      "(directories.tokendir/<uuid>)");
   }
   if (fs::exists(dir / "sqlite3.db", ec)) {
-    throw UsageError(dir.string() + " is a token of SoftHSMv2's db backend: only its file "
+    throw UsageError(dir.string() +
+                     " is a token of SoftHSMv2's db backend: only its file "
                      "backend (objectstore.backend = file) is read");
   }
   std::string tokens;
@@ -160,14 +164,19 @@ SoftHsm2Token SoftHsm2Token::open(const fs::path& dir) {
   return SoftHsm2Token(dir, std::move(token), std::move(files));
 }
 
-std::string SoftHsm2Token::label() const { return text_of(token_, kTokenLabel); }
-std::string SoftHsm2Token::serial() const { return text_of(token_, kTokenSerial); }
+std::string SoftHsm2Token::label() const {
+  return text_of(token_, kTokenLabel);
+}
+std::string SoftHsm2Token::serial() const {
+  return text_of(token_, kTokenSerial);
+}
 
 crypto::SecureBytes SoftHsm2Token::token_key(ByteView user_pin) const {
   const FileAttribute* blob = token_.find(kUserPinBlob);
   if (!blob || blob->kind != FileValue::Kind::bytes || blob->bytes.empty()) {
-    throw UsageError("the SoftHSMv2 token has no user PIN: set one (softhsm2-util --init-token "
-                     "--pin, or C_InitPIN) and try again");
+    throw UsageError(
+        "the SoftHSMv2 token has no user PIN: set one (softhsm2-util --init-token "
+        "--pin, or C_InitPIN) and try again");
   }
   ByteView b(blob->bytes);
   if (b.size() < 8 + 2 * crypto::kAesBlock) {
@@ -255,7 +264,8 @@ std::vector<SourceObject> SoftHsm2Token::read_objects(ByteView user_pin) const {
     try {
       objects.push_back(source_object(name, file, key));
     } catch (const IntegrityError&) {
-      throw IntegrityError("the SoftHSMv2 file " + path.string() + " is damaged: a private "
+      throw IntegrityError("the SoftHSMv2 file " + path.string() +
+                           " is damaged: a private "
                            "attribute does not decrypt with the token key");
     }
   }

@@ -41,7 +41,7 @@ class SoftHsm2Token {
   static SoftHsm2Token open(const std::filesystem::path& dir);
 
   const std::filesystem::path& dir() const { return dir_; }
-  std::string label() const;   // without the blank padding
+  std::string label() const;  // without the blank padding
   std::string serial() const;
   size_t object_files() const { return files_.size(); }
 

@@ -19,8 +19,8 @@ bool make_object(token::Token& t, const Candidate& c, bool narrow_usage) {
     attrs.set_bool(CKA_NEVER_EXTRACTABLE, c.never_extractable);
   }
   token::KeyPolicy policy = t.key_policy();
-  bool narrowed = narrow_usage && policy == token::KeyPolicy::strict &&
-                  token::mixes_wrapping_and_data(attrs);
+  bool narrowed =
+      narrow_usage && policy == token::KeyPolicy::strict && token::mixes_wrapping_and_data(attrs);
   if (narrowed) {
     attrs.set_bool(CKA_WRAP, false);
     attrs.set_bool(CKA_UNWRAP, false);

@@ -1,8 +1,10 @@
-// Message digesting functions of PKCS#11 3.0: CKM_SHA_1 and the SHA-2 family, single- and
-// multi-part, and C_DigestKey. Digesting needs no login; C_DigestKey sees what the session may see.
+// Message digesting functions of PKCS#11 3.0: CKM_SHA_1, the SHA-2 and SHA-3 families (and CKM_MD5
+// on legacy devices), single- and multi-part, and C_DigestKey. Digesting needs no login;
+// C_DigestKey sees what the session may see.
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "token/algorithm_policy.h"
 #include "token/key_management.h"
 #include "token/key_policy.h"
 
@@ -37,6 +39,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
     auto alg = token::digest_of_mechanism(mech.type);
     require(alg.has_value() && (token::mechanism_info(mech.type)->flags & CKF_DIGEST),
             CKR_MECHANISM_INVALID, "the mechanism is not a digest");
+    token::check_use(ref.token(), mech.type, CKF_DIGEST, nullptr);
     DigestOperation op;
     op.alg = *alg;
     op.digester.emplace(*alg);
@@ -62,9 +65,8 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
   return guard("C_DigestUpdate", arg(session), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->digest, ref.token(), Part::multi, [&](DigestOperation& op) {
-      op.digester->update(input(part, part_len));
-    });
+    run_step(ref->digest, ref.token(), Part::multi,
+             [&](DigestOperation& op) { op.digester->update(input(part, part_len)); });
   });
 }
 

@@ -15,8 +15,8 @@ CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK
                            bool encrypt) {
   token::Mechanism mech = parse_mechanism(mechanism);
   uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-  token::ObjectPtr obj = token::key_for(
-      ref.token(), encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
+  token::ObjectPtr obj =
+      token::key_for(ref.token(), encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
   CipherOperationState op;
   op.cipher = token::make_cipher(mech, *obj, encrypt);
   op.key_use = KeyUse::for_key(epoch, *obj, !encrypt);
@@ -66,15 +66,14 @@ void one_shot(std::optional<CipherOperationState>& op, const token::Token& token
       return;
     }
     // Otherwise (a size query, an output of unknown size, no direct path): the general path.
-    if (deliver(s, Step::run, size, out, out_len,
-                [&] { return s.cipher->run(data); })) {
+    if (deliver(s, Step::run, size, out, out_len, [&] { return s.cipher->run(data); })) {
       op.reset();
     }
   });
 }
 
-void update(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in, CK_ULONG in_len,
-            CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+void update(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR in,
+            CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   run_step(op, token, Part::multi, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
     deliver(s, Step::update, s.cipher->update_size(data.size()), out, out_len,
@@ -82,7 +81,8 @@ void update(std::optional<CipherOperationState>& op, const token::Token& token, 
   });
 }
 
-void final(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+void final(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR out,
+           CK_ULONG_PTR out_len) {
   run_step(op, token, Part::multi, [&](CipherOperationState& s) {
     if (deliver(s, Step::finish, s.cipher->finish_size(), out, out_len,
                 [&] { return s.cipher->finish(); })) {

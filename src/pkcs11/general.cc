@@ -5,6 +5,7 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "token/algorithm_policy.h"
 #include "token/mechanisms.h"
 
 using namespace twinhsm;
@@ -38,7 +39,8 @@ void fill_token_info(Slot& slot, CK_TOKEN_INFO* info) {
   // COUNT_LOW: a wrong PIN was given since the last success; FINAL_TRY: the next wrong PIN
   // locks (with a limit of 1, always); LOCKED: at the limit. A TPM device's TPM counts too
   // (token::PinState::guard_remaining).
-  auto pin_flags = [&](const token::PinState& s, CK_FLAGS low, CK_FLAGS final_try, CK_FLAGS locked) {
+  auto pin_flags = [&](const token::PinState& s, CK_FLAGS low, CK_FLAGS final_try,
+                       CK_FLAGS locked) {
     if (!s.initialized) {
       return;
     }
@@ -158,8 +160,8 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slot_id, CK_TOKEN_INFO_PTR info) {
 CK_RV C_GetMechanismList(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
   return guard("C_GetMechanismList", std::to_string(slot_id), [&] {
     require_arg(count != nullptr);
-    library().slot(slot_id).token();
-    auto all = token::mechanisms();
+    // What the slot's device offers: its algorithm policy decides (token/mechanism_table.h).
+    auto all = token::mechanisms(token::algorithm_policy(library().slot(slot_id).token()));
     CK_ULONG available = *count;
     *count = all.size();
     if (list) {
@@ -174,9 +176,10 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE_PTR list, CK_ULON
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info) {
   return guard("C_GetMechanismInfo", std::to_string(slot_id), [&] {
     require_arg(info != nullptr);
-    library().slot(slot_id).token();
-    const token::MechanismInfo* m = token::mechanism_info(type);
-    require(m != nullptr, CKR_MECHANISM_INVALID, "twinhsm does not support the mechanism");
+    auto m = token::offered_info(token::algorithm_policy(library().slot(slot_id).token()), type);
+    require(m.has_value(), CKR_MECHANISM_INVALID,
+            "the device does not offer the mechanism (twinhsm device info shows its algorithm "
+            "policy)");
     info->ulMinKeySize = m->min_key_size;
     info->ulMaxKeySize = m->max_key_size;
     info->flags = m->flags;

@@ -57,7 +57,9 @@ CK_RV guard(const char* name, const std::string& details, Body&& body) noexcept 
 }
 
 // arg renders a handle or number for the debug log's argument list.
-inline std::string arg(CK_ULONG v) { return std::to_string(v); }
+inline std::string arg(CK_ULONG v) {
+  return std::to_string(v);
+}
 
 // The argument checks every entry point makes.
 inline void require_arg(bool ok) {

@@ -41,16 +41,15 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
 CK_RV C_WrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
                 CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key, CK_BYTE_PTR wrapped,
                 CK_ULONG_PTR wrapped_len) {
-  return guard("C_WrapKey", arg(session) + ", wrapping=" + arg(wrapping_key) + ", key=" + arg(key),
-               [&] {
-                 SessionRef ref = library().session(session);
-                 require_arg(wrapped_len != nullptr);
-                 token::Mechanism mech = parse_mechanism(mechanism);
-                 // Wrapping is deterministic in length: the size query wraps too and discards
-                 // the result.
-                 copy_output(wrapped, wrapped_len,
-                             token::wrap_key(ref.token(), mech, wrapping_key, key));
-               });
+  return guard(
+      "C_WrapKey", arg(session) + ", wrapping=" + arg(wrapping_key) + ", key=" + arg(key), [&] {
+        SessionRef ref = library().session(session);
+        require_arg(wrapped_len != nullptr);
+        token::Mechanism mech = parse_mechanism(mechanism);
+        // Wrapping is deterministic in length: the size query wraps too and discards
+        // the result.
+        copy_output(wrapped, wrapped_len, token::wrap_key(ref.token(), mech, wrapping_key, key));
+      });
 }
 
 CK_RV C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
@@ -62,7 +61,8 @@ CK_RV C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
     token::Mechanism mech = parse_mechanism(mechanism);
     ByteView data = input(wrapped, wrapped_len);
     token::AttributeMap request = parse_template(tmpl, count);
-    *key = token::unwrap_key(ref.token(), ref.caller(), mech, unwrapping_key, data, request)->handle;
+    *key =
+        token::unwrap_key(ref.token(), ref.caller(), mech, unwrapping_key, data, request)->handle;
   });
 }
 

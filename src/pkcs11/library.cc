@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 
+#include "common/exit_handler.h"
 #include "common/no_destructor.h"
 #include "crypto/library_context.h"
 #include "pkcs11/config.h"
@@ -93,8 +93,8 @@ void Library::initialize() {
     throw CkError(CKR_CRYPTOKI_ALREADY_INITIALIZED, "C_Initialize was already called");
   }
   if (!exit_handler_registered_) {
-    // Registered from this module: glibc runs it at exit, or at dlclose if that comes first.
-    if (std::atexit([] { library().teardown(); }) != 0) {
+    // At exit, or at dlclose if that comes first (common/exit_handler.h).
+    if (!at_exit_or_unload([] { library().teardown(); })) {
       throw CkError(CKR_GENERAL_ERROR, "cannot register the exit handler");
     }
     exit_handler_registered_ = true;

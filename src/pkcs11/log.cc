@@ -33,7 +33,9 @@ void configure(bool debug, const std::string& file) {
   g_enabled = debug;
 }
 
-bool enabled() { return g_enabled; }
+bool enabled() {
+  return g_enabled;
+}
 
 void call(const char* name, const std::string& details, CK_RV rv) {
   if (g_enabled) {

@@ -44,6 +44,9 @@ void check_template_count(const CK_ATTRIBUTE* attrs, CK_ULONG count);
 // parse_mechanism checks the mechanism is supported (CKR_MECHANISM_INVALID) and copies its
 // parameter (CKR_MECHANISM_PARAM_INVALID when malformed).
 token::Mechanism parse_mechanism(const CK_MECHANISM* mechanism);
+// parse_message_mechanism is parse_mechanism for C_MessageEncryptInit/C_MessageDecryptInit: the
+// AEADs take their parameter with each message, so none (NULL, 0) is what their init takes.
+token::Mechanism parse_message_mechanism(const CK_MECHANISM* mechanism);
 
 // give_output implements the two-call convention for an output of size bytes: with out NULL it
 // stores the size and returns false (nothing produced yet); with a buffer too small it stores the

@@ -49,8 +49,8 @@ CK_RV C_GetObjectSize(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ULO
   });
 }
 
-CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                          CK_ATTRIBUTE_PTR tmpl, CK_ULONG count) {
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_PTR tmpl,
+                          CK_ULONG count) {
   return guard("C_GetAttributeValue", arg(session) + ", " + arg(object), [&] {
     SessionRef ref = library().session(session);
     check_template_count(tmpl, count);
@@ -77,8 +77,8 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
   });
 }
 
-CK_RV C_SetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                          CK_ATTRIBUTE_PTR tmpl, CK_ULONG count) {
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_PTR tmpl,
+                          CK_ULONG count) {
   return guard("C_SetAttributeValue", arg(session) + ", " + arg(object), [&] {
     SessionRef ref = library().session(session);
     token::AttributeMap changes = parse_template(tmpl, count);

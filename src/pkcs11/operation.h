@@ -65,11 +65,12 @@ void run_step(std::optional<Op>& op, const token::Token& token, Part part, Body&
   token::require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
   if (part == Part::single ? op->multi_part : op->single_part) {
     op.reset();
-    throw token::CkError(CKR_OPERATION_ACTIVE,
-                         part == Part::single
-                             ? "a multi-part operation was active: only C_*Update/C_*Final continue it"
-                             : "a single-part operation was active: only its single-part function "
-                               "continues it");
+    throw token::CkError(
+        CKR_OPERATION_ACTIVE,
+        part == Part::single
+            ? "a multi-part operation was active: only C_*Update/C_*Final continue it"
+            : "a single-part operation was active: only its single-part function "
+              "continues it");
   }
   (part == Part::single ? op->single_part : op->multi_part) = true;
   try {

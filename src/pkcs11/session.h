@@ -8,9 +8,10 @@
 #include <vector>
 
 #include "common/pkcs11.h"
-#include "pkcs11/operation.h"
 #include "crypto/digest.h"
+#include "pkcs11/operation.h"
 #include "token/mechanisms.h"
+#include "token/message_cipher.h"
 #include "token/signatures.h"
 
 namespace twinhsm::pkcs11 {
@@ -50,6 +51,22 @@ struct DigestOperation {
   bool multi_part = false;   // C_DigestUpdate or C_DigestKey was called
 };
 
+// MessageCipherState: a message-based encryption or decryption (C_Message{En,De}cryptInit).
+struct MessageCipherState {
+  std::unique_ptr<token::MessageCipher> cipher;
+  KeyUse key_use;
+};
+
+// MessageSignState: a message-based signature or verification (C_Message{Sign,Verify}Init): the
+// mechanism and key of every message, and the message being signed in parts, if any.
+struct MessageSignState {
+  token::Mechanism mechanism;
+  token::ObjectPtr key;
+  uint64_t login_epoch = 0;
+  std::unique_ptr<token::SignatureOperation> message;
+  KeyUse key_use;
+};
+
 struct Session {
   CK_SESSION_HANDLE handle = 0;
   CK_SLOT_ID slot = 0;
@@ -62,6 +79,10 @@ struct Session {
   std::optional<CipherOperationState> encrypt;
   std::optional<CipherOperationState> decrypt;
   std::optional<DigestOperation> digest;
+  std::optional<MessageCipherState> message_encrypt;
+  std::optional<MessageCipherState> message_decrypt;
+  std::optional<MessageSignState> message_sign;
+  std::optional<MessageSignState> message_verify;
 
   // The last private key made ready to sign in this session (token/signatures.h): dropped with
   // the login, like the operations on private keys.
@@ -71,7 +92,9 @@ struct Session {
   // end_operations drops every active operation (logout, token changes).
   void end_operations() {
     find.reset();
-    cancel_operations(CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST);
+    cancel_operations(CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST |
+                      CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MESSAGE_SIGN |
+                      CKF_MESSAGE_VERIFY);
     signing_key.reset();
   }
   // end_private_operations wipes what holds a private key: the key state of the operations on
@@ -92,10 +115,23 @@ struct Session {
         (*op)->pending.reset();
       }
     }
+    for (auto* op : {&message_encrypt, &message_decrypt}) {
+      if (*op && (*op)->key_use.login_epoch) {
+        (*op)->key_use.wiped = true;
+        (*op)->cipher.reset();
+      }
+    }
+    for (auto* op : {&message_sign, &message_verify}) {
+      if (*op && (*op)->key_use.login_epoch) {
+        (*op)->key_use.wiped = true;
+        (*op)->key.reset();
+        (*op)->message.reset();
+      }
+    }
     signing_key.reset();
   }
   // cancel_operations ends the operations C_SessionCancel's flags name: CKF_SIGN, CKF_VERIFY,
-  // CKF_ENCRYPT, CKF_DECRYPT, CKF_DIGEST. Other flags are ignored.
+  // CKF_ENCRYPT, CKF_DECRYPT, CKF_DIGEST, CKF_MESSAGE_*. Other flags are ignored.
   void cancel_operations(CK_FLAGS which) {
     if (which & CKF_SIGN) {
       sign.reset();
@@ -111,6 +147,18 @@ struct Session {
     }
     if (which & CKF_DIGEST) {
       digest.reset();
+    }
+    if (which & CKF_MESSAGE_ENCRYPT) {
+      message_encrypt.reset();
+    }
+    if (which & CKF_MESSAGE_DECRYPT) {
+      message_decrypt.reset();
+    }
+    if (which & CKF_MESSAGE_SIGN) {
+      message_sign.reset();
+    }
+    if (which & CKF_MESSAGE_VERIFY) {
+      message_verify.reset();
     }
   }
 };

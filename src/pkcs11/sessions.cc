@@ -53,8 +53,9 @@ void login(SessionRef& ref, CK_USER_TYPE user_type, ByteView pin) {
           "the user type must be CKU_SO or CKU_USER");
   token::Role role = user_type == CKU_SO ? token::Role::so : token::Role::user;
   if (current) {
-    throw CkError(*current == role ? CKR_USER_ALREADY_LOGGED_IN : CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-                  "a user is already logged in");
+    throw CkError(
+        *current == role ? CKR_USER_ALREADY_LOGGED_IN : CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+        "a user is already logged in");
   }
   if (role == token::Role::so) {
     require(!library().has_read_only_session(*ref.slot), CKR_SESSION_READ_ONLY_EXISTS,
@@ -90,9 +91,8 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE session) {
 }
 
 CK_RV C_CloseAllSessions(CK_SLOT_ID slot_id) {
-  return guard("C_CloseAllSessions", arg(slot_id), [&] {
-    library().close_all_sessions(library().slot(slot_id));
-  });
+  return guard("C_CloseAllSessions", arg(slot_id),
+               [&] { library().close_all_sessions(library().slot(slot_id)); });
 }
 
 CK_RV C_GetSessionInfo(CK_SESSION_HANDLE session, CK_SESSION_INFO_PTR info) {

@@ -12,7 +12,9 @@ bool starts_key(char c) {
          c == '-' || c == '"' || c == '\'';
 }
 
-bool is_ascii(char c) { return static_cast<unsigned char>(c) < 0x80; }
+bool is_ascii(char c) {
+  return static_cast<unsigned char>(c) < 0x80;
+}
 
 // Follows the structure of the text just far enough to know where strings and comments are, as
 // toml++ will: a quote opens a string only where a key or a value starts (inside a bare value,
@@ -167,10 +169,10 @@ class Prechecker {
   const std::string& source_;
   size_t pos_ = 0;
   size_t line_ = 1;
-  std::vector<char> open_;    // the '[' and '{' open inside a value
-  bool in_value_ = false;     // after a top-level key's '=', until its line ends outside brackets
-  bool in_key_ = true;        // reading a key (top level, or in an inline table before its '=')
-  bool expect_item_ = true;   // the next token starts a key or a value
+  std::vector<char> open_;   // the '[' and '{' open inside a value
+  bool in_value_ = false;    // after a top-level key's '=', until its line ends outside brackets
+  bool in_key_ = true;       // reading a key (top level, or in an inline table before its '=')
+  bool expect_item_ = true;  // the next token starts a key or a value
   bool line_started_ = false;
 };
 
@@ -180,6 +182,8 @@ void precheck_toml(std::string_view text, const std::string& source) {
   Prechecker(text, source).run();
 }
 
-void toml_precondition_broken(const char* expression) { throw TomlPreconditionBroken(expression); }
+void toml_precondition_broken(const char* expression) {
+  throw TomlPreconditionBroken(expression);
+}
 
 }  // namespace twinhsm::pkcs11

@@ -1,6 +1,6 @@
-// Entry points twinhsm does not implement yet: each checks its session (so that an invalid handle
+// Entry points twinhsm does not implement: each checks its session (so that an invalid handle
 // still gets CKR_SESSION_HANDLE_INVALID) and returns CKR_FUNCTION_NOT_SUPPORTED. docs/pkcs11.md
-// lists them.
+// lists them. (The message-based functions are in message_crypt.cc and message_sign.cc.)
 #include "pkcs11/entry.h"
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
@@ -71,67 +71,5 @@ CK_RV C_CancelFunction(CK_SESSION_HANDLE s) {
     throw token::CkError(CKR_FUNCTION_NOT_PARALLEL, "no parallel functions");
   });
 }
-
-// Message-based functions (PKCS#11 3.0 section 5.11 onwards).
-CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return not_supported("C_MessageEncryptInit", s);
-}
-CK_RV C_EncryptMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
-                       CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return not_supported("C_EncryptMessage", s);
-}
-CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG) {
-  return not_supported("C_EncryptMessageBegin", s);
-}
-CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
-                           CK_BYTE_PTR, CK_ULONG_PTR, CK_FLAGS) {
-  return not_supported("C_EncryptMessageNext", s);
-}
-CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageEncryptFinal", s); }
-CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return not_supported("C_MessageDecryptInit", s);
-}
-CK_RV C_DecryptMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
-                       CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return not_supported("C_DecryptMessage", s);
-}
-CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG) {
-  return not_supported("C_DecryptMessageBegin", s);
-}
-CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
-                           CK_BYTE_PTR, CK_ULONG_PTR, CK_FLAGS) {
-  return not_supported("C_DecryptMessageNext", s);
-}
-CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageDecryptFinal", s); }
-CK_RV C_MessageSignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return not_supported("C_MessageSignInit", s);
-}
-CK_RV C_SignMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
-                    CK_ULONG_PTR) {
-  return not_supported("C_SignMessage", s);
-}
-CK_RV C_SignMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG) {
-  return not_supported("C_SignMessageBegin", s);
-}
-CK_RV C_SignMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
-                        CK_BYTE_PTR, CK_ULONG_PTR) {
-  return not_supported("C_SignMessageNext", s);
-}
-CK_RV C_MessageSignFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageSignFinal", s); }
-CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) {
-  return not_supported("C_MessageVerifyInit", s);
-}
-CK_RV C_VerifyMessage(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
-                      CK_BYTE_PTR, CK_ULONG) {
-  return not_supported("C_VerifyMessage", s);
-}
-CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG) {
-  return not_supported("C_VerifyMessageBegin", s);
-}
-CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE s, CK_VOID_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG,
-                          CK_BYTE_PTR, CK_ULONG) {
-  return not_supported("C_VerifyMessageNext", s);
-}
-CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE s) { return not_supported("C_MessageVerifyFinal", s); }
 
 }  // extern "C"

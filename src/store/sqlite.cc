@@ -37,8 +37,7 @@ Database::Database(const std::filesystem::path& path, bool create) {
       sqlite3_close(db_);  // the destructor does not run for a constructor that throws
       db_ = nullptr;
       bool window = (code == SQLITE_CANTOPEN || code == SQLITE_READONLY) &&
-                    ::access(path.c_str(), W_OK) == 0 &&
-                    std::chrono::steady_clock::now() < give_up;
+                    ::access(path.c_str(), W_OK) == 0 && std::chrono::steady_clock::now() < give_up;
       if (!window) {
         throw;
       }
@@ -151,8 +150,12 @@ const volatile void* Database::wal_index() {
   return region;
 }
 
-int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
-int Database::changes() const { return sqlite3_changes(db_); }
+int64_t Database::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+int Database::changes() const {
+  return sqlite3_changes(db_);
+}
 
 Statement::Statement(Database& db, std::string_view sql) : db_(db), stmt_(db.take(sql)) {}
 
@@ -218,7 +221,9 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::column_text(int index) const {
   const auto* text = sqlite3_column_text(stmt_, index);

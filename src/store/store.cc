@@ -114,8 +114,8 @@ void Store::migrate() {
   Transaction tx(db_, Transaction::Kind::write);
   int version = schema_version();
   if (version > kSchemaVersion) {
-    throw StoreError("the store was written by a newer twinhsm (schema " +
-                     std::to_string(version) + "); upgrade twinhsm to open it");
+    throw StoreError("the store was written by a newer twinhsm (schema " + std::to_string(version) +
+                     "); upgrade twinhsm to open it");
   }
   if (version < 1) {
     db_.exec(
@@ -190,7 +190,8 @@ std::optional<std::string> Store::setting_text(std::string_view key) {
 void Store::put_setting(std::string_view key, ByteView value) {
   std::lock_guard lock(mutex_);
   Statement st(db_, "INSERT OR REPLACE INTO settings(key, value, mac) VALUES(?, ?, ?)");
-  st.bind(1, key).bind(2, value).bind(3, ByteView(row_mac("settings", {setting_fields(key, value).bytes()})));
+  st.bind(1, key).bind(2, value).bind(
+      3, ByteView(row_mac("settings", {setting_fields(key, value).bytes()})));
   st.run();
 }
 
@@ -317,13 +318,14 @@ constexpr std::string_view kObjectColumns =
 constexpr std::string_view kObjectById =
     "SELECT id, is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects"
     " WHERE id = ?";
-}
+}  // namespace
 
 int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode) {
   std::lock_guard lock(mutex_);
   // Reserve the id first (AUTOINCREMENT never reuses one), then write the encoded row over the
   // placeholder; the caller's write transaction makes the two one change.
-  Statement reserve(db_, "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
+  Statement reserve(db_,
+                    "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
   reserve.run();
   int64_t id = db_.last_insert_rowid();
   ObjectRow row = encode(id);
@@ -357,7 +359,8 @@ void Store::objects_written() {
 
 void Store::put_object(const ObjectRow& r) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
+  Statement st(
+      db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
   st.bind(1, r.id).run();
   update_object(r);
 }

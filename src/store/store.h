@@ -115,7 +115,9 @@ class Store {
   std::optional<Bytes> setting(std::string_view key);
   std::optional<std::string> setting_text(std::string_view key);
   void put_setting(std::string_view key, ByteView value);
-  void put_setting(std::string_view key, std::string_view value) { put_setting(key, as_bytes(value)); }
+  void put_setting(std::string_view key, std::string_view value) {
+    put_setting(key, as_bytes(value));
+  }
   void delete_setting(std::string_view key);
   std::map<std::string, Bytes> settings();
 
@@ -180,14 +182,14 @@ class Store {
   friend class Anchor;  // reads the MAC columns and writes its row inside the transactions
 
   std::recursive_mutex mutex_;
-  int tx_depth_ = 0;             // open transactions, guarded by mutex_
-  bool tx_rollback_only_ = false;  // an inner write transaction failed
+  int tx_depth_ = 0;                 // open transactions, guarded by mutex_
+  bool tx_rollback_only_ = false;    // an inner write transaction failed
   bool tx_objects_written_ = false;  // the open write transaction changed objects
   std::atomic<uint64_t> object_commits_{0};
   std::filesystem::path path_;
   Database db_;
   crypto::SecureBytes row_key_;
-  std::unique_ptr<Anchor> anchor_;  // after db_: destroyed before it
+  std::unique_ptr<Anchor> anchor_;            // after db_: destroyed before it
   const volatile void* wal_index_ = nullptr;  // db_'s mapping of the -shm file, or nullptr
 };
 

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "crypto/random.h"
+#include "token/attribute_rules.h"
 #include "token/ck_error.h"
 #include "token/key_policy.h"
 
@@ -10,155 +11,7 @@ namespace twinhsm::token {
 
 namespace {
 
-// Classes, as bits.
-constexpr unsigned kData = 1, kCert = 2, kPub = 4, kPriv = 8, kSecret = 16;
-constexpr unsigned kKeys = kPub | kPriv | kSecret, kAll = kData | kCert | kKeys;
-// Key types, as bits (0: any).
-constexpr unsigned kRsa = 1, kEc = 2, kEdwards = 4, kSym = 8;
-
-// Attribute traits.
-enum Trait : unsigned {
-  kBool = 1u << 0,
-  kUlong = 1u << 1,
-  kMaterial = 1u << 2,   // secret part of a key
-  kComputed = 1u << 3,   // set by the token only
-  kFixed = 1u << 4,      // given at creation, never changed
-  kCopyOnly = 1u << 5,   // changeable in C_CopyObject only
-  kToTrue = 1u << 6,     // may change only from false to true
-  kToFalse = 1u << 7,    // may change only from true to false
-  kMechanisms = 1u << 8,  // an array of CK_MECHANISM_TYPE
-};
-
-struct Rule {
-  CK_ATTRIBUTE_TYPE type;
-  unsigned traits;
-  unsigned classes;
-  unsigned key_types;  // 0: any
-};
-
-constexpr std::array kRules = {
-    Rule{CKA_CLASS, kUlong | kFixed, kAll, 0},
-    Rule{CKA_TOKEN, kBool | kCopyOnly, kAll, 0},
-    Rule{CKA_PRIVATE, kBool | kCopyOnly, kAll, 0},
-    Rule{CKA_MODIFIABLE, kBool | kCopyOnly, kAll, 0},
-    Rule{CKA_COPYABLE, kBool | kToFalse, kAll, 0},
-    Rule{CKA_DESTROYABLE, kBool, kAll, 0},
-    Rule{CKA_LABEL, 0, kAll, 0},
-    Rule{CKA_UNIQUE_ID, kComputed, kAll, 0},
-    // Data objects.
-    Rule{CKA_APPLICATION, 0, kData, 0},
-    Rule{CKA_OBJECT_ID, 0, kData, 0},
-    Rule{CKA_VALUE, 0, kData | kCert, 0},
-    // Certificates (X.509 attributes; other certificate types keep what they are given).
-    Rule{CKA_CERTIFICATE_TYPE, kUlong | kFixed, kCert, 0},
-    Rule{CKA_TRUSTED, kBool, kCert | kPub | kSecret, 0},
-    Rule{CKA_CERTIFICATE_CATEGORY, kUlong, kCert, 0},
-    Rule{CKA_CHECK_VALUE, 0, kCert | kSecret, 0},
-    Rule{CKA_SUBJECT, 0, kCert | kPub | kPriv, 0},
-    Rule{CKA_ISSUER, 0, kCert, 0},
-    Rule{CKA_SERIAL_NUMBER, 0, kCert, 0},
-    Rule{CKA_URL, 0, kCert, 0},
-    Rule{CKA_HASH_OF_SUBJECT_PUBLIC_KEY, 0, kCert, 0},
-    Rule{CKA_HASH_OF_ISSUER_PUBLIC_KEY, 0, kCert, 0},
-    Rule{CKA_JAVA_MIDP_SECURITY_DOMAIN, kUlong, kCert, 0},
-    Rule{CKA_NAME_HASH_ALGORITHM, kUlong, kCert, 0},
-    Rule{CKA_PUBLIC_KEY_INFO, 0, kCert | kPub | kPriv, 0},
-    Rule{CKA_ID, 0, kCert | kKeys, 0},
-    Rule{CKA_START_DATE, 0, kCert | kKeys, 0},
-    Rule{CKA_END_DATE, 0, kCert | kKeys, 0},
-    // Keys.
-    Rule{CKA_KEY_TYPE, kUlong | kFixed, kKeys, 0},
-    Rule{CKA_DERIVE, kBool, kKeys, 0},
-    Rule{CKA_LOCAL, kBool | kComputed, kKeys, 0},
-    Rule{CKA_KEY_GEN_MECHANISM, kUlong | kComputed, kKeys, 0},
-    Rule{CKA_ALLOWED_MECHANISMS, kMechanisms, kKeys, 0},
-    Rule{CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, kBool | kComputed, kKeys, 0},
-    Rule{CKA_ENCRYPT, kBool, kPub | kSecret, 0},
-    Rule{CKA_VERIFY, kBool, kPub | kSecret, 0},
-    Rule{CKA_VERIFY_RECOVER, kBool, kPub, 0},
-    Rule{CKA_WRAP, kBool, kPub | kSecret, 0},
-    Rule{CKA_DECRYPT, kBool, kPriv | kSecret, 0},
-    Rule{CKA_SIGN, kBool, kPriv | kSecret, 0},
-    Rule{CKA_SIGN_RECOVER, kBool, kPriv, 0},
-    Rule{CKA_UNWRAP, kBool, kPriv | kSecret, 0},
-    Rule{CKA_SENSITIVE, kBool | kToTrue, kPriv | kSecret, 0},
-    Rule{CKA_EXTRACTABLE, kBool | kToFalse, kPriv | kSecret, 0},
-    Rule{CKA_ALWAYS_SENSITIVE, kBool | kComputed, kPriv | kSecret, 0},
-    Rule{CKA_NEVER_EXTRACTABLE, kBool | kComputed, kPriv | kSecret, 0},
-    Rule{CKA_WRAP_WITH_TRUSTED, kBool | kToTrue, kPriv | kSecret, 0},
-    Rule{CKA_ALWAYS_AUTHENTICATE, kBool, kPriv, 0},
-    Rule{CKA_WRAP_TEMPLATE, kFixed, kPub | kSecret, 0},
-    Rule{CKA_UNWRAP_TEMPLATE, kFixed, kPriv | kSecret, 0},
-    Rule{CKA_DERIVE_TEMPLATE, kFixed, kPriv | kSecret, 0},
-    // RSA.
-    Rule{CKA_MODULUS, kFixed, kPub | kPriv, kRsa},
-    Rule{CKA_MODULUS_BITS, kUlong | kComputed, kPub, kRsa},
-    Rule{CKA_PUBLIC_EXPONENT, kFixed, kPub | kPriv, kRsa},
-    Rule{CKA_PRIVATE_EXPONENT, kMaterial | kFixed, kPriv, kRsa},
-    Rule{CKA_PRIME_1, kMaterial | kFixed, kPriv, kRsa},
-    Rule{CKA_PRIME_2, kMaterial | kFixed, kPriv, kRsa},
-    Rule{CKA_EXPONENT_1, kMaterial | kFixed, kPriv, kRsa},
-    Rule{CKA_EXPONENT_2, kMaterial | kFixed, kPriv, kRsa},
-    Rule{CKA_COEFFICIENT, kMaterial | kFixed, kPriv, kRsa},
-    // EC and Edwards curves.
-    Rule{CKA_EC_PARAMS, kFixed, kPub | kPriv, kEc | kEdwards},
-    Rule{CKA_EC_POINT, kFixed, kPub, kEc | kEdwards},
-    // CKA_VALUE of keys: the EC private scalar, the Edwards seed, the secret key.
-    Rule{CKA_VALUE, kMaterial | kFixed, kPriv | kSecret, kEc | kEdwards | kSym},
-    Rule{CKA_VALUE_LEN, kUlong | kComputed, kSecret, kSym},
-};
-
-unsigned class_bit(CK_OBJECT_CLASS c) {
-  switch (c) {
-    case CKO_DATA: return kData;
-    case CKO_CERTIFICATE: return kCert;
-    case CKO_PUBLIC_KEY: return kPub;
-    case CKO_PRIVATE_KEY: return kPriv;
-    case CKO_SECRET_KEY: return kSecret;
-    default: return 0;
-  }
-}
-
-unsigned key_type_bit(CK_KEY_TYPE k) {
-  switch (k) {
-    case CKK_RSA: return kRsa;
-    case CKK_EC: return kEc;
-    case CKK_EC_EDWARDS: return kEdwards;
-    default: return is_secret_key_type(k) ? kSym : 0;
-  }
-}
-
-bool key_type_fits(CK_OBJECT_CLASS c, CK_KEY_TYPE k) {
-  unsigned kb = key_type_bit(k);
-  if (c == CKO_SECRET_KEY) {
-    return kb == kSym;
-  }
-  return kb == kRsa || kb == kEc || kb == kEdwards;
-}
-
-// rule_for finds the rule of the attribute for the class and key type (vendor attributes and
-// attributes of other classes: nullptr).
-const Rule* rule_for(CK_ATTRIBUTE_TYPE type, unsigned cls, unsigned kt) {
-  for (const Rule& r : kRules) {
-    if (r.type == type && (r.classes & cls) && (r.key_types == 0 || (r.key_types & kt))) {
-      return &r;
-    }
-  }
-  return nullptr;
-}
-
-void check_value_size(const Rule& rule, const SecureBytes& value) {
-  if ((rule.traits & kBool) && value.size() != sizeof(CK_BBOOL)) {
-    throw CkError(CKR_ATTRIBUTE_VALUE_INVALID, "a boolean attribute must be one byte long");
-  }
-  if ((rule.traits & kUlong) && value.size() != sizeof(CK_ULONG)) {
-    throw CkError(CKR_ATTRIBUTE_VALUE_INVALID, "a CK_ULONG attribute has the wrong length");
-  }
-  if ((rule.traits & kMechanisms) && value.size() % sizeof(CK_MECHANISM_TYPE) != 0) {
-    throw CkError(CKR_ATTRIBUTE_VALUE_INVALID,
-                  "CKA_ALLOWED_MECHANISMS must be an array of CK_MECHANISM_TYPE");
-  }
-}
+using namespace rules;
 
 // asks: the template sets one of the attributes true.
 bool asks(const AttributeMap& tmpl, CK_ATTRIBUTE_TYPE a, CK_ATTRIBUTE_TYPE b) {
@@ -174,18 +27,7 @@ void set_default(AttributeMap& a, CK_ATTRIBUTE_TYPE type, bool value) {
 }  // namespace
 
 bool is_secret_key_type(CK_KEY_TYPE type) {
-  switch (type) {
-    case CKK_AES:
-    case CKK_GENERIC_SECRET:
-    case CKK_SHA_1_HMAC:
-    case CKK_SHA224_HMAC:
-    case CKK_SHA256_HMAC:
-    case CKK_SHA384_HMAC:
-    case CKK_SHA512_HMAC:
-      return true;
-    default:
-      return false;
-  }
+  return rules::key_type_bit(type) == rules::kSym;
 }
 
 CK_OBJECT_CLASS object_class(const AttributeMap& attrs) {
@@ -217,7 +59,7 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
   unsigned cls = class_bit(*cls_value);
   require(cls != 0, CKR_ATTRIBUTE_VALUE_INVALID, "CKA_CLASS names a class twinhsm does not store");
   unsigned kt = 0;
-  if (cls & kKeys) {
+  if (cls & (kKeys | kDomain)) {
     auto k = a.get_ulong(CKA_KEY_TYPE);
     require(k.has_value(), CKR_TEMPLATE_INCOMPLETE, "a key template needs CKA_KEY_TYPE");
     require(key_type_fits(*cls_value, *k), CKR_ATTRIBUTE_VALUE_INVALID,
@@ -235,7 +77,8 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
       if (type & CKA_VENDOR_DEFINED || cls == kCert) {
         continue;  // kept as given: vendor attributes, other certificate types' attributes
       }
-      throw CkError(CKR_ATTRIBUTE_TYPE_INVALID, "the template names an attribute this class does not have");
+      throw CkError(CKR_ATTRIBUTE_TYPE_INVALID,
+                    "the template names an attribute this class does not have");
     }
     check_value_size(*rule, value);
     if (rule->traits & kComputed) {
@@ -265,6 +108,9 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
     a.set_bool(CKA_LOCAL, origin == Origin::generated);
     a.set_ulong(CKA_KEY_GEN_MECHANISM,
                 origin == Origin::generated ? mechanism : CK_UNAVAILABLE_INFORMATION);
+  }
+  if (cls == kDomain) {
+    a.set_bool(CKA_LOCAL, origin == Origin::generated);
   }
   // Usage defaults. A key whose value is hidden (sensitive or unextractable, the default) keeps
   // wrapping apart from data (key_policy.h): it wraps and unwraps keys only when its template
@@ -348,11 +194,25 @@ void check_required(const AttributeMap& a) {
   } else if (c == CKO_PUBLIC_KEY && (k == CKK_EC || k == CKK_EC_EDWARDS)) {
     need(CKA_EC_PARAMS);
     need(CKA_EC_POINT);
-  } else if ((c == CKO_PRIVATE_KEY && (k == CKK_EC || k == CKK_EC_EDWARDS)) || c == CKO_SECRET_KEY) {
+  } else if (c == CKO_PUBLIC_KEY && k == CKK_EC_MONTGOMERY) {
+    need(CKA_EC_PARAMS);
+    need(CKA_EC_POINT);
+  } else if ((c == CKO_PRIVATE_KEY &&
+              (k == CKK_EC || k == CKK_EC_EDWARDS || k == CKK_EC_MONTGOMERY)) ||
+             c == CKO_SECRET_KEY) {
     if (c == CKO_PRIVATE_KEY) {
       need(CKA_EC_PARAMS);
     }
     need(CKA_VALUE);
+  } else if (k == CKK_DSA || k == CKK_DH) {
+    need(CKA_PRIME);
+    need(CKA_BASE);
+    if (k == CKK_DSA) {
+      need(CKA_SUBPRIME);
+    }
+    if (c != CKO_DOMAIN_PARAMETERS) {
+      need(CKA_VALUE);
+    }
   } else if (c == CKO_CERTIFICATE && a.get_ulong(CKA_CERTIFICATE_TYPE) == CKC_X_509) {
     need(CKA_SUBJECT);
     need(CKA_VALUE);
@@ -369,7 +229,7 @@ void check_change(const AttributeMap& object, const AttributeMap& changes, bool 
   }
   CK_OBJECT_CLASS c = object_class(object);
   unsigned cls = class_bit(c);
-  unsigned kt = (cls & kKeys) ? key_type_bit(key_type(object)) : 0;
+  unsigned kt = (cls & (kKeys | kDomain)) ? key_type_bit(key_type(object)) : 0;
   for (const auto& [type, value] : changes) {
     const Rule* rule = rule_for(type, cls, kt);
     if (!rule) {

@@ -45,8 +45,8 @@ bool is_key_material(const AttributeMap& object, CK_ATTRIBUTE_TYPE type);
 // is sensitive or not extractable).
 bool is_hidden(const AttributeMap& object, CK_ATTRIBUTE_TYPE type);
 
-// is_secret_key_type: the key types of secret keys twinhsm holds (CKK_AES, CKK_GENERIC_SECRET,
-// the CKK_SHA*_HMAC types).
+// is_secret_key_type: the key types of secret keys twinhsm holds (CKK_AES, CKK_AES_XTS, CKK_DES,
+// CKK_DES2, CKK_DES3, CKK_CHACHA20, CKK_GENERIC_SECRET, CKK_HKDF, the CKK_*_HMAC types).
 bool is_secret_key_type(CK_KEY_TYPE type);
 
 // object_class returns CKA_CLASS (CK_UNAVAILABLE_INFORMATION when absent).

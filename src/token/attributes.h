@@ -2,12 +2,11 @@
 // held in SecureBytes because some are key material. encode/decode give the stored form.
 #pragma once
 
-#include "common/pkcs11.h"
-
 #include <map>
 #include <optional>
 
 #include "common/bytes.h"
+#include "common/pkcs11.h"
 #include "crypto/secure_bytes.h"
 
 namespace twinhsm::token {

@@ -1,12 +1,13 @@
-// Encryption and decryption operations (make_cipher, mechanisms.h): AES-ECB/CBC/CBC_PAD/CTR and
-// AES-GCM with AES keys; RSA PKCS#1 v1.5 and OAEP with RSA keys. Crypto failures become the
-// CK_RV PKCS#11 names for them here.
+// Encryption and decryption operations (make_cipher, mechanisms.h): block ciphers in ECB, CBC,
+// CBC_PAD and (AES) CTR modes, AES-CTS and AES-XTS; RSA PKCS#1 v1.5, OAEP and raw. The AEADs are
+// in aead_ciphers.cc. Crypto failures become the CK_RV PKCS#11 names for them here.
 #include <limits>
 
-#include "crypto/aead.h"
 #include "crypto/cipher.h"
+#include "crypto/oneshot_cipher.h"
 #include "crypto/rsa_encryption.h"
 #include "token/attribute_policy.h"
+#include "token/cipher_families.h"
 #include "token/ck_error.h"
 #include "token/key_material.h"
 #include "token/mechanisms.h"
@@ -18,65 +19,16 @@ namespace {
 
 using crypto::kAesBlock;
 
-SecureBytes concat(SecureBytes a, const SecureBytes& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
+// ---- ECB, CBC, CBC_PAD, CTR: streamed through crypto::SymmetricCipher ----
 
-// ---- AES-GCM: everything at the end (decryption must authenticate first) ----
-
-class GcmOperation : public CipherOperation {
- public:
-  GcmOperation(SecureBytes key, GcmParams params, bool encrypt)
-      : key_(std::move(key)), params_(std::move(params)), encrypt_(encrypt) {}
-
-  std::optional<size_t> output_size(size_t n) const override {
-    return encrypt_ ? n + tag_len() : (n >= tag_len() ? n - tag_len() : 0);
-  }
-  SecureBytes run(ByteView in) override {
-    if (encrypt_) {
-      return crypto::secure_copy(
-          crypto::aes_gcm_encrypt(key_, params_.iv, params_.aad, in, tag_len()));
-    }
-    require(in.size() >= tag_len(), CKR_ENCRYPTED_DATA_LEN_RANGE, "the ciphertext is too short");
-    try {
-      return crypto::aes_gcm_decrypt(key_, params_.iv, params_.aad, in, tag_len());
-    } catch (const IntegrityError&) {
-      throw CkError(CKR_ENCRYPTED_DATA_INVALID, "the GCM tag does not verify");
-    }
-  }
-  bool run_into(ByteView in, std::span<uint8_t> out) override {
-    if (!encrypt_) {
-      return false;  // decryption authenticates before it releases anything: run() buffers
-    }
-    crypto::aes_gcm_encrypt_into(key_, params_.iv, params_.aad, in, out, tag_len());
-    return true;
-  }
-  std::optional<size_t> update_size(size_t) const override { return 0; }
-  SecureBytes update(ByteView in) override {
-    buffer_.insert(buffer_.end(), in.begin(), in.end());
-    return {};
-  }
-  std::optional<size_t> finish_size() const override { return output_size(buffer_.size()); }
-  SecureBytes finish() override { return run(buffer_); }
-
- private:
-  size_t tag_len() const { return params_.tag_bits / 8; }
-  SecureBytes key_;
-  GcmParams params_;
-  bool encrypt_;
-  SecureBytes buffer_;
-};
-
-// ---- AES-ECB, CBC, CBC_PAD, CTR: streamed through crypto::SymmetricCipher ----
-
-class AesOperation : public CipherOperation {
+class BlockOperation : public CipherOperation {
  public:
   // ctr_blocks: how many blocks CTR may process before its counter wraps (other modes: unused).
-  AesOperation(crypto::CipherMode mode, bool padding, const SecureBytes& key, const Bytes& iv,
-               bool encrypt, uint64_t ctr_blocks)
-      : cipher_(mode, key, iv, encrypt, padding),
+  BlockOperation(crypto::BlockCipher alg, crypto::CipherMode mode, bool padding,
+                 const SecureBytes& key, const Bytes& iv, bool encrypt, uint64_t ctr_blocks)
+      : cipher_(alg, mode, key, iv, encrypt, padding),
         mode_(mode),
+        block_(crypto::block_size(alg)),
         padding_(padding),
         encrypt_(encrypt),
         ctr_blocks_(ctr_blocks) {}
@@ -86,16 +38,16 @@ class AesOperation : public CipherOperation {
       if (!encrypt_) {
         return std::nullopt;  // the padding's length is known after decryption
       }
-      return (n / kAesBlock + 1) * kAesBlock;
+      return (n / block_ + 1) * block_;
     }
     return n;
   }
   SecureBytes run(ByteView in) override {
     if (mode_ != crypto::CipherMode::ctr) {
-      bool whole = in.size() % kAesBlock == 0 && (encrypt_ || !padding_ || !in.empty());
+      bool whole = in.size() % block_ == 0 && (encrypt_ || !padding_ || !in.empty());
       require(whole || (encrypt_ && padding_),
               encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
-              "the input must be a whole number of 16-byte blocks");
+              "the input must be a whole number of blocks");
     }
     SecureBytes out = update(in);
     return concat(std::move(out), finish());
@@ -120,7 +72,7 @@ class AesOperation : public CipherOperation {
       return cipher_.finish();
     } catch (const UsageError&) {
       throw CkError(encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
-                    "the input was not a whole number of 16-byte blocks");
+                    "the input was not a whole number of blocks");
     } catch (const IntegrityError&) {
       throw CkError(CKR_ENCRYPTED_DATA_INVALID, "the CBC padding is malformed");
     }
@@ -129,10 +81,42 @@ class AesOperation : public CipherOperation {
  private:
   crypto::SymmetricCipher cipher_;
   crypto::CipherMode mode_;
+  size_t block_;
   bool padding_;
   bool encrypt_;
   uint64_t ctr_blocks_;
   uint64_t seen_ = 0;
+};
+
+// ---- AES-CTS, AES-XTS: the whole message at the end (OpenSSL computes them in one call) ----
+
+class OneShotOperation : public CipherOperation {
+ public:
+  OneShotOperation(bool xts, SecureBytes key, Bytes iv, bool encrypt)
+      : xts_(xts), key_(std::move(key)), iv_(std::move(iv)), encrypt_(encrypt) {}
+
+  std::optional<size_t> output_size(size_t n) const override { return n; }
+  SecureBytes run(ByteView in) override {
+    require(in.size() >= crypto::kAesBlock,
+            encrypt_ ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+            "AES-CTS and AES-XTS take at least one block (16 bytes)");
+    return xts_ ? crypto::aes_xts(key_, iv_, encrypt_, in)
+                : crypto::aes_cts(key_, iv_, encrypt_, in);
+  }
+  std::optional<size_t> update_size(size_t) const override { return 0; }
+  SecureBytes update(ByteView in) override {
+    buffer_.insert(buffer_.end(), in.begin(), in.end());
+    return {};
+  }
+  std::optional<size_t> finish_size() const override { return buffer_.size(); }
+  SecureBytes finish() override { return run(buffer_); }
+
+ private:
+  bool xts_;
+  SecureBytes key_;
+  Bytes iv_;
+  bool encrypt_;
+  SecureBytes buffer_;
 };
 
 // ---- RSA: one block, buffered until the end ----
@@ -152,7 +136,11 @@ class RsaOperation : public CipherOperation {
     if (encrypt_) {
       require(in.size() <= max_input_, CKR_DATA_LEN_RANGE,
               "the data is too long for the key and padding");
-      return crypto::secure_copy(crypto::rsa_encrypt(key_, padding_, in));
+      try {
+        return crypto::secure_copy(crypto::rsa_encrypt(key_, padding_, in));
+      } catch (const CryptoError&) {
+        throw CkError(CKR_DATA_INVALID, "the data is not below the modulus (raw RSA)");
+      }
     }
     require(in.size() == modulus_bytes_, CKR_ENCRYPTED_DATA_LEN_RANGE,
             "the ciphertext must be as long as the modulus");
@@ -182,56 +170,85 @@ class RsaOperation : public CipherOperation {
   SecureBytes buffer_;
 };
 
-const SecureBytes& aes_key(const AttributeMap& key) {
-  require(object_class(key) == CKO_SECRET_KEY && key_type(key) == CKK_AES,
-          CKR_KEY_TYPE_INCONSISTENT, "the mechanism needs an AES key");
-  const SecureBytes& value = secret_value(key);
-  require(value.size() == 16 || value.size() == 24 || value.size() == 32, CKR_KEY_SIZE_RANGE,
-          "an AES key must be 16, 24 or 32 bytes");
-  return value;
-}
+// BlockFamily: what a block cipher mechanism runs.
+struct BlockFamily {
+  CK_MECHANISM_TYPE type;
+  crypto::BlockCipher alg;
+  crypto::CipherMode mode;
+  bool padding;
+};
 
-std::unique_ptr<CipherOperation> make_gcm(const Mechanism& mechanism, const AttributeMap& key,
-                                          bool encrypt) {
-  const SecureBytes& value = aes_key(key);
-  const auto* p = std::get_if<GcmParams>(&mechanism.params);
-  require(p != nullptr, CKR_MECHANISM_PARAM_INVALID, "AES-GCM needs CK_GCM_PARAMS");
-  require(!p->iv.empty() && p->iv.size() <= 256, CKR_MECHANISM_PARAM_INVALID,
-          "the GCM IV must be 1 to 256 bytes");
-  require(p->tag_bits % 8 == 0 && p->tag_bits >= 32 && p->tag_bits <= 128,
-          CKR_MECHANISM_PARAM_INVALID, "the GCM tag must be 32 to 128 bits, whole bytes");
-  return std::make_unique<GcmOperation>(value, *p, encrypt);
-}
+constexpr BlockFamily kBlockMechanisms[] = {
+    {CKM_AES_ECB, crypto::BlockCipher::aes, crypto::CipherMode::ecb, false},
+    {CKM_AES_CBC, crypto::BlockCipher::aes, crypto::CipherMode::cbc, false},
+    {CKM_AES_CBC_PAD, crypto::BlockCipher::aes, crypto::CipherMode::cbc, true},
+    {CKM_AES_CTR, crypto::BlockCipher::aes, crypto::CipherMode::ctr, false},
+    {CKM_DES_ECB, crypto::BlockCipher::des, crypto::CipherMode::ecb, false},
+    {CKM_DES_CBC, crypto::BlockCipher::des, crypto::CipherMode::cbc, false},
+    {CKM_DES_CBC_PAD, crypto::BlockCipher::des, crypto::CipherMode::cbc, true},
+    {CKM_DES3_ECB, crypto::BlockCipher::des3, crypto::CipherMode::ecb, false},
+    {CKM_DES3_CBC, crypto::BlockCipher::des3, crypto::CipherMode::cbc, false},
+    {CKM_DES3_CBC_PAD, crypto::BlockCipher::des3, crypto::CipherMode::cbc, true},
+};
 
-std::unique_ptr<CipherOperation> make_aes(const Mechanism& mechanism, const AttributeMap& key,
-                                          bool encrypt) {
-  const SecureBytes& value = aes_key(key);
-  if (mechanism.type == CKM_AES_ECB) {
-    return std::make_unique<AesOperation>(crypto::CipherMode::ecb, false, value, Bytes(), encrypt,
-                                          0);
+std::unique_ptr<CipherOperation> make_block(const BlockFamily& f, const Mechanism& mechanism,
+                                            const AttributeMap& key, bool encrypt) {
+  const SecureBytes& value = block_cipher_key(key, f.alg);
+  if (f.mode == crypto::CipherMode::ecb) {
+    return std::make_unique<BlockOperation>(f.alg, f.mode, false, value, Bytes(), encrypt, 0);
   }
-  if (mechanism.type == CKM_AES_CTR) {
+  if (f.mode == crypto::CipherMode::ctr) {
     const auto* p = std::get_if<CtrParams>(&mechanism.params);
     require(p != nullptr && p->block.size() == kAesBlock && p->bits >= 1 && p->bits <= 128,
             CKR_MECHANISM_PARAM_INVALID,
             "AES-CTR needs CK_AES_CTR_PARAMS with a counter of 1 to 128 bits");
     uint64_t blocks = crypto::ctr_blocks_left(p->block, static_cast<unsigned>(p->bits));
-    return std::make_unique<AesOperation>(crypto::CipherMode::ctr, false, value, p->block, encrypt,
-                                          blocks);
+    return std::make_unique<BlockOperation>(f.alg, f.mode, false, value, p->block, encrypt, blocks);
   }
   const auto* p = std::get_if<IvParams>(&mechanism.params);
+  require(p != nullptr && p->iv.size() == crypto::block_size(f.alg), CKR_MECHANISM_PARAM_INVALID,
+          "CBC needs an IV of one block as its parameter");
+  return std::make_unique<BlockOperation>(f.alg, f.mode, f.padding, value, p->iv, encrypt, 0);
+}
+
+std::unique_ptr<CipherOperation> make_oneshot(const Mechanism& mechanism, const AttributeMap& key,
+                                              bool encrypt) {
+  bool xts = mechanism.type == CKM_AES_XTS;
+  const SecureBytes& value = xts ? secret_key_value(key, CKK_AES_XTS, {32, 64})
+                                 : secret_key_value(key, CKK_AES, {16, 24, 32});
+  const auto* p = std::get_if<IvParams>(&mechanism.params);
   require(p != nullptr && p->iv.size() == kAesBlock, CKR_MECHANISM_PARAM_INVALID,
-          "AES-CBC needs a 16-byte IV as its parameter");
-  return std::make_unique<AesOperation>(crypto::CipherMode::cbc, mechanism.type == CKM_AES_CBC_PAD,
-                                        value, p->iv, encrypt, 0);
+          "AES-CTS needs a 16-byte IV, AES-XTS a 16-byte tweak, as its parameter");
+  if (xts) {
+    require(!crypto::ct_equal(std::span(value).first(value.size() / 2),
+                              std::span(value).subspan(value.size() / 2)),
+            CKR_KEY_TYPE_INCONSISTENT, "an AES-XTS key's two halves must differ");
+  }
+  return std::make_unique<OneShotOperation>(xts, value, p->iv, encrypt);
 }
 
 }  // namespace
 
+const SecureBytes& block_cipher_key(const AttributeMap& key, crypto::BlockCipher alg) {
+  switch (alg) {
+    case crypto::BlockCipher::aes:
+      return secret_key_value(key, CKK_AES, {16, 24, 32});
+    case crypto::BlockCipher::des:
+      return secret_key_value(key, CKK_DES, {8});
+    case crypto::BlockCipher::des3:
+      break;
+  }
+  CK_KEY_TYPE kt = key_type(key) == CKK_DES2 ? CKK_DES2 : CKK_DES3;
+  return secret_key_value(key, kt, {kt == CKK_DES2 ? size_t{16} : size_t{24}});
+}
+
 crypto::RsaPadding rsa_padding(const Mechanism& mechanism) {
-  if (mechanism.type == CKM_RSA_PKCS) {
-    return crypto::RsaPadding{
-        crypto::RsaPadding::Kind::pkcs1, crypto::DigestAlg::sha1, crypto::DigestAlg::sha1, {}};
+  if (mechanism.type == CKM_RSA_PKCS || mechanism.type == CKM_RSA_X_509) {
+    return crypto::RsaPadding{mechanism.type == CKM_RSA_PKCS ? crypto::RsaPadding::Kind::pkcs1
+                                                             : crypto::RsaPadding::Kind::raw,
+                              crypto::DigestAlg::sha1,
+                              crypto::DigestAlg::sha1,
+                              {}};
   }
   require(mechanism.type == CKM_RSA_PKCS_OAEP, CKR_MECHANISM_INVALID,
           "the mechanism is not an RSA encryption");
@@ -250,15 +267,21 @@ crypto::RsaPadding rsa_padding(const Mechanism& mechanism) {
 
 std::unique_ptr<CipherOperation> make_cipher(const Mechanism& mechanism, const Object& key,
                                              bool encrypt) {
+  for (const auto& f : kBlockMechanisms) {
+    if (f.type == mechanism.type) {
+      return make_block(f, mechanism, key.attrs, encrypt);
+    }
+  }
   switch (mechanism.type) {
     case CKM_AES_GCM:
-      return make_gcm(mechanism, key.attrs, encrypt);
-    case CKM_AES_ECB:
-    case CKM_AES_CBC:
-    case CKM_AES_CBC_PAD:
-    case CKM_AES_CTR:
-      return make_aes(mechanism, key.attrs, encrypt);
+    case CKM_AES_CCM:
+    case CKM_CHACHA20_POLY1305:
+      return make_aead(mechanism, key.attrs, encrypt);
+    case CKM_AES_CTS:
+    case CKM_AES_XTS:
+      return make_oneshot(mechanism, key.attrs, encrypt);
     case CKM_RSA_PKCS:
+    case CKM_RSA_X_509:
     case CKM_RSA_PKCS_OAEP: {
       require(object_class(key.attrs) == (encrypt ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY) &&
                   key_type(key.attrs) == CKK_RSA,

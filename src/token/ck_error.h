@@ -2,11 +2,10 @@
 // for the command line. The token layer throws it for every outcome PKCS#11 names.
 #pragma once
 
-#include "common/pkcs11.h"
-
 #include <string>
 
 #include "common/error.h"
+#include "common/pkcs11.h"
 
 namespace twinhsm::token {
 

@@ -1,6 +1,7 @@
 // Making, changing and using keys and objects (key_management.h).
 #include "token/key_management.h"
 
+#include "token/algorithm_policy.h"
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
 #include "token/derivation.h"
@@ -91,6 +92,7 @@ ObjectPtr create_object(Token& token, const Caller& caller, const AttributeMap& 
   check_required(attrs);
   validate_key_object(attrs);
   finish_key(attrs, Origin::created);
+  check_new_key_kind(token, attrs, CKR_ATTRIBUTE_VALUE_INVALID);
   check_new_key(attrs, token.logged_in(), token.key_policy());
   return store_object(token, caller, std::move(attrs));
 }
@@ -126,7 +128,8 @@ ObjectPtr generate_key(Token& token, const Caller& caller, const Mechanism& mech
                        const AttributeMap& tmpl) {
   require(mechanism_info(mechanism.type)->flags & CKF_GENERATE, CKR_MECHANISM_INVALID,
           "the mechanism does not generate keys");
-  AttributeMap attrs = generated_secret_attributes(mechanism, tmpl);
+  check_use(token, mechanism.type, CKF_GENERATE, nullptr);
+  AttributeMap attrs = generated_key_attributes(mechanism, tmpl);
   check_new_key(attrs, token.logged_in(), token.key_policy());
   return store_object(token, caller, std::move(attrs));
 }
@@ -137,7 +140,9 @@ std::pair<ObjectPtr, ObjectPtr> generate_key_pair(Token& token, const Caller& ca
                                                   const AttributeMap& private_tmpl) {
   require(mechanism_info(mechanism.type)->flags & CKF_GENERATE_KEY_PAIR, CKR_MECHANISM_INVALID,
           "the mechanism cannot generate key pairs");
-  auto [pub, priv] = generated_pair_attributes(mechanism, public_tmpl, private_tmpl);
+  check_use(token, mechanism.type, CKF_GENERATE_KEY_PAIR, nullptr);
+  auto [pub, priv] =
+      generated_pair_attributes(mechanism, public_tmpl, private_tmpl, algorithm_policy(token));
   check_new_key_pair(pub, priv, token.logged_in(), token.key_policy());
   ObjectPtr pub_obj = store_object(token, caller, std::move(pub));
   try {
@@ -168,15 +173,49 @@ ObjectPtr unwrap_key(Token& token, const Caller& caller, const Mechanism& mechan
   ObjectPtr unwrapper = key_for(token, Use::unwrap, unwrapping_key, mechanism);
   AttributeMap request = unwrap_template(unwrapper->attrs, tmpl);
   AttributeMap attrs = unwrapped_attributes(mechanism, *unwrapper, wrapped, request);
+  check_new_key_kind(
+      token, attrs,
+      object_class(attrs) == CKO_PRIVATE_KEY ? CKR_WRAPPED_KEY_INVALID : CKR_TEMPLATE_INCONSISTENT);
   check_new_key(attrs, token.logged_in(), token.key_policy());
   return store_object(token, caller, std::move(attrs));
 }
 
 ObjectPtr derive_key(Token& token, const Caller& caller, const Mechanism& mechanism,
                      CK_OBJECT_HANDLE base_key, const AttributeMap& tmpl) {
-  ObjectPtr base = key_for(token, Use::derive, base_key, mechanism);
+  ObjectPtr base;
+  if (mechanism.type == CKM_HKDF_DATA) {
+    // The input is a data object's value (PKCS#11 3.0 2.43.4): no key, no CKA_DERIVE.
+    try {
+      base = token.object(base_key);
+    } catch (const CkError& e) {
+      throw CkError(e.rv() == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : e.rv(),
+                    e.what());
+    }
+    require(object_class(base->attrs) == CKO_DATA, CKR_KEY_TYPE_INCONSISTENT,
+            "CKM_HKDF_DATA derives from a data object");
+  } else {
+    base = key_for(token, Use::derive, base_key, mechanism);
+  }
+  check_derivation_base(base->attrs, mechanism.type);
+  // The SP 800-108 KDFs' PRF is a MAC the device computes: a legacy one (Triple DES CMAC) only
+  // where the device's policy lets it make MACs with it.
+  if (const auto* p = std::get_if<Sp800Params>(&mechanism.params)) {
+    try {
+      check_use(token, p->prf, CKF_SIGN, nullptr);
+    } catch (const CkError& e) {
+      throw CkError(CKR_MECHANISM_PARAM_INVALID,
+                    "the KDF's PRF is not offered by this device: " + std::string(e.what()));
+    }
+  }
+  // CKM_HKDF_DERIVE's salt may be another key: a secret key that may derive.
+  ObjectPtr salt;
+  if (const auto* p = std::get_if<HkdfParams>(&mechanism.params);
+      p && p->extract && p->salt_type == CKF_HKDF_SALT_KEY) {
+    salt = key_for(token, Use::derive, p->salt_key, mechanism);
+  }
   AttributeMap attrs =
-      derived_attributes(mechanism, *base, derive_template(base->attrs, tmpl));
+      derived_attributes(mechanism, *base, derive_template(base->attrs, tmpl), salt.get());
+  check_new_key_kind(token, attrs, CKR_TEMPLATE_INCONSISTENT);
   check_new_key(attrs, token.logged_in(), token.key_policy());
   return store_object(token, caller, std::move(attrs));
 }
@@ -189,6 +228,7 @@ ObjectPtr key_for(Token& token, Use use, CK_OBJECT_HANDLE handle, const Mechanis
   require(key->attrs.get_bool(rule.attribute, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
           rule.not_permitted);
   check_allowed(key->attrs, mechanism.type);
+  check_use(token, mechanism.type, rule.operation, &key->attrs);
   return key;
 }
 

@@ -17,6 +17,12 @@ crypto::Curve curve_of(const AttributeMap& a) {
   auto curve = crypto::curve_from_params(a.get_bytes(CKA_EC_PARAMS));
   require(curve.has_value(), CKR_CURVE_NOT_SUPPORTED,
           "CKA_EC_PARAMS names a curve twinhsm does not support");
+  CK_KEY_TYPE k = key_type(a);
+  auto family = crypto::curve_family(*curve);
+  require(family == (k == CKK_EC           ? crypto::CurveFamily::weierstrass
+                     : k == CKK_EC_EDWARDS ? crypto::CurveFamily::edwards
+                                           : crypto::CurveFamily::montgomery),
+          CKR_ATTRIBUTE_VALUE_INVALID, "CKA_EC_PARAMS names a curve of another key type");
   return *curve;
 }
 
@@ -53,6 +59,22 @@ Bytes octet_string(const Bytes& point) {
 
 }  // namespace
 
+// bit_length counts the bits of a big-endian value (leading zero bytes ignored).
+CK_ULONG bit_length(std::span<const uint8_t> v) {
+  size_t i = 0;
+  while (i < v.size() && v[i] == 0) {
+    ++i;
+  }
+  if (i == v.size()) {
+    return 0;
+  }
+  CK_ULONG bits = (v.size() - i) * 8;
+  for (uint8_t top = v[i]; !(top & 0x80); top = static_cast<uint8_t>(top << 1)) {
+    --bits;
+  }
+  return bits;
+}
+
 crypto::PKey to_pkey(const AttributeMap& a) {
   CK_OBJECT_CLASS c = object_class(a);
   CK_KEY_TYPE k = key_type(a);
@@ -73,12 +95,21 @@ crypto::PKey to_pkey(const AttributeMap& a) {
                               material(a, CKA_COEFFICIENT)};
       return crypto::PKey::rsa_private(priv);
     }
-    if (k == CKK_EC || k == CKK_EC_EDWARDS) {
+    if (k == CKK_EC || k == CKK_EC_EDWARDS || k == CKK_EC_MONTGOMERY) {
       crypto::Curve curve = curve_of(a);
       if (c == CKO_PUBLIC_KEY) {
         return crypto::PKey::ec_public(curve, unwrap_octet_string(a.get_bytes(CKA_EC_POINT)));
       }
       return crypto::PKey::ec_private(curve, material(a, CKA_VALUE));
+    }
+    if (k == CKK_DSA || k == CKK_DH) {
+      auto type = k == CKK_DSA ? crypto::PKey::Type::dsa : crypto::PKey::Type::dh;
+      crypto::FfcParams params{a.get_bytes(CKA_PRIME), a.get_bytes(CKA_SUBPRIME),
+                               a.get_bytes(CKA_BASE)};
+      if (c == CKO_PUBLIC_KEY) {
+        return crypto::PKey::ffc_public(type, params, a.get_bytes(CKA_VALUE));
+      }
+      return crypto::PKey::ffc_private(type, params, material(a, CKA_VALUE));
     }
   } catch (const CryptoError& e) {
     throw CkError(CKR_ATTRIBUTE_VALUE_INVALID,
@@ -92,22 +123,45 @@ const crypto::PKey& object_pkey(const Object& object) {
   return *object.key;
 }
 
+void set_domain_attributes(AttributeMap& a, const crypto::FfcParams& params) {
+  a.set(CKA_PRIME, ByteView(params.p));
+  a.set(CKA_BASE, ByteView(params.g));
+  if (!params.q.empty()) {
+    a.set(CKA_SUBPRIME, ByteView(params.q));
+  }
+  if (object_class(a) == CKO_DOMAIN_PARAMETERS) {
+    a.set_ulong(CKA_PRIME_BITS, bit_length(params.p));
+    if (!params.q.empty()) {
+      a.set_ulong(CKA_SUB_PRIME_BITS, bit_length(params.q));
+    }
+  }
+}
+
 void set_public_attributes(AttributeMap& a, const crypto::PKey& key) {
+  bool is_public = object_class(a) == CKO_PUBLIC_KEY;
   switch (key.type()) {
     case crypto::PKey::Type::rsa: {
       auto pub = key.rsa_public_components();
       a.set(CKA_MODULUS, ByteView(pub.modulus));
       a.set(CKA_PUBLIC_EXPONENT, ByteView(pub.public_exponent));
-      if (object_class(a) == CKO_PUBLIC_KEY) {
+      if (is_public) {
         a.set_ulong(CKA_MODULUS_BITS, key.bits());
       }
       break;
     }
     case crypto::PKey::Type::ec:
-    case crypto::PKey::Type::ed25519:
+    case crypto::PKey::Type::eddsa:
+    case crypto::PKey::Type::xdh:
       a.set(CKA_EC_PARAMS, ByteView(crypto::curve_params(*key.curve())));
-      if (object_class(a) == CKO_PUBLIC_KEY) {
+      if (is_public) {
         a.set(CKA_EC_POINT, ByteView(octet_string(key.ec_point())));
+      }
+      break;
+    case crypto::PKey::Type::dsa:
+    case crypto::PKey::Type::dh:
+      set_domain_attributes(a, key.ffc_params());
+      if (is_public) {
+        a.set(CKA_VALUE, ByteView(key.ffc_public_value()));
       }
       break;
   }
@@ -116,16 +170,63 @@ void set_public_attributes(AttributeMap& a, const crypto::PKey& key) {
 
 void set_private_attributes(AttributeMap& a, const crypto::PKey& key) {
   set_public_attributes(a, key);
-  if (key.type() == crypto::PKey::Type::rsa) {
-    auto priv = key.rsa_private_components();
-    a.set(CKA_PRIVATE_EXPONENT, std::move(priv.private_exponent));
-    a.set(CKA_PRIME_1, std::move(priv.prime1));
-    a.set(CKA_PRIME_2, std::move(priv.prime2));
-    a.set(CKA_EXPONENT_1, std::move(priv.exponent1));
-    a.set(CKA_EXPONENT_2, std::move(priv.exponent2));
-    a.set(CKA_COEFFICIENT, std::move(priv.coefficient));
-  } else {
-    a.set(CKA_VALUE, key.ec_private_value());
+  switch (key.type()) {
+    case crypto::PKey::Type::rsa: {
+      auto priv = key.rsa_private_components();
+      a.set(CKA_PRIVATE_EXPONENT, std::move(priv.private_exponent));
+      a.set(CKA_PRIME_1, std::move(priv.prime1));
+      a.set(CKA_PRIME_2, std::move(priv.prime2));
+      a.set(CKA_EXPONENT_1, std::move(priv.exponent1));
+      a.set(CKA_EXPONENT_2, std::move(priv.exponent2));
+      a.set(CKA_COEFFICIENT, std::move(priv.coefficient));
+      break;
+    }
+    case crypto::PKey::Type::dsa:
+    case crypto::PKey::Type::dh: {
+      SecureBytes x = key.ffc_private_value();
+      if (key.type() == crypto::PKey::Type::dh) {
+        a.set_ulong(CKA_VALUE_BITS, bit_length(x));
+      }
+      a.set(CKA_VALUE, std::move(x));
+      break;
+    }
+    default:
+      a.set(CKA_VALUE, key.ec_private_value());
+      break;
+  }
+}
+
+bool secret_length_fits(CK_KEY_TYPE type, size_t n) {
+  switch (type) {
+    case CKK_AES:
+      return n == 16 || n == 24 || n == 32;
+    case CKK_AES_XTS:
+      return n == 32 || n == 64;
+    case CKK_DES:
+      return n == 8;
+    case CKK_DES2:
+      return n == 16;
+    case CKK_DES3:
+      return n == 24;
+    case CKK_CHACHA20:
+      return n == 32;
+    default:
+      return n > 0;
+  }
+}
+
+std::optional<size_t> fixed_secret_length(CK_KEY_TYPE type) {
+  switch (type) {
+    case CKK_DES:
+      return 8;
+    case CKK_DES2:
+      return 16;
+    case CKK_DES3:
+      return 24;
+    case CKK_CHACHA20:
+      return 32;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -133,10 +234,13 @@ void validate_key_object(AttributeMap& a) {
   CK_OBJECT_CLASS c = object_class(a);
   if (c == CKO_SECRET_KEY) {
     const SecureBytes* v = a.find(CKA_VALUE);
-    if (key_type(a) == CKK_AES) {
-      require(v && (v->size() == 16 || v->size() == 24 || v->size() == 32),
-              CKR_ATTRIBUTE_VALUE_INVALID, "an AES key must be 16, 24 or 32 bytes");
-    }
+    require(secret_length_fits(key_type(a), v ? v->size() : 0), CKR_ATTRIBUTE_VALUE_INVALID,
+            "the value's length does not fit the key type");
+    return;
+  }
+  if (c == CKO_DOMAIN_PARAMETERS) {
+    set_domain_attributes(a, crypto::FfcParams{a.get_bytes(CKA_PRIME), a.get_bytes(CKA_SUBPRIME),
+                                               a.get_bytes(CKA_BASE)});
     return;
   }
   if (c != CKO_PUBLIC_KEY && c != CKO_PRIVATE_KEY) {
@@ -145,6 +249,9 @@ void validate_key_object(AttributeMap& a) {
   crypto::PKey key = to_pkey(a);
   if (c == CKO_PUBLIC_KEY && key.type() == crypto::PKey::Type::rsa) {
     a.set_ulong(CKA_MODULUS_BITS, key.bits());
+  }
+  if (c == CKO_PRIVATE_KEY && key.type() == crypto::PKey::Type::dh && !a.has(CKA_VALUE_BITS)) {
+    a.set_ulong(CKA_VALUE_BITS, bit_length(key.ffc_private_value()));
   }
   a.set(CKA_PUBLIC_KEY_INFO, ByteView(key.public_der()));
 }

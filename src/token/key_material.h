@@ -2,27 +2,45 @@
 // mechanisms twinhsm supports. The only place that knows which attributes hold which component.
 #pragma once
 
+#include <optional>
+
 #include "crypto/pkey.h"
 #include "token/attributes.h"
 
 namespace twinhsm::token {
 
-// to_pkey builds the key an object holds (RSA, EC or Edwards; public or private key object).
+// to_pkey builds the key an object holds (RSA, EC, Edwards, Montgomery, DSA, DH; public or
+// private key object).
 // Throws CkError: CKR_KEY_TYPE_INCONSISTENT for other objects, CKR_CURVE_NOT_SUPPORTED for an
 // unknown curve, CKR_ATTRIBUTE_VALUE_INVALID if the components do not form a valid key.
 crypto::PKey to_pkey(const AttributeMap& key);
 // object_pkey is to_pkey for an object, parsed once and kept with it.
 const crypto::PKey& object_pkey(const struct Object& object);
 
-// set_public_attributes / set_private_attributes set the key-type attributes of a public or private key
-// object from a key (CKA_MODULUS..., CKA_EC_PARAMS and CKA_EC_POINT, CKA_VALUE, and
-// CKA_PUBLIC_KEY_INFO).
+// set_public_attributes / set_private_attributes set the key-type attributes of a public or private
+// key object from a key (CKA_MODULUS..., CKA_EC_PARAMS and CKA_EC_POINT, CKA_PRIME/SUBPRIME/BASE,
+// CKA_VALUE, CKA_VALUE_BITS of DH private keys, and CKA_PUBLIC_KEY_INFO).
 void set_public_attributes(AttributeMap& attrs, const crypto::PKey& key);
 void set_private_attributes(AttributeMap& attrs, const crypto::PKey& key);
+// set_domain_attributes sets CKA_PRIME, CKA_SUBPRIME (DSA), CKA_BASE, and on domain-parameter
+// objects CKA_PRIME_BITS and CKA_SUB_PRIME_BITS.
+void set_domain_attributes(AttributeMap& attrs, const crypto::FfcParams& params);
 
-// validate_key_object: a created key object's components must form a valid key (an AES key 16,
-// 24 or 32 bytes); throws CkError(CKR_ATTRIBUTE_VALUE_INVALID) otherwise. Fills the derived
-// public attributes (CKA_MODULUS_BITS, CKA_PUBLIC_KEY_INFO).
+// validate_key_object: a created key object's components must form a valid key (a secret key of
+// a length its type has: AES 16, 24 or 32 bytes, DES 8, ...); throws
+// CkError(CKR_ATTRIBUTE_VALUE_INVALID) otherwise. Fills the derived attributes (CKA_MODULUS_BITS,
+// CKA_PUBLIC_KEY_INFO, CKA_VALUE_BITS, CKA_PRIME_BITS).
 void validate_key_object(AttributeMap& attrs);
+
+// bit_length counts the bits of a big-endian value (leading zero bytes ignored): a modulus's or
+// a prime's size.
+CK_ULONG bit_length(std::span<const uint8_t> value);
+
+// secret_length_fits: a secret key of the type may be n bytes long (AES 16, 24, 32; AES-XTS 32,
+// 64; DES 8; DES2 16; DES3 24; ChaCha20 32; the others 1 or more).
+bool secret_length_fits(CK_KEY_TYPE type, size_t n);
+// fixed_secret_length is the one length a secret key type has (DES, DES2, DES3, ChaCha20), or
+// nullopt (AES has three).
+std::optional<size_t> fixed_secret_length(CK_KEY_TYPE type);
 
 }  // namespace twinhsm::token

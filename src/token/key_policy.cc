@@ -8,14 +8,15 @@
 #include "crypto/pkey.h"
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/key_material.h"
 #include "token/mechanisms.h"
 
 namespace twinhsm::token {
 
 namespace {
 
-constexpr std::array kUsageAttributes = {CKA_ENCRYPT,      CKA_DECRYPT, CKA_WRAP,
-                                         CKA_UNWRAP,       CKA_SIGN,    CKA_VERIFY,
+constexpr std::array kUsageAttributes = {CKA_ENCRYPT,      CKA_DECRYPT,        CKA_WRAP,
+                                         CKA_UNWRAP,       CKA_SIGN,           CKA_VERIFY,
                                          CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER, CKA_DERIVE};
 
 constexpr std::array kTemplateAttributes = {CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
@@ -136,10 +137,10 @@ void check_narrowing(const AttributeMap& object, const AttributeMap& changes) {
   if (changes.has(CKA_ALLOWED_MECHANISMS)) {
     auto before = allowed_mechanisms(object);
     auto after = allowed_mechanisms(changes);
-    bool narrower = before.empty() ||
-                    (!after.empty() && std::all_of(after.begin(), after.end(), [&](auto m) {
-                      return std::find(before.begin(), before.end(), m) != before.end();
-                    }));
+    bool narrower =
+        before.empty() || (!after.empty() && std::all_of(after.begin(), after.end(), [&](auto m) {
+          return std::find(before.begin(), before.end(), m) != before.end();
+        }));
     require(narrower, CKR_ATTRIBUTE_READ_ONLY,
             "CKA_ALLOWED_MECHANISMS of a sensitive or unextractable key can only shrink");
   }
@@ -147,29 +148,22 @@ void check_narrowing(const AttributeMap& object, const AttributeMap& changes) {
 
 // rsa_strength: SP 800-57 part 1, table 2.
 unsigned rsa_strength(size_t modulus_bits) {
-  if (modulus_bits >= 15360) return 256;
-  if (modulus_bits >= 7680) return 192;
-  if (modulus_bits >= 3072) return 128;
-  if (modulus_bits >= 2048) return 112;
-  if (modulus_bits >= 1024) return 80;
+  if (modulus_bits >= 15360)
+    return 256;
+  if (modulus_bits >= 7680)
+    return 192;
+  if (modulus_bits >= 3072)
+    return 128;
+  if (modulus_bits >= 2048)
+    return 112;
+  if (modulus_bits >= 1024)
+    return 80;
   return 0;
 }
 
-// modulus_bits counts the bits of CKA_MODULUS (big-endian, leading zero bytes ignored).
+// modulus_bits counts the bits of CKA_MODULUS.
 size_t modulus_bits(const AttributeMap& key) {
-  Bytes n = key.get_bytes(CKA_MODULUS);
-  size_t i = 0;
-  while (i < n.size() && n[i] == 0) {
-    ++i;
-  }
-  if (i == n.size()) {
-    return 0;
-  }
-  size_t bits = (n.size() - i) * 8;
-  for (uint8_t top = n[i]; !(top & 0x80); top = static_cast<uint8_t>(top << 1)) {
-    --bits;
-  }
-  return bits;
+  return bit_length(key.get_bytes(CKA_MODULUS));
 }
 
 void merge_into(AttributeMap& request, const AttributeMap& key, CK_ATTRIBUTE_TYPE which,
@@ -260,10 +254,9 @@ void check_wrap(const WrappingKey& wrapping, const AttributeMap& key) {
   auto never_known = [](const AttributeMap& a) {
     return a.get_bool(CKA_LOCAL, false) && a.get_bool(CKA_ALWAYS_SENSITIVE, false);
   };
-  bool known_only_here =
-      is_public ? std::any_of(wrapping.private_halves.begin(), wrapping.private_halves.end(),
-                              never_known)
-                : never_known(w);
+  bool known_only_here = is_public ? std::any_of(wrapping.private_halves.begin(),
+                                                 wrapping.private_halves.end(), never_known)
+                                   : never_known(w);
   require(known_only_here || w.get_bool(CKA_TRUSTED, false), CKR_KEY_NOT_WRAPPABLE,
           "a sensitive key is wrapped only under a key generated here and always sensitive, or "
           "one the SO made trusted: the value of this wrapping key may be known outside");
@@ -313,18 +306,43 @@ const SecureBytes& digestible_value(const AttributeMap& key) {
 
 unsigned security_strength(const AttributeMap& key) {
   CK_OBJECT_CLASS c = object_class(key);
+  CK_KEY_TYPE kt = key_type(key);
   if (c == CKO_SECRET_KEY) {
     const SecureBytes* v = key.find(CKA_VALUE);
-    return v ? static_cast<unsigned>(std::min<size_t>(v->size() * 8, 256)) : 0;
+    size_t bits = v ? v->size() * 8 : 0;
+    switch (kt) {
+      case CKK_DES:
+        return 56;  // not approved at all (NIST SP 800-131A)
+      case CKK_DES2:
+        return 80;  // two-key Triple DES
+      case CKK_DES3:
+        return 112;  // three-key Triple DES
+      case CKK_AES_XTS:
+        bits /= 2;  // two AES keys, one of them the tweak key
+        break;
+      default:
+        break;
+    }
+    return static_cast<unsigned>(std::min<size_t>(bits, 256));
   }
-  if (key_type(key) == CKK_RSA) {
+  if (kt == CKK_RSA) {
     return rsa_strength(modulus_bits(key));
   }
-  if (key_type(key) == CKK_EC || key_type(key) == CKK_EC_EDWARDS) {
+  if (kt == CKK_DSA || kt == CKK_DH) {
+    return rsa_strength(bit_length(key.get_bytes(CKA_PRIME)));  // the same table for L
+  }
+  if (kt == CKK_EC || kt == CKK_EC_EDWARDS || kt == CKK_EC_MONTGOMERY) {
     auto curve = crypto::curve_from_params(key.get_bytes(CKA_EC_PARAMS));
     return curve ? std::min((crypto::curve_bits(*curve) + 1) / 2, 256u) : 0;
   }
   return 0;
+}
+
+void check_derivation_base(const AttributeMap& base, CK_MECHANISM_TYPE mechanism) {
+  require(!is_encrypt_data_mechanism(mechanism) || !handles_keys(base),
+          CKR_KEY_FUNCTION_NOT_PERMITTED,
+          "a key that can wrap or unwrap keys does not derive by encrypting data: the new key's "
+          "value would be that key's encryption of the caller's data");
 }
 
 }  // namespace twinhsm::token

@@ -29,7 +29,8 @@ const char* key_policy_name(KeyPolicy policy);
 // The mark of a key made, under the compatible policy, able both to wrap and to process data:
 // set by the token (read-only to applications), kept by copies; such a key never wraps a
 // sensitive key.
-inline constexpr CK_ATTRIBUTE_TYPE CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA = CKA_VENDOR_DEFINED | 0x54480001UL;
+inline constexpr CK_ATTRIBUTE_TYPE CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA =
+    CKA_VENDOR_DEFINED | 0x54480001UL;
 
 // check_new_key checks a key (or any object) about to be made by C_CreateObject,
 // C_GenerateKey, C_UnwrapKey or C_DeriveKey, complete with its defaults: only the SO may make it
@@ -90,8 +91,15 @@ AttributeMap derive_template(const AttributeMap& base_key, const AttributeMap& r
 const SecureBytes& digestible_value(const AttributeMap& key);
 
 // security_strength is the key's strength in bits as NIST SP 800-57 part 1 table 2 gives it
-// (AES and other secret keys: their length, at most 256; RSA: 80/112/128/192/256 by modulus; EC:
-// half the field), 0 when unknown.
+// (AES and other secret keys: their length, at most 256, XTS keys half; DES 56, two-key Triple
+// DES 80, three-key 112; RSA, DSA and DH: 80/112/128/192/256 by modulus or prime; EC, Edwards and
+// Montgomery curves: half the field), 0 when unknown.
 unsigned security_strength(const AttributeMap& key);
+
+// check_derivation_base refuses the *_ECB_ENCRYPT_DATA and *_CBC_ENCRYPT_DATA derivations with a
+// base key that can wrap or unwrap keys (CKR_KEY_FUNCTION_NOT_PERMITTED): the derived key's value
+// is the base key's encryption of the caller's data, which would make a key-encryption key an
+// encryption oracle (encrypt under it, then export or use the "derived key").
+void check_derivation_base(const AttributeMap& base, CK_MECHANISM_TYPE mechanism);
 
 }  // namespace twinhsm::token

@@ -22,19 +22,27 @@ void check_pin_length(ByteView pin) {
           "a PIN must be 4 to 255 bytes long");
 }
 
-const char* role_name(Role r) { return r == Role::so ? "so" : "user"; }
+const char* role_name(Role r) {
+  return r == Role::so ? "so" : "user";
+}
 
 }  // namespace
 
-bool Token::initialized() { return store_.role(static_cast<int>(Role::so)).has_value(); }
+bool Token::initialized() {
+  return store_.role(static_cast<int>(Role::so)).has_value();
+}
 
-std::string Token::label() { return store_.setting_text(settings::kTokenLabel).value_or(""); }
+std::string Token::label() {
+  return store_.setting_text(settings::kTokenLabel).value_or("");
+}
 
 uint32_t Token::pbkdf2_iterations() {
   return settings::require_uint(store_, settings::kPbkdf2Iterations);
 }
 
-uint32_t Token::max_failures() { return settings::require_uint(store_, settings::kMaxLoginFailures); }
+uint32_t Token::max_failures() {
+  return settings::require_uint(store_, settings::kMaxLoginFailures);
+}
 
 PinState Token::pin_state(Role role) {
   PinState s;
@@ -89,8 +97,8 @@ SecureBytes Token::stretch(const store::RoleRow& row, ByteView pin) const {
 SecureBytes Token::derive_kek(const store::RoleRow& row, const SecureBytes& stretched) const {
   SecureBytes input = stretched;
   input.insert(input.end(), login_secret_.begin(), login_secret_.end());
-  return crypto::kbkdf_counter_hmac_sha256(input, "twinhsm role kek v1",
-                                           as_bytes(role_name(static_cast<Role>(row.role))), kKeyLen);
+  return crypto::kbkdf_counter_hmac_sha256(
+      input, "twinhsm role kek v1", as_bytes(role_name(static_cast<Role>(row.role))), kKeyLen);
 }
 
 Token::WrappedSk Token::wrap_sk(Role role, ByteView pin, const SecureBytes& sk) const {
@@ -124,9 +132,9 @@ SecureBytes Token::unwrap_sk(Role role, ByteView pin) {
     store::Store::WriteTransaction tx(store_);
     auto current = store_.role(static_cast<int>(role));
     if (!current) {
-      throw CkError(role == Role::user ? CKR_USER_PIN_NOT_INITIALIZED : CKR_USER_TYPE_INVALID,
-                    role == Role::user ? "the user PIN is not initialized"
-                                       : "the token is not initialized");
+      throw CkError(
+          role == Role::user ? CKR_USER_PIN_NOT_INITIALIZED : CKR_USER_TYPE_INVALID,
+          role == Role::user ? "the user PIN is not initialized" : "the token is not initialized");
     }
     row = *current;
     require(row.failures < limit, CKR_PIN_LOCKED,
@@ -215,7 +223,7 @@ void Token::login(Role role, ByteView pin) {
   lock.unlock();
   if (role == Role::user) {
     try {
-      migrate_rows();  // the private rows, which only the user's SK opens
+      migrate_rows();              // the private rows, which only the user's SK opens
     } catch (const StoreError&) {  // a read-only device: they are read as they are
     }
   }

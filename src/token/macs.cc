@@ -1,4 +1,5 @@
-// Sign/verify with secret keys (make_mac, mechanisms.h): HMAC with SHA-1/SHA-2 and AES-CMAC.
+// Sign/verify with secret keys (make_mac, mechanisms.h): HMAC with SHA-1, SHA-2, SHA-3 and MD5,
+// CMAC with AES and Triple DES; each full length, or truncated by its *_GENERAL variant.
 #include "crypto/cmac.h"
 #include "crypto/digest.h"
 #include "token/attribute_policy.h"
@@ -11,55 +12,92 @@ namespace {
 
 struct HmacMechanism {
   CK_MECHANISM_TYPE type;
+  CK_MECHANISM_TYPE general;  // the *_HMAC_GENERAL variant
   crypto::DigestAlg alg;
   CK_KEY_TYPE key_type;  // the HMAC key type of the hash; CKK_GENERIC_SECRET fits every HMAC
 };
 
 constexpr HmacMechanism kHmacs[] = {
-    {CKM_SHA_1_HMAC, crypto::DigestAlg::sha1, CKK_SHA_1_HMAC},
-    {CKM_SHA224_HMAC, crypto::DigestAlg::sha224, CKK_SHA224_HMAC},
-    {CKM_SHA256_HMAC, crypto::DigestAlg::sha256, CKK_SHA256_HMAC},
-    {CKM_SHA384_HMAC, crypto::DigestAlg::sha384, CKK_SHA384_HMAC},
-    {CKM_SHA512_HMAC, crypto::DigestAlg::sha512, CKK_SHA512_HMAC},
+    {CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL, crypto::DigestAlg::sha1, CKK_SHA_1_HMAC},
+    {CKM_SHA224_HMAC, CKM_SHA224_HMAC_GENERAL, crypto::DigestAlg::sha224, CKK_SHA224_HMAC},
+    {CKM_SHA256_HMAC, CKM_SHA256_HMAC_GENERAL, crypto::DigestAlg::sha256, CKK_SHA256_HMAC},
+    {CKM_SHA384_HMAC, CKM_SHA384_HMAC_GENERAL, crypto::DigestAlg::sha384, CKK_SHA384_HMAC},
+    {CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL, crypto::DigestAlg::sha512, CKK_SHA512_HMAC},
+    {CKM_SHA3_224_HMAC, CKM_SHA3_224_HMAC_GENERAL, crypto::DigestAlg::sha3_224, CKK_SHA3_224_HMAC},
+    {CKM_SHA3_256_HMAC, CKM_SHA3_256_HMAC_GENERAL, crypto::DigestAlg::sha3_256, CKK_SHA3_256_HMAC},
+    {CKM_SHA3_384_HMAC, CKM_SHA3_384_HMAC_GENERAL, crypto::DigestAlg::sha3_384, CKK_SHA3_384_HMAC},
+    {CKM_SHA3_512_HMAC, CKM_SHA3_512_HMAC_GENERAL, crypto::DigestAlg::sha3_512, CKK_SHA3_512_HMAC},
+    {CKM_MD5_HMAC, CKM_MD5_HMAC_GENERAL, crypto::DigestAlg::md5, CKK_MD5_HMAC},
 };
 
 const HmacMechanism* hmac_mechanism(CK_MECHANISM_TYPE type) {
   for (const auto& m : kHmacs) {
-    if (m.type == type) {
+    if (m.type == type || m.general == type) {
       return &m;
     }
   }
   return nullptr;
 }
 
-// MacOf adapts crypto::Hmac and crypto::Cmac.
+bool is_general(CK_MECHANISM_TYPE type) {
+  if (type == CKM_AES_CMAC_GENERAL || type == CKM_DES3_CMAC_GENERAL) {
+    return true;
+  }
+  const HmacMechanism* m = hmac_mechanism(type);
+  return m != nullptr && m->general == type;
+}
+
+// MacOf adapts crypto::Hmac and crypto::Cmac; a *_GENERAL MAC keeps the first `size` bytes.
 template <class Mac>
 class MacOf : public MacOperation {
  public:
   MacOf(Mac mac, size_t size) : mac_(std::move(mac)), size_(size) {}
   size_t size() const override { return size_; }
   void update(ByteView data) override { mac_.update(data); }
-  SecureBytes finish() override { return mac_.finish(); }
+  SecureBytes finish() override {
+    SecureBytes mac = mac_.finish();
+    mac.resize(size_);
+    return mac;
+  }
 
  private:
   Mac mac_;
   size_t size_;
 };
 
+// mac_length is the length the mechanism makes of a full MAC of `full` bytes: all of it, or the
+// *_GENERAL parameter's 1 to full bytes.
+size_t mac_length(const Mechanism& mechanism, size_t full) {
+  if (!is_general(mechanism.type)) {
+    return full;
+  }
+  const auto* p = std::get_if<MacGeneralParams>(&mechanism.params);
+  require(p != nullptr && p->length >= 1 && p->length <= full, CKR_MECHANISM_PARAM_INVALID,
+          "a *_GENERAL MAC needs a CK_MAC_GENERAL_PARAMS of 1 to the MAC's full length");
+  return p->length;
+}
+
 }  // namespace
 
 bool is_mac_mechanism(CK_MECHANISM_TYPE type) {
-  return type == CKM_AES_CMAC || hmac_mechanism(type) != nullptr;
+  return type == CKM_AES_CMAC || type == CKM_AES_CMAC_GENERAL || type == CKM_DES3_CMAC ||
+         type == CKM_DES3_CMAC_GENERAL || hmac_mechanism(type) != nullptr;
 }
 
 std::unique_ptr<MacOperation> make_mac(const Mechanism& mechanism, const AttributeMap& key) {
   const SecureBytes& value = secret_value(key);
   CK_KEY_TYPE kt = key_type(key);
-  if (mechanism.type == CKM_AES_CMAC) {
-    require(kt == CKK_AES, CKR_KEY_TYPE_INCONSISTENT, "AES-CMAC needs an AES key");
-    require(value.size() == 16 || value.size() == 24 || value.size() == 32, CKR_KEY_SIZE_RANGE,
-            "an AES key must be 16, 24 or 32 bytes");
-    return std::make_unique<MacOf<crypto::Cmac>>(crypto::Cmac(value), crypto::kCmacSize);
+  if (mechanism.type == CKM_AES_CMAC || mechanism.type == CKM_AES_CMAC_GENERAL) {
+    secret_key_value(key, CKK_AES, {16, 24, 32});
+    return std::make_unique<MacOf<crypto::Cmac>>(crypto::Cmac(value),
+                                                 mac_length(mechanism, crypto::kCmacSize));
+  }
+  if (mechanism.type == CKM_DES3_CMAC || mechanism.type == CKM_DES3_CMAC_GENERAL) {
+    require(kt == CKK_DES2 || kt == CKK_DES3, CKR_KEY_TYPE_INCONSISTENT,
+            "Triple DES CMAC needs a DES2 or DES3 key");
+    secret_key_value(key, kt, {kt == CKK_DES2 ? size_t{16} : size_t{24}});
+    return std::make_unique<MacOf<crypto::Cmac>>(crypto::Cmac(crypto::BlockCipher::des3, value),
+                                                 mac_length(mechanism, crypto::kDesBlock));
   }
   const HmacMechanism* m = hmac_mechanism(mechanism.type);
   require(m != nullptr, CKR_MECHANISM_INVALID, "the mechanism is not a MAC");
@@ -68,7 +106,7 @@ std::unique_ptr<MacOperation> make_mac(const Mechanism& mechanism, const Attribu
   require(!value.empty() && value.size() <= 512, CKR_KEY_SIZE_RANGE,
           "an HMAC key must be 1 to 512 bytes");
   return std::make_unique<MacOf<crypto::Hmac>>(crypto::Hmac(m->alg, value),
-                                               crypto::digest_size(m->alg));
+                                               mac_length(mechanism, crypto::digest_size(m->alg)));
 }
 
 }  // namespace twinhsm::token

@@ -16,6 +16,8 @@ inline constexpr const char* kButtonBackend = "device.button_backend";
 inline constexpr const char* kButtonTimeout = "device.button_timeout_seconds";
 // The key-management policy, "strict" or "compatible" (token/key_policy.h); absent: strict.
 inline constexpr const char* kKeyPolicy = "device.key_policy";
+// The algorithm policy, "modern" or "legacy" (token/algorithm_policy.h); absent: modern.
+inline constexpr const char* kAlgorithms = "device.algorithms";
 inline constexpr const char* kTokenLabel = "token.label";
 // Changes at every token initialization and restore, so a process that logged in before notices
 // that its storage key is no longer the token's.

@@ -11,7 +11,8 @@ namespace {
 
 // Limits holds what a mechanism takes as input beyond "any data".
 struct Limits {
-  size_t max_input = 0;    // raw RSA PKCS#1: modulus bytes - 11; 0: no limit
+  size_t max_input = 0;    // raw RSA PKCS#1: modulus bytes - 11; raw RSA: modulus bytes; 0: none
+  bool raw_rsa = false;    // CKM_RSA_X_509: an input not below the modulus is CKR_DATA_INVALID
   size_t exact_input = 0;  // raw RSA-PSS: the hash's size; 0: any
   size_t seen = 0;
 
@@ -54,10 +55,7 @@ class KeySignature : public SignatureOperation {
  public:
   KeySignature(size_t size, Limits limits, std::optional<crypto::Signer> signer,
                std::optional<crypto::Verifier> verifier)
-      : size_(size),
-        limits_(limits),
-        signer_(std::move(signer)),
-        verifier_(std::move(verifier)) {}
+      : size_(size), limits_(limits), signer_(std::move(signer)), verifier_(std::move(verifier)) {}
   size_t size() const override { return size_; }
   void update(ByteView data) override {
     limits_.add(data.size());
@@ -69,7 +67,14 @@ class KeySignature : public SignatureOperation {
   }
   Bytes sign() override {
     limits_.check_complete();
-    return signer_->finish();
+    try {
+      return signer_->finish();
+    } catch (const CryptoError&) {
+      if (limits_.raw_rsa) {
+        throw CkError(CKR_DATA_INVALID, "the data is not below the modulus (raw RSA)");
+      }
+      throw;
+    }
   }
   void verify(ByteView signature) override {
     limits_.check_complete();
@@ -100,6 +105,10 @@ Limits limits_of(const crypto::SignatureScheme& scheme, size_t signature_size) {
   if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pkcs1 && !scheme.digest) {
     limits.max_input = signature_size - 11;
   }
+  if (scheme.kind == crypto::SignatureScheme::Kind::rsa_raw) {
+    limits.max_input = signature_size;
+    limits.raw_rsa = true;
+  }
   if (scheme.kind == crypto::SignatureScheme::Kind::rsa_pss) {
     size_t hash_len = crypto::digest_size(scheme.pss_hash);
     require(signature_size >= hash_len + 2 && scheme.salt_len <= signature_size - hash_len - 2,
@@ -129,8 +138,7 @@ std::unique_ptr<SignatureOperation> make_signer(const Mechanism& mechanism, cons
     cache = SigningKeyCache{key, login_epoch,
                             std::make_shared<const crypto::SignContext>(pkey, scheme)};
   }
-  return std::make_unique<KeySignature>(size, limits, crypto::Signer(cache->context),
-                                        std::nullopt);
+  return std::make_unique<KeySignature>(size, limits, crypto::Signer(cache->context), std::nullopt);
 }
 
 std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key) {

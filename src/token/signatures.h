@@ -1,7 +1,7 @@
 // Signing and verification operations (C_Sign*, C_Verify*), made for a mechanism and a key the
-// way make_cipher makes encryption operations: signatures with key pairs (RSA PKCS#1 v1.5 and
-// PSS, ECDSA, EdDSA) and MACs with secret keys (HMAC, AES-CMAC), with each mechanism's rules on
-// its input (raw PKCS#1's k−11 bytes, raw PSS's exact hash size, the PSS salt's bound).
+// way make_cipher makes encryption operations: signatures with key pairs (RSA PKCS#1 v1.5, PSS
+// and raw, ECDSA, DSA, EdDSA) and MACs with secret keys (HMAC, CMAC), with each mechanism's rules
+// on its input (raw PKCS#1's k−11 bytes, raw PSS's exact hash size, the PSS salt's bound).
 #pragma once
 
 #include <cstdint>

@@ -173,7 +173,7 @@ class Token {
   void check_generation();
 
   store::Store& store_;
-  SecureBytes login_secret_;  // TokenKeys::login_secret
+  SecureBytes login_secret_;             // TokenKeys::login_secret
   std::unique_ptr<PinGuard> pin_guard_;  // null on a file device
   ObjectCodec codec_;
 
@@ -186,7 +186,7 @@ class Token {
   std::optional<crypto::DumpProtection> dump_protection_;
   SecureBytes private_index_key_;
   std::optional<crypto::Hmac> private_tagger_;  // keyed with private_index_key_
-  std::string generation_;  // the token generation at login
+  std::string generation_;                      // the token generation at login
   std::atomic<uint64_t> login_epoch_{0};
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
   ObjectCache cache_;

@@ -1,10 +1,11 @@
-#include "test_press.h"
 #include "backup_fixture.h"
 
 #include <unistd.h>
 
 #include <fstream>
 #include <iterator>
+
+#include "test_press.h"
 
 namespace twinhsm::testing {
 

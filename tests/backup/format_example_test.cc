@@ -113,10 +113,10 @@ TEST(BackupFormat, WorkedExampleMatchesCodeAndDocument) {
   v["chunk 0 length"] = be(chunk_len, 4);
   v["chunk 0 ciphertext and tag"] = Bytes(file.begin() + static_cast<long>(pos + 4), file.end());
   v["chunk 0 nonce"] = cat({be(0, 8), be(1, 4)});
-  v["chunk 0 aad"] = cat({as_bytes("twinhsm backup chunk v1"), v["header sha-256"], backup_id,
-                          be(0, 8), be(1, 1)});
-  crypto::SecureBytes plain = crypto::aes_gcm_decrypt(v["otk"], v["chunk 0 nonce"], v["chunk 0 aad"],
-                                                       v["chunk 0 ciphertext and tag"]);
+  v["chunk 0 aad"] = cat(
+      {as_bytes("twinhsm backup chunk v1"), v["header sha-256"], backup_id, be(0, 8), be(1, 1)});
+  crypto::SecureBytes plain = crypto::aes_gcm_decrypt(
+      v["otk"], v["chunk 0 nonce"], v["chunk 0 aad"], v["chunk 0 ciphertext and tag"]);
   v["chunk 0 plaintext"] = Bytes(plain.begin(), plain.end());
 
   if (std::getenv("TWINHSM_PRINT_EXAMPLE")) {

@@ -5,12 +5,12 @@
 
 #include <algorithm>
 
-#include "test_press.h"
 #include "backup/restore.h"
 #include "backup_fixture.h"
 #include "crypto/kdf.h"
 #include "crypto/keywrap.h"
 #include "device/device_keys.h"
+#include "test_press.h"
 #include "token/attribute_policy.h"
 
 namespace twinhsm::testing {
@@ -72,7 +72,8 @@ std::string state(device::Device& d) {
     out += k + "=" + to_hex(v) + ";";
   }
   for (const auto& r : d.store().roles()) {
-    out += "role" + std::to_string(r.role) + to_hex(r.wrapped_sk) + std::to_string(r.failures) + ";";
+    out +=
+        "role" + std::to_string(r.role) + to_hex(r.wrapped_sk) + std::to_string(r.failures) + ";";
   }
   d.store().for_each_object([&](const store::ObjectRow& r) {
     out += std::to_string(r.id) + to_hex(r.body) + to_hex(r.secret) + ";";

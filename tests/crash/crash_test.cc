@@ -30,7 +30,6 @@
 #include <set>
 #include <sstream>
 
-#include "test_press.h"
 #include "backup/atomic_file.h"
 #include "backup/create.h"
 #include "backup/reader.h"
@@ -38,6 +37,7 @@
 #include "crash_common.h"
 #include "device/device.h"
 #include "swtpm.h"
+#include "test_press.h"
 #include "token/ck_error.h"
 #include "tpm/capabilities.h"
 #include "tpm/context.h"

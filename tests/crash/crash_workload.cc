@@ -17,13 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "test_press.h"
 #include "backup/atomic_file.h"
 #include "backup/create.h"
 #include "backup/reader.h"
 #include "backup/restore.h"
 #include "crash_common.h"
 #include "device/device.h"
+#include "test_press.h"
 #include "token/ck_error.h"
 
 namespace twinhsm::crash {

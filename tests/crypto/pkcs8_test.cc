@@ -47,7 +47,7 @@ TEST(Pkcs8, Rfc8410Ed25519) {
   PKey key = PKey::from_private_der(hex(
       "302e020100300506032b657004220420d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f4"
       "4755842"));
-  EXPECT_EQ(key.type(), PKey::Type::ed25519);
+  EXPECT_EQ(key.type(), PKey::Type::eddsa);
   EXPECT_EQ(to_hex(key.ec_point()),
             "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1");
 }

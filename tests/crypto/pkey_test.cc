@@ -38,7 +38,7 @@ TEST(Curves, UnknownOrMalformed) {
   EXPECT_EQ(curve_from_params(hex("06082a8648ce3d0301")), std::nullopt);            // truncated
   EXPECT_EQ(curve_from_params(hex("06082a8648ce3d03010700")), std::nullopt);        // trailing byte
   EXPECT_EQ(curve_from_params(hex("06052b8104000a")), std::nullopt);                // secp256k1
-  EXPECT_EQ(curve_from_params(hex("06032b656e")), std::nullopt);                    // X25519
+  EXPECT_EQ(curve_from_params(hex("06032b6572")), std::nullopt);                    // X25519 + 4
   EXPECT_EQ(curve_from_params(hex("130c6564776172647332353531")), std::nullopt);    // bad length
   EXPECT_EQ(curve_from_params(hex("0c0c656477617264733235353139")), std::nullopt);  // UTF8String
 }
@@ -173,7 +173,7 @@ TEST(EcKey, InvalidImportsAreRejected) {
 
 TEST(Ed25519Key, GeneratedProperties) {
   const PKey& key = test::ec_key(Curve::ed25519);
-  EXPECT_EQ(key.type(), PKey::Type::ed25519);
+  EXPECT_EQ(key.type(), PKey::Type::eddsa);
   EXPECT_EQ(key.curve(), Curve::ed25519);
   EXPECT_EQ(key.bits(), 255u);
   EXPECT_EQ(key.ec_point().size(), 32u);
@@ -237,20 +237,25 @@ TEST(PublicDer, MalformedIsRejected) {
   EXPECT_THROW(PKey::from_public_der(truncated), CryptoError);
   EXPECT_THROW(PKey::from_public_der(Bytes{}), CryptoError);
   EXPECT_THROW(PKey::from_public_der(hex("3000")), CryptoError);
-  // An X25519 key (RFC 8410 example): a type twinhsm does not handle.
-  EXPECT_THROW(
-      PKey::from_public_der(hex("302a300506032b656e032100"
-                                "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f"
-                                "882b4f")),
-      CryptoError);
+  // A secp256k1 key: a curve twinhsm does not handle.
+  EXPECT_THROW(PKey::from_public_der(hex("3036301006072a8648ce3d020106052b8104000a032200"
+                                         "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28"
+                                         "d959f2815b16f81798")),
+               CryptoError);
+  // An X25519 key (RFC 8410 example): handled now.
+  EXPECT_EQ(PKey::from_public_der(hex("302a300506032b656e032100"
+                                      "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f"
+                                      "882b4f"))
+                .type(),
+            PKey::Type::xdh);
 }
 
 TEST(Ecdh, BothSidesAgree) {
   for (Curve c : kEcCurves) {
     PKey a = PKey::generate_ec(c);
     PKey b = PKey::generate_ec(c);
-    SecureBytes ab = a.ecdh(b.ec_point());
-    SecureBytes ba = b.ecdh(a.ec_point());
+    SecureBytes ab = a.agree(b.ec_point());
+    SecureBytes ba = b.agree(a.ec_point());
     EXPECT_EQ(ab.size(), (curve_bits(c) + 7) / 8);
     EXPECT_TRUE(ct_equal(ab, ba));
   }
@@ -260,12 +265,12 @@ TEST(Ecdh, Errors) {
   const PKey& a = test::ec_key(Curve::p256);
   Bytes bad = test::ec_key(Curve::p256).ec_point();
   bad.back() ^= 1;
-  EXPECT_THROW(a.ecdh(bad), CryptoError);
-  EXPECT_THROW(a.ecdh(test::ec_key(Curve::p384).ec_point()), CryptoError);
+  EXPECT_THROW(a.agree(bad), CryptoError);
+  EXPECT_THROW(a.agree(test::ec_key(Curve::p384).ec_point()), CryptoError);
   PKey pub = PKey::ec_public(Curve::p256, a.ec_point());
-  EXPECT_THROW(pub.ecdh(a.ec_point()), CryptoError);
-  EXPECT_THROW(test::ec_key(Curve::ed25519).ecdh(Bytes(32, 9)), UsageError);
-  EXPECT_THROW(test::rsa2048().ecdh(a.ec_point()), UsageError);
+  EXPECT_THROW(pub.agree(a.ec_point()), CryptoError);
+  EXPECT_THROW(test::ec_key(Curve::ed25519).agree(Bytes(32, 9)), UsageError);
+  EXPECT_THROW(test::rsa2048().agree(a.ec_point()), UsageError);
 }
 
 }  // namespace

@@ -25,6 +25,8 @@ inline const PKey& ec_key(Curve curve) {
       return p521;
     case Curve::ed25519:
       return ed;
+    default:
+      break;
   }
   return p256;
 }

@@ -17,6 +17,17 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+// all_named_parts: every comma-separated part of a header is "NAME = VALUE".
+bool all_named_parts(const std::string& inner) {
+  std::istringstream parts(inner);
+  for (std::string part; std::getline(parts, part, ',');) {
+    if (part.find('=') == std::string::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::filesystem::path vector_path(std::string_view relative) {
@@ -45,7 +56,7 @@ const std::string& CavpRecord::at(const std::string& name) const {
   return it->second;
 }
 
-std::vector<CavpRecord> parse_cavp(std::string_view relative) {
+std::vector<CavpRecord> parse_cavp(std::string_view relative, std::string_view start) {
   std::istringstream in(read_text(vector_path(relative)));
   std::vector<CavpRecord> records;
   std::map<std::string, std::string> section;
@@ -64,8 +75,19 @@ std::vector<CavpRecord> parse_cavp(std::string_view relative) {
     if (text.front() == '[' && text.back() == ']') {
       std::string inner = text.substr(1, text.size() - 2);
       size_t eq = inner.find('=');
-      std::string name = trim(inner.substr(0, eq));
-      section[name] = eq == std::string::npos ? "" : trim(inner.substr(eq + 1));
+      if (eq == std::string::npos) {
+        section[trim(inner)] = "";
+        section[""] = trim(inner);  // the last bare header: [ENCRYPT], [SHA-1], ...
+      } else if (!all_named_parts(inner)) {
+        section[trim(inner.substr(0, eq))] = trim(inner.substr(eq + 1));  // "[mod = L=1024, SHA-1]"
+      } else {
+        // "[Alen = 0, Plen = 0, Nlen = 7, Tlen = 4]": one header, several names.
+        std::istringstream parts(inner);
+        for (std::string part; std::getline(parts, part, ',');) {
+          size_t e = part.find('=');
+          section[trim(part.substr(0, e))] = e == std::string::npos ? "" : trim(part.substr(e + 1));
+        }
+      }
       in_record = false;
       continue;
     }
@@ -81,12 +103,14 @@ std::vector<CavpRecord> parse_cavp(std::string_view relative) {
     }
     std::string name = trim(text.substr(0, eq));
     std::string value = trim(text.substr(eq + 1));
-    if (name == "COUNT") {
+    if (name == start) {
       records.push_back(CavpRecord{section, {}, false, number});
       in_record = true;
     }
     if (in_record) {
       records.back().fields[name] = value;
+    } else {
+      section[name] = value;  // a field before the section's first record (CCM's Key)
     }
   }
   return records;

@@ -31,13 +31,22 @@ inline Bytes bytes_of(std::string_view s) {
                reinterpret_cast<const uint8_t*>(s.data()) + s.size());
 }
 
+// cavp_value is a vector field: hex, or a "quoted string" of text (BoringSSL's files).
+inline Bytes cavp_value(std::string_view v) {
+  if (v.size() >= 2 && v.front() == '"') {
+    return bytes_of(v.substr(1, v.size() - 2));
+  }
+  return hex(v);
+}
+
 template <class Container>
 Bytes plain(const Container& c) {
   return Bytes(c.begin(), c.end());
 }
 
 // A record of a NIST CAVP response file (.rsp / .txt): the "[NAME = VALUE]" section headers in
-// force where it appears, its "NAME = VALUE" fields, and whether it carries a FAIL line.
+// force where it appears (the last bare "[NAME]" header also under the name ""), its "NAME = VALUE"
+// fields, and whether it carries a FAIL line.
 struct CavpRecord {
   std::map<std::string, std::string> section;
   std::map<std::string, std::string> fields;
@@ -47,8 +56,10 @@ struct CavpRecord {
   const std::string& at(const std::string& name) const;
 };
 
-// parse_cavp reads every record (each starts at a "COUNT" line). Lines starting with whitespace
-// (NIST's intermediate values) and '#' comments are skipped.
-std::vector<CavpRecord> parse_cavp(std::string_view relative);
+// parse_cavp reads every record (each starts at a `start` line: "COUNT", or "Len" in hash files,
+// "Count" in CCM's). Fields between a section header and its first record belong to the section
+// (CCM's Key). Lines starting with whitespace (NIST's intermediate values) and '#' comments are
+// skipped.
+std::vector<CavpRecord> parse_cavp(std::string_view relative, std::string_view start = "COUNT");
 
 }  // namespace twinhsm::crypto::test

@@ -74,8 +74,7 @@ class AttackTest : public ::testing::Test {
     CK_ULONG n = 1;
     ASSERT_EQ(f()->C_GetSlotList(CK_TRUE, &slot_, &n), CKR_OK);
     ASSERT_GE(n, 1u);
-    ASSERT_EQ(f()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
-                                 &s_),
+    ASSERT_EQ(f()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s_),
               CKR_OK);
     ASSERT_CKR(CKR_OK, login(CKU_USER, pin_));
   }
@@ -105,12 +104,12 @@ class AttackTest : public ::testing::Test {
     t.ulong(CKA_VALUE_LEN, len);
     return f()->C_GenerateKey(s_, &gen, t.data(), t.size(), h);
   }
-  CK_RV generate_rsa(Template pub, Template priv, CK_OBJECT_HANDLE* pub_h,
-                     CK_OBJECT_HANDLE* priv_h, CK_ULONG bits = 2048) {
+  CK_RV generate_rsa(Template pub, Template priv, CK_OBJECT_HANDLE* pub_h, CK_OBJECT_HANDLE* priv_h,
+                     CK_ULONG bits = 2048) {
     CK_MECHANISM gen{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
     pub.ulong(CKA_MODULUS_BITS, bits);
-    return f()->C_GenerateKeyPair(s_, &gen, pub.data(), pub.size(), priv.data(), priv.size(),
-                                  pub_h, priv_h);
+    return f()->C_GenerateKeyPair(s_, &gen, pub.data(), pub.size(), priv.data(), priv.size(), pub_h,
+                                  priv_h);
   }
   CK_RV set(CK_OBJECT_HANDLE h, Template t) {
     return f()->C_SetAttributeValue(s_, h, t.data(), t.size());
@@ -164,8 +163,12 @@ class AttackTest : public ::testing::Test {
     EXPECT_CKR(CKR_OK, f()->C_Logout(s_));
     EXPECT_CKR(CKR_OK, login(CKU_SO, so_pin_));
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    EXPECT_CKR(CKR_OK, create(secret(value).boolean(CKA_PRIVATE, false).boolean(CKA_TRUSTED, true)
-                                  .boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true), &h));
+    EXPECT_CKR(CKR_OK, create(secret(value)
+                                  .boolean(CKA_PRIVATE, false)
+                                  .boolean(CKA_TRUSTED, true)
+                                  .boolean(CKA_WRAP, true)
+                                  .boolean(CKA_UNWRAP, true),
+                              &h));
     EXPECT_CKR(CKR_OK, f()->C_Logout(s_));
     EXPECT_CKR(CKR_OK, login(CKU_USER, pin_));
     return h;
@@ -208,7 +211,8 @@ TEST_F(AttackTest, TrustedKeyForgeryOnEveryPath) {
   CK_OBJECT_HANDLE pub, priv;
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, generate_rsa(trusted, {}, &pub, &priv));
   CK_OBJECT_HANDLE mine = CK_INVALID_HANDLE;
-  ASSERT_CKR(CKR_OK, create(secret(known).boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true), &mine));
+  ASSERT_CKR(CKR_OK,
+             create(secret(known).boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true), &mine));
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(mine, Template().boolean(CKA_TRUSTED, true)));
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, copy(mine, Template().boolean(CKA_TRUSTED, true)));
   // Unwrap: a key of the attacker's value made trusted on its way in (RSA-OAEP, which p11-kit
@@ -216,13 +220,19 @@ TEST_F(AttackTest, TrustedKeyForgeryOnEveryPath) {
   CK_OBJECT_HANDLE kw_pub, kw_priv, oaep_in;
   ASSERT_CKR(CKR_OK, generate_rsa(Template().boolean(CKA_WRAP, true), {}, &kw_pub, &kw_priv));
   Bytes wrapped;
-  ASSERT_CKR(CKR_OK, create(secret(known).boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true), &oaep_in));
+  ASSERT_CKR(
+      CKR_OK,
+      create(secret(known).boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true), &oaep_in));
   ASSERT_CKR(CKR_OK, wrap(&oaep_, kw_pub, oaep_in, &wrapped));
   Template trusted_in;
-  trusted_in.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).boolean(CKA_TRUSTED, true);
+  trusted_in.ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .ulong(CKA_KEY_TYPE, CKK_AES)
+      .boolean(CKA_TRUSTED, true);
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, unwrap(&oaep_, kw_priv, wrapped, trusted_in, &h));
   CK_OBJECT_HANDLE readable;
-  ASSERT_CKR(CKR_OK, create(secret(known).boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true), &readable));
+  ASSERT_CKR(CKR_OK,
+             create(secret(known).boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true),
+                    &readable));
   CK_RV rv = wrap(&kwp_, mine, readable, &wrapped);
   if (!not_carried(rv)) {
     ASSERT_CKR(CKR_OK, rv);
@@ -257,7 +267,8 @@ TEST_F(AttackTest, WrapWithTrustedNeedsTheSosTrust) {
   CK_OBJECT_HANDLE mine;
   ASSERT_CKR(CKR_OK, create(secret(Bytes(32, 0x22)).boolean(CKA_WRAP, true), &mine));
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, mine, guarded));
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(guarded, Template().boolean(CKA_WRAP_WITH_TRUSTED, false)));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             set(guarded, Template().boolean(CKA_WRAP_WITH_TRUSTED, false)));
 }
 
 // Finding 3: "the same value is allowed" on C_SetAttributeValue and C_CopyObject answered
@@ -292,7 +303,10 @@ TEST_F(AttackTest, WrapThenDecrypt) {
   // A wrap-only key, made so with CKA_ALLOWED_MECHANISMS too, cannot be turned into a decrypter.
   CK_MECHANISM_TYPE only_kwp = CKM_AES_KEY_WRAP_PAD;
   CK_OBJECT_HANDLE w;
-  ASSERT_CKR(CKR_OK, generate_aes(32, Template().boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true)
+  ASSERT_CKR(CKR_OK, generate_aes(32,
+                                  Template()
+                                      .boolean(CKA_WRAP, true)
+                                      .boolean(CKA_UNWRAP, true)
                                       .raw(CKA_ALLOWED_MECHANISMS, &only_kwp, sizeof only_kwp),
                                   &w));
   CK_OBJECT_HANDLE k = victim();
@@ -304,7 +318,8 @@ TEST_F(AttackTest, WrapThenDecrypt) {
   ASSERT_CKR(CKR_OK, rv);  // the honest path
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(w, Template().boolean(CKA_DECRYPT, true)));
   CK_MECHANISM_TYPE more[] = {CKM_AES_KEY_WRAP_PAD, CKM_AES_ECB};
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(w, Template().raw(CKA_ALLOWED_MECHANISMS, more, sizeof more)));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             set(w, Template().raw(CKA_ALLOWED_MECHANISMS, more, sizeof more)));
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(w, Template().raw(CKA_ALLOWED_MECHANISMS, nullptr, 0)));
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, copy(w, Template().boolean(CKA_DECRYPT, true)));
   Bytes out;
@@ -322,10 +337,15 @@ TEST_F(AttackTest, EncryptThenUnwrapAKnownKey) {
   // a sensitive key.
   Bytes known(32, 0x44);
   CK_OBJECT_HANDLE kek, readable;
-  ASSERT_CKR(CKR_OK, create(secret(Bytes(32, 0x45)).boolean(CKA_SENSITIVE, false)
-                               .boolean(CKA_EXTRACTABLE, true).boolean(CKA_WRAP, true)
-                               .boolean(CKA_UNWRAP, true), &kek));
-  ASSERT_CKR(CKR_OK, create(secret(known).boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true), &readable));
+  ASSERT_CKR(CKR_OK, create(secret(Bytes(32, 0x45))
+                                .boolean(CKA_SENSITIVE, false)
+                                .boolean(CKA_EXTRACTABLE, true)
+                                .boolean(CKA_WRAP, true)
+                                .boolean(CKA_UNWRAP, true),
+                            &kek));
+  ASSERT_CKR(CKR_OK,
+             create(secret(known).boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true),
+                    &readable));
   Bytes wrapped;
   CK_RV rv = wrap(&kwp_, kek, readable, &wrapped);
   if (not_carried(rv)) {
@@ -356,9 +376,12 @@ TEST_F(AttackTest, SensitiveAndExtractableFlips) {
 
 TEST_F(AttackTest, AlwaysAuthenticateCannotBeCleared) {
   CK_OBJECT_HANDLE pub, priv;
-  ASSERT_CKR(CKR_OK, generate_rsa({}, Template().boolean(CKA_ALWAYS_AUTHENTICATE, true), &pub, &priv));
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(priv, Template().boolean(CKA_ALWAYS_AUTHENTICATE, false)));
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, copy(priv, Template().boolean(CKA_ALWAYS_AUTHENTICATE, false)));
+  ASSERT_CKR(CKR_OK,
+             generate_rsa({}, Template().boolean(CKA_ALWAYS_AUTHENTICATE, true), &pub, &priv));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             set(priv, Template().boolean(CKA_ALWAYS_AUTHENTICATE, false)));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             copy(priv, Template().boolean(CKA_ALWAYS_AUTHENTICATE, false)));
 }
 
 // Tookan: wrap the victim under a weaker key (then search that key's space), or under a key the
@@ -375,7 +398,7 @@ TEST_F(AttackTest, WrapUnderAWeakerOrImportedKey) {
   if (not_carried(rv)) {
     GTEST_SKIP() << "p11-kit does not carry CKM_AES_KEY_WRAP_PAD";
   }
-  EXPECT_CKR(CKR_OK, rv);                     // the honest path
+  EXPECT_CKR(CKR_OK, rv);                             // the honest path
   EXPECT_CKR(CKR_OK, wrap(&kwp_, weak, victim(16)));  // as strong as the key it wraps
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, weak, k256));
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, imported, k256));
@@ -384,7 +407,8 @@ TEST_F(AttackTest, WrapUnderAWeakerOrImportedKey) {
 // Tookan's re-import: wrap the victim under an ordinary wrap/unwrap key, unwrap it as readable.
 TEST_F(AttackTest, ReimportAsReadable) {
   CK_OBJECT_HANDLE kek;
-  ASSERT_CKR(CKR_OK, generate_aes(32, Template().boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true), &kek));
+  ASSERT_CKR(CKR_OK,
+             generate_aes(32, Template().boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true), &kek));
   Bytes wrapped;
   CK_RV rv = wrap(&kwp_, kek, victim(), &wrapped);
   if (not_carried(rv)) {
@@ -408,10 +432,10 @@ TEST_F(AttackTest, ReimportAsReadable) {
 // sees the pair, not each half.
 TEST_F(AttackTest, KeyPairThatWrapsAndDecrypts) {
   CK_OBJECT_HANDLE pub, priv;
-  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
-             generate_rsa(Template().boolean(CKA_WRAP, true).boolean(CKA_ENCRYPT, false),
-                          Template().boolean(CKA_DECRYPT, true).boolean(CKA_UNWRAP, false), &pub,
-                          &priv));
+  EXPECT_CKR(
+      CKR_TEMPLATE_INCONSISTENT,
+      generate_rsa(Template().boolean(CKA_WRAP, true).boolean(CKA_ENCRYPT, false),
+                   Template().boolean(CKA_DECRYPT, true).boolean(CKA_UNWRAP, false), &pub, &priv));
   // RSA-3072 (128 bits of strength) may wrap an AES-128 key: only the pair rule decides below.
   CK_RSA_PKCS_OAEP_PARAMS oaep{CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, nullptr, 0};
   CK_MECHANISM mech{CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
@@ -492,11 +516,13 @@ TEST_F(AttackTest, WrapAndUnwrapTemplatesAreEnforced) {
 // public key of theirs they imported).
 TEST_F(AttackTest, WrapUnderAWeakOrKnownPublicKey) {
   CK_OBJECT_HANDLE pub3072, priv3072, pub2048, priv2048, known_pub, known_priv;
-  ASSERT_CKR(CKR_OK, generate_rsa(Template().boolean(CKA_WRAP, true), {}, &pub3072, &priv3072, 3072));
+  ASSERT_CKR(CKR_OK,
+             generate_rsa(Template().boolean(CKA_WRAP, true), {}, &pub3072, &priv3072, 3072));
   ASSERT_CKR(CKR_OK, generate_rsa(Template().boolean(CKA_WRAP, true), {}, &pub2048, &priv2048));
-  ASSERT_CKR(CKR_OK, generate_rsa(Template().boolean(CKA_WRAP, true),
-                                  Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true),
-                                  &known_pub, &known_priv, 3072));
+  ASSERT_CKR(CKR_OK,
+             generate_rsa(Template().boolean(CKA_WRAP, true),
+                          Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true),
+                          &known_pub, &known_priv, 3072));
   CK_OBJECT_HANDLE k = victim(16);
   EXPECT_CKR(CKR_OK, wrap(&oaep_, pub3072, k));  // the honest path: 128 bits for 128 bits
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, pub2048, k));  // 112 bits for 128

@@ -52,8 +52,12 @@ CK_RV P11Test::login(CK_SESSION_HANDLE s, CK_USER_TYPE who, std::string_view pin
                       static_cast<CK_ULONG>(pin.size()));
 }
 
-CK_RV P11Test::login_user(CK_SESSION_HANDLE s) { return login(s, CKU_USER, device_->user_pin()); }
-CK_RV P11Test::login_so(CK_SESSION_HANDLE s) { return login(s, CKU_SO, device_->so_pin()); }
+CK_RV P11Test::login_user(CK_SESSION_HANDLE s) {
+  return login(s, CKU_USER, device_->user_pin());
+}
+CK_RV P11Test::login_so(CK_SESSION_HANDLE s) {
+  return login(s, CKU_SO, device_->so_pin());
+}
 
 CK_FLAGS P11Test::token_flags() {
   CK_TOKEN_INFO info{};

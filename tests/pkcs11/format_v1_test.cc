@@ -40,7 +40,8 @@ void check_fixture_objects() {
   Module m;
   ASSERT_CKR(CKR_OK, m->C_Initialize(nullptr));
   CK_SESSION_HANDLE s;
-  ASSERT_CKR(CKR_OK, m->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s));
+  ASSERT_CKR(CKR_OK,
+             m->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s));
   // Public objects before the login: found by class and label (index tags of either encoding).
   Template pub_data;
   pub_data.ulong(CKA_CLASS, CKO_DATA).str(CKA_LABEL, "v1-public-data");
@@ -48,7 +49,8 @@ void check_fixture_objects() {
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(attr_bytes(m.v3(), s, found[0], CKA_VALUE), file_bytes(kFixture / "data.txt"));
   std::string pin = "user-pin-v1";
-  ASSERT_CKR(CKR_OK, m->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()));
+  ASSERT_CKR(CKR_OK,
+             m->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()));
   EXPECT_EQ(find_all(m.v3(), s).size(), 5u);
   Template priv_data;
   priv_data.ulong(CKA_CLASS, CKO_DATA).str(CKA_LABEL, "v1-private-data");
@@ -84,9 +86,11 @@ TEST(FormatV1Test, AVersion1BackupVerifiesRestoresAndRoundTripsAsVersion2) {
   CommandResult inspect = run_cli({"backup", "inspect", "--json", v1.string()});
   ASSERT_TRUE(inspect.ok()) << inspect.describe();
   EXPECT_NE(inspect.out.find("\"format_version\": 1"), std::string::npos) << inspect.out;
-  CommandResult verify = run_cli({"backup", "verify", "--device", twin.dir().string(), v1.string()});
+  CommandResult verify =
+      run_cli({"backup", "verify", "--device", twin.dir().string(), v1.string()});
   ASSERT_TRUE(verify.ok()) << verify.describe();
-  CommandResult restore = run_cli({"backup", "restore", "--device", twin.dir().string(), v1.string()});
+  CommandResult restore =
+      run_cli({"backup", "restore", "--device", twin.dir().string(), v1.string()});
   ASSERT_TRUE(restore.ok()) << restore.describe();
   twin.use_config();
   check_fixture_objects();

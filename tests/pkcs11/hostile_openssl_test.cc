@@ -83,7 +83,8 @@ TEST(HostileOpenssl, CommandBacksUpAndVerifies) {
   o.button = "insecure-auto";
   TempDevice device(o);
   std::string file = (device.root() / "hostile.twb").string();
-  CommandResult created = run_cli({"backup", "create", "--device", device.dir().string(), "-o", file});
+  CommandResult created =
+      run_cli({"backup", "create", "--device", device.dir().string(), "-o", file});
   ASSERT_TRUE(created.ok()) << created.describe();
   CommandResult verified = run_cli({"backup", "verify", "--device", device.dir().string(), file});
   EXPECT_TRUE(verified.ok()) << verified.describe();

@@ -32,7 +32,9 @@ namespace fs = std::filesystem;
 
 constexpr CK_ULONG kAbsurdCount = CK_ULONG{1} << 40;
 constexpr CK_ULONG kAbsurdLength = CK_ULONG{1} << 62;
-constexpr CK_FLAGS kAllOperations = CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST | CKF_SIGN | CKF_VERIFY;
+constexpr CK_FLAGS kAllOperations = CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST | CKF_SIGN | CKF_VERIFY |
+                                    CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MESSAGE_SIGN |
+                                    CKF_MESSAGE_VERIFY;
 constexpr CK_FLAGS kRwSession = CKF_SERIAL_SESSION | CKF_RW_SESSION;
 
 using Codes = std::vector<CK_RV>;
@@ -176,6 +178,10 @@ class HostileTest : public LoggedInTest {
   const Init encrypting = [this] { return encrypt_init(s_); };
   const Init decrypting = [this] { return decrypt_init(s_); };
   const Init digesting = [this] { return digest_init(s_); };
+  const Init message_encrypting = [this] { return f()->C_MessageEncryptInit(s_, &gcm_, aes_); };
+  const Init message_decrypting = [this] { return f()->C_MessageDecryptInit(s_, &gcm_, aes_); };
+  const Init message_signing = [this] { return f()->C_MessageSignInit(s_, &ecdsa_, ec_.priv); };
+  const Init message_verifying = [this] { return f()->C_MessageVerifyInit(s_, &ecdsa_, ec_.pub); };
 
   Bytes sign(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const Bytes& data) {
     EXPECT_CKR(CKR_OK, f()->C_SignInit(s, &ecdsa_, key));
@@ -241,9 +247,24 @@ class HostileTest : public LoggedInTest {
     }
   }
 
+  // run_message_cases is run_cases for calls in a message-based operation: the error ends the
+  // message, and the operation stays (init answers CKR_OPERATION_ACTIVE).
+  void run_message_cases(const std::vector<Case>& cases) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.name);
+      ASSERT_CKR(CKR_OK, c.init()) << "setting up " << c.name;
+      CK_RV rv = c.call();
+      EXPECT_TRUE(allowed(c.codes, rv))
+          << c.name << " returned " << rv_name(rv) << ", expected " << names(c.codes);
+      EXPECT_CKR(CKR_OPERATION_ACTIVE, c.init()) << c.name << ": the error ended the operation";
+      f()->C_SessionCancel(s_, kAllOperations);
+    }
+  }
+
   Bytes iv_ = Bytes(16, 0x11);
   CK_MECHANISM ecdsa_{CKM_ECDSA_SHA256, nullptr, 0};
   CK_MECHANISM sha256_{CKM_SHA256, nullptr, 0};
+  CK_MECHANISM gcm_{CKM_AES_GCM, nullptr, 0};
   CK_MECHANISM cbc_pad_{CKM_AES_CBC_PAD, iv_.data(), 16};
   CK_MECHANISM key_wrap_{CKM_AES_KEY_WRAP, nullptr, 0};
   CK_MECHANISM aes_gen_{CKM_AES_KEY_GEN, nullptr, 0};
@@ -404,14 +425,47 @@ TEST_F(HostileTest, NullPointers) {
       // Functions twinhsm does not implement: CKR_FUNCTION_NOT_SUPPORTED is the answer as well.
       HOSTILE_CASE(none, C_DigestEncryptUpdate(s_, nullptr, dn, buf.data(), nullptr), kStub),
       HOSTILE_CASE(none, C_DecryptVerifyUpdate(s_, nullptr, dn, buf.data(), nullptr), kStub),
-      HOSTILE_CASE(none, C_MessageEncryptInit(s_, nullptr, aes_), kStub),
-      HOSTILE_CASE(none, C_EncryptMessage(s_, nullptr, 8, nullptr, 4, d, dn, buf.data(), nullptr),
-                   kStub),
-      HOSTILE_CASE(none, C_MessageSignInit(s_, nullptr, ec_.priv), kStub),
-      HOSTILE_CASE(none, C_SignMessage(s_, nullptr, 8, d, dn, buf.data(), nullptr), kStub),
-      HOSTILE_CASE(none, C_VerifyMessage(s_, nullptr, 8, d, dn, nullptr, 64), kStub),
+      // Message-based functions: nothing to end (an operation of its own kind: see below).
+      HOSTILE_CASE(none, C_MessageEncryptInit(s_, nullptr, aes_), kBad),
+      HOSTILE_CASE(none, C_MessageDecryptInit(s_, nullptr, aes_), kBad),
+      HOSTILE_CASE(none, C_MessageSignInit(s_, nullptr, ec_.priv), kBad),
+      HOSTILE_CASE(none, C_MessageVerifyInit(s_, nullptr, ec_.pub), kBad),
   };
   run_cases(cases);
+
+  // In a message-based operation a NULL pointer fails the message, not the operation.
+  CK_BYTE iv[12] = {};
+  CK_BYTE tag[16] = {};
+  CK_GCM_MESSAGE_PARAMS gcm{iv, sizeof iv, 0, CKG_NO_GENERATE, tag, 128};
+  CK_VOID_PTR p = &gcm;
+  const CK_ULONG pn = sizeof gcm;
+  const Codes kBadParam = {kBad, CKR_MECHANISM_PARAM_INVALID};
+  std::vector<Case> message_cases = {
+      HOSTILE_CASE(message_encrypting,
+                   C_EncryptMessage(s_, p, pn, nullptr, 4, d, dn, buf.data(), &len), kBad),
+      HOSTILE_CASE(message_encrypting,
+                   C_EncryptMessage(s_, p, pn, nullptr, 0, nullptr, dn, buf.data(), &len), kBad),
+      HOSTILE_CASE(message_encrypting,
+                   C_EncryptMessage(s_, p, pn, nullptr, 0, d, dn, buf.data(), nullptr), kBad),
+      HOSTILE_CASE(message_encrypting,
+                   C_EncryptMessage(s_, nullptr, pn, nullptr, 0, d, dn, buf.data(), &len),
+                   kBadParam),
+      HOSTILE_CASE(message_encrypting, C_EncryptMessageBegin(s_, p, pn, nullptr, 4), kBad),
+      HOSTILE_CASE(message_encrypting, C_EncryptMessageBegin(s_, nullptr, pn, nullptr, 0),
+                   kBadParam),
+      HOSTILE_CASE(message_decrypting,
+                   C_DecryptMessage(s_, p, pn, nullptr, 0, nullptr, dn, buf.data(), &len), kBad),
+      HOSTILE_CASE(message_decrypting,
+                   C_DecryptMessage(s_, p, pn, nullptr, 0, d, dn, buf.data(), nullptr), kBad),
+      HOSTILE_CASE(message_signing, C_SignMessage(s_, nullptr, 0, nullptr, dn, buf.data(), &len),
+                   kBad),
+      HOSTILE_CASE(message_signing, C_SignMessage(s_, nullptr, 0, d, dn, buf.data(), nullptr),
+                   kBad),
+      HOSTILE_CASE(message_verifying, C_VerifyMessage(s_, nullptr, 0, nullptr, dn, buf.data(), 64),
+                   kBad),
+      HOSTILE_CASE(message_verifying, C_VerifyMessage(s_, nullptr, 0, d, dn, nullptr, 64), kBad),
+  };
+  run_message_cases(message_cases);
 
   // A NULL mechanism with no active operation: nothing to end (PKCS#11 3.0 lets *Init end an
   // active operation this way, see NullMechanismEndsTheActiveOperation), so a bad
@@ -1482,30 +1536,30 @@ TEST_F(HostileTest, CallsAfterFinalize) {
       HOSTILE_CASE(none, C_GetFunctionStatus(s_), kLegacy),
       HOSTILE_CASE(none, C_CancelFunction(s_), kLegacy),
       HOSTILE_CASE(none, C_WaitForSlotEvent(CKF_DONT_BLOCK, &event_slot, nullptr), kStub),
-      HOSTILE_CASE(none, C_MessageEncryptInit(s_, &gcm, aes_), kStub),
+      HOSTILE_CASE(none, C_MessageEncryptInit(s_, &gcm, aes_), kNotInit),
       HOSTILE_CASE(none, C_EncryptMessage(s_, buf.data(), 8, d, dn, d, dn, buf.data(), &len),
-                   kStub),
-      HOSTILE_CASE(none, C_EncryptMessageBegin(s_, buf.data(), 8, d, dn), kStub),
+                   kNotInit),
+      HOSTILE_CASE(none, C_EncryptMessageBegin(s_, buf.data(), 8, d, dn), kNotInit),
       HOSTILE_CASE(none, C_EncryptMessageNext(s_, buf.data(), 8, d, dn, buf.data(), &len, 0),
-                   kStub),
-      HOSTILE_CASE(none, C_MessageEncryptFinal(s_), kStub),
-      HOSTILE_CASE(none, C_MessageDecryptInit(s_, &gcm, aes_), kStub),
+                   kNotInit),
+      HOSTILE_CASE(none, C_MessageEncryptFinal(s_), kNotInit),
+      HOSTILE_CASE(none, C_MessageDecryptInit(s_, &gcm, aes_), kNotInit),
       HOSTILE_CASE(none, C_DecryptMessage(s_, buf.data(), 8, d, dn, d, dn, buf.data(), &len),
-                   kStub),
-      HOSTILE_CASE(none, C_DecryptMessageBegin(s_, buf.data(), 8, d, dn), kStub),
+                   kNotInit),
+      HOSTILE_CASE(none, C_DecryptMessageBegin(s_, buf.data(), 8, d, dn), kNotInit),
       HOSTILE_CASE(none, C_DecryptMessageNext(s_, buf.data(), 8, d, dn, buf.data(), &len, 0),
-                   kStub),
-      HOSTILE_CASE(none, C_MessageDecryptFinal(s_), kStub),
-      HOSTILE_CASE(none, C_MessageSignInit(s_, &ecdsa_, ec_.priv), kStub),
-      HOSTILE_CASE(none, C_SignMessage(s_, buf.data(), 8, d, dn, buf.data(), &len), kStub),
-      HOSTILE_CASE(none, C_SignMessageBegin(s_, buf.data(), 8), kStub),
-      HOSTILE_CASE(none, C_SignMessageNext(s_, buf.data(), 8, d, dn, buf.data(), &len), kStub),
-      HOSTILE_CASE(none, C_MessageSignFinal(s_), kStub),
-      HOSTILE_CASE(none, C_MessageVerifyInit(s_, &ecdsa_, ec_.pub), kStub),
-      HOSTILE_CASE(none, C_VerifyMessage(s_, buf.data(), 8, d, dn, buf.data(), 64), kStub),
-      HOSTILE_CASE(none, C_VerifyMessageBegin(s_, buf.data(), 8), kStub),
-      HOSTILE_CASE(none, C_VerifyMessageNext(s_, buf.data(), 8, d, dn, buf.data(), 64), kStub),
-      HOSTILE_CASE(none, C_MessageVerifyFinal(s_), kStub),
+                   kNotInit),
+      HOSTILE_CASE(none, C_MessageDecryptFinal(s_), kNotInit),
+      HOSTILE_CASE(none, C_MessageSignInit(s_, &ecdsa_, ec_.priv), kNotInit),
+      HOSTILE_CASE(none, C_SignMessage(s_, buf.data(), 8, d, dn, buf.data(), &len), kNotInit),
+      HOSTILE_CASE(none, C_SignMessageBegin(s_, buf.data(), 8), kNotInit),
+      HOSTILE_CASE(none, C_SignMessageNext(s_, buf.data(), 8, d, dn, buf.data(), &len), kNotInit),
+      HOSTILE_CASE(none, C_MessageSignFinal(s_), kNotInit),
+      HOSTILE_CASE(none, C_MessageVerifyInit(s_, &ecdsa_, ec_.pub), kNotInit),
+      HOSTILE_CASE(none, C_VerifyMessage(s_, buf.data(), 8, d, dn, buf.data(), 64), kNotInit),
+      HOSTILE_CASE(none, C_VerifyMessageBegin(s_, buf.data(), 8), kNotInit),
+      HOSTILE_CASE(none, C_VerifyMessageNext(s_, buf.data(), 8, d, dn, buf.data(), 64), kNotInit),
+      HOSTILE_CASE(none, C_MessageVerifyFinal(s_), kNotInit),
   };
   // Every function of the list but C_Initialize, C_Finalize and the three that work without
   // C_Initialize (C_GetFunctionList, C_GetInterfaceList, C_GetInterface).

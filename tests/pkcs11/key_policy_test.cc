@@ -46,8 +46,8 @@ TEST_F(KeyPolicyTest, DefaultsKeepWrappingApartFromData) {
   EXPECT_EQ(attr_bool(f(), s_, kek, CKA_ENCRYPT), false);
   EXPECT_EQ(attr_bool(f(), s_, kek, CKA_DECRYPT), false);
   // A readable key may do everything (whoever reads it can, outside the token).
-  CK_OBJECT_HANDLE readable = generate_aes(
-      32, Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true));
+  CK_OBJECT_HANDLE readable =
+      generate_aes(32, Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true));
   EXPECT_EQ(attr_bool(f(), s_, readable, CKA_WRAP), true);
   EXPECT_EQ(attr_bool(f(), s_, readable, CKA_DECRYPT), true);
   Bytes mark;
@@ -69,12 +69,15 @@ TEST_F(KeyPolicyTest, DefaultsKeepWrappingApartFromData) {
 
 TEST_F(CompatiblePolicyTest, MixedKeysAreMadeMarkedAndNeverWrapASensitiveKey) {
   Template both;
-  both.boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true).boolean(CKA_ENCRYPT, true).boolean(CKA_DECRYPT, true);
+  both.boolean(CKA_WRAP, true)
+      .boolean(CKA_UNWRAP, true)
+      .boolean(CKA_ENCRYPT, true)
+      .boolean(CKA_DECRYPT, true);
   CK_OBJECT_HANDLE mixed = generate_aes(32, both);
   ASSERT_NE(mixed, CK_INVALID_HANDLE);
   EXPECT_EQ(attr_bool(f(), s_, mixed, kMark), true);
-  CK_OBJECT_HANDLE readable = generate_aes(
-      16, Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true));
+  CK_OBJECT_HANDLE readable =
+      generate_aes(16, Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true));
   EXPECT_CKR(CKR_OK, wrap(mixed, readable));  // nothing to protect
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(mixed, victim()));
   // A copy narrowed to wrapping only keeps the mark: the original could decrypt what it wraps.
@@ -86,7 +89,8 @@ TEST_F(CompatiblePolicyTest, MixedKeysAreMadeMarkedAndNeverWrapASensitiveKey) {
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(copy, victim()));
   Template unmark;
   unmark.boolean(kMark, false);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, copy, unmark.data(), unmark.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, copy, unmark.data(), unmark.size()));
   // The other rules hold under compatible too.
   Template trusted = aes_key(Bytes(32, 2), false, true);
   trusted.boolean(CKA_TRUSTED, true);
@@ -94,7 +98,8 @@ TEST_F(CompatiblePolicyTest, MixedKeysAreMadeMarkedAndNeverWrapASensitiveKey) {
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_CreateObject(s_, trusted.data(), trusted.size(), &h));
   Template value;
   value.bytes(CKA_VALUE, Bytes(16, 0));
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, victim(), value.data(), value.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, victim(), value.data(), value.size()));
 }
 
 TEST_F(KeyPolicyTest, UnwrappedAndDerivedKeysAreHonestAboutTheirPast) {

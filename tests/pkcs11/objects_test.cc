@@ -93,7 +93,8 @@ TEST_F(ObjectsTest, ReadOnlySessionsCannotWriteTokenObjects) {
   to_token.boolean(CKA_TOKEN, true);
   CK_OBJECT_HANDLE ses = create(f(), ro, data_object("ro-session", "v", false, false));
   ASSERT_NE(ses, CK_INVALID_HANDLE);  // session objects are fine in a read-only session
-  EXPECT_CKR(CKR_SESSION_READ_ONLY, f()->C_CopyObject(ro, ses, to_token.data(), to_token.size(), &h));
+  EXPECT_CKR(CKR_SESSION_READ_ONLY,
+             f()->C_CopyObject(ro, ses, to_token.data(), to_token.size(), &h));
   Template not_copyable;
   not_copyable.boolean(CKA_COPYABLE, false);
   EXPECT_CKR(CKR_OK, f()->C_SetAttributeValue(ro, ses, not_copyable.data(), not_copyable.size()));
@@ -228,10 +229,12 @@ TEST_F(ObjectsTest, GeneratedAesKey) {
   EXPECT_CKR(CKR_ATTRIBUTE_SENSITIVE, get_attribute(f(), s_, h, CKA_VALUE, &value));
 
   Template no_len;
-  EXPECT_CKR(CKR_TEMPLATE_INCOMPLETE, f()->C_GenerateKey(s_, &mech, no_len.data(), no_len.size(), &h));
+  EXPECT_CKR(CKR_TEMPLATE_INCOMPLETE,
+             f()->C_GenerateKey(s_, &mech, no_len.data(), no_len.size(), &h));
   Template bad_len;
   bad_len.ulong(CKA_VALUE_LEN, 17);
-  EXPECT_CKR(CKR_ATTRIBUTE_VALUE_INVALID, f()->C_GenerateKey(s_, &mech, bad_len.data(), bad_len.size(), &h));
+  EXPECT_CKR(CKR_ATTRIBUTE_VALUE_INVALID,
+             f()->C_GenerateKey(s_, &mech, bad_len.data(), bad_len.size(), &h));
   Template with_value;
   with_value.ulong(CKA_VALUE_LEN, 32).bytes(CKA_VALUE, key32(4));
   EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
@@ -285,16 +288,19 @@ TEST_F(ObjectsTest, SensitiveMayOnlyBecomeTrueExtractableOnlyFalse) {
   EXPECT_CKR(CKR_ATTRIBUTE_SENSITIVE, get_attribute(f(), s_, h, CKA_VALUE, &v));
   Template sensitive_false;
   sensitive_false.boolean(CKA_SENSITIVE, false);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, h, sensitive_false.data(), sensitive_false.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, h, sensitive_false.data(), sensitive_false.size()));
   EXPECT_EQ(attr_bool(f(), s_, h, CKA_SENSITIVE), true);
   EXPECT_CKR(CKR_ATTRIBUTE_SENSITIVE, get_attribute(f(), s_, h, CKA_VALUE, &v));
 
   Template extractable_false;
   extractable_false.boolean(CKA_EXTRACTABLE, false);
-  ASSERT_CKR(CKR_OK, f()->C_SetAttributeValue(s_, h, extractable_false.data(), extractable_false.size()));
+  ASSERT_CKR(CKR_OK,
+             f()->C_SetAttributeValue(s_, h, extractable_false.data(), extractable_false.size()));
   Template extractable_true;
   extractable_true.boolean(CKA_EXTRACTABLE, true);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, h, extractable_true.data(), extractable_true.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, h, extractable_true.data(), extractable_true.size()));
   EXPECT_EQ(attr_bool(f(), s_, h, CKA_EXTRACTABLE), false);
 
   // After a restart the token object is as left.
@@ -354,13 +360,13 @@ TEST_F(ObjectsTest, GetAttributeValueAnswersEveryAttributeOfAMixedTemplate) {
   CK_OBJECT_CLASS cls = 0;
   CK_BBOOL sensitive = CK_FALSE;
   CK_ATTRIBUTE tmpl[] = {
-      {CKA_LABEL, label, sizeof label},   // ok
-      {CKA_MODULUS, nullptr, 0},          // not an attribute of AES keys
-      {CKA_VALUE, value, sizeof value},   // sensitive
-      {CKA_CLASS, &cls, sizeof cls},      // ok
-      {CKA_ID, id, sizeof id},            // too small
-      {CKA_SENSITIVE, &sensitive, 1},     // ok
-      {CKA_KEY_TYPE, nullptr, 0},         // size query
+      {CKA_LABEL, label, sizeof label},  // ok
+      {CKA_MODULUS, nullptr, 0},         // not an attribute of AES keys
+      {CKA_VALUE, value, sizeof value},  // sensitive
+      {CKA_CLASS, &cls, sizeof cls},     // ok
+      {CKA_ID, id, sizeof id},           // too small
+      {CKA_SENSITIVE, &sensitive, 1},    // ok
+      {CKA_KEY_TYPE, nullptr, 0},        // size query
   };
   CK_RV rv = f()->C_GetAttributeValue(s_, key, tmpl, 7);
   EXPECT_TRUE(rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
@@ -451,11 +457,13 @@ TEST_F(ObjectsTest, SetAttributeValueRefusesReadOnlyAttributes) {
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, h, uid.data(), uid.size()));
   Template modulus;
   modulus.bytes(CKA_MODULUS, {1, 2, 3});
-  EXPECT_CKR(CKR_ATTRIBUTE_TYPE_INVALID, f()->C_SetAttributeValue(s_, h, modulus.data(), modulus.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_TYPE_INVALID,
+             f()->C_SetAttributeValue(s_, h, modulus.data(), modulus.size()));
   // A refused template changes nothing, not even its valid parts.
   Template partly;
   partly.boolean(CKA_DESTROYABLE, false).ulong(CKA_CLASS, CKO_CERTIFICATE);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, h, partly.data(), partly.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, h, partly.data(), partly.size()));
   EXPECT_EQ(attr_bool(f(), s_, h, CKA_DESTROYABLE), true);
 
   reinitialize();
@@ -473,7 +481,8 @@ TEST_F(ObjectsTest, KeyValueIsFixed) {
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, h, value.data(), value.size()));
   Template key_type;
   key_type.ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, h, key_type.data(), key_type.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, h, key_type.data(), key_type.size()));
   Template local;
   local.boolean(CKA_LOCAL, true);
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, h, local.data(), local.size()));
@@ -485,7 +494,8 @@ TEST_F(ObjectsTest, NotModifiableNotDestroyableNotCopyable) {
   CK_OBJECT_HANDLE frozen = create(f(), s_, t);
   Template label;
   label.str(CKA_LABEL, "thawed");
-  EXPECT_CKR(CKR_ACTION_PROHIBITED, f()->C_SetAttributeValue(s_, frozen, label.data(), label.size()));
+  EXPECT_CKR(CKR_ACTION_PROHIBITED,
+             f()->C_SetAttributeValue(s_, frozen, label.data(), label.size()));
   EXPECT_EQ(attr_bytes(f(), s_, frozen, CKA_LABEL), to_bytes("frozen"));
   EXPECT_CKR(CKR_OK, f()->C_DestroyObject(s_, frozen));
 
@@ -502,7 +512,8 @@ TEST_F(ObjectsTest, NotModifiableNotDestroyableNotCopyable) {
   EXPECT_CKR(CKR_ACTION_PROHIBITED, f()->C_CopyObject(s_, single, nullptr, 0, &copy));
   Template copyable;
   copyable.boolean(CKA_COPYABLE, true);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_SetAttributeValue(s_, single, copyable.data(), copyable.size()));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_SetAttributeValue(s_, single, copyable.data(), copyable.size()));
 }
 
 // ---- C_CopyObject / C_DestroyObject ----
@@ -527,7 +538,8 @@ TEST_F(ObjectsTest, CopyObject) {
   EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_CopyObject(s_, src, cls.data(), cls.size(), &bad));
   Template to_private;
   to_private.boolean(CKA_PRIVATE, true);
-  EXPECT_CKR(CKR_USER_NOT_LOGGED_IN, f()->C_CopyObject(s_, src, to_private.data(), to_private.size(), &bad));
+  EXPECT_CKR(CKR_USER_NOT_LOGGED_IN,
+             f()->C_CopyObject(s_, src, to_private.data(), to_private.size(), &bad));
   EXPECT_CKR(CKR_ARGUMENTS_BAD, f()->C_CopyObject(s_, src, nullptr, 0, nullptr));
   Template data;
   data.ulong(CKA_CLASS, CKO_DATA);
@@ -544,13 +556,16 @@ TEST_F(ObjectsTest, CopiesCannotWeakenKeys) {
   CK_OBJECT_HANDLE copy;
   Template not_sensitive;
   not_sensitive.boolean(CKA_SENSITIVE, false);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_CopyObject(s_, key, not_sensitive.data(), not_sensitive.size(), &copy));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_CopyObject(s_, key, not_sensitive.data(), not_sensitive.size(), &copy));
   Template extractable;
   extractable.boolean(CKA_EXTRACTABLE, true);
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_CopyObject(s_, key, extractable.data(), extractable.size(), &copy));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_CopyObject(s_, key, extractable.data(), extractable.size(), &copy));
   Template value;
   value.bytes(CKA_VALUE, key32(15));
-  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, f()->C_CopyObject(s_, key, value.data(), value.size(), &copy));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY,
+             f()->C_CopyObject(s_, key, value.data(), value.size(), &copy));
   ASSERT_CKR(CKR_OK, f()->C_CopyObject(s_, key, nullptr, 0, &copy));
   Bytes v;
   EXPECT_CKR(CKR_ATTRIBUTE_SENSITIVE, get_attribute(f(), s_, copy, CKA_VALUE, &v));
@@ -588,8 +603,9 @@ TEST_F(ObjectsTest, DestroyObject) {
 // ---- Invalid handles and arguments ----
 
 TEST_F(ObjectsTest, InvalidObjectHandles) {
-  for (CK_OBJECT_HANDLE h : {CK_OBJECT_HANDLE{0}, CK_OBJECT_HANDLE{0xdeadbeef}, CK_OBJECT_HANDLE{12345},
-                             kSessionHandleBase + 12345, ~CK_OBJECT_HANDLE{0}}) {
+  for (CK_OBJECT_HANDLE h :
+       {CK_OBJECT_HANDLE{0}, CK_OBJECT_HANDLE{0xdeadbeef}, CK_OBJECT_HANDLE{12345},
+        kSessionHandleBase + 12345, ~CK_OBJECT_HANDLE{0}}) {
     expect_object_handle_invalid(s_, h);
   }
 }
@@ -655,7 +671,9 @@ TEST_F(ObjectsTest, TemplateErrors) {
   key_no_value.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES);
   EXPECT_CKR(CKR_TEMPLATE_INCOMPLETE, create_rv(key_no_value));
   Template cert_no_subject;
-  cert_no_subject.ulong(CKA_CLASS, CKO_CERTIFICATE).ulong(CKA_CERTIFICATE_TYPE, CKC_X_509).bytes(CKA_VALUE, {0x30, 0x00});
+  cert_no_subject.ulong(CKA_CLASS, CKO_CERTIFICATE)
+      .ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
+      .bytes(CKA_VALUE, {0x30, 0x00});
   EXPECT_CKR(CKR_TEMPLATE_INCOMPLETE, create_rv(cert_no_subject));
 
   Template conflicting = data_object("one", "v", false, false);
@@ -806,7 +824,8 @@ TEST_F(FindTest, SmallBatches) {
   all.clear();
   for (;;) {
     ASSERT_CKR(CKR_OK, f()->C_FindObjects(s_, batch, 1, &n));
-    if (n == 0) break;
+    if (n == 0)
+      break;
     ASSERT_EQ(n, 1u);
     all.push_back(batch[0]);
   }
@@ -908,8 +927,11 @@ TEST_F(TrustedTest, OnlyTheSoSetsCkaTrusted) {
   CK_BYTE value[16] = {1};
   auto aes_template = [&](bool trusted) {
     Template t;
-    t.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).raw(CKA_VALUE, value, sizeof value)
-        .boolean(CKA_PRIVATE, false).boolean(CKA_TRUSTED, trusted);
+    t.ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_AES)
+        .raw(CKA_VALUE, value, sizeof value)
+        .boolean(CKA_PRIVATE, false)
+        .boolean(CKA_TRUSTED, trusted);
     return t;
   };
   CK_OBJECT_HANDLE h;

@@ -4,10 +4,9 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/provider.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-
-#include <openssl/provider.h>
 
 #include <cstdlib>
 #include <stdexcept>
@@ -34,7 +33,6 @@ Bytes bn_param(EVP_PKEY* key, const char* name) {
   BN_free(bn);
   return out;
 }
-
 
 struct MdFree {
   void operator()(EVP_MD* m) const { EVP_MD_free(m); }
@@ -81,7 +79,8 @@ OSSL_LIB_CTX* library_context() {
 
 PKey pkey_from_spki(const Bytes& der) {
   const unsigned char* p = der.data();
-  return PKey(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(der.size()), library_context(), nullptr));
+  return PKey(
+      d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(der.size()), library_context(), nullptr));
 }
 
 Bytes spki(EVP_PKEY* key) {
@@ -95,15 +94,25 @@ Bytes spki(EVP_PKEY* key) {
   return out;
 }
 
-PKey generate_rsa(unsigned bits) { return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "RSA", size_t{bits})); }
-PKey generate_ec(const char* group) { return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "EC", group)); }
-PKey generate_ed25519() { return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "ED25519")); }
+PKey generate_rsa(unsigned bits) {
+  return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "RSA", size_t{bits}));
+}
+PKey generate_ec(const char* group) {
+  return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "EC", group));
+}
+PKey generate_ed25519() {
+  return PKey(EVP_PKEY_Q_keygen(library_context(), nullptr, "ED25519"));
+}
 
 RsaComponents rsa_components(EVP_PKEY* key) {
-  return {bn_param(key, OSSL_PKEY_PARAM_RSA_N),         bn_param(key, OSSL_PKEY_PARAM_RSA_E),
-          bn_param(key, OSSL_PKEY_PARAM_RSA_D),         bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR1),
-          bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR2),   bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT1),
-          bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT2), bn_param(key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1)};
+  return {bn_param(key, OSSL_PKEY_PARAM_RSA_N),
+          bn_param(key, OSSL_PKEY_PARAM_RSA_E),
+          bn_param(key, OSSL_PKEY_PARAM_RSA_D),
+          bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR1),
+          bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR2),
+          bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT1),
+          bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT2),
+          bn_param(key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1)};
 }
 
 Bytes ec_point(EVP_PKEY* key) {
@@ -164,7 +173,8 @@ Bytes ecdsa_raw_to_der(const Bytes& raw) {
 
 Bytes ecdsa_der_to_raw(const Bytes& der, size_t half) {
   const unsigned char* p = der.data();
-  std::unique_ptr<ECDSA_SIG, CtxFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  std::unique_ptr<ECDSA_SIG, CtxFree> sig(
+      d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
   Bytes out(2 * half);
   BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out.data(), static_cast<int>(half));
   BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out.data() + half, static_cast<int>(half));
@@ -179,7 +189,8 @@ bool verify(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data, const Byte
   if (spec.md || spec.scheme == Scheme::eddsa) {
     std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    if (EVP_DigestVerifyInit_ex(ctx.get(), &pctx, spec.md, library_context(), nullptr, key, nullptr) != 1) {
+    if (EVP_DigestVerifyInit_ex(ctx.get(), &pctx, spec.md, library_context(), nullptr, key,
+                                nullptr) != 1) {
       return false;
     }
     if (spec.scheme == Scheme::rsa_pss && !set_pss(pctx, spec)) {
@@ -188,7 +199,8 @@ bool verify(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data, const Byte
     return EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size()) == 1;
   }
   // Raw mechanisms: data is already the hash (or DigestInfo for raw PKCS#1 v1.5).
-  std::unique_ptr<EVP_PKEY_CTX, CtxFree> pctx(EVP_PKEY_CTX_new_from_pkey(library_context(), key, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, CtxFree> pctx(
+      EVP_PKEY_CTX_new_from_pkey(library_context(), key, nullptr));
   if (EVP_PKEY_verify_init(pctx.get()) != 1) {
     return false;
   }
@@ -207,7 +219,8 @@ bool verify(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data, const Byte
 Bytes sign(EVP_PKEY* key, const VerifySpec& spec, const Bytes& data) {
   std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  if (EVP_DigestSignInit_ex(ctx.get(), &pctx, spec.md, library_context(), nullptr, key, nullptr) != 1) {
+  if (EVP_DigestSignInit_ex(ctx.get(), &pctx, spec.md, library_context(), nullptr, key, nullptr) !=
+      1) {
     throw std::runtime_error("EVP_DigestSignInit");
   }
   if (spec.scheme == Scheme::rsa_pss && !set_pss(pctx, spec)) {
@@ -242,7 +255,8 @@ Bytes aes_gcm_encrypt(const Bytes& key, const Bytes& iv, const Bytes& aad, const
     EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size()));
   }
   Bytes out(plaintext.size() + tag_len);
-  EVP_EncryptUpdate(ctx.get(), out.data(), &len, plaintext.data(), static_cast<int>(plaintext.size()));
+  EVP_EncryptUpdate(ctx.get(), out.data(), &len, plaintext.data(),
+                    static_cast<int>(plaintext.size()));
   int fin = 0;
   EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin);
   EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_len),

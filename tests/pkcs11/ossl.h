@@ -56,10 +56,10 @@ Bytes ecdsa_der_to_raw(const Bytes& der, size_t half);
 enum class Scheme { rsa_pkcs1, rsa_pss, ecdsa, eddsa };
 struct VerifySpec {
   Scheme scheme;
-  const char* md = nullptr;      // hashed mechanisms: the hash; raw ones: nullptr
+  const char* md = nullptr;        // hashed mechanisms: the hash; raw ones: nullptr
   const char* pss_hash = nullptr;  // raw PSS: the hash the input is (the mechanism has none)
-  const char* mgf1 = nullptr;    // PSS
-  int salt_len = 0;              // PSS
+  const char* mgf1 = nullptr;      // PSS
+  int salt_len = 0;                // PSS
 };
 // verify checks a PKCS#11-format signature (ECDSA r||s) of data (for raw mechanisms: of the
 // pre-hashed input) with OpenSSL.

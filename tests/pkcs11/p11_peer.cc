@@ -58,9 +58,11 @@ int main(int argc, char** argv) {
   }
   Module m;
   CK_FUNCTION_LIST_3_0* f = m.v3();
-  if (CK_RV rv = f->C_Initialize(nullptr); rv != CKR_OK) return fail("C_Initialize", rv);
+  if (CK_RV rv = f->C_Initialize(nullptr); rv != CKR_OK)
+    return fail("C_Initialize", rv);
   CK_SESSION_HANDLE s;
-  if (CK_RV rv = f->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s); rv != CKR_OK) {
+  if (CK_RV rv = f->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
+      rv != CKR_OK) {
     return fail("C_OpenSession", rv);
   }
   CK_RV rv = CKR_OK;
@@ -71,32 +73,40 @@ int main(int argc, char** argv) {
   }
   if (cmd == "count") {
     auto found = by_label(f, s, arg(2), &rv);
-    if (rv != CKR_OK) return fail("find", rv);
+    if (rv != CKR_OK)
+      return fail("find", rv);
     std::printf("%zu\n", found.size());
   } else if (cmd == "value") {
     auto found = by_label(f, s, arg(2), &rv);
-    if (rv != CKR_OK) return fail("find", rv);
-    if (found.size() != 1) return fail("find: not exactly one object", CKR_GENERAL_ERROR);
+    if (rv != CKR_OK)
+      return fail("find", rv);
+    if (found.size() != 1)
+      return fail("find: not exactly one object", CKR_GENERAL_ERROR);
     Bytes v;
-    if ((rv = get_attribute(f, s, found[0], CKA_VALUE, &v)) != CKR_OK) return fail("C_GetAttributeValue", rv);
+    if ((rv = get_attribute(f, s, found[0], CKA_VALUE, &v)) != CKR_OK)
+      return fail("C_GetAttributeValue", rv);
     std::printf("%s\n", std::string(v.begin(), v.end()).c_str());
   } else if (cmd == "create") {
     Template t = data_object(arg(2), arg(3), true, false);
     CK_OBJECT_HANDLE h;
-    if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK) return fail("C_CreateObject", rv);
+    if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK)
+      return fail("C_CreateObject", rv);
     std::printf("%lu\n", h);
   } else if (cmd == "create-private") {
     Template t = data_object(arg(2), arg(3), true, true);
     CK_OBJECT_HANDLE h;
-    if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK) return fail("C_CreateObject", rv);
+    if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK)
+      return fail("C_CreateObject", rv);
     std::printf("%lu\n", h);
   } else if (cmd == "relabel") {
     auto found = by_label(f, s, arg(2), &rv);
-    if (rv != CKR_OK) return fail("find", rv);
+    if (rv != CKR_OK)
+      return fail("find", rv);
     std::string label = arg(3);
     for (CK_OBJECT_HANDLE h : found) {
       CK_ATTRIBUTE a{CKA_LABEL, label.data(), label.size()};
-      if ((rv = f->C_SetAttributeValue(s, h, &a, 1)) != CKR_OK) return fail("C_SetAttributeValue", rv);
+      if ((rv = f->C_SetAttributeValue(s, h, &a, 1)) != CKR_OK)
+        return fail("C_SetAttributeValue", rv);
     }
     std::printf("%zu\n", found.size());
   } else if (cmd == "create-many") {
@@ -104,14 +114,17 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) {
       Template t = data_object(arg(2) + std::to_string(i), "v", true, false);
       CK_OBJECT_HANDLE h;
-      if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK) return fail("C_CreateObject", rv);
+      if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK)
+        return fail("C_CreateObject", rv);
     }
     std::printf("%d\n", n);
   } else if (cmd == "destroy") {
     auto found = by_label(f, s, arg(2), &rv);
-    if (rv != CKR_OK) return fail("find", rv);
+    if (rv != CKR_OK)
+      return fail("find", rv);
     for (CK_OBJECT_HANDLE h : found) {
-      if ((rv = f->C_DestroyObject(s, h)) != CKR_OK) return fail("C_DestroyObject", rv);
+      if ((rv = f->C_DestroyObject(s, h)) != CKR_OK)
+        return fail("C_DestroyObject", rv);
     }
     std::printf("%zu\n", found.size());
   } else if (cmd == "login") {
@@ -120,7 +133,8 @@ int main(int argc, char** argv) {
     std::printf("%s\n", rv_name(rv).c_str());
   } else if (cmd == "flags") {
     CK_TOKEN_INFO info;
-    if ((rv = f->C_GetTokenInfo(0, &info)) != CKR_OK) return fail("C_GetTokenInfo", rv);
+    if ((rv = f->C_GetTokenInfo(0, &info)) != CKR_OK)
+      return fail("C_GetTokenInfo", rv);
     std::printf("%lu\n", info.flags);
   } else {
     std::fprintf(stderr, "p11_peer: unknown command %s\n", cmd.c_str());

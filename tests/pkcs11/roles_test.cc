@@ -8,13 +8,17 @@
 namespace twinhsm::test {
 namespace {
 
-constexpr CK_FLAGS kUserCounterFlags = CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
-constexpr CK_FLAGS kSoCounterFlags = CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED;
+constexpr CK_FLAGS kUserCounterFlags =
+    CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED;
+constexpr CK_FLAGS kSoCounterFlags =
+    CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED;
 
 CK_UTF8CHAR_PTR u(std::string_view s) {
   return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(s.data()));
 }
-CK_ULONG n(std::string_view s) { return static_cast<CK_ULONG>(s.size()); }
+CK_ULONG n(std::string_view s) {
+  return static_cast<CK_ULONG>(s.size());
+}
 
 // A 32-byte blank-padded label field.
 std::vector<CK_UTF8CHAR> label_field(std::string_view text) {
@@ -29,7 +33,9 @@ class RolesTest : public P11Test {
     auto field = label_field(label);
     return f()->C_InitToken(0, u(so_pin), n(so_pin), field.data());
   }
-  CK_RV init_pin(CK_SESSION_HANDLE s, std::string_view pin) { return f()->C_InitPIN(s, u(pin), n(pin)); }
+  CK_RV init_pin(CK_SESSION_HANDLE s, std::string_view pin) {
+    return f()->C_InitPIN(s, u(pin), n(pin));
+  }
   CK_RV set_pin(CK_SESSION_HANDLE s, std::string_view old_pin, std::string_view new_pin) {
     return f()->C_SetPIN(s, u(old_pin), n(old_pin), u(new_pin), n(new_pin));
   }
@@ -452,7 +458,8 @@ TEST_F(RolesTest, SecretsNeverReachTheDebugLog) {
   EXPECT_CKR(CKR_OK, set_pin(s, device().user_pin(), "next-secret-pin"));
   Bytes key_value = to_bytes("key-value-in-no-log-0123456789ab");
   ASSERT_NE(create(f(), s, aes_key(key_value, true, true)), CK_INVALID_HANDLE);
-  ASSERT_NE(create(f(), s, data_object("private-label-not-logged", "v", true, true)), CK_INVALID_HANDLE);
+  ASSERT_NE(create(f(), s, data_object("private-label-not-logged", "v", true, true)),
+            CK_INVALID_HANDLE);
   EXPECT_CKR(CKR_OK, f()->C_Logout(s));
   EXPECT_CKR(CKR_OK, login_so(s));
   EXPECT_CKR(CKR_OK, init_pin(s, "init-secret-pin"));
@@ -461,9 +468,10 @@ TEST_F(RolesTest, SecretsNeverReachTheDebugLog) {
   unsetenv("TWINHSM_LOG_FILE");
   std::string text = read_file(log);
   EXPECT_TRUE(contains(text, "C_Login")) << "the log was not written";
-  for (std::string_view pin : {std::string_view("wrong-secret-pin"), std::string_view(device().user_pin()),
-                               std::string_view("next-secret-pin"), std::string_view(device().so_pin()),
-                               std::string_view("init-secret-pin")}) {
+  for (std::string_view pin :
+       {std::string_view("wrong-secret-pin"), std::string_view(device().user_pin()),
+        std::string_view("next-secret-pin"), std::string_view(device().so_pin()),
+        std::string_view("init-secret-pin")}) {
     EXPECT_FALSE(contains(text, pin)) << "the debug log holds the PIN " << pin;
   }
   EXPECT_FALSE(contains(text, "key-value-in-no-log")) << "the debug log holds a key value";

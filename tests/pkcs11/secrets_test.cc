@@ -76,7 +76,9 @@ bool read_all(int fd, void* p, size_t n) {
 // ---- the child ------------------------------------------------------------------------------
 
 // Exit codes of the child: the step that failed.
-[[noreturn]] void child_fail(int step) { ::_exit(10 + step); }
+[[noreturn]] void child_fail(int step) {
+  ::_exit(10 + step);
+}
 
 void check(CK_RV rv, int step) {
   if (rv != CKR_OK) {
@@ -123,25 +125,35 @@ enum class LoginEnd : char {
   check(f->C_Login(session, CKU_USER, pin, kPinLen), 6);
 
   CK_ATTRIBUTE aes_key[] = {
-      {CKA_CLASS, &secret, sizeof secret},     {CKA_KEY_TYPE, &aes, sizeof aes},
-      {CKA_TOKEN, &yes, 1},                    {CKA_PRIVATE, &yes, 1},
-      {CKA_SENSITIVE, &yes, 1},                {CKA_ENCRYPT, &yes, 1},
+      {CKA_CLASS, &secret, sizeof secret},
+      {CKA_KEY_TYPE, &aes, sizeof aes},
+      {CKA_TOKEN, &yes, 1},
+      {CKA_PRIVATE, &yes, 1},
+      {CKA_SENSITIVE, &yes, 1},
+      {CKA_ENCRYPT, &yes, 1},
       {CKA_VALUE, s.aes_key.data(), kKeyLen},
   };
   CK_OBJECT_HANDLE aes_handle;
   check(f->C_CreateObject(session, aes_key, std::size(aes_key), &aes_handle), 7);
   CK_ATTRIBUTE ec_key[] = {
-      {CKA_CLASS, &priv, sizeof priv},       {CKA_KEY_TYPE, &ec, sizeof ec},
-      {CKA_TOKEN, &yes, 1},                  {CKA_PRIVATE, &yes, 1},
-      {CKA_SENSITIVE, &yes, 1},              {CKA_SIGN, &yes, 1},
-      {CKA_EC_PARAMS, p256, sizeof p256},    {CKA_VALUE, s.ec_scalar.data(), kKeyLen},
+      {CKA_CLASS, &priv, sizeof priv},
+      {CKA_KEY_TYPE, &ec, sizeof ec},
+      {CKA_TOKEN, &yes, 1},
+      {CKA_PRIVATE, &yes, 1},
+      {CKA_SENSITIVE, &yes, 1},
+      {CKA_SIGN, &yes, 1},
+      {CKA_EC_PARAMS, p256, sizeof p256},
+      {CKA_VALUE, s.ec_scalar.data(), kKeyLen},
   };
   CK_OBJECT_HANDLE ec_handle;
   check(f->C_CreateObject(session, ec_key, std::size(ec_key), &ec_handle), 8);
   CK_ATTRIBUTE session_key[] = {
-      {CKA_CLASS, &secret, sizeof secret},     {CKA_KEY_TYPE, &aes, sizeof aes},
-      {CKA_TOKEN, &no, 1},                     {CKA_PRIVATE, &yes, 1},
-      {CKA_ENCRYPT, &yes, 1},                  {CKA_VALUE, s.session_key.data(), kKeyLen},
+      {CKA_CLASS, &secret, sizeof secret},
+      {CKA_KEY_TYPE, &aes, sizeof aes},
+      {CKA_TOKEN, &no, 1},
+      {CKA_PRIVATE, &yes, 1},
+      {CKA_ENCRYPT, &yes, 1},
+      {CKA_VALUE, s.session_key.data(), kKeyLen},
   };
   CK_OBJECT_HANDLE session_handle;
   check(f->C_CreateObject(session, session_key, std::size(session_key), &session_handle), 9);
@@ -197,7 +209,9 @@ struct Needle {
 };
 
 std::vector<Needle> needles_of(const Secrets& s) {
-  auto str = [](const auto& a) { return std::string(reinterpret_cast<const char*>(a.data()), a.size()); };
+  auto str = [](const auto& a) {
+    return std::string(reinterpret_cast<const char*>(a.data()), a.size());
+  };
   std::string scalar_le = str(s.ec_scalar);
   std::reverse(scalar_le.begin(), scalar_le.end());
   return {{"the AES key", str(s.aes_key)},
@@ -248,7 +262,8 @@ Scan scan_memory(pid_t pid, const std::vector<Needle>& needles) {
     region.resize(static_cast<size_t>(got));
     scan.bytes += region.size();
     for (const auto& n : needles) {
-      for (size_t at = region.find(n.bytes); at != std::string::npos; at = region.find(n.bytes, at + 1)) {
+      for (size_t at = region.find(n.bytes); at != std::string::npos;
+           at = region.find(n.bytes, at + 1)) {
         ++scan.hits[n.name];
       }
     }

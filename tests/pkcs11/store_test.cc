@@ -2,16 +2,15 @@
 // private labels; (b) rows edited by hand are detected (CKR_DEVICE_ERROR), and their data never
 // reaches the caller; (c) two processes share one device: each sees the other's changes at once.
 #include <grp.h>
-#include <sqlite3.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -35,16 +34,20 @@ std::string store_bytes(const fs::path& db) {
 
 // leaks describes how secret occurs in text (raw, its first or last 16 bytes, or hex), or "".
 std::string leaks(const std::string& text, const Bytes& secret) {
-  if (contains(text, secret)) return "the whole value";
+  if (contains(text, secret))
+    return "the whole value";
   if (secret.size() > 16) {
-    if (contains(text, Bytes(secret.begin(), secret.begin() + 16))) return "its first 16 bytes";
-    if (contains(text, Bytes(secret.end() - 16, secret.end()))) return "its last 16 bytes";
+    if (contains(text, Bytes(secret.begin(), secret.begin() + 16)))
+      return "its first 16 bytes";
+    if (contains(text, Bytes(secret.end() - 16, secret.end())))
+      return "its last 16 bytes";
   }
   Bytes head(secret.begin(), secret.begin() + std::min<size_t>(16, secret.size()));
   std::string hex = to_hex(head);
   std::string upper = hex;
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-  if (contains(text, hex) || contains(text, upper)) return "its hex";
+  if (contains(text, hex) || contains(text, upper))
+    return "its hex";
   return "";
 }
 
@@ -66,8 +69,8 @@ class Sql {
       return -1;
     }
     for (size_t i = 0; i < blobs.size(); ++i) {
-      sqlite3_bind_blob(st, static_cast<int>(i + 1), blobs[i].data(), static_cast<int>(blobs[i].size()),
-                        SQLITE_TRANSIENT);
+      sqlite3_bind_blob(st, static_cast<int>(i + 1), blobs[i].data(),
+                        static_cast<int>(blobs[i].size()), SQLITE_TRANSIENT);
     }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -81,7 +84,8 @@ class Sql {
   Bytes blob(const std::string& sql) {
     sqlite3_stmt* st = nullptr;
     Bytes out;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
       const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, 0));
       out.assign(p, p + sqlite3_column_bytes(st, 0));
     } else {
@@ -164,24 +168,33 @@ TEST_F(StoreTest, FilesHoldNoKeyValuesPinsOrPrivateLabels) {
   pub.ulong(CKA_MODULUS_BITS, 2048).boolean(CKA_TOKEN, true);
   priv.boolean(CKA_TOKEN, true);
   CK_OBJECT_HANDLE hp, hq;
-  ASSERT_CKR(CKR_OK, f()->C_GenerateKeyPair(s_, &gen, pub.data(), pub.size(), priv.data(), priv.size(), &hp, &hq));
+  ASSERT_CKR(CKR_OK, f()->C_GenerateKeyPair(s_, &gen, pub.data(), pub.size(), priv.data(),
+                                            priv.size(), &hp, &hq));
 
-  ASSERT_NE(create(f(), s_, data_object("private-label-7d1e93aa", "private-value-c0ffee42", true, true)),
-            CK_INVALID_HANDLE);
+  ASSERT_NE(
+      create(f(), s_, data_object("private-label-7d1e93aa", "private-value-c0ffee42", true, true)),
+      CK_INVALID_HANDLE);
   secrets.push_back({"private data label", to_bytes("private-label-7d1e93aa")});
   secrets.push_back({"private data value", to_bytes("private-value-c0ffee42")});
   // A public data object: its label is stored in the clear, which proves the scan sees data.
-  ASSERT_NE(create(f(), s_, data_object("public-label-visible", "public-value", true, false)), CK_INVALID_HANDLE);
+  ASSERT_NE(create(f(), s_, data_object("public-label-visible", "public-value", true, false)),
+            CK_INVALID_HANDLE);
 
   // PINs: the initial ones, and new ones set through C_SetPIN.
-  ASSERT_CKR(CKR_OK, f()->C_SetPIN(s_, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("USER-secret-8080-pin")), 20,
-                                   reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("USER-changed-4242-pin")), 21));
+  ASSERT_CKR(
+      CKR_OK,
+      f()->C_SetPIN(
+          s_, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("USER-secret-8080-pin")), 20,
+          reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("USER-changed-4242-pin")), 21));
   ASSERT_CKR(CKR_OK, f()->C_Logout(s_));
   ASSERT_CKR(CKR_OK, login_so(s_));
-  ASSERT_CKR(CKR_OK, f()->C_SetPIN(s_, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("SO-secret-5150-pin")), 18,
-                                   reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("SO-changed-6161-pin")), 19));
+  ASSERT_CKR(CKR_OK,
+             f()->C_SetPIN(
+                 s_, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("SO-secret-5150-pin")), 18,
+                 reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>("SO-changed-6161-pin")), 19));
   ASSERT_CKR(CKR_OK, f()->C_Logout(s_));
-  for (const char* pin : {"SO-secret-5150-pin", "USER-secret-8080-pin", "USER-changed-4242-pin", "SO-changed-6161-pin"}) {
+  for (const char* pin : {"SO-secret-5150-pin", "USER-secret-8080-pin", "USER-changed-4242-pin",
+                          "SO-changed-6161-pin"}) {
     secrets.push_back({std::string("PIN ") + pin, to_bytes(pin)});
   }
 
@@ -194,7 +207,8 @@ TEST_F(StoreTest, FilesHoldNoKeyValuesPinsOrPrivateLabels) {
     }
     std::string files = store_bytes(device().store_path());
     ASSERT_GT(files.size(), 4096u);
-    EXPECT_TRUE(contains(files, "public-label-visible")) << "the scan does not see the store's data";
+    EXPECT_TRUE(contains(files, "public-label-visible"))
+        << "the scan does not see the store's data";
     for (const auto& [what, secret] : secrets) {
       std::string how = leaks(files, secret);
       EXPECT_EQ(how, "") << "the store holds " << what << " (" << how << ")";
@@ -205,7 +219,8 @@ TEST_F(StoreTest, FilesHoldNoKeyValuesPinsOrPrivateLabels) {
 // ---- (b) tampering ----
 
 TEST_F(StoreTest, EditedObjectBodyIsDetected) {
-  CK_OBJECT_HANDLE victim = create(f(), s_, data_object("tamper-me", "original-value", true, false));
+  CK_OBJECT_HANDLE victim =
+      create(f(), s_, data_object("tamper-me", "original-value", true, false));
   CK_OBJECT_HANDLE bystander = create(f(), s_, data_object("bystander", "untouched", true, false));
   finalize();
   {
@@ -215,7 +230,8 @@ TEST_F(StoreTest, EditedObjectBodyIsDetected) {
     size_t at = text.find("original-value");
     ASSERT_NE(at, std::string::npos) << "the public object's value is not in its body";
     body[at] = 'X';  // "Xriginal-value"
-    ASSERT_EQ(db.exec("UPDATE objects SET body = ? WHERE id = " + std::to_string(victim), {body}), 1);
+    ASSERT_EQ(db.exec("UPDATE objects SET body = ? WHERE id = " + std::to_string(victim), {body}),
+              1);
   }
   start();
   char buf[64];
@@ -245,7 +261,9 @@ TEST_F(StoreTest, EditedLabelTagIsDetected) {
   finalize();
   {
     Sql db(device().store_path());
-    ASSERT_EQ(db.exec("UPDATE objects SET label_tag = ? WHERE id = " + std::to_string(victim), {Bytes(16, 0xEE)}), 1);
+    ASSERT_EQ(db.exec("UPDATE objects SET label_tag = ? WHERE id = " + std::to_string(victim),
+                      {Bytes(16, 0xEE)}),
+              1);
   }
   start();
   Bytes v;
@@ -261,10 +279,13 @@ TEST_F(StoreTest, RowMovedToAnotherIdIsDetected) {
   {
     Sql db(device().store_path());
     std::string sa = std::to_string(a), sb = std::to_string(b);
-    ASSERT_EQ(db.exec("UPDATE objects SET (is_private, class_tag, id_tag, label_tag, body, secret, mac) = "
-                      "(SELECT is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects WHERE id = " +
-                      sb + ") WHERE id = " + sa),
-              1);
+    ASSERT_EQ(
+        db.exec(
+            "UPDATE objects SET (is_private, class_tag, id_tag, label_tag, body, secret, mac) = "
+            "(SELECT is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects "
+            "WHERE id = " +
+            sb + ") WHERE id = " + sa),
+        1);
   }
   start();
   Bytes v;
@@ -275,17 +296,21 @@ TEST_F(StoreTest, RowMovedToAnotherIdIsDetected) {
 
 TEST_F(StoreTest, EditedPrivateObjectIsDetected) {
   ASSERT_CKR(CKR_OK, login_user(s_));
-  CK_OBJECT_HANDLE victim = create(f(), s_, data_object("private-victim", "secret-value", true, true));
-  CK_OBJECT_HANDLE flipped = create(f(), s_, data_object("private-flipped", "other-secret", true, true));
+  CK_OBJECT_HANDLE victim =
+      create(f(), s_, data_object("private-victim", "secret-value", true, true));
+  CK_OBJECT_HANDLE flipped =
+      create(f(), s_, data_object("private-flipped", "other-secret", true, true));
   finalize();
   {
     Sql db(device().store_path());
     Bytes body = db.blob("SELECT body FROM objects WHERE id = " + std::to_string(victim));
     ASSERT_GT(body.size(), 40u);
     body[body.size() / 2] ^= 0x01;
-    ASSERT_EQ(db.exec("UPDATE objects SET body = ? WHERE id = " + std::to_string(victim), {body}), 1);
+    ASSERT_EQ(db.exec("UPDATE objects SET body = ? WHERE id = " + std::to_string(victim), {body}),
+              1);
     // Pretending a private row is public must not expose it either.
-    ASSERT_EQ(db.exec("UPDATE objects SET is_private = 0 WHERE id = " + std::to_string(flipped)), 1);
+    ASSERT_EQ(db.exec("UPDATE objects SET is_private = 0 WHERE id = " + std::to_string(flipped)),
+              1);
   }
   start();
   Bytes v;
@@ -306,7 +331,8 @@ TEST_F(StoreTest, EditedKeyMaterialIsDetected) {
     Bytes secret = db.blob("SELECT secret FROM objects WHERE id = " + std::to_string(key));
     ASSERT_FALSE(secret.empty()) << "a public key's material should be in the secret column";
     secret[secret.size() - 1] ^= 0x80;
-    ASSERT_EQ(db.exec("UPDATE objects SET secret = ? WHERE id = " + std::to_string(key), {secret}), 1);
+    ASSERT_EQ(db.exec("UPDATE objects SET secret = ? WHERE id = " + std::to_string(key), {secret}),
+              1);
   }
   start();
   Bytes iv(12, 1);
@@ -337,7 +363,9 @@ TEST_F(StoreTest, EditedSettingIsDetected) {
   finalize();
   {
     Sql db(device().store_path());
-    ASSERT_EQ(db.exec("UPDATE settings SET value = CAST('1000' AS BLOB) WHERE key = 'device.max_login_failures'"), 1);
+    ASSERT_EQ(db.exec("UPDATE settings SET value = CAST('1000' AS BLOB) WHERE key = "
+                      "'device.max_login_failures'"),
+              1);
   }
   start();
   EXPECT_CKR(CKR_DEVICE_ERROR, login(s_, CKU_USER, "wrong-pin-1"));
@@ -353,7 +381,8 @@ CommandResult peer(std::vector<std::string> args) {
 
 std::string trimmed(const std::string& s) {
   std::string t = s;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' '))
+    t.pop_back();
   return t;
 }
 

@@ -90,7 +90,8 @@ TEST_F(StressTest, TwoThreadsManySessionsForAWhile) {
         check("C_Verify", f()->C_Verify(s, data, sizeof data, sig, sig_len));
       }
       // Encrypt and decrypt.
-      CK_BYTE iv[12] = {static_cast<CK_BYTE>(id), static_cast<CK_BYTE>(n), static_cast<CK_BYTE>(n >> 8)};
+      CK_BYTE iv[12] = {static_cast<CK_BYTE>(id), static_cast<CK_BYTE>(n),
+                        static_cast<CK_BYTE>(n >> 8)};
       CK_GCM_PARAMS gcm{iv, sizeof iv, 96, nullptr, 0, 128};
       CK_MECHANISM mech{CKM_AES_GCM, &gcm, sizeof gcm};
       CK_BYTE ct[80], pt[64];
@@ -107,8 +108,11 @@ TEST_F(StressTest, TwoThreadsManySessionsForAWhile) {
       std::string label = "stress-" + std::to_string(id) + "-" + std::to_string(n);
       for (bool on_token : {true, false}) {
         Template obj;
-        obj.ulong(CKA_CLASS, CKO_DATA).boolean(CKA_TOKEN, on_token).boolean(CKA_PRIVATE, n % 2 == 0)
-            .str(CKA_LABEL, label).str(CKA_VALUE, "payload");
+        obj.ulong(CKA_CLASS, CKO_DATA)
+            .boolean(CKA_TOKEN, on_token)
+            .boolean(CKA_PRIVATE, n % 2 == 0)
+            .str(CKA_LABEL, label)
+            .str(CKA_VALUE, "payload");
         CK_OBJECT_HANDLE h;
         if (!check("C_CreateObject", f()->C_CreateObject(s, obj.data(), obj.size(), &h))) {
           continue;

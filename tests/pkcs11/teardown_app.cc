@@ -68,10 +68,11 @@ void start(const char* pin) {
   expect(CKR_OK,
          g_p11->C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &g_session),
          "C_OpenSession");
-  expect(CKR_OK,
-         g_p11->C_Login(g_session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin)),
-                        std::strlen(pin)),
-         "C_Login");
+  expect(
+      CKR_OK,
+      g_p11->C_Login(g_session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin)),
+                     std::strlen(pin)),
+      "C_Login");
 }
 
 CK_OBJECT_HANDLE g_key = CK_INVALID_HANDLE;

@@ -11,7 +11,9 @@
 namespace twinhsm::store {
 namespace {
 
-crypto::SecureBytes row_key(uint8_t fill = 7) { return crypto::SecureBytes(32, fill); }
+crypto::SecureBytes row_key(uint8_t fill = 7) {
+  return crypto::SecureBytes(32, fill);
+}
 
 ObjectRow object(int64_t id, const std::string& body, std::optional<Bytes> id_tag = {}) {
   ObjectRow r;
@@ -26,7 +28,8 @@ void sql(const std::filesystem::path& db, const std::string& statement) {
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  EXPECT_EQ(sqlite3_exec(h, statement.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+      << (err ? err : "");
   sqlite3_free(err);
   sqlite3_close(h);
 }
@@ -84,7 +87,8 @@ TEST_F(StoreUnitTest, AnyHandEditIsRefused) {
     id = s.insert_object([](int64_t new_id) { return object(new_id, "body"); });
     tx.commit();
   }
-  sql(db_, "UPDATE settings SET value = CAST('1000' AS BLOB) WHERE key = 'device.max_login_failures'");
+  sql(db_,
+      "UPDATE settings SET value = CAST('1000' AS BLOB) WHERE key = 'device.max_login_failures'");
   sql(db_, "UPDATE objects SET body = CAST('bodx' AS BLOB) WHERE id = " + std::to_string(id));
   Store s(db_, row_key(), false);
   EXPECT_THROW(s.setting("device.max_login_failures"), IntegrityError);

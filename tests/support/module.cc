@@ -42,6 +42,8 @@ Module::~Module() {
   dlclose(handle_);
 }
 
-void* Module::symbol(const char* name) const { return dlsym(handle_, name); }
+void* Module::symbol(const char* name) const {
+  return dlsym(handle_, name);
+}
 
 }  // namespace twinhsm::test

@@ -6,7 +6,9 @@
 
 namespace twinhsm::test {
 
-void PrintTo(const Rv& rv, std::ostream* os) { *os << rv_name(rv.value); }
+void PrintTo(const Rv& rv, std::ostream* os) {
+  *os << rv_name(rv.value);
+}
 
 Template& Template::raw(CK_ATTRIBUTE_TYPE type, const void* data, size_t len) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -19,17 +21,22 @@ Template& Template::boolean(CK_ATTRIBUTE_TYPE type, bool v) {
   return raw(type, &b, sizeof b);
 }
 
-Template& Template::ulong(CK_ATTRIBUTE_TYPE type, CK_ULONG v) { return raw(type, &v, sizeof v); }
+Template& Template::ulong(CK_ATTRIBUTE_TYPE type, CK_ULONG v) {
+  return raw(type, &v, sizeof v);
+}
 
 CK_ATTRIBUTE* Template::data() {
   attrs_.clear();
   for (auto& [type, value] : items_) {
-    attrs_.push_back({type, value.empty() ? nullptr : value.data(), static_cast<CK_ULONG>(value.size())});
+    attrs_.push_back(
+        {type, value.empty() ? nullptr : value.data(), static_cast<CK_ULONG>(value.size())});
   }
   return attrs_.empty() ? nullptr : attrs_.data();
 }
 
-Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes to_bytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 std::string to_hex(const Bytes& b) {
   std::ostringstream s;
@@ -40,7 +47,8 @@ std::string to_hex(const Bytes& b) {
 }
 
 bool contains(std::string_view haystack, const Bytes& needle) {
-  return contains(haystack, std::string_view(reinterpret_cast<const char*>(needle.data()), needle.size()));
+  return contains(haystack,
+                  std::string_view(reinterpret_cast<const char*>(needle.data()), needle.size()));
 }
 
 bool contains(std::string_view haystack, std::string_view needle) {
@@ -55,10 +63,18 @@ std::string padded_string(const CK_UTF8CHAR* field, size_t n) {
   return s;
 }
 
-Bytes ec_params_p256() { return {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}; }
-Bytes ec_params_p384() { return {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}; }
-Bytes ec_params_p521() { return {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}; }
-Bytes ec_params_ed25519() { return {0x06, 0x03, 0x2b, 0x65, 0x70}; }
+Bytes ec_params_p256() {
+  return {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+}
+Bytes ec_params_p384() {
+  return {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+}
+Bytes ec_params_p521() {
+  return {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
+}
+Bytes ec_params_ed25519() {
+  return {0x06, 0x03, 0x2b, 0x65, 0x70};
+}
 
 CK_RV find_objects(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, Template tmpl,
                    std::vector<CK_OBJECT_HANDLE>* out) {
@@ -83,7 +99,8 @@ CK_RV find_objects(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, Template tmpl,
   return f->C_FindObjectsFinal(s);
 }
 
-std::vector<CK_OBJECT_HANDLE> find_all(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, Template tmpl) {
+std::vector<CK_OBJECT_HANDLE> find_all(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s,
+                                       Template tmpl) {
   std::vector<CK_OBJECT_HANDLE> out;
   CK_RV rv = find_objects(f, s, std::move(tmpl), &out);
   if (rv != CKR_OK) {
@@ -110,7 +127,8 @@ CK_RV get_attribute(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HAND
   return rv;
 }
 
-Bytes attr_bytes(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type) {
+Bytes attr_bytes(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                 CK_ATTRIBUTE_TYPE type) {
   Bytes out;
   CK_RV rv = get_attribute(f, s, o, type, &out);
   if (rv != CKR_OK) {

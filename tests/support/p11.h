@@ -27,10 +27,12 @@ struct Rv {
 };
 void PrintTo(const Rv& rv, std::ostream* os);
 
-#define EXPECT_CKR(expected, expr) \
-  EXPECT_EQ(::twinhsm::test::Rv{static_cast<CK_RV>(expected)}, ::twinhsm::test::Rv{static_cast<CK_RV>(expr)})
-#define ASSERT_CKR(expected, expr) \
-  ASSERT_EQ(::twinhsm::test::Rv{static_cast<CK_RV>(expected)}, ::twinhsm::test::Rv{static_cast<CK_RV>(expr)})
+#define EXPECT_CKR(expected, expr)                             \
+  EXPECT_EQ(::twinhsm::test::Rv{static_cast<CK_RV>(expected)}, \
+            ::twinhsm::test::Rv{static_cast<CK_RV>(expr)})
+#define ASSERT_CKR(expected, expr)                             \
+  ASSERT_EQ(::twinhsm::test::Rv{static_cast<CK_RV>(expected)}, \
+            ::twinhsm::test::Rv{static_cast<CK_RV>(expr)})
 
 // Template is a CK_ATTRIBUTE array with owned values; data() stays valid until the next change.
 class Template {
@@ -40,7 +42,9 @@ class Template {
   Template& boolean(CK_ATTRIBUTE_TYPE type, bool v);
   Template& ulong(CK_ATTRIBUTE_TYPE type, CK_ULONG v);
   Template& bytes(CK_ATTRIBUTE_TYPE type, const Bytes& v) { return raw(type, v.data(), v.size()); }
-  Template& str(CK_ATTRIBUTE_TYPE type, std::string_view v) { return raw(type, v.data(), v.size()); }
+  Template& str(CK_ATTRIBUTE_TYPE type, std::string_view v) {
+    return raw(type, v.data(), v.size());
+  }
   CK_ATTRIBUTE* data();
   CK_ULONG size() const { return static_cast<CK_ULONG>(items_.size()); }
 
@@ -67,11 +71,13 @@ Bytes ec_params_ed25519();
 // find_all runs C_FindObjectsInit / C_FindObjects (batches of 7) / C_FindObjectsFinal.
 CK_RV find_objects(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, Template tmpl,
                    std::vector<CK_OBJECT_HANDLE>* out);
-std::vector<CK_OBJECT_HANDLE> find_all(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, Template tmpl = {});
+std::vector<CK_OBJECT_HANDLE> find_all(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s,
+                                       Template tmpl = {});
 // get_attribute reads one attribute with the two-call convention.
 CK_RV get_attribute(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                     CK_ATTRIBUTE_TYPE type, Bytes* out);
-Bytes attr_bytes(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type);
+Bytes attr_bytes(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+                 CK_ATTRIBUTE_TYPE type);
 std::optional<CK_ULONG> attr_ulong(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
                                    CK_ATTRIBUTE_TYPE type);
 std::optional<bool> attr_bool(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,

@@ -29,8 +29,12 @@ std::string CommandResult::describe() const {
   return s;
 }
 
-std::string cli_path() { return env_or("TWINHSM_CLI_PATH", TWINHSM_CLI_PATH); }
-std::string module_path() { return env_or("TWINHSM_MODULE_PATH", TWINHSM_MODULE_PATH); }
+std::string cli_path() {
+  return env_or("TWINHSM_CLI_PATH", TWINHSM_CLI_PATH);
+}
+std::string module_path() {
+  return env_or("TWINHSM_MODULE_PATH", TWINHSM_MODULE_PATH);
+}
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string* stdin_data) {
   CommandResult result;

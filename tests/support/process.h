@@ -20,7 +20,8 @@ struct CommandResult {
 
 // run_command runs argv (argv[0] is a path) and waits for it. The child's stdin is an empty pipe,
 // or holds stdin_data when given (small inputs only: it must fit in a pipe buffer).
-CommandResult run_command(const std::vector<std::string>& argv, const std::string* stdin_data = nullptr);
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::string* stdin_data = nullptr);
 
 // cli_path and module_path are the built `twinhsm` binary and libtwinhsm.so (compile definitions
 // TWINHSM_CLI_PATH and TWINHSM_MODULE_PATH; the environment variables of the same names override).

@@ -55,17 +55,26 @@ TempDevice::TempDevice(const TempDevice& sibling_of, DeviceOptions options)
 }
 
 void TempDevice::personalize() {
-  std::vector<std::string> args = {"factory", "personalize",
-                                   "--device", dir().string(),
-                                   "--master-key", master_key_.string(),
-                                   "--diversifier", options_.diversifier,
-                                   "--pbkdf2-iterations", std::to_string(options_.pbkdf2_iterations),
-                                   "--max-login-failures", std::to_string(options_.max_login_failures)};
+  std::vector<std::string> args = {"factory",
+                                   "personalize",
+                                   "--device",
+                                   dir().string(),
+                                   "--master-key",
+                                   master_key_.string(),
+                                   "--diversifier",
+                                   options_.diversifier,
+                                   "--pbkdf2-iterations",
+                                   std::to_string(options_.pbkdf2_iterations),
+                                   "--max-login-failures",
+                                   std::to_string(options_.max_login_failures)};
   if (!options_.button.empty()) {
     args.insert(args.end(), {"--button", options_.button});
   }
   if (!options_.serial.empty()) {
     args.insert(args.end(), {"--serial", options_.serial});
+  }
+  if (!options_.algorithms.empty()) {
+    args.insert(args.end(), {"--algorithms", options_.algorithms});
   }
   if (!options_.secure_element.empty()) {
     args.insert(args.end(), {"--secure-element", options_.secure_element});
@@ -75,7 +84,7 @@ void TempDevice::personalize() {
   }
   check(run_cli(args), "factory personalize");
   if (options_.init_token) {
-    std::vector<std::string> init = {"token", "init", "--device", dir().string(),
+    std::vector<std::string> init = {"token",   "init",         "--device", dir().string(),
                                      "--label", options_.label, "--so-pin", options_.so_pin};
     if (options_.user_pin) {
       init.insert(init.end(), {"--pin", *options_.user_pin});

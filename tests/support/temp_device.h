@@ -34,8 +34,9 @@ struct DeviceOptions {
   std::string serial;  // empty: the CLI picks one
   unsigned pbkdf2_iterations = 1000;
   unsigned max_login_failures = 3;
-  std::string button;  // empty: the CLI's default (socket)
-  std::string key_policy;  // empty: the CLI's default (strict)
+  std::string button;                // empty: the CLI's default (socket)
+  std::string key_policy;            // empty: the CLI's default (strict)
+  std::string algorithms;            // empty: the CLI's default (modern)
   std::filesystem::path master_key;  // a factory master key file to use; empty: a new one
   // empty: the CLI's default (file); "tpm:TCTI" (a swtpm: tests/support/swtpm.h)
   std::string secure_element;
@@ -53,8 +54,8 @@ class TempDevice {
   TempDevice(const TempDevice& sibling_of, DeviceOptions options);
 
   const DeviceOptions& options() const { return options_; }
-  const std::filesystem::path& root() const { return root_.path(); }   // the temporary directory
-  std::filesystem::path dir() const { return root() / "device"; }      // the device directory
+  const std::filesystem::path& root() const { return root_.path(); }  // the temporary directory
+  std::filesystem::path dir() const { return root() / "device"; }     // the device directory
   std::filesystem::path store_path() const { return dir() / "store.db"; }
   std::filesystem::path master_key() const { return master_key_; }
   const std::string& so_pin() const { return options_.so_pin; }
@@ -72,7 +73,8 @@ class TempDevice {
 };
 
 // write_config writes a TWINHSM_CONF file with one [[slot]] per directory, in order.
-void write_config(const std::filesystem::path& file, const std::vector<std::filesystem::path>& devices);
+void write_config(const std::filesystem::path& file,
+                  const std::vector<std::filesystem::path>& devices);
 // set_config sets TWINHSM_CONF (an empty path unsets it).
 void set_config(const std::filesystem::path& file);
 

@@ -12,7 +12,9 @@
 namespace twinhsm::token {
 namespace {
 
-SecureBytes key(uint8_t fill) { return SecureBytes(32, fill); }
+SecureBytes key(uint8_t fill) {
+  return SecureBytes(32, fill);
+}
 
 bool contains(const Bytes& haystack, ByteView needle) {
   return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
@@ -44,7 +46,8 @@ TEST_F(ObjectCodecTest, APublicKeysMaterialIsSealedAndItsOtherAttributesAreNot) 
   EXPECT_TRUE(contains(row.body, as_bytes("the label")));
   AttributeMap back = codec_.decode(row, nullptr);
   EXPECT_EQ(back.get_bytes(CKA_VALUE), Bytes(32, 0xab));
-  EXPECT_EQ(back.get_bytes(CKA_LABEL), Bytes(as_bytes("the label").begin(), as_bytes("the label").end()));
+  EXPECT_EQ(back.get_bytes(CKA_LABEL),
+            Bytes(as_bytes("the label").begin(), as_bytes("the label").end()));
 }
 
 TEST_F(ObjectCodecTest, APrivateObjectIsSealedWholeAndNeedsTheStorageKey) {
