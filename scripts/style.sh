@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The code's style, checked or applied with Debian 12's clang tools (scripts/setup.sh installs
-# them); the test suite runs the checks (ctest labels style: style_format, style_tidy).
+# them). The test suite runs the format check (ctest style_format); the tidy run is not in the
+# suite yet: its first run had 303 findings (280 of them missing braces), still to fix.
 #
 #   scripts/style.sh format           clang-format -i over every C++ file in git
 #   scripts/style.sh check-format     clang-format --dry-run --Werror over the same files
