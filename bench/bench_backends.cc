@@ -360,6 +360,18 @@ std::string object_id(size_t i) {
   return buf;
 }
 
+std::string public_label(size_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "bench-public-%07zu", i);
+  return buf;
+}
+
+std::string public_id(size_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "pid-%07zu", i);
+  return buf;
+}
+
 P11Backend::P11Backend(std::string name, const std::string& module_path,
                        const std::string& token_label, const TestData& data)
     : name_(std::move(name)), module_(module_path), data_(data) {
@@ -600,19 +612,34 @@ void P11Backend::create_objects(size_t from, size_t to) {
   objects_ = std::max(objects_, to);
 }
 
-Op P11Backend::find_op(bool by_label, size_t n) {
+void P11Backend::create_public_objects(size_t from, size_t to) {
+  for (size_t i = from; i < to; ++i) {
+    Template t;
+    t.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).boolean(CKA_TOKEN, true);
+    t.boolean(CKA_PRIVATE, false).boolean(CKA_SENSITIVE, true);
+    t.str(CKA_LABEL, public_label(i)).str(CKA_ID, public_id(i)).raw(CKA_VALUE, random_bytes(32));
+    import(t.attrs());
+  }
+  public_objects_ = std::max(public_objects_, to);
+}
+
+Op P11Backend::find_op(FindBy by, bool private_objects, size_t n) {
   auto session = std::make_shared<SessionHolder>(f(), open_session());
   auto out = std::make_shared<Bytes>();
   auto next = std::make_shared<size_t>(n / 3);
   CK_FUNCTION_LIST* fl = f();
   Op op{nullptr, out};
-  op.run = [fl, session, next, n, by_label] {
+  op.run = [fl, session, next, n, by, private_objects] {
     // A different object each time (a stride coprime with n walks all of them).
     size_t i = *next;
     *next = (i + 7919) % n;
-    std::string value = by_label ? object_label(i) : object_id(i);
-    CK_ATTRIBUTE a{by_label ? CKA_LABEL : CKA_ID, value.data(), value.size()};
-    check(fl->C_FindObjectsInit(session->h, &a, 1), "C_FindObjectsInit");
+    std::string value = by == FindBy::label ? (private_objects ? object_label(i) : public_label(i))
+                                            : (private_objects ? object_id(i) : public_id(i));
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE a[2] = {{by == FindBy::label ? CKA_LABEL : CKA_ID, value.data(), value.size()},
+                         {CKA_CLASS, &cls, sizeof cls}};
+    check(fl->C_FindObjectsInit(session->h, a, by == FindBy::class_id ? 2 : 1),
+          "C_FindObjectsInit");
     CK_OBJECT_HANDLE found[2];
     CK_ULONG count = 0;
     CK_RV rv = fl->C_FindObjects(session->h, found, 2, &count);

@@ -128,9 +128,13 @@ std::string padded_label(const std::string& label);
 CK_SLOT_ID find_slot(CK_FUNCTION_LIST* f, const std::string& label);
 
 // The bulk objects of the object benchmarks: AES-256 secret keys, token and private, labelled
-// object_label(i) with CKA_ID object_id(i).
+// object_label(i) with CKA_ID object_id(i); the public ones public_label(i), public_id(i).
 std::string object_label(size_t i);
 std::string object_id(size_t i);
+std::string public_label(size_t i);
+std::string public_id(size_t i);
+// What a find looks up by: CKA_LABEL, CKA_ID, or CKA_CLASS (CKO_SECRET_KEY) and CKA_ID.
+enum class FindBy { label, id, class_id };
 
 // P11Backend is one token of a PKCS#11 module, initialized and with the user PIN set, in which it
 // imports TestData's keys as private token objects. It keeps one read-write session logged in as
@@ -153,12 +157,16 @@ class P11Backend : public Backend {
 
   // login logs the main session out, then times one C_Login of the user.
   Timing login();
-  // create_objects makes bulk objects [from, to) (C_CreateObject each, as an application does).
+  // create_objects makes bulk objects [from, to) (C_CreateObject each, as an application does):
+  // private AES keys object_label(i), object_id(i); create_public_objects the same, public
+  // (CKA_PRIVATE false), labelled public_label(i) with CKA_ID public_id(i).
   void create_objects(size_t from, size_t to);
+  void create_public_objects(size_t from, size_t to);
   size_t objects() const { return objects_; }
-  // find_op looks up one bulk object among the first n by CKA_LABEL (or CKA_ID), a different
+  size_t public_objects() const { return public_objects_; }
+  // find_op looks up one bulk object among the first n (private or public) by by, a different
   // one each call: C_FindObjectsInit + C_FindObjects + C_FindObjectsFinal; exactly one must match.
-  Op find_op(bool by_label, size_t n);
+  Op find_op(FindBy by, bool private_objects, size_t n);
 
  private:
   CK_SESSION_HANDLE open_session();
@@ -172,6 +180,7 @@ class P11Backend : public Backend {
   const TestData& data_;
   CK_SESSION_HANDLE main_ = CK_INVALID_HANDLE;
   size_t objects_ = 0;
+  size_t public_objects_ = 0;
   struct Key {
     CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
     std::string error;  // why there is no key

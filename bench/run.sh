@@ -5,6 +5,7 @@
 #   bench/run.sh                  # the full run, about 5 minutes: N = 1,000 and 10,000
 #   bench/run.sh --quick          # about a minute: N = 1,000, 3 rounds
 #   bench/run.sh --sizes 1000,10000,100000   # issue 5's sizes (twinhsm fsyncs every object)
+#   bench/run.sh --only objects --sizes 1000,100000   # issue 16's finds, private and public
 #   bench/run.sh --help           # every option
 #
 # Builds into $TWINHSM_BUILD_DIR (default build/, as scripts/setup.sh does) with the project's

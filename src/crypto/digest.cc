@@ -148,6 +148,17 @@ SecureBytes Hmac::finish() {
   return out;
 }
 
+Hmac Hmac::clone() const {
+  if (!impl_ || !impl_->ctx) {
+    throw UsageError("HMAC already finished");
+  }
+  Hmac out;
+  out.impl_ = std::make_unique<Impl>();
+  out.impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_dup(impl_->ctx.get()), "HMAC context copy"));
+  out.impl_->size = impl_->size;
+  return out;
+}
+
 SecureBytes hmac(DigestAlg alg, std::span<const uint8_t> key, ByteView data) {
   Hmac h(alg, key);
   h.update(data);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "fs/owned_file.h"
 
@@ -86,7 +87,38 @@ void Database::connect(const std::filesystem::path& path, bool create) {
 }
 
 Database::~Database() {
+  for (auto& [sql, stmt] : cache_) {
+    sqlite3_finalize(stmt);
+  }
   sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* Database::take(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end() && it->second) {
+    return std::exchange(it->second, nullptr);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt, nullptr) != SQLITE_OK) {
+    fail("cannot prepare a store statement");
+  }
+  if (it == cache_.end()) {
+    cache_.emplace(std::string(sql), nullptr);
+  }
+  return stmt;
+}
+
+void Database::give_back(sqlite3_stmt* stmt) {
+  // Reset at once: a statement left active would hold its read snapshot (and the WAL read lock).
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  auto it = cache_.find(std::string_view(sqlite3_sql(stmt)));
+  if (it != cache_.end() && !it->second) {
+    it->second = stmt;
+  } else {
+    sqlite3_finalize(stmt);
+  }
 }
 
 void Database::fail(std::string_view what) const {
@@ -103,6 +135,21 @@ void Database::exec(std::string_view sql) {
   }
 }
 
+const volatile void* Database::wal_index() {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || !file ||
+      !file->pMethods || file->pMethods->iVersion < 2 || !file->pMethods->xShmMap) {
+    return nullptr;
+  }
+  // Region 0 (32 KiB pages of the WAL index, as SQLite maps them) is mapped once this connection
+  // has read in WAL mode, and stays mapped until it closes; bExtend 0 maps nothing new.
+  volatile void* region = nullptr;
+  if (file->pMethods->xShmMap(file, 0, 32768, 0, &region) != SQLITE_OK) {
+    return nullptr;
+  }
+  return region;
+}
+
 int64_t Database::last_insert_rowid() const {
   return sqlite3_last_insert_rowid(db_);
 }
@@ -110,15 +157,10 @@ int Database::changes() const {
   return sqlite3_changes(db_);
 }
 
-Statement::Statement(Database& db, std::string_view sql) : db_(db) {
-  if (sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
-      SQLITE_OK) {
-    db.fail("cannot prepare a store statement");
-  }
-}
+Statement::Statement(Database& db, std::string_view sql) : db_(db), stmt_(db.take(sql)) {}
 
 Statement::~Statement() {
-  sqlite3_finalize(stmt_);
+  db_.give_back(stmt_);
 }
 
 Statement& Statement::bind(int index, int64_t value) {
@@ -204,20 +246,20 @@ std::optional<Bytes> Statement::column_optional_blob(int index) const {
 }
 
 Transaction::Transaction(Database& db, Kind kind) : db_(db) {
-  db_.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+  Statement(db_, kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").run();
 }
 
 Transaction::~Transaction() {
   if (open_) {
     try {
-      db_.exec("ROLLBACK");
+      Statement(db_, "ROLLBACK").run();
     } catch (...) {  // a failed rollback leaves SQLite to roll back on the next open
     }
   }
 }
 
 void Transaction::commit() {
-  db_.exec("COMMIT");
+  Statement(db_, "COMMIT").run();
   open_ = false;
 }
 

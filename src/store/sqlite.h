@@ -5,9 +5,11 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/bytes.h"
 
@@ -16,7 +18,10 @@ namespace twinhsm::store {
 class Database;
 
 // Statement is one prepared statement. bind_* take 1-based indexes, as SQLite does. step()
-// returns true while a row is available. The statement is finalized on destruction.
+// returns true while a row is available. It comes from the connection's cache of prepared
+// statements when one of the same SQL text is idle there, and goes back to it (reset, its
+// bindings cleared) on destruction: parsing the SQL text again on every call was most of the cost
+// of a small query. Two live Statements of the same text (a nested call) are two statements.
 class Statement {
  public:
   Statement(Database& db, std::string_view sql);
@@ -54,7 +59,11 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
+  // exec runs SQL text, which may hold several statements, without keeping it prepared.
   void exec(std::string_view sql);
+  // wal_index maps the start of the WAL index (the -shm file that every connection to the
+  // database shares) into this process, or returns nullptr when this connection has none.
+  const volatile void* wal_index();
   int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* handle() const { return db_; }
@@ -63,8 +72,20 @@ class Database {
  private:
   // connect opens the connection and sets it up; throws StoreError (db_ may then be set).
   void connect(const std::filesystem::path& path, bool create);
+  // take returns an idle cached statement of sql, or a newly prepared one; give_back resets it
+  // and keeps it (or finalizes it when the cache holds one of that text already).
+  friend class Statement;
+  sqlite3_stmt* take(std::string_view sql);
+  void give_back(sqlite3_stmt* stmt);
 
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   sqlite3* db_ = nullptr;
+  // Idle prepared statements by SQL text (nullptr: the one of that text is in use). A few dozen
+  // texts at most: the store's SQL is fixed, find_objects' has 16 forms.
+  std::unordered_map<std::string, sqlite3_stmt*, TextHash, std::equal_to<>> cache_;
 };
 
 // Transaction begins on construction (IMMEDIATE: the write lock is taken at once, so that two

@@ -59,6 +59,7 @@ MacFields setting_fields(std::string_view key, ByteView value) {
 Store::Store(const std::filesystem::path& path, crypto::SecureBytes row_key, bool create)
     : path_(path), db_(path, create), row_key_(std::move(row_key)) {
   migrate();
+  wal_index_ = db_.wal_index();  // after migrate's transaction: the WAL index is mapped
 }
 
 Store::~Store() = default;
@@ -68,6 +69,7 @@ Store::WriteTransaction::WriteTransaction(Store& store, Anchoring mode)
   if (store_.tx_depth_ == 0) {
     tx_.emplace(store_.db_, Transaction::Kind::write);
     store_.tx_rollback_only_ = false;
+    store_.tx_objects_written_ = false;
     if (store_.anchor_) {
       store_.anchor_->begin(mode);  // throws, rolling back, when the store is not as anchored
     }
@@ -91,6 +93,9 @@ void Store::WriteTransaction::commit() {
       store_.anchor_->seal();
     }
     tx_->commit();
+    if (store_.tx_objects_written_) {
+      store_.object_commits_.fetch_add(1, std::memory_order_acq_rel);
+    }
     if (store_.anchor_) {
       store_.anchor_->catch_up();
     }
@@ -288,6 +293,12 @@ void Store::delete_role(int role) {
 }
 
 ObjectRow Store::read_object_row(Statement& st) const {
+  ObjectRow r = read_object_columns(st);
+  check_mac("objects", {object_fields(r).bytes()}, r.mac, "object " + std::to_string(r.id));
+  return r;
+}
+
+ObjectRow Store::read_object_columns(Statement& st) const {
   ObjectRow r;
   r.id = st.column_int(0);
   r.is_private = st.column_int(1) != 0;
@@ -297,14 +308,17 @@ ObjectRow Store::read_object_row(Statement& st) const {
   r.body = st.column_blob(5);
   r.secret = st.column_blob(6);
   r.mac = st.column_blob(7);
-  check_mac("objects", {object_fields(r).bytes()}, r.mac, "object " + std::to_string(r.id));
   return r;
 }
 
 namespace {
 constexpr std::string_view kObjectColumns =
     "SELECT id, is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects";
-}
+// The same, whole (no string built on every call).
+constexpr std::string_view kObjectById =
+    "SELECT id, is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects"
+    " WHERE id = ?";
+}  // namespace
 
 int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode) {
   std::lock_guard lock(mutex_);
@@ -332,6 +346,15 @@ void Store::update_object(const ObjectRow& r) {
   if (db_.changes() != 1) {
     throw StoreError("object " + std::to_string(r.id) + " no longer exists");
   }
+  objects_written();
+}
+
+void Store::objects_written() {
+  if (tx_depth_ == 0) {
+    object_commits_.fetch_add(1, std::memory_order_acq_rel);  // autocommit: written already
+  } else {
+    tx_objects_written_ = true;
+  }
 }
 
 void Store::put_object(const ObjectRow& r) {
@@ -345,31 +368,26 @@ void Store::put_object(const ObjectRow& r) {
 void Store::delete_everything() {
   std::lock_guard lock(mutex_);
   db_.exec("DELETE FROM objects; DELETE FROM roles; DELETE FROM settings;");
+  objects_written();
 }
 
 bool Store::delete_object(int64_t id) {
   std::lock_guard lock(mutex_);
   Statement st(db_, "DELETE FROM objects WHERE id = ?");
   st.bind(1, id).run();
+  objects_written();
   return db_.changes() == 1;
 }
 
 void Store::delete_all_objects() {
   std::lock_guard lock(mutex_);
   db_.exec("DELETE FROM objects");
+  objects_written();
 }
 
 std::optional<ObjectRow> Store::object(int64_t id) {
   std::lock_guard lock(mutex_);
-  if (!object_st_) {
-    object_st_ = std::make_unique<Statement>(db_, std::string(kObjectColumns) + " WHERE id = ?");
-  }
-  Statement& st = *object_st_;
-  // Reset on every exit: a statement left active would hold its read snapshot open.
-  struct ResetOnExit {
-    Statement& st;
-    ~ResetOnExit() { st.reset(); }
-  } reset_on_exit{st};
+  Statement st(db_, kObjectById);
   st.bind(1, id);
   if (!st.step()) {
     return std::nullopt;
@@ -420,6 +438,18 @@ void Store::for_each_object(const std::function<void(const ObjectRow&)>& visit) 
   }
 }
 
+void Store::scan_objects(const std::function<void(const ObjectRow&, bool authentic)>& visit,
+                         uint64_t* object_commits) {
+  std::lock_guard lock(mutex_);
+  *object_commits = this->object_commits();
+  Statement st(db_, std::string(kObjectColumns) + " ORDER BY id");
+  while (st.step()) {
+    ObjectRow r = read_object_columns(st);
+    bool authentic = crypto::ct_equal(row_mac("objects", {object_fields(r).bytes()}), r.mac);
+    visit(r, authentic);
+  }
+}
+
 Store::Counts Store::count_objects() {
   std::lock_guard lock(mutex_);
   Statement st(db_, "SELECT is_private, COUNT(*) FROM objects GROUP BY is_private");
@@ -430,15 +460,32 @@ Store::Counts Store::count_objects() {
   return c;
 }
 
+std::optional<Store::WalStamp> Store::change_stamp() const {
+  if (!wal_index_) {
+    return std::nullopt;
+  }
+  // The header is kept twice: a commit writes the second copy, then (after a barrier) the first.
+  // Read the first, then the second: two equal copies are one whole header.
+  const volatile auto* words = static_cast<const volatile uint32_t*>(wal_index_);
+  WalStamp first, second;
+  for (size_t i = 0; i < first.size(); ++i) {
+    first[i] = words[i];
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  for (size_t i = 0; i < second.size(); ++i) {
+    second[i] = words[second.size() + i];
+  }
+  if (first != second) {
+    return std::nullopt;
+  }
+  return first;
+}
+
 int64_t Store::data_version() {
   std::lock_guard lock(mutex_);
-  if (!data_version_st_) {
-    data_version_st_ = std::make_unique<Statement>(db_, "PRAGMA data_version");
-  }
-  data_version_st_->step();
-  int64_t v = data_version_st_->column_int(0);
-  data_version_st_->reset();
-  return v;
+  Statement st(db_, "PRAGMA data_version");
+  st.step();
+  return st.column_int(0);
 }
 
 }  // namespace twinhsm::store

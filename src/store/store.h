@@ -8,6 +8,8 @@
 // its whole life. Two processes on one database serialize through SQLite's locks.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -141,13 +143,30 @@ class Store {
   std::vector<ObjectRow> find_objects(const ObjectQuery& query);
   // for_each_object visits every row in id order (authenticated), for listings and backups.
   void for_each_object(const std::function<void(const ObjectRow&)>& visit);
+  // scan_objects visits every row in id order, each with whether it is authentic (its MAC
+  // checks), and how many object commits this store has made (object_commits) as of that scan;
+  // rows that fail are passed, not thrown, so one damaged row does not hide the others.
+  void scan_objects(const std::function<void(const ObjectRow&, bool authentic)>& visit,
+                    uint64_t* object_commits);
   struct Counts {
     int64_t public_objects = 0, private_objects = 0;
   };
   Counts count_objects();
 
   // data_version changes whenever another connection commits a change (PRAGMA data_version).
+  // It opens a read transaction: the WAL read lock, two fcntl calls on the -shm file.
   int64_t data_version();
+  // WalStamp is the WAL index header (https://www.sqlite.org/walformat.html, 2.2): every commit
+  // of any connection writes it anew (its iChange counter and mxFrame change), so an unchanged
+  // stamp means no commit since. Reading it is a memory read, no lock, no system call.
+  using WalStamp = std::array<uint32_t, 12>;
+  // change_stamp returns the current stamp, or nullopt (a commit is writing it, or there is no
+  // WAL index to read): then ask data_version.
+  std::optional<WalStamp> change_stamp() const;
+  // object_commits counts this store's commits that changed objects (a write transaction's, or
+  // an object write outside one); a cache of objects made at one count is this process's view
+  // of them while the count and data_version stay as they are.
+  uint64_t object_commits() const { return object_commits_.load(std::memory_order_acquire); }
 
   // Makes tables and indexes exist at the current schema version.
   static constexpr int kSchemaVersion = 2;
@@ -157,18 +176,21 @@ class Store {
   void check_mac(std::string_view table, const std::vector<ByteView>& fields, ByteView mac,
                  std::string_view what) const;
   ObjectRow read_object_row(Statement& st) const;
+  ObjectRow read_object_columns(Statement& st) const;
+  void objects_written();  // counts an object write towards object_commits (mutex_ held)
   void migrate();
   friend class Anchor;  // reads the MAC columns and writes its row inside the transactions
 
   std::recursive_mutex mutex_;
-  int tx_depth_ = 0;               // open transactions, guarded by mutex_
-  bool tx_rollback_only_ = false;  // an inner write transaction failed
+  int tx_depth_ = 0;                 // open transactions, guarded by mutex_
+  bool tx_rollback_only_ = false;    // an inner write transaction failed
+  bool tx_objects_written_ = false;  // the open write transaction changed objects
+  std::atomic<uint64_t> object_commits_{0};
   std::filesystem::path path_;
   Database db_;
   crypto::SecureBytes row_key_;
-  std::unique_ptr<Anchor> anchor_;  // after db_: destroyed before it
-  // Prepared once (after db_, so destroyed before it): the statements on every operation's path.
-  std::unique_ptr<Statement> data_version_st_, object_st_;
+  std::unique_ptr<Anchor> anchor_;            // after db_: destroyed before it
+  const volatile void* wal_index_ = nullptr;  // db_'s mapping of the -shm file, or nullptr
 };
 
 }  // namespace twinhsm::store

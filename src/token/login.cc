@@ -194,6 +194,7 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
   role_.reset();
   crypto::cleanse(sk_.data(), sk_.size());
   sk_.clear();
+  private_tagger_.reset();
   session_objects_.clear();
   cache_.clear();
   dump_protection_.reset();
@@ -216,6 +217,7 @@ void Token::login(Role role, ByteView pin) {
   role_ = role;
   sk_ = std::move(sk);
   private_index_key_ = std::move(index_key);
+  private_tagger_.emplace(ObjectCodec::tagger(private_index_key_));
   // After the state: an operation that sees the new epoch sees the login.
   ++login_epoch_;
   lock.unlock();
@@ -238,6 +240,7 @@ void Token::logout() {
   role_.reset();
   sk_ = SecureBytes();
   private_index_key_ = SecureBytes();
+  private_tagger_.reset();
   dump_protection_.reset();
 }
 

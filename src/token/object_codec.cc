@@ -58,6 +58,21 @@ std::optional<Bytes> ObjectCodec::tag(const AttributeMap& attrs, CK_ATTRIBUTE_TY
   return Bytes(mac.begin(), mac.begin() + kIndexTagLen);
 }
 
+std::optional<Bytes> ObjectCodec::tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
+                                      const crypto::Hmac& tagger) {
+  const SecureBytes* value = attrs.find(type);
+  if (!value) {
+    return std::nullopt;
+  }
+  Bytes input;
+  append_be(input, type, 8);
+  append(input, AttributeMap::portable_value(type, *value));  // as tag(attrs, type, key) does
+  crypto::Hmac h = tagger.clone();
+  h.update(input);
+  SecureBytes mac = h.finish();
+  return Bytes(mac.begin(), mac.begin() + kIndexTagLen);
+}
+
 store::ObjectRow ObjectCodec::encode(int64_t id, const AttributeMap& attrs,
                                      const LoginKeys* keys) const {
   store::ObjectRow row;

@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "crypto/digest.h"
 #include "store/store.h"
 #include "token/attributes.h"
 #include "token/role.h"
@@ -29,7 +30,9 @@ class ObjectCodec {
  public:
   // object_key seals public objects' key material; index_key tags public objects.
   ObjectCodec(SecureBytes object_key, SecureBytes index_key)
-      : object_key_(std::move(object_key)), index_key_(std::move(index_key)) {}
+      : object_key_(std::move(object_key)),
+        index_key_(std::move(index_key)),
+        public_tagger_(tagger(index_key_)) {}
 
   // encode makes the row of object id. A private object needs keys (CKR_USER_NOT_LOGGED_IN).
   store::ObjectRow encode(int64_t id, const AttributeMap& attrs, const LoginKeys* keys) const;
@@ -42,12 +45,21 @@ class ObjectCodec {
   // tag is the index tag of attrs' value of type under key, or nullopt when attrs lacks it.
   static std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
                                   const SecureBytes& key);
+  // The same tag from a tagger, an HMAC keyed with the index key once (crypto::Hmac::clone):
+  // a find computes up to six tags, and keying HMAC each time was most of its cost.
+  static crypto::Hmac tagger(const SecureBytes& key) {
+    return crypto::Hmac(crypto::DigestAlg::sha256, key);
+  }
+  static std::optional<Bytes> tag(const AttributeMap& attrs, CK_ATTRIBUTE_TYPE type,
+                                  const crypto::Hmac& tagger);
+  const crypto::Hmac& public_tagger() const { return public_tagger_; }
   // public_tags are the three tags a query (or public row) has under the public index key.
   const SecureBytes& public_index_key() const { return index_key_; }
 
  private:
   SecureBytes object_key_;
   SecureBytes index_key_;
+  crypto::Hmac public_tagger_;  // keyed with index_key_
 };
 
 }  // namespace twinhsm::token

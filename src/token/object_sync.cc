@@ -25,19 +25,85 @@ void Token::clear_cache() {
 
 void Token::sync() {
   synced_at_ns_.store(steady_now_ns(), std::memory_order_relaxed);  // before: errs towards syncing
+  // The stamp is read first: a commit after it changes it, and the next sync asks again.
+  auto stamp = store_.change_stamp();
+  if (stamp) {
+    std::shared_lock lock(mutex_);
+    if (stamp == synced_stamp_) {
+      return;
+    }
+  }
   int64_t version = store_.data_version();
   bool logged_in;
   {
     std::lock_guard lock(mutex_);
+    synced_stamp_ = stamp;
     if (version == synced_version_) {
-      return;
+      return;  // this process's own commit: the cache and the index have it already
     }
     cache_.clear();
+    index_loaded_ = false;
+    ++index_epoch_;
+    stale_finds_ = 0;
     synced_version_ = version;
     logged_in = role_.has_value();
   }
   if (logged_in) {
     check_generation();
+  }
+}
+
+namespace {
+// Finds the store answers after the index went stale before it is loaded again: a load reads
+// every row (about 1 us each), a find by SQL costs about what 30 rows' load does. Loading after
+// kMinStaleFinds + rows / 32 finds keeps a process that finds while another one writes from
+// loading on every find, and costs at most about twice what the best choice would.
+constexpr size_t kMinStaleFinds = 4;
+constexpr size_t kRowsPerStaleFind = 32;
+}  // namespace
+
+std::optional<std::vector<TagIndex::Match>> Token::find_in_index(const store::ObjectQuery& q) {
+  uint64_t commits = store_.object_commits();
+  {
+    std::shared_lock lock(mutex_);
+    if (index_loaded_ && index_commits_ == commits) {
+      return index_.find(q);
+    }
+  }
+  uint64_t epoch;
+  {
+    std::lock_guard lock(mutex_);
+    if (++stale_finds_ < kMinStaleFinds + index_rows_hint_ / kRowsPerStaleFind) {
+      return std::nullopt;
+    }
+    stale_finds_ = 0;
+    epoch = index_epoch_;
+  }
+  TagIndex fresh;
+  uint64_t loaded_at = 0;
+  store_.scan_objects(
+      [&](const store::ObjectRow& row, bool authentic) { fresh.put(row, authentic); }, &loaded_at);
+  std::lock_guard lock(mutex_);
+  if (index_epoch_ != epoch) {
+    return std::nullopt;  // another connection committed while this one read
+  }
+  index_ = std::move(fresh);
+  index_loaded_ = true;
+  index_commits_ = loaded_at;
+  index_rows_hint_ = index_.size();
+  if (loaded_at != store_.object_commits()) {
+    return std::nullopt;  // a thread of this process wrote since; its index change comes next
+  }
+  return index_.find(q);
+}
+
+void Token::indexed(uint64_t object_commits, const std::function<void(TagIndex&)>& change) {
+  std::lock_guard lock(mutex_);
+  // Only on top of the commit before: a nested write transaction has not committed yet (the
+  // count is unchanged), and an index loaded since may hold this write already.
+  if (index_loaded_ && index_commits_ + 1 == object_commits) {
+    change(index_);
+    index_commits_ = object_commits;
   }
 }
 

@@ -30,9 +30,14 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
     if (is_private) {
       check_generation();
     }
-    int64_t id = store_.insert_object(
-        [&](int64_t new_id) { return codec_.encode(new_id, obj->attrs, keys ? &*keys : nullptr); });
+    store::ObjectRow row;
+    int64_t id = store_.insert_object([&](int64_t new_id) {
+      row = codec_.encode(new_id, obj->attrs, keys ? &*keys : nullptr);
+      return row;
+    });
     tx.commit();
+    row.id = id;
+    indexed(store_.object_commits(), [&](TagIndex& index) { index.put(row, true); });
     obj->handle = static_cast<CK_OBJECT_HANDLE>(id);
     return obj;
   }
@@ -103,6 +108,7 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
         codec_.encode(static_cast<int64_t>(object.handle), obj->attrs, keys ? &*keys : nullptr);
     store_.update_object(row);
     tx.commit();
+    indexed(store_.object_commits(), [&](TagIndex& index) { index.put(row, true); });
     std::lock_guard lock(mutex_);
     cache_.erase(object.handle);
     return obj;
@@ -120,6 +126,8 @@ void Token::destroy(const Object& object) {
     require(store_.delete_object(static_cast<int64_t>(object.handle)), CKR_OBJECT_HANDLE_INVALID,
             "the object was already destroyed");
     tx.commit();
+    auto id = static_cast<int64_t>(object.handle);
+    indexed(store_.object_commits(), [&](TagIndex& index) { index.erase(id); });
     std::lock_guard lock(mutex_);
     cache_.erase(object.handle);
     return;
@@ -142,6 +150,18 @@ bool matches(const AttributeMap& attrs, const AttributeMap& tmpl) {
   return true;
 }
 
+// tags_decide: the template has only attributes that index tags stand for, so that a row whose
+// (authenticated) tags match has these attributes' values; a tag is a keyed hash of the type and
+// the portable value, so equal tags are equal values.
+bool tags_decide(const AttributeMap& tmpl) {
+  for (const auto& [type, value] : tmpl) {
+    if (type != CKA_CLASS && type != CKA_ID && type != CKA_LABEL) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
@@ -153,23 +173,41 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
   bool session_objects = !tmpl.has(CKA_TOKEN) || !tmpl.get_bool(CKA_TOKEN, false);
   if (token_objects) {
     store::ObjectQuery q;
-    const SecureBytes& public_key = codec_.public_index_key();
-    q.public_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, public_key),
-                     ObjectCodec::tag(tmpl, CKA_ID, public_key),
-                     ObjectCodec::tag(tmpl, CKA_LABEL, public_key)};
+    const crypto::Hmac& public_tagger = codec_.public_tagger();
+    q.public_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, public_tagger),
+                     ObjectCodec::tag(tmpl, CKA_ID, public_tagger),
+                     ObjectCodec::tag(tmpl, CKA_LABEL, public_tagger)};
     if (user && sk) {
-      std::lock_guard lock(mutex_);
-      q.include_private = true;
-      q.private_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, private_index_key_),
-                        ObjectCodec::tag(tmpl, CKA_ID, private_index_key_),
-                        ObjectCodec::tag(tmpl, CKA_LABEL, private_index_key_)};
+      std::shared_lock lock(mutex_);
+      if (private_tagger_) {  // else logged out since
+        q.include_private = true;
+        q.private_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, *private_tagger_),
+                          ObjectCodec::tag(tmpl, CKA_ID, *private_tagger_),
+                          ObjectCodec::tag(tmpl, CKA_LABEL, *private_tagger_)};
+      }
     }
     if (tmpl.has(CKA_PRIVATE)) {
       q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);
     }
-    for (const store::ObjectRow& row : store_.find_objects(q)) {
-      if (matches(materialize(row, sk)->attrs, tmpl)) {
-        out.push_back(static_cast<CK_OBJECT_HANDLE>(row.id));
+    if (auto hits = find_in_index(q)) {
+      bool decided = tags_decide(tmpl);
+      for (const TagIndex::Match& hit : *hits) {
+        if (decided && hit.authentic) {
+          out.push_back(static_cast<CK_OBJECT_HANDLE>(hit.id));
+          continue;
+        }
+        // Read and checked as the store's query would have (a damaged row fails here).
+        auto row = store_.object(hit.id);
+        if (row && (!row->is_private || q.include_private) &&
+            matches(materialize(*row, sk)->attrs, tmpl)) {
+          out.push_back(static_cast<CK_OBJECT_HANDLE>(row->id));
+        }
+      }
+    } else {
+      for (const store::ObjectRow& row : store_.find_objects(q)) {
+        if (matches(materialize(row, sk)->attrs, tmpl)) {
+          out.push_back(static_cast<CK_OBJECT_HANDLE>(row.id));
+        }
       }
     }
   }

@@ -33,6 +33,7 @@
 #include "token/object_codec.h"
 #include "token/pin_guard.h"
 #include "token/role.h"
+#include "token/tag_index.h"
 
 namespace twinhsm::token {
 
@@ -154,8 +155,15 @@ class Token {
   ObjectPtr materialize(const store::ObjectRow& row, const std::optional<SecureBytes>& sk);
   void clear_cache();
   // sync notices commits made by other connections (PRAGMA data_version): it drops the cache
-  // and, when logged in, checks the token generation. Cheap when nothing changed.
+  // and the tag index and, when logged in, checks the token generation. A memory read when
+  // nothing was committed since the last sync (Store::change_stamp).
   void sync();
+  // find_in_index answers q from the tag index, loading it first when it is stale and enough
+  // finds have gone to the store since; nullopt: ask the store.
+  std::optional<std::vector<TagIndex::Match>> find_in_index(const store::ObjectQuery& q);
+  // indexed applies this process's own object write, made in the commit that brought the store
+  // to object_commits, to the tag index (call it with the write transaction still held).
+  void indexed(uint64_t object_commits, const std::function<void(TagIndex&)>& change);
   ObjectPtr lookup(CK_OBJECT_HANDLE handle);  // object, without sync
   bool rows_portable();
   // recently_synced: the last sync was less than kKeyFreshnessNs ago.
@@ -177,11 +185,21 @@ class Token {
   // The process is undumpable while SK (and the private keys it opens) is in memory.
   std::optional<crypto::DumpProtection> dump_protection_;
   SecureBytes private_index_key_;
-  std::string generation_;  // the token generation at login
+  std::optional<crypto::Hmac> private_tagger_;  // keyed with private_index_key_
+  std::string generation_;                      // the token generation at login
   std::atomic<uint64_t> login_epoch_{0};
   std::unordered_map<CK_OBJECT_HANDLE, ObjectPtr> session_objects_;
   ObjectCache cache_;
   int64_t synced_version_ = -1;  // the store's data_version the cache is valid for
+  std::optional<store::Store::WalStamp> synced_stamp_;  // the store's change stamp at that sync
+  // The tag index is current while it is loaded, no other connection committed since
+  // (sync() unloads it) and the store's object_commits are index_commits_.
+  TagIndex index_;
+  bool index_loaded_ = false;
+  uint64_t index_commits_ = 0;
+  uint64_t index_epoch_ = 0;    // raised by every unload: a load that started before is stale
+  size_t stale_finds_ = 0;      // finds the store answered since the index was unloaded
+  size_t index_rows_hint_ = 0;  // rows at the last load
   std::atomic<int64_t> synced_at_ns_{INT64_MIN / 2};  // steady clock of the last sync
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
 };

@@ -6,6 +6,10 @@
 //   p11_peer create LABEL VALUE     a public token data object
 //   p11_peer create-many PREFIX N   N public token data objects PREFIX0 .. PREFIX{N-1}
 //   p11_peer destroy LABEL          destroys every visible object with that label, prints how many
+//   p11_peer relabel LABEL NEW      sets CKA_LABEL of every visible object with LABEL to NEW,
+//                                   prints how many
+//   p11_peer create-private LABEL VALUE   a private token data object (with as-user)
+//   p11_peer as-user PIN COMMAND ...      logs the user in first, then runs COMMAND
 //   p11_peer login PIN              C_Login(CKU_USER, PIN), prints the CK_RV name
 //   p11_peer flags                  CK_TOKEN_INFO.flags in decimal
 //
@@ -45,6 +49,13 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   auto arg = [&](int i) { return std::string(i < argc ? argv[i] : ""); };
+  std::string user_pin;
+  if (cmd == "as-user") {
+    user_pin = arg(2);
+    argv += 2;
+    argc -= 2;
+    cmd = arg(1);
+  }
   Module m;
   CK_FUNCTION_LIST_3_0* f = m.v3();
   if (CK_RV rv = f->C_Initialize(nullptr); rv != CKR_OK)
@@ -55,6 +66,11 @@ int main(int argc, char** argv) {
     return fail("C_OpenSession", rv);
   }
   CK_RV rv = CKR_OK;
+  if (!user_pin.empty() &&
+      (rv = f->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(user_pin.data()),
+                       user_pin.size())) != CKR_OK) {
+    return fail("C_Login", rv);
+  }
   if (cmd == "count") {
     auto found = by_label(f, s, arg(2), &rv);
     if (rv != CKR_OK)
@@ -76,6 +92,23 @@ int main(int argc, char** argv) {
     if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK)
       return fail("C_CreateObject", rv);
     std::printf("%lu\n", h);
+  } else if (cmd == "create-private") {
+    Template t = data_object(arg(2), arg(3), true, true);
+    CK_OBJECT_HANDLE h;
+    if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK)
+      return fail("C_CreateObject", rv);
+    std::printf("%lu\n", h);
+  } else if (cmd == "relabel") {
+    auto found = by_label(f, s, arg(2), &rv);
+    if (rv != CKR_OK)
+      return fail("find", rv);
+    std::string label = arg(3);
+    for (CK_OBJECT_HANDLE h : found) {
+      CK_ATTRIBUTE a{CKA_LABEL, label.data(), label.size()};
+      if ((rv = f->C_SetAttributeValue(s, h, &a, 1)) != CKR_OK)
+        return fail("C_SetAttributeValue", rv);
+    }
+    std::printf("%zu\n", found.size());
   } else if (cmd == "create-many") {
     int n = std::atoi(arg(3).c_str());
     for (int i = 0; i < n; ++i) {
