@@ -27,6 +27,7 @@
 #include "device/device.h"
 #include "fuzz_util.h"
 #include "pkcs11/entry.h"
+#include "pkcs11/marshal.h"
 #include "template_format.h"
 
 using namespace twinhsm;
@@ -95,12 +96,27 @@ class Template {
   CK_ATTRIBUTE* data() { return attrs_.data(); }
   CK_ULONG count() const { return attrs_.size(); }
 
-  // read_values decodes a create or find template.
-  void read_values(fuzz::Input& in) {
+  // read_values decodes a create or find template. The value of a template attribute
+  // (CKA_WRAP_TEMPLATE, ...) given as bytes is an array of CK_ATTRIBUTE for the module, which
+  // follows its pointers as PKCS#11 says: the bytes are decoded as a nested template in this
+  // same format (at the top level; nested deeper, the module refuses it before reading it).
+  void read_values(fuzz::Input& in, bool nested = false) {
     size_t n = in.byte() % fuzz::kMaxAttributes;
     for (size_t i = 0; i < n; ++i) {
       CK_ATTRIBUTE_TYPE type = read_type(in);
-      switch (in.byte() % 8) {
+      uint8_t form = in.byte() % 8;
+      if (!nested && pkcs11::is_template_attribute(type) && (form == 0 || form == 6)) {
+        ByteView bytes = in.take(form == 0 ? in.byte() : static_cast<size_t>(in.be(2)));
+        fuzz::Input sub(bytes.data(), bytes.size());
+        auto inner = std::make_unique<Template>();
+        inner->read_values(sub, true);
+        CK_ATTRIBUTE a{type, inner->data(),
+                       static_cast<CK_ULONG>(inner->count() * sizeof(CK_ATTRIBUTE))};
+        push(a, nullptr, a.ulValueLen);
+        nested_.push_back(std::move(inner));
+        continue;
+      }
+      switch (form) {
         case 0:
           add(type, in.take(in.byte()));
           break;
@@ -206,6 +222,14 @@ class Template {
   void buffer(CK_ATTRIBUTE_TYPE type, size_t size, size_t claimed) {
     auto block = std::make_unique<uint8_t[]>(size);
     std::memset(block.get(), 0xa5, size);
+    if (pkcs11::is_template_attribute(type)) {
+      // An array attribute's buffer is an array of CK_ATTRIBUTE the module writes through: size
+      // queries (NULL pValue) of some attribute types, as a caller's second call would give.
+      for (size_t i = 0; (i + 1) * sizeof(CK_ATTRIBUTE) <= size; ++i) {
+        CK_ATTRIBUTE q{fuzz::kTypes[i % std::size(fuzz::kTypes)], nullptr, 0};
+        std::memcpy(block.get() + i * sizeof(CK_ATTRIBUTE), &q, sizeof q);
+      }
+    }
     CK_ATTRIBUTE a{type, block.get(), static_cast<CK_ULONG>(claimed)};
     push(a, std::move(block), size);
   }
@@ -213,6 +237,7 @@ class Template {
   std::vector<CK_ATTRIBUTE> attrs_;
   std::vector<size_t> sizes_;  // the size of each attribute's block (0 for NULL)
   std::vector<std::unique_ptr<uint8_t[]>> blocks_;
+  std::vector<std::unique_ptr<Template>> nested_;  // the nested templates' attributes
 };
 
 }  // namespace

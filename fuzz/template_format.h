@@ -24,6 +24,11 @@
 //                1  a buffer of L bytes (1 byte), ulValueLen L
 //                2  a buffer of L bytes (1 byte), ulValueLen (1 byte) % (L + 1): less than it has
 //                3  a buffer of L bytes (2 bytes BE), ulValueLen L
+//   A template attribute (CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE) whose value
+//   comes as bytes (m % 8 = 0 or 6) in a create or find template: those bytes are a nested
+//   template in this same format, passed as the array of CK_ATTRIBUTE PKCS#11 asks for (once:
+//   nested deeper, bytes are bytes, and the module refuses a template in a template). In a get
+//   template, such an attribute's buffer holds CK_ATTRIBUTEs asking for sizes.
 // Every value and buffer is a heap block of exactly its size, so that AddressSanitizer sees any
 // access past it.
 #pragma once
