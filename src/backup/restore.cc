@@ -1,5 +1,6 @@
 #include "backup/restore.h"
 
+#include "device/settings.h"
 #include "token/settings.h"
 
 namespace twinhsm::backup {
@@ -26,7 +27,7 @@ void restore(device::Device& device, BackupReader& reader, button::Press press,
   // The button is this device's hardware (a GPIO wiring, a socket, insecure-auto only where the
   // secure element allows it): it stays as it is; every other setting comes from the backup.
   std::map<std::string, Bytes> own_button;
-  for (const char* key : {token::settings::kButtonBackend, token::settings::kButtonTimeout}) {
+  for (const char* key : {device::settings::kButtonBackend, device::settings::kButtonTimeout}) {
     if (auto v = store.setting(key)) {
       own_button[key] = *v;
     }

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/pin_input.h"
 #include "device/firmware_key.h"
+#include "device/settings.h"
 #include "token/algorithm_policy.h"
 #include "token/settings.h"
 
@@ -48,6 +49,7 @@ std::string secure_element_text(const nlohmann::ordered_json& se) {
 
 nlohmann::ordered_json device_info(device::Device& d) {
   namespace s = token::settings;
+  namespace ds = device::settings;
   token::Token& t = d.token();
   auto so = t.pin_state(token::Role::so);
   auto user = t.pin_state(token::Role::user);
@@ -67,13 +69,14 @@ nlohmann::ordered_json device_info(device::Device& d) {
                 {"so_pin_locked", so.locked()},
                 {"user_pin_locked", user.locked()}};
   j["objects"] = {{"public", counts.public_objects}, {"private", counts.private_objects}};
-  j["settings"] = {{"pbkdf2_iterations", s::require_uint(d.store(), s::kPbkdf2Iterations)},
-                   {"max_login_failures", s::require_uint(d.store(), s::kMaxLoginFailures)},
-                   {"button", d.store().setting_text(s::kButtonBackend).value_or("socket")},
-                   {"button_timeout_seconds",
-                    s::read_uint(d.store(), s::kButtonTimeout, s::kDefaultButtonTimeout)},
-                   {"key_policy", token::key_policy_name(t.key_policy())},
-                   {"algorithms", token::algorithm_policy_name(token::algorithm_policy(t))}};
+  j["settings"] = {
+      {"pbkdf2_iterations", s::require_uint(d.store(), s::kPbkdf2Iterations)},
+      {"max_login_failures", s::require_uint(d.store(), s::kMaxLoginFailures)},
+      {"button", d.store().setting_text(ds::kButtonBackend).value_or(ds::kDefaultButton)},
+      {"button_timeout_seconds",
+       ds::read_uint(d.store(), ds::kButtonTimeout, ds::kDefaultButtonTimeout)},
+      {"key_policy", token::key_policy_name(t.key_policy())},
+      {"algorithms", token::algorithm_policy_name(token::algorithm_policy(t))}};
   return j;
 }
 
@@ -177,7 +180,7 @@ void add_device_commands(CLI::App& app) {
       ->required();
   set_button->add_option("--timeout", b->timeout, "Seconds to wait for a press (1 to 3600)");
   set_button->callback([b] {
-    namespace s = token::settings;
+    namespace s = device::settings;
     button::validate_spec(b->backend);
     if (b->timeout && (*b->timeout < 1 || *b->timeout > 3600)) {
       throw UsageError("--timeout must be between 1 and 3600 seconds");

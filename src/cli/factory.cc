@@ -72,14 +72,18 @@ void add_factory_commands(CLI::App& app) {
       ->required();
   pers->add_option("--serial", p->options.serial, "Serial number (default: 16 random hex digits)");
   pers->add_option("--pbkdf2-iterations", p->options.pbkdf2_iterations,
-                   "PBKDF2 iterations for PINs (default 600000, at least 1000)");
+                   "PBKDF2 iterations for PINs (default " +
+                       std::to_string(device::settings::kDefaultPbkdf2Iterations) +
+                       ", at least 1000)");
   pers->add_option("--max-login-failures", p->options.max_login_failures,
-                   "Wrong PINs in a row before a role is locked (default 10)");
+                   "Wrong PINs in a row before a role is locked (default " +
+                       std::to_string(device::settings::kDefaultMaxLoginFailures) + ")");
   pers->add_option(
       "--button", p->options.button,
       "Button backend: socket (default), tty, gpio:CHIP:LINE, insecure-auto (tests only)");
   pers->add_option("--button-timeout", p->options.button_timeout_seconds,
-                   "Seconds to wait for a button press (default 60)");
+                   "Seconds to wait for a button press (default " +
+                       std::to_string(device::settings::kDefaultButtonTimeout) + ")");
   pers->add_option("--algorithms", p->options.algorithms,
                    "modern (default): NIST-approved algorithms and PKCS#11 3.0's modern set; "
                    "legacy: also what SoftHSMv2 has (DES, Triple DES, DSA, DH, MD5, RSA-1024, "

@@ -34,12 +34,15 @@ inline std::string to_hex(ByteView data) {
 // non-hex character.
 inline Bytes from_hex(std::string_view hex) {
   auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9')
+    if (c >= '0' && c <= '9') {
       return c - '0';
-    if (c >= 'a' && c <= 'f')
+    }
+    if (c >= 'a' && c <= 'f') {
       return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
+    }
+    if (c >= 'A' && c <= 'F') {
       return c - 'A' + 10;
+    }
     return -1;
   };
   if (hex.size() % 2 != 0) {

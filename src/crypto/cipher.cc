@@ -57,11 +57,11 @@ struct SymmetricCipher::Impl {
   bool holds_last_block() const { return !encrypt && padding; }
 };
 
-SymmetricCipher::SymmetricCipher(BlockCipher alg, CipherMode mode, std::span<const uint8_t> key,
+SymmetricCipher::SymmetricCipher(BlockCipher cipher, CipherMode mode, std::span<const uint8_t> key,
                                  ByteView iv, bool encrypt, bool padding)
     : impl_(std::make_unique<Impl>()) {
-  const char* name = cipher_name(alg, mode, key.size());
-  impl_->block = block_size(alg);
+  const char* name = cipher_name(cipher, mode, key.size());
+  impl_->block = block_size(cipher);
   if (mode == CipherMode::ecb ? !iv.empty() : iv.size() != impl_->block) {
     throw CryptoError(std::string(name) + ": the IV must be " +
                       (mode == CipherMode::ecb ? "empty" : "one block long"));
@@ -72,13 +72,13 @@ SymmetricCipher::SymmetricCipher(BlockCipher alg, CipherMode mode, std::span<con
   impl_->mode = mode;
   impl_->encrypt = encrypt;
   impl_->padding = padding;
-  const EVP_CIPHER* cipher = detail::fetched_cipher(name);
+  const EVP_CIPHER* evp_cipher = detail::fetched_cipher(name);
   impl_->ctx.reset(detail::not_null(EVP_CIPHER_CTX_new(), "AES context"));
   unsigned int pad = padding ? 1 : 0;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad),
                          OSSL_PARAM_construct_end()};
   detail::check(
-      EVP_CipherInit_ex2(impl_->ctx.get(), cipher, key.data(), iv.empty() ? nullptr : iv.data(),
+      EVP_CipherInit_ex2(impl_->ctx.get(), evp_cipher, key.data(), iv.empty() ? nullptr : iv.data(),
                          encrypt ? 1 : 0, mode == CipherMode::ctr ? nullptr : params),
       "AES key setup failed");
 }

@@ -10,10 +10,10 @@ struct Cmac::Impl {
   size_t size = kCmacSize;
 };
 
-Cmac::Cmac(BlockCipher alg, std::span<const uint8_t> key) : impl_(std::make_unique<Impl>()) {
-  const char* cipher = nullptr;
+Cmac::Cmac(BlockCipher cipher, std::span<const uint8_t> key) : impl_(std::make_unique<Impl>()) {
+  const char* cipher_name = nullptr;
   SecureBytes three_key;  // a two-key Triple DES key K1 || K2 as K1 || K2 || K1
-  if (alg == BlockCipher::des3) {
+  if (cipher == BlockCipher::des3) {
     if (key.size() != 16 && key.size() != 24) {
       throw CryptoError("Triple DES CMAC key must be 16 or 24 bytes long");
     }
@@ -22,22 +22,22 @@ Cmac::Cmac(BlockCipher alg, std::span<const uint8_t> key) : impl_(std::make_uniq
       three_key.insert(three_key.end(), key.begin(), key.begin() + 8);
     }
     key = three_key;
-    cipher = "DES-EDE3-CBC";
+    cipher_name = "DES-EDE3-CBC";
     impl_->size = kDesBlock;
-  } else if (alg != BlockCipher::aes) {
+  } else if (cipher != BlockCipher::aes) {
     throw CryptoError("CMAC is computed with AES or Triple DES");
   }
-  if (cipher == nullptr) {
-    cipher = key.size() == 16   ? "AES-128-CBC"
-             : key.size() == 24 ? "AES-192-CBC"
-             : key.size() == 32 ? "AES-256-CBC"
-                                : nullptr;
+  if (cipher_name == nullptr) {
+    cipher_name = key.size() == 16   ? "AES-128-CBC"
+                  : key.size() == 24 ? "AES-192-CBC"
+                  : key.size() == 32 ? "AES-256-CBC"
+                                     : nullptr;
   }
-  if (cipher == nullptr) {
+  if (cipher_name == nullptr) {
     throw CryptoError("AES-CMAC key must be 16, 24 or 32 bytes long");
   }
   impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_new(detail::fetched_mac("CMAC")), "CMAC context"));
-  OSSL_PARAM params[] = {detail::utf8_param(OSSL_MAC_PARAM_CIPHER, cipher),
+  OSSL_PARAM params[] = {detail::utf8_param(OSSL_MAC_PARAM_CIPHER, cipher_name),
                          OSSL_PARAM_construct_end()};
   detail::check(EVP_MAC_init(impl_->ctx.get(), key.data(), key.size(), params), "CMAC init failed");
 }

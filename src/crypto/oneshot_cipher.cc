@@ -24,7 +24,7 @@ SecureBytes run(const char* name, std::span<const uint8_t> key, ByteView iv, boo
                 what.c_str());
   int fin = 0;
   detail::check(EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin), what.c_str());
-  if (static_cast<size_t>(len + fin) != in.size()) {
+  if (static_cast<size_t>(len) + static_cast<size_t>(fin) != in.size()) {
     throw CryptoError(what + ": unexpected output length");
   }
   out.resize(in.size());

@@ -155,7 +155,7 @@ class Signer {
  public:
   Signer(const PKey& key, const SignatureScheme& scheme);
   // Signs with a prepared context (the caller keeps it for the next Signer, never two at once).
-  explicit Signer(std::shared_ptr<const SignContext> context);
+  explicit Signer(const std::shared_ptr<const SignContext>& context);
   ~Signer();
   Signer(Signer&&) noexcept;
   Signer& operator=(Signer&&) noexcept;

@@ -57,7 +57,7 @@ bool recently_locked(uintptr_t start, uintptr_t end, uintptr_t page) noexcept {
 // in and pin every page on each call, the main cost of a bulk operation, for data the
 // application holds in its own unlocked memory anyway. They are still wiped when freed.
 void lock_memory(void* p, size_t n) noexcept {
-  constexpr size_t kMaxLocked = 64 * 1024;
+  constexpr size_t kMaxLocked = size_t{64} * 1024;
   if (p == nullptr || n == 0 || n > kMaxLocked) {
     return;
   }
@@ -72,7 +72,8 @@ void lock_memory(void* p, size_t n) noexcept {
   if (recently_locked(start, end, page)) {
     return;
   }
-  void* base = reinterpret_cast<void*>(start);
+  // The page start as a pointer derived from p (no integer-to-pointer cast).
+  void* base = static_cast<char*>(p) - (reinterpret_cast<uintptr_t>(p) - start);
   size_t len = end - start;
   // Best effort: a failure (RLIMIT_MEMLOCK, no privilege) leaves the memory usable, just swappable.
   (void)mlock(base, len);

@@ -132,8 +132,8 @@ Bytes ecdsa_rs_to_der(ByteView rs, size_t fb) {
   detail::BnPtr s(detail::not_null(BN_bin2bn(rs.data() + fb, width, nullptr), what));
   detail::EcdsaSigPtr sig(detail::not_null(ECDSA_SIG_new(), what));
   detail::check(ECDSA_SIG_set0(sig.get(), r.get(), s.get()), what);
-  r.release();  // owned by sig now
-  s.release();
+  (void)r.release();  // owned by sig now
+  (void)s.release();
   unsigned char* raw = nullptr;
   int len = i2d_ECDSA_SIG(sig.get(), &raw);
   if (len <= 0) {
@@ -357,7 +357,7 @@ struct Signer::Impl {
 Signer::Signer(const PKey& key, const SignatureScheme& scheme)
     : impl_(std::make_unique<Impl>(Impl{SignatureOp(key, scheme, Op::sign)})) {}
 
-Signer::Signer(std::shared_ptr<const SignContext> context)
+Signer::Signer(const std::shared_ptr<const SignContext>& context)
     : impl_(std::make_unique<Impl>(
           Impl{SignatureOp(context->key(), context->scheme(), Op::sign, context)})) {}
 Signer::~Signer() = default;

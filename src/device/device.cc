@@ -9,6 +9,7 @@
 #include "crypto/random.h"
 #include "device/device_keys.h"
 #include "device/file_secure_element.h"
+#include "device/settings.h"
 #include "device/tpm_secure_element.h"
 #include "fs/durable.h"
 #include "fs/owned_file.h"
@@ -62,8 +63,8 @@ std::string tcti_of(const std::string& spec) {
 }  // namespace
 
 button::Press Device::wait_for_press(const std::string& action, std::ostream& out) {
-  namespace s = token::settings;
-  std::string spec = store_->setting_text(s::kButtonBackend).value_or("socket");
+  namespace s = settings;
+  std::string spec = store_->setting_text(s::kButtonBackend).value_or(s::kDefaultButton);
   auto timeout = s::read_uint(*store_, s::kButtonTimeout, s::kDefaultButtonTimeout);
   auto button = button::make_button(spec, dir_, se_->insecure_auto_button_allowed, out);
   return button->wait_for_press({action, std::chrono::seconds(timeout)});
@@ -127,8 +128,8 @@ void Device::personalize(const std::filesystem::path& dir, std::span<const uint8
     store::Store::WriteTransaction tx(store, store::Anchoring::rebuild);
     store.put_setting(token::settings::kPbkdf2Iterations, std::to_string(o.pbkdf2_iterations));
     store.put_setting(token::settings::kMaxLoginFailures, std::to_string(o.max_login_failures));
-    store.put_setting(token::settings::kButtonBackend, o.button);
-    store.put_setting(token::settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
+    store.put_setting(settings::kButtonBackend, o.button);
+    store.put_setting(settings::kButtonTimeout, std::to_string(o.button_timeout_seconds));
     store.put_setting(token::settings::kKeyPolicy, o.key_policy);
     store.put_setting(token::settings::kAlgorithms, o.algorithms);
     store.put_setting(token::settings::kRowEncoding, "2");

@@ -9,8 +9,8 @@
 
 #include "button/button.h"
 #include "device/secure_element.h"
+#include "device/settings.h"
 #include "store/store.h"
-#include "token/settings.h"
 #include "token/token.h"
 
 namespace twinhsm::device {
@@ -18,13 +18,14 @@ namespace twinhsm::device {
 struct PersonalizeOptions {
   std::string diversifier;
   std::string serial;  // empty: 16 random hex digits
-  uint32_t pbkdf2_iterations = token::settings::kDefaultPbkdf2Iterations;
-  uint32_t max_login_failures = token::settings::kDefaultMaxLoginFailures;
-  std::string button = "socket";  // socket | tty | gpio:CHIP:LINE | insecure-auto
-  uint32_t button_timeout_seconds = token::settings::kDefaultButtonTimeout;
-  std::string secure_element = "file";  // file | tpm:TCTI (a tpm2-tss TCTI string)
-  std::string key_policy = "strict";    // strict | compatible (token/key_policy.h)
-  std::string algorithms = "modern";    // modern | legacy (token/algorithm_policy.h)
+  uint32_t pbkdf2_iterations = settings::kDefaultPbkdf2Iterations;
+  uint32_t max_login_failures = settings::kDefaultMaxLoginFailures;
+  std::string button = settings::kDefaultButton;  // socket | tty | gpio:CHIP:LINE | insecure-auto
+  uint32_t button_timeout_seconds = settings::kDefaultButtonTimeout;
+  std::string secure_element = "file";                   // file | tpm:TCTI (a tpm2-tss TCTI string)
+  std::string key_policy = settings::kDefaultKeyPolicy;  // strict | compatible (token/key_policy.h)
+  std::string algorithms =
+      settings::kDefaultAlgorithms;  // modern | legacy (token/algorithm_policy.h)
 };
 
 class Device {

@@ -30,6 +30,7 @@ std::vector<crypto::SecureBytes> FileSecureElement::derive(
     const std::vector<Derivation>& requests) const {
   crypto::SecureBytes root = device_root(dbk_);
   std::vector<crypto::SecureBytes> keys;
+  keys.reserve(requests.size());
   for (const Derivation& d : requests) {
     keys.push_back(crypto::kbkdf_counter_hmac_sha256(root, d.label, d.context, d.length));
   }

@@ -13,7 +13,8 @@ class FileSecureElement : public SecureElement {
  public:
   static constexpr const char* kHeader = "twinhsm-secure-element v1";
 
-  FileSecureElement(std::string serial, std::string diversifier, bool insecure_auto_button,
+  // pair is the diversifier that twins share.
+  FileSecureElement(std::string serial_number, std::string pair, bool insecure_auto_button,
                     crypto::SecureBytes dbk);
   static FileSecureElement from_file(const SecureElementFile& file);
 

@@ -122,7 +122,7 @@ SecureElementFile SecureElementFile::read(const std::filesystem::path& dir) {
 void SecureElementFile::write(const std::filesystem::path& dir) const {
   std::string body = header_ + "\n";
   for (const auto& [key, value] : fields_) {
-    body += key + "=" + value + "\n";
+    body.append(key).append("=").append(value).append("\n");
   }
   std::string text = body + "check=" + checksum(body) + "\n";
   wipe(body);

@@ -44,12 +44,12 @@ class TpmRollbackCounter : public store::RollbackCounter {
 
 }  // namespace
 
-TpmSecureElement TpmSecureElement::program(std::string serial_number, std::string pair,
+TpmSecureElement TpmSecureElement::program(std::string serial, std::string diversifier,
                                            bool insecure_auto_button, const std::string& tcti,
                                            std::span<const uint8_t> dbk) {
   TpmSecureElement se;
-  se.serial = std::move(serial_number);
-  se.diversifier = std::move(pair);
+  se.serial = std::move(serial);
+  se.diversifier = std::move(diversifier);
   se.insecure_auto_button_allowed = insecure_auto_button;
   se.tcti_ = tcti;
   se.fingerprint_ = dbk_fingerprint(dbk);
@@ -103,6 +103,7 @@ std::vector<crypto::SecureBytes> TpmSecureElement::derive(
   tpm::Link link(tcti_, srk_name_);
   tpm::Object kdk = tpm::load(link.ctx, link.session, link.primary, kdk_);
   std::vector<crypto::SecureBytes> keys;
+  keys.reserve(requests.size());
   for (const Derivation& d : requests) {
     keys.push_back(
         tpm::kbkdf_counter_hmac_sha256(link.ctx, link.session, kdk, d.label, d.context, d.length));

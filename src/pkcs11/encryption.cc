@@ -6,7 +6,6 @@
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
-using token::CkError;
 using token::require;
 
 namespace {

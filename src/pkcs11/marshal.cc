@@ -4,7 +4,6 @@
 
 namespace twinhsm::pkcs11 {
 
-using token::CkError;
 using token::require;
 
 void check_template_count(const CK_ATTRIBUTE* attrs, CK_ULONG count) {

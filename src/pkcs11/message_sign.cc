@@ -9,7 +9,6 @@
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
-using token::CkError;
 using token::require;
 
 namespace {

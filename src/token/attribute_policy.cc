@@ -219,10 +219,8 @@ void check_required(const AttributeMap& a) {
   } else if (c == CKO_PRIVATE_KEY && k == CKK_RSA) {
     need(CKA_MODULUS);
     need(CKA_PRIVATE_EXPONENT);
-  } else if (c == CKO_PUBLIC_KEY && (k == CKK_EC || k == CKK_EC_EDWARDS)) {
-    need(CKA_EC_PARAMS);
-    need(CKA_EC_POINT);
-  } else if (c == CKO_PUBLIC_KEY && k == CKK_EC_MONTGOMERY) {
+  } else if (c == CKO_PUBLIC_KEY &&
+             (k == CKK_EC || k == CKK_EC_EDWARDS || k == CKK_EC_MONTGOMERY)) {
     need(CKA_EC_PARAMS);
     need(CKA_EC_POINT);
   } else if ((c == CKO_PRIVATE_KEY &&

@@ -42,8 +42,8 @@ class AttributeMap {
   // input or a value that does not fit this host's CK_ULONG.
   SecureBytes encode() const;
   static AttributeMap decode(ByteView data);
-  // is_portable: data is in the portable encoding (not the first one).
-  static bool is_portable(ByteView data);
+  // is_portable: encoded is in the portable encoding (not the first one).
+  static bool is_portable(ByteView encoded);
   // portable_value is a value as the portable encoding has it (index tags are made from it).
   static SecureBytes portable_value(CK_ATTRIBUTE_TYPE type, const SecureBytes& value);
 

@@ -13,7 +13,7 @@ namespace twinhsm::token {
 // private key object).
 // Throws CkError: CKR_KEY_TYPE_INCONSISTENT for other objects, CKR_CURVE_NOT_SUPPORTED for an
 // unknown curve, CKR_ATTRIBUTE_VALUE_INVALID if the components do not form a valid key.
-crypto::PKey to_pkey(const AttributeMap& key);
+crypto::PKey to_pkey(const AttributeMap& a);
 // object_pkey is to_pkey for an object, parsed once and kept with it.
 const crypto::PKey& object_pkey(const struct Object& object);
 

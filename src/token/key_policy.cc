@@ -148,16 +148,21 @@ void check_narrowing(const AttributeMap& object, const AttributeMap& changes) {
 
 // rsa_strength: SP 800-57 part 1, table 2.
 unsigned rsa_strength(size_t modulus_bits) {
-  if (modulus_bits >= 15360)
+  if (modulus_bits >= 15360) {
     return 256;
-  if (modulus_bits >= 7680)
+  }
+  if (modulus_bits >= 7680) {
     return 192;
-  if (modulus_bits >= 3072)
+  }
+  if (modulus_bits >= 3072) {
     return 128;
-  if (modulus_bits >= 2048)
+  }
+  if (modulus_bits >= 2048) {
     return 112;
-  if (modulus_bits >= 1024)
+  }
+  if (modulus_bits >= 1024) {
     return 80;
+  }
   return 0;
 }
 

@@ -1,6 +1,7 @@
-// Names and defaults of the settings the token reads from the store. The device writes them at
-// personalization (Device::personalize in device/device.cc); backups carry them with the rest
-// of the store.
+// Names of the settings the token reads from the store. The device writes them at
+// personalization (Device::personalize in device/device.cc) with its defaults
+// (device/settings.h, which also names the device's own settings); backups carry them with the
+// rest of the store.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,6 @@ namespace twinhsm::token::settings {
 
 inline constexpr const char* kPbkdf2Iterations = "device.pbkdf2_iterations";
 inline constexpr const char* kMaxLoginFailures = "device.max_login_failures";
-inline constexpr const char* kButtonBackend = "device.button_backend";
-inline constexpr const char* kButtonTimeout = "device.button_timeout_seconds";
 // The key-management policy, "strict" or "compatible" (token/key_policy.h); absent: strict.
 inline constexpr const char* kKeyPolicy = "device.key_policy";
 // The algorithm policy, "modern" or "legacy" (token/algorithm_policy.h); absent: modern.
@@ -24,23 +23,6 @@ inline constexpr const char* kTokenLabel = "token.label";
 inline constexpr const char* kTokenGeneration = "token.generation";
 // "2" once every object row is in the portable attribute encoding (token/attributes.h).
 inline constexpr const char* kRowEncoding = "store.row_encoding";
-
-inline constexpr uint32_t kDefaultPbkdf2Iterations = 600000;
-inline constexpr uint32_t kDefaultMaxLoginFailures = 10;
-inline constexpr uint32_t kDefaultButtonTimeout = 60;
-
-// read_uint returns the setting as a number, or fallback when it is absent or not a number.
-inline uint32_t read_uint(store::Store& store, const char* key, uint32_t fallback) {
-  auto text = store.setting_text(key);
-  if (!text || text->empty()) {
-    return fallback;
-  }
-  try {
-    return static_cast<uint32_t>(std::stoul(*text));
-  } catch (const std::exception&) {
-    return fallback;
-  }
-}
 
 // require_uint returns a setting that personalization always writes; its absence means the store
 // was edited by hand (a deleted row), which throws IntegrityError rather than falling back to a
