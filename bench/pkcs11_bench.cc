@@ -958,8 +958,14 @@ void Bench::bench_processes() {
     results_.row("proc2-" + w.key, sec, w.what + ", 2 processes (sum)", w.unit, true);
     results_.row("procscale-" + w.key, sec, w.what + ", 2 processes / 1 process", "x", true);
     results_.row("procshare-" + w.key, sec, w.what + ", 2 processes: slower / faster", "x", true);
+    results_.row("proccores1-" + w.key, sec, w.what + ", 1 process: CPU time / wall time", "cores",
+                 true);
     results_.row("proccores-" + w.key, sec, w.what + ", 2 processes: CPU time / wall time", "cores",
                  true);
+    // Per CPU second: 1.0 when the processes share nothing but the CPUs (on a busy machine the
+    // ratio above is what the CPUs allowed).
+    results_.row("procpercpu-" + w.key, sec, w.what + ", 2 processes / 1 process, per CPU second",
+                 "x", true);
   }
   Row& created =
       results_.row("proc-created", sec, "objects the 2 processes created", "objects", true);
@@ -1009,7 +1015,13 @@ void Bench::bench_processes() {
         results_.find("proc2-" + w.key)->samples[i->name].push_back(sum);
         results_.find("procscale-" + w.key)->samples[i->name].push_back(sum / one.rates[0]);
         results_.find("procshare-" + w.key)->samples[i->name].push_back(hi > 0 ? lo / hi : 0);
+        results_.find("proccores1-" + w.key)->samples[i->name].push_back(one.cores);
         results_.find("proccores-" + w.key)->samples[i->name].push_back(two.cores);
+        if (one.cores > 0 && two.cores > 0 && one.rates[0] > 0) {
+          results_.find("procpercpu-" + w.key)
+              ->samples[i->name]
+              .push_back((sum / two.cores) / (one.rates[0] / one.cores));
+        }
         if (w.key == "create") {
           probe_disk();
         }
@@ -1291,7 +1303,10 @@ void Bench::checks() {
          std::string(what) + ", 2 processes >= " + format_ratio(min) + " 1 process",
          m ? format_ratio(q) + " (" + format_value(results_.value("proc2-" + k, kTw)) + " vs " +
                  format_value(results_.value("proc1-" + k, kTw)) + "/s; " +
-                 range("procscale-" + k) + ")"
+                 range("procscale-" + k) + "; CPU they got " +
+                 format_value(results_.value("proccores-" + k, kTw)) + " vs " +
+                 format_value(results_.value("proccores1-" + k, kTw)) + " cores; per CPU second " +
+                 format_ratio(results_.value("procpercpu-" + k, kTw)) + ")"
            : "not measured");
     auto share = samples("procshare-" + k, kTw);
     double worst = share.empty() ? std::nan("") : *std::min_element(share.begin(), share.end());

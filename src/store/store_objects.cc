@@ -37,32 +37,34 @@ constexpr std::string_view kObjectById =
 }  // namespace
 
 int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode) {
-  std::lock_guard lock(mutex_);
-  // Reserve the id first (AUTOINCREMENT never reuses one), then write the encoded row over the
-  // placeholder; the caller's write transaction makes the two one change.
-  Statement reserve(db_,
-                    "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
-  reserve.run();
-  int64_t id = db_.last_insert_rowid();
-  ObjectRow row = encode(id);
-  row.id = id;
-  update_object(row);
-  return id;
+  return in_write([&] {
+    // Reserve the id first (AUTOINCREMENT never reuses one), then write the encoded row over the
+    // placeholder; the caller's write transaction makes the two one change.
+    Statement reserve(
+        db_, "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
+    reserve.run();
+    int64_t id = db_.last_insert_rowid();
+    ObjectRow row = encode(id);
+    row.id = id;
+    update_object(row);
+    return id;
+  });
 }
 
 void Store::update_object(const ObjectRow& r) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_,
-               "UPDATE objects SET is_private = ?, class_tag = ?, id_tag = ?, label_tag = ?,"
-               " body = ?, secret = ?, mac = ? WHERE id = ?");
-  st.bind(1, int64_t{r.is_private}).bind(2, r.class_tag).bind(3, r.id_tag).bind(4, r.label_tag);
-  st.bind(5, ByteView(r.body)).bind(6, ByteView(r.secret));
-  st.bind(7, ByteView(row_mac("objects", {object_fields(r).bytes()}))).bind(8, r.id);
-  st.run();
-  if (db_.changes() != 1) {
-    throw StoreError("object " + std::to_string(r.id) + " no longer exists");
-  }
-  objects_written();
+  in_write([&] {
+    Statement st(db_,
+                 "UPDATE objects SET is_private = ?, class_tag = ?, id_tag = ?, label_tag = ?,"
+                 " body = ?, secret = ?, mac = ? WHERE id = ?");
+    st.bind(1, int64_t{r.is_private}).bind(2, r.class_tag).bind(3, r.id_tag).bind(4, r.label_tag);
+    st.bind(5, ByteView(r.body)).bind(6, ByteView(r.secret));
+    st.bind(7, ByteView(row_mac("objects", {object_fields(r).bytes()}))).bind(8, r.id);
+    st.run();
+    if (db_.changes() != 1) {
+      throw StoreError("object " + std::to_string(r.id) + " no longer exists");
+    }
+    objects_written();
+  });
 }
 
 void Store::objects_written() {
@@ -74,31 +76,35 @@ void Store::objects_written() {
 }
 
 void Store::put_object(const ObjectRow& r) {
-  std::lock_guard lock(mutex_);
-  Statement st(
-      db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
-  st.bind(1, r.id).run();
-  update_object(r);
+  in_write([&] {
+    Statement st(
+        db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
+    st.bind(1, r.id).run();
+    update_object(r);
+  });
 }
 
 void Store::delete_everything() {
-  std::lock_guard lock(mutex_);
-  db_.exec("DELETE FROM objects; DELETE FROM roles; DELETE FROM settings;");
-  objects_written();
+  in_write([&] {
+    db_.exec("DELETE FROM objects; DELETE FROM roles; DELETE FROM settings;");
+    objects_written();
+  });
 }
 
 bool Store::delete_object(int64_t id) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM objects WHERE id = ?");
-  st.bind(1, id).run();
-  objects_written();
-  return db_.changes() == 1;
+  return in_write([&] {
+    Statement st(db_, "DELETE FROM objects WHERE id = ?");
+    st.bind(1, id).run();
+    objects_written();
+    return db_.changes() == 1;
+  });
 }
 
 void Store::delete_all_objects() {
-  std::lock_guard lock(mutex_);
-  db_.exec("DELETE FROM objects");
-  objects_written();
+  in_write([&] {
+    db_.exec("DELETE FROM objects");
+    objects_written();
+  });
 }
 
 std::optional<ObjectRow> Store::object(int64_t id) {

@@ -30,17 +30,19 @@ std::optional<std::string> Store::setting_text(std::string_view key) {
 }
 
 void Store::put_setting(std::string_view key, ByteView value) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "INSERT OR REPLACE INTO settings(key, value, mac) VALUES(?, ?, ?)");
-  st.bind(1, key).bind(2, value).bind(
-      3, ByteView(row_mac("settings", {setting_fields(key, value).bytes()})));
-  st.run();
+  in_write([&] {
+    Statement st(db_, "INSERT OR REPLACE INTO settings(key, value, mac) VALUES(?, ?, ?)");
+    st.bind(1, key).bind(2, value).bind(
+        3, ByteView(row_mac("settings", {setting_fields(key, value).bytes()})));
+    st.run();
+  });
 }
 
 void Store::delete_setting(std::string_view key) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM settings WHERE key = ?");
-  st.bind(1, key).run();
+  in_write([&] {
+    Statement st(db_, "DELETE FROM settings WHERE key = ?");
+    st.bind(1, key).run();
+  });
 }
 
 std::map<std::string, Bytes> Store::settings() {
@@ -71,17 +73,19 @@ std::optional<Bytes> Store::device_state(std::string_view key) {
 }
 
 void Store::put_device_state(std::string_view key, ByteView value) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "INSERT OR REPLACE INTO device_state(key, value, mac) VALUES(?, ?, ?)");
-  st.bind(1, key).bind(2, value);
-  st.bind(3, ByteView(row_mac("device_state", {setting_fields(key, value).bytes()})));
-  st.run();
+  in_write([&] {
+    Statement st(db_, "INSERT OR REPLACE INTO device_state(key, value, mac) VALUES(?, ?, ?)");
+    st.bind(1, key).bind(2, value);
+    st.bind(3, ByteView(row_mac("device_state", {setting_fields(key, value).bytes()})));
+    st.run();
+  });
 }
 
 void Store::delete_device_state(std::string_view key) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM device_state WHERE key = ?");
-  st.bind(1, key).run();
+  in_write([&] {
+    Statement st(db_, "DELETE FROM device_state WHERE key = ?");
+    st.bind(1, key).run();
+  });
 }
 
 std::optional<RoleRow> Store::role(int role) {
@@ -118,20 +122,22 @@ std::vector<RoleRow> Store::roles() {
 }
 
 void Store::put_role(const RoleRow& r) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_,
-               "INSERT OR REPLACE INTO roles(role, salt, iterations, wrapped_sk, failures, mac)"
-               " VALUES(?, ?, ?, ?, ?, ?)");
-  st.bind(1, int64_t{r.role}).bind(2, ByteView(r.salt)).bind(3, int64_t{r.iterations});
-  st.bind(4, ByteView(r.wrapped_sk)).bind(5, int64_t{r.failures});
-  st.bind(6, ByteView(row_mac("roles", {role_fields(r).bytes()})));
-  st.run();
+  in_write([&] {
+    Statement st(db_,
+                 "INSERT OR REPLACE INTO roles(role, salt, iterations, wrapped_sk, failures, mac)"
+                 " VALUES(?, ?, ?, ?, ?, ?)");
+    st.bind(1, int64_t{r.role}).bind(2, ByteView(r.salt)).bind(3, int64_t{r.iterations});
+    st.bind(4, ByteView(r.wrapped_sk)).bind(5, int64_t{r.failures});
+    st.bind(6, ByteView(row_mac("roles", {role_fields(r).bytes()})));
+    st.run();
+  });
 }
 
 void Store::delete_role(int role) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM roles WHERE role = ?");
-  st.bind(1, int64_t{role}).run();
+  in_write([&] {
+    Statement st(db_, "DELETE FROM roles WHERE role = ?");
+    st.bind(1, int64_t{role}).run();
+  });
 }
 
 }  // namespace twinhsm::store
