@@ -123,7 +123,10 @@ class Transaction {
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
+  // commit throws StoreError when COMMIT fails (nothing was written) or when its fsync does
+  // (committed() then tells that the commit is in the store, visible, maybe not yet durable).
   void commit();
+  bool committed() const { return !open_; }
 
  private:
   Database& db_;

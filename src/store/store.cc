@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <exception>
+
 #include "crypto/digest.h"
 
 namespace twinhsm::store {
@@ -44,9 +46,20 @@ void Store::WriteTransaction::commit() {
     if (store_.anchor_) {
       store_.anchor_->seal();
     }
-    tx_->commit();
+    std::exception_ptr unsynced;  // committed, but its fsync failed: counted, then thrown
+    try {
+      tx_->commit();
+    } catch (const StoreError&) {
+      if (!tx_->committed()) {
+        throw;
+      }
+      unsynced = std::current_exception();
+    }
     if (store_.tx_objects_written_) {
       store_.object_commits_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    if (unsynced) {
+      std::rethrow_exception(unsynced);
     }
     if (store_.anchor_) {
       store_.anchor_->catch_up();
