@@ -653,6 +653,26 @@ Op P11Backend::find_op(FindBy by, bool private_objects, size_t n) {
   return op;
 }
 
+size_t P11Backend::count_by_id(const std::string& id) {
+  std::string value = id;
+  CK_ATTRIBUTE a{CKA_ID, value.data(), value.size()};
+  check(f()->C_FindObjectsInit(main_, &a, 1), "C_FindObjectsInit");
+  size_t n = 0;
+  CK_RV rv = CKR_OK;
+  for (;;) {
+    CK_OBJECT_HANDLE found[256];
+    CK_ULONG count = 0;
+    rv = f()->C_FindObjects(main_, found, 256, &count);
+    if (rv != CKR_OK || count == 0) {
+      break;
+    }
+    n += count;
+  }
+  f()->C_FindObjectsFinal(main_);
+  check(rv, "C_FindObjects");
+  return n;
+}
+
 std::string check_output(Work w, const TestData& data, const Bytes& out, const Bytes& openssl_out) {
   if (w != Work::ecdsa_p256_sign) {
     return out == openssl_out ? "" : "output differs from OpenSSL's on the same key and data";

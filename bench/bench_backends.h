@@ -167,6 +167,8 @@ class P11Backend : public Backend {
   // find_op looks up one bulk object among the first n (private or public) by by, a different
   // one each call: C_FindObjectsInit + C_FindObjects + C_FindObjectsFinal; exactly one must match.
   Op find_op(FindBy by, bool private_objects, size_t n);
+  // count_by_id counts the objects with this CKA_ID that the main session sees.
+  size_t count_by_id(const std::string& id);
 
  private:
   CK_SESSION_HANDLE open_session();

@@ -15,6 +15,8 @@
 //     first find by label, and of a PBKDF2 of that many iterations (0: none) done right after.
 //   pkcs11_bench --measure-child OUT -- PROGRAM ARGS...
 //     runs PROGRAM (output to OUT) and prints its exit code, wall time and peak RSS.
+//   pkcs11_bench --process-child MODULE SLOT PIN PREFIX
+//     a worker of the processes group (bench_processes.h).
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/utsname.h>
@@ -36,9 +38,11 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench_backends.h"
+#include "bench_processes.h"
 #include "bench_support.h"
 
 using namespace bench;
@@ -58,7 +62,10 @@ table of medians with the ratios twinhsm/OpenSSL and twinhsm/SoftHSMv2.
   --sample-seconds S       length of one timed sample (default 0.25)
   --pbkdf2-iterations N    twinhsm device's PBKDF2 iterations (default 600000, the product's)
   --quick                  about a minute: --rounds 3 --sample-seconds 0.2 --sizes 1000
-  --only GROUPS            some of login,crypto,threads,objects,backup (default all)
+  --only GROUPS            some of login,crypto,threads,objects,backup,processes (default
+                           all; processes: 1 and 2 processes signing and creating objects on
+                           one token, in windows of 2.5 sample lengths, at least 0.5 s;
+                           with --quick 0.15 s signing, 0.3 s creating)
   --impls LIST             some of twinhsm,softhsm,openssl (default all)
   --works LIST             some of rsa,ecdsa,ed25519,gcm,cbc,hmac for the crypto and threads
                            groups (default all; handy under perf)
@@ -86,7 +93,7 @@ struct Options {
   double sample_seconds = 0.25;
   unsigned pbkdf2_iterations = 600000;
   bool quick = false;
-  std::set<std::string> groups{"login", "crypto", "threads", "objects", "backup"};
+  std::set<std::string> groups{"login", "crypto", "threads", "objects", "backup", "processes"};
   std::set<std::string> impls{"twinhsm", "softhsm", "openssl"};
   std::set<std::string> works{"rsa", "ecdsa", "ed25519", "gcm", "cbc", "hmac"};
   std::string twinhsm_module = TWINHSM_MODULE_PATH;
@@ -451,6 +458,7 @@ class Bench {
   void bench_threads();
   void bench_objects(size_t n, size_t previous);
   void bench_backup(size_t n);
+  void bench_processes();
   void report();
   void checks();
   void note(const std::string& s) {
@@ -934,6 +942,104 @@ void Bench::bench_backup(size_t n) {
   }
 }
 
+// Issue 16, many processes on one device: worker processes of this program (bench_processes.h)
+// on the token of each PKCS#11 implementation; in each round one of them alone, then both in the
+// same window, signing and then creating objects. Afterwards every object the workers created
+// must be found by this process.
+void Bench::bench_processes() {
+  struct P {
+    std::string key, what, unit;
+  };
+  const std::vector<P> works = {{"sign", "ECDSA P-256 sign (CKM_ECDSA_SHA256)", "ops/s"},
+                                {"create", "create private token objects", "objects/s"}};
+  // --quick keeps the whole run under a minute.
+  double full = std::max(0.5, 2.5 * o_.sample_seconds);
+  const std::string sec = "processes (one token)";
+  for (const P& w : works) {
+    results_.row("proc1-" + w.key, sec, w.what + ", 1 process", w.unit, true);
+    results_.row("proc2-" + w.key, sec, w.what + ", 2 processes (sum)", w.unit, true);
+    results_.row("procscale-" + w.key, sec, w.what + ", 2 processes / 1 process", "x", true);
+    results_.row("procshare-" + w.key, sec, w.what + ", 2 processes: slower / faster", "x", true);
+    results_.row("proccores1-" + w.key, sec, w.what + ", 1 process: CPU time / wall time", "cores",
+                 true);
+    results_.row("proccores-" + w.key, sec, w.what + ", 2 processes: CPU time / wall time", "cores",
+                 true);
+    // Per CPU second: 1.0 when the processes share nothing but the CPUs (on a busy machine the
+    // ratio above is what the CPUs allowed).
+    results_.row("procpercpu-" + w.key, sec, w.what + ", 2 processes / 1 process, per CPU second",
+                 "x", true);
+  }
+  Row& created =
+      results_.row("proc-created", sec, "objects the 2 processes created", "objects", true);
+  Row& found =
+      results_.row("proc-found", sec, "  of which this process finds afterwards", "objects", true);
+  std::map<std::string, std::unique_ptr<Workers>> workers;
+  std::map<std::string, size_t> before;
+  for (Impl& i : impls_) {
+    if (!i.p11) {
+      for (Row* r : {&created, &found}) {
+        r->na[i.name] = "";
+      }
+      continue;
+    }
+    progress("%s: starting 2 worker processes (each logs in)", i.name.c_str());
+    before[i.name] = named(i, [&] { return i.p11->count_by_id(kProcessObjectId); });
+    workers[i.name] = named(i, [&] {
+      return std::make_unique<Workers>("/proc/self/exe", i.p11->module_path(), i.p11->slot(),
+                                       data_->user_pin,
+                                       std::vector<std::string>{"proc-a-", "proc-b-"});
+    });
+  }
+  for (int r = 0; r < o_.rounds; ++r) {
+    progress("1 and 2 processes signing and creating objects, round %d/%d", r + 1, o_.rounds);
+    for (const P& w : works) {
+      for (Impl* i : order(impls_, r)) {
+        if (!i->p11) {
+          continue;
+        }
+        Workers& ws = *workers[i->name];
+        size_t alone = static_cast<size_t>(r) % 2;
+        double window = !o_.quick ? full : w.key == "sign" ? 0.15 : 0.3;
+        auto [one, two] = named(*i, [&] {
+          // Alone first in even rounds, the pair first in odd ones.
+          Workers::Result a, b;
+          if (r % 2 == 0) {
+            a = ws.run(w.key, {alone}, window);
+            b = ws.run(w.key, {0, 1}, window);
+          } else {
+            b = ws.run(w.key, {0, 1}, window);
+            a = ws.run(w.key, {alone}, window);
+          }
+          return std::pair{a, b};
+        });
+        double sum = two.rates[0] + two.rates[1];
+        auto [lo, hi] = std::minmax(two.rates[0], two.rates[1]);
+        results_.find("proc1-" + w.key)->samples[i->name].push_back(one.rates[0]);
+        results_.find("proc2-" + w.key)->samples[i->name].push_back(sum);
+        results_.find("procscale-" + w.key)->samples[i->name].push_back(sum / one.rates[0]);
+        results_.find("procshare-" + w.key)->samples[i->name].push_back(hi > 0 ? lo / hi : 0);
+        results_.find("proccores1-" + w.key)->samples[i->name].push_back(one.cores);
+        results_.find("proccores-" + w.key)->samples[i->name].push_back(two.cores);
+        if (one.cores > 0 && two.cores > 0 && one.rates[0] > 0) {
+          results_.find("procpercpu-" + w.key)
+              ->samples[i->name]
+              .push_back((sum / two.cores) / (one.rates[0] / one.cores));
+        }
+        if (w.key == "create") {
+          probe_disk();
+        }
+      }
+    }
+  }
+  for (auto& [name, ws] : workers) {
+    uint64_t made = ws->created();
+    Impl* i = impl(name);
+    size_t now = named(*i, [&] { return i->p11->count_by_id(kProcessObjectId); });
+    created.samples[name].push_back(static_cast<double>(made));
+    found.samples[name].push_back(static_cast<double>(now - before[name]));
+  }
+}
+
 // ---- report ----
 
 std::string cell(const Row& row, const std::string& impl, bool present) {
@@ -1170,6 +1276,63 @@ void Bench::checks() {
            m2 ? format_value(mem) + " vs " + format_value(mem0) + " MiB" : "not measured");
     }
   }
+  // Issue 16: many processes on one device. The share is judged on the worst round.
+  auto samples = [&](const std::string& key, const std::string& impl) {
+    Row* row = results_.find(key);
+    if (!row || !row->samples.count(impl)) {
+      return std::vector<double>{};
+    }
+    return row->samples.at(impl);
+  };
+  auto range = [&](const std::string& key) {
+    auto v = samples(key, kTw);
+    if (v.empty()) {
+      return std::string();
+    }
+    auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    std::string out = "rounds " + format_ratio(*lo) + "-" + format_ratio(*hi);
+    auto soft = samples(key, kSoft);
+    if (!soft.empty()) {
+      out += "; SoftHSMv2 " + format_ratio(median(soft));
+    }
+    return out;
+  };
+  for (const auto& [key, what, min] :
+       {std::tuple{"sign", "ECDSA P-256 sign", 1.8}, {"create", "create private objects", 1.5}}) {
+    std::string k = key;
+    double q = results_.value("procscale-" + k, kTw);
+    bool m = !std::isnan(q);
+    line(m, m && q >= min,
+         std::string(what) + ", 2 processes >= " + format_ratio(min) + " 1 process",
+         m ? format_ratio(q) + " (" + format_value(results_.value("proc2-" + k, kTw)) + " vs " +
+                 format_value(results_.value("proc1-" + k, kTw)) + "/s; " +
+                 range("procscale-" + k) + "; CPU they got " +
+                 format_value(results_.value("proccores-" + k, kTw)) + " vs " +
+                 format_value(results_.value("proccores1-" + k, kTw)) + " cores; per CPU second " +
+                 format_ratio(results_.value("procpercpu-" + k, kTw)) + ")"
+           : "not measured");
+    if (k != "create") {
+      continue;  // the fair share is the writers' target; signing's is in the table
+    }
+    auto share = samples("procshare-" + k, kTw);
+    double worst = share.empty() ? std::nan("") : *std::min_element(share.begin(), share.end());
+    bool m2 = !std::isnan(worst);
+    line(m2, m2 && worst >= 0.4,
+         std::string(what) + ", 2 processes: the slower >= 0.4x the faster, every round",
+         m2 ? "worst " + format_ratio(worst) + ", median " +
+                  format_ratio(results_.value("procshare-" + k, kTw)) + " (" +
+                  range("procshare-" + k) + ")"
+            : "not measured");
+  }
+  {
+    double made = results_.value("proc-created", kTw), there = results_.value("proc-found", kTw);
+    bool m = !std::isnan(made) && !std::isnan(there);
+    line(m, m && made == there && made > 0,
+         "every object the 2 processes created is there afterwards",
+         m ? n_str(static_cast<size_t>(there)) + " found of " + n_str(static_cast<size_t>(made)) +
+                 " created (C_CreateObject returned CKR_OK), by C_FindObjects in this process"
+           : "not measured");
+  }
 }
 
 int Bench::run() {
@@ -1202,6 +1365,9 @@ int Bench::run() {
       bench_backup(n);
     }
   }
+  if (group("processes")) {
+    bench_processes();  // last: its objects would add to the N of the object figures
+  }
   report();
   checks();
   std::printf("\ntotal run time %.0f s\n", seconds_since(g_start));
@@ -1224,6 +1390,9 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::strcmp(argv[1], "--measure-child") == 0) {
     return measure_child(argc, argv);
+  }
+  if (argc >= 2 && std::strcmp(argv[1], "--process-child") == 0) {
+    return process_child(argc, argv);
   }
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -1289,7 +1458,8 @@ int main(int argc, char** argv) {
       }
     }
     for (const auto& g : o.groups) {
-      if (g != "login" && g != "crypto" && g != "threads" && g != "objects" && g != "backup") {
+      if (g != "login" && g != "crypto" && g != "threads" && g != "objects" && g != "backup" &&
+          g != "processes") {
         throw std::runtime_error("unknown group " + g);
       }
     }

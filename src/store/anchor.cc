@@ -222,6 +222,9 @@ void Anchor::verify() {
 
 void Store::anchor_to(std::unique_ptr<RollbackCounter> counter) {
   std::lock_guard lock(mutex_);
+  // A writer makes up the counter of a commit it sees (Anchor::begin): every commit is durable
+  // before any other connection sees it (sqlite.h, Durability).
+  db_.set_durability(Durability::in_commit);
   anchor_ = std::make_unique<Anchor>(*this, row_key_, std::move(counter));
 }
 

@@ -69,6 +69,11 @@ void Database::connect(const std::filesystem::path& path, bool create) {
   // not go. (SQLite itself never follows a link to these files.)
   fs::Owner owner = fs::owner_of(path.parent_path().empty() ? "." : path.parent_path());
   check_store_files(path, owner);
+  // The writers' lock file, made (as open_or_create_owned makes files) only for a store that is
+  // there or being made.
+  if (create || std::filesystem::exists(std::filesystem::symlink_status(path))) {
+    write_lock_ = std::make_unique<WriteLock>(path);
+  }
   fs::ActingAsOwner as_owner(owner);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -78,10 +83,25 @@ void Database::connect(const std::filesystem::path& path, bool create) {
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   exec("PRAGMA journal_mode=WAL");
-  // A write lock, taken and let go: the WAL files are open for writing (see above).
-  exec("BEGIN IMMEDIATE");
-  exec("ROLLBACK");
-  exec("PRAGMA synchronous=FULL");
+  // A write lock, taken and let go: the WAL files are open for writing (see above). (exec, not
+  // Transaction: a connection that fails here is closed, and must hold no prepared statement.)
+  if (write_lock_) {
+    write_lock_->lock();
+  }
+  try {
+    exec("BEGIN IMMEDIATE");
+    exec("ROLLBACK");
+  } catch (...) {
+    if (write_lock_) {
+      write_lock_->unlock();
+    }
+    throw;
+  }
+  if (write_lock_) {
+    write_lock_->unlock();
+  }
+  exec(durability_ == Durability::in_commit ? "PRAGMA synchronous=FULL"
+                                            : "PRAGMA synchronous=NORMAL");
   exec("PRAGMA secure_delete=ON");
   exec("PRAGMA foreign_keys=ON");
 }
@@ -148,6 +168,24 @@ const volatile void* Database::wal_index() {
     return nullptr;
   }
   return region;
+}
+
+void Database::set_durability(Durability d) {
+  exec(d == Durability::in_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  durability_ = d;
+}
+
+void Database::sync_wal() {
+  // The WAL file as SQLite holds it open (SQLITE_FCNTL_JOURNAL_POINTER gives the WAL in WAL mode).
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal ||
+      !wal->pMethods) {
+    throw StoreError("cannot make a commit durable: the store's WAL file is not open");
+  }
+  if (int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK) {
+    throw StoreError(std::string("cannot make a commit durable (fsync of the WAL file): ") +
+                     sqlite3_errstr(rc));
+  }
 }
 
 int64_t Database::last_insert_rowid() const {
@@ -245,8 +283,22 @@ std::optional<Bytes> Statement::column_optional_blob(int index) const {
   return column_blob(index);
 }
 
-Transaction::Transaction(Database& db, Kind kind) : db_(db) {
-  Statement(db_, kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").run();
+Transaction::Transaction(Database& db, Kind kind) : db_(db), write_(kind == Kind::write) {
+  if (!write_) {
+    Statement(db_, "BEGIN DEFERRED").run();
+    return;
+  }
+  if (db_.write_lock_) {
+    db_.write_lock_->lock();
+  }
+  try {
+    Statement(db_, "BEGIN IMMEDIATE").run();
+  } catch (...) {
+    if (db_.write_lock_) {
+      db_.write_lock_->unlock();
+    }
+    throw;
+  }
 }
 
 Transaction::~Transaction() {
@@ -256,11 +308,24 @@ Transaction::~Transaction() {
     } catch (...) {  // a failed rollback leaves SQLite to roll back on the next open
     }
   }
+  if (write_ && db_.write_lock_) {
+    db_.write_lock_->unlock();  // nothing to do after commit()
+  }
 }
 
 void Transaction::commit() {
   Statement(db_, "COMMIT").run();
   open_ = false;
+  if (!write_) {
+    return;
+  }
+  // The next writer may begin while this commit goes to the disk.
+  if (db_.write_lock_) {
+    db_.write_lock_->unlock();
+  }
+  if (db_.durability_ == Durability::after_commit) {
+    db_.sync_wal();
+  }
 }
 
 }  // namespace twinhsm::store

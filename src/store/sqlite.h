@@ -6,12 +6,14 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "common/bytes.h"
+#include "store/write_lock.h"
 
 namespace twinhsm::store {
 
@@ -49,11 +51,27 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// Durability: how a write transaction's commit reaches the disk; either way Transaction::commit
+// returns only once it is there.
+//   after_commit  synchronous=NORMAL, then an fsync of the WAL file by Transaction::commit once
+//                 the write locks are let go: the next writer writes its commit meanwhile, and
+//                 the commits of several processes share the disk's flushes (group commit).
+//                 Another connection can read a commit a few milliseconds before it is durable;
+//                 its writer has not returned yet. SQLite's checkpoints sync the WAL before
+//                 copying it into the database and the database after, as with FULL.
+//   in_commit     synchronous=FULL: SQLite syncs the WAL inside COMMIT, before any other
+//                 connection can see the commit. An anchored store (store/anchor.h) uses it: a
+//                 writer makes up the counter increment of a commit it sees (a process that
+//                 stopped before its own), which must never happen for a commit the disk does
+//                 not hold yet.
+enum class Durability { after_commit, in_commit };
+
 // Database is one connection. Not thread safe: callers serialize access (store::Store does).
 class Database {
  public:
-  // open opens (or, with create, creates) the database file; WAL journal, synchronous=FULL,
-  // secure_delete, a busy timeout so that two processes wait for each other instead of failing.
+  // open opens (or, with create, creates) the database file; WAL journal,
+  // Durability::after_commit, secure_delete, a busy timeout so that two processes wait for each
+  // other instead of failing, and the writers' lock (store/write_lock.h).
   Database(const std::filesystem::path& path, bool create);
   ~Database();
   Database(const Database&) = delete;
@@ -64,6 +82,10 @@ class Database {
   // wal_index maps the start of the WAL index (the -shm file that every connection to the
   // database shares) into this process, or returns nullptr when this connection has none.
   const volatile void* wal_index();
+  void set_durability(Durability d);
+  Durability durability() const { return durability_; }
+  // sync_wal makes every commit written to the WAL file so far durable (fsync); throws StoreError.
+  void sync_wal();
   int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* handle() const { return db_; }
@@ -82,14 +104,18 @@ class Database {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  friend class Transaction;
   sqlite3* db_ = nullptr;
+  std::unique_ptr<WriteLock> write_lock_;  // none on a read-only device
+  Durability durability_ = Durability::after_commit;
   // Idle prepared statements by SQL text (nullptr: the one of that text is in use). A few dozen
   // texts at most: the store's SQL is fixed, find_objects' has 16 forms.
   std::unordered_map<std::string, sqlite3_stmt*, TextHash, std::equal_to<>> cache_;
 };
 
 // Transaction begins on construction (IMMEDIATE: the write lock is taken at once, so that two
-// processes never both read-then-write) and rolls back on destruction unless commit() was called.
+// processes never both read-then-write; the writers' lock first) and rolls back on destruction
+// unless commit() was called. A write transaction's commit() returns once the commit is durable.
 class Transaction {
  public:
   enum class Kind { read, write };
@@ -97,10 +123,14 @@ class Transaction {
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
+  // commit throws StoreError when COMMIT fails (nothing was written) or when its fsync does
+  // (committed() then tells that the commit is in the store, visible, maybe not yet durable).
   void commit();
+  bool committed() const { return !open_; }
 
  private:
   Database& db_;
+  bool write_;
   bool open_ = true;
 };
 

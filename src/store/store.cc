@@ -1,59 +1,13 @@
 #include "store/store.h"
 
+#include <exception>
+
 #include "crypto/digest.h"
 
 namespace twinhsm::store {
 
 namespace {
-
 constexpr std::string_view kMacDomain = "twinhsm row v1";
-
-// Fields of a row as the MAC sees them: each length-prefixed, NULL distinct from empty.
-class MacFields {
- public:
-  MacFields& add(ByteView v) {
-    append_be(out_, v.size(), 4);
-    append(out_, v);
-    return *this;
-  }
-  MacFields& add(int64_t v) {
-    Bytes b;
-    append_be(b, static_cast<uint64_t>(v), 8);
-    return add(ByteView(b));
-  }
-  MacFields& add(const std::optional<Bytes>& v) {
-    if (!v) {
-      append_be(out_, 0xffffffffu, 4);
-      return *this;
-    }
-    return add(ByteView(*v));
-  }
-  const Bytes& bytes() const { return out_; }
-
- private:
-  Bytes out_;
-};
-
-MacFields object_fields(const ObjectRow& r) {
-  MacFields f;
-  f.add(r.id).add(int64_t{r.is_private}).add(r.class_tag).add(r.id_tag).add(r.label_tag);
-  f.add(ByteView(r.body)).add(ByteView(r.secret));
-  return f;
-}
-
-MacFields role_fields(const RoleRow& r) {
-  MacFields f;
-  f.add(int64_t{r.role}).add(ByteView(r.salt)).add(int64_t{r.iterations});
-  f.add(ByteView(r.wrapped_sk)).add(int64_t{r.failures});
-  return f;
-}
-
-MacFields setting_fields(std::string_view key, ByteView value) {
-  MacFields f;
-  f.add(as_bytes(key)).add(value);
-  return f;
-}
-
 }  // namespace
 
 Store::Store(const std::filesystem::path& path, crypto::SecureBytes row_key, bool create)
@@ -92,9 +46,20 @@ void Store::WriteTransaction::commit() {
     if (store_.anchor_) {
       store_.anchor_->seal();
     }
-    tx_->commit();
+    std::exception_ptr unsynced;  // committed, but its fsync failed: counted, then thrown
+    try {
+      tx_->commit();
+    } catch (const StoreError&) {
+      if (!tx_->committed()) {
+        throw;
+      }
+      unsynced = std::current_exception();
+    }
     if (store_.tx_objects_written_) {
       store_.object_commits_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    if (unsynced) {
+      std::rethrow_exception(unsynced);
     }
     if (store_.anchor_) {
       store_.anchor_->catch_up();
@@ -164,300 +129,6 @@ void Store::check_mac(std::string_view table, const std::vector<ByteView>& field
     throw IntegrityError("the store failed its integrity check: " + std::string(what) +
                          " was modified outside twinhsm (restore a backup)");
   }
-}
-
-std::optional<Bytes> Store::setting(std::string_view key) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT value, mac FROM settings WHERE key = ?");
-  st.bind(1, key);
-  if (!st.step()) {
-    return std::nullopt;
-  }
-  Bytes value = st.column_blob(0);
-  check_mac("settings", {setting_fields(key, value).bytes()}, st.column_blob(1),
-            "setting " + std::string(key));
-  return value;
-}
-
-std::optional<std::string> Store::setting_text(std::string_view key) {
-  auto v = setting(key);
-  if (!v) {
-    return std::nullopt;
-  }
-  return std::string(v->begin(), v->end());
-}
-
-void Store::put_setting(std::string_view key, ByteView value) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "INSERT OR REPLACE INTO settings(key, value, mac) VALUES(?, ?, ?)");
-  st.bind(1, key).bind(2, value).bind(
-      3, ByteView(row_mac("settings", {setting_fields(key, value).bytes()})));
-  st.run();
-}
-
-void Store::delete_setting(std::string_view key) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM settings WHERE key = ?");
-  st.bind(1, key).run();
-}
-
-std::map<std::string, Bytes> Store::settings() {
-  std::lock_guard lock(mutex_);
-  std::map<std::string, Bytes> out;
-  Statement st(db_, "SELECT key, value, mac FROM settings ORDER BY key");
-  while (st.step()) {
-    std::string key = st.column_text(0);
-    Bytes value = st.column_blob(1);
-    check_mac("settings", {setting_fields(key, value).bytes()}, st.column_blob(2),
-              "setting " + key);
-    out.emplace(std::move(key), std::move(value));
-  }
-  return out;
-}
-
-std::optional<Bytes> Store::device_state(std::string_view key) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT value, mac FROM device_state WHERE key = ?");
-  st.bind(1, key);
-  if (!st.step()) {
-    return std::nullopt;
-  }
-  Bytes value = st.column_blob(0);
-  check_mac("device_state", {setting_fields(key, value).bytes()}, st.column_blob(1),
-            "device state " + std::string(key));
-  return value;
-}
-
-void Store::put_device_state(std::string_view key, ByteView value) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "INSERT OR REPLACE INTO device_state(key, value, mac) VALUES(?, ?, ?)");
-  st.bind(1, key).bind(2, value);
-  st.bind(3, ByteView(row_mac("device_state", {setting_fields(key, value).bytes()})));
-  st.run();
-}
-
-void Store::delete_device_state(std::string_view key) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM device_state WHERE key = ?");
-  st.bind(1, key).run();
-}
-
-std::optional<RoleRow> Store::role(int role) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT salt, iterations, wrapped_sk, failures, mac FROM roles WHERE role = ?");
-  st.bind(1, int64_t{role});
-  if (!st.step()) {
-    return std::nullopt;
-  }
-  RoleRow r;
-  r.role = role;
-  r.salt = st.column_blob(0);
-  r.iterations = static_cast<uint32_t>(st.column_int(1));
-  r.wrapped_sk = st.column_blob(2);
-  r.failures = static_cast<uint32_t>(st.column_int(3));
-  check_mac("roles", {role_fields(r).bytes()}, st.column_blob(4), "a role's login data");
-  return r;
-}
-
-std::vector<RoleRow> Store::roles() {
-  std::lock_guard lock(mutex_);
-  std::vector<RoleRow> out;
-  std::vector<int64_t> ids;
-  {
-    Statement st(db_, "SELECT role FROM roles ORDER BY role");
-    while (st.step()) {
-      ids.push_back(st.column_int(0));
-    }
-  }
-  for (int64_t id : ids) {
-    out.push_back(*role(static_cast<int>(id)));
-  }
-  return out;
-}
-
-void Store::put_role(const RoleRow& r) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_,
-               "INSERT OR REPLACE INTO roles(role, salt, iterations, wrapped_sk, failures, mac)"
-               " VALUES(?, ?, ?, ?, ?, ?)");
-  st.bind(1, int64_t{r.role}).bind(2, ByteView(r.salt)).bind(3, int64_t{r.iterations});
-  st.bind(4, ByteView(r.wrapped_sk)).bind(5, int64_t{r.failures});
-  st.bind(6, ByteView(row_mac("roles", {role_fields(r).bytes()})));
-  st.run();
-}
-
-void Store::delete_role(int role) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM roles WHERE role = ?");
-  st.bind(1, int64_t{role}).run();
-}
-
-ObjectRow Store::read_object_row(Statement& st) const {
-  ObjectRow r = read_object_columns(st);
-  check_mac("objects", {object_fields(r).bytes()}, r.mac, "object " + std::to_string(r.id));
-  return r;
-}
-
-ObjectRow Store::read_object_columns(Statement& st) const {
-  ObjectRow r;
-  r.id = st.column_int(0);
-  r.is_private = st.column_int(1) != 0;
-  r.class_tag = st.column_optional_blob(2);
-  r.id_tag = st.column_optional_blob(3);
-  r.label_tag = st.column_optional_blob(4);
-  r.body = st.column_blob(5);
-  r.secret = st.column_blob(6);
-  r.mac = st.column_blob(7);
-  return r;
-}
-
-namespace {
-constexpr std::string_view kObjectColumns =
-    "SELECT id, is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects";
-// The same, whole (no string built on every call).
-constexpr std::string_view kObjectById =
-    "SELECT id, is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects"
-    " WHERE id = ?";
-}  // namespace
-
-int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode) {
-  std::lock_guard lock(mutex_);
-  // Reserve the id first (AUTOINCREMENT never reuses one), then write the encoded row over the
-  // placeholder; the caller's write transaction makes the two one change.
-  Statement reserve(db_,
-                    "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
-  reserve.run();
-  int64_t id = db_.last_insert_rowid();
-  ObjectRow row = encode(id);
-  row.id = id;
-  update_object(row);
-  return id;
-}
-
-void Store::update_object(const ObjectRow& r) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_,
-               "UPDATE objects SET is_private = ?, class_tag = ?, id_tag = ?, label_tag = ?,"
-               " body = ?, secret = ?, mac = ? WHERE id = ?");
-  st.bind(1, int64_t{r.is_private}).bind(2, r.class_tag).bind(3, r.id_tag).bind(4, r.label_tag);
-  st.bind(5, ByteView(r.body)).bind(6, ByteView(r.secret));
-  st.bind(7, ByteView(row_mac("objects", {object_fields(r).bytes()}))).bind(8, r.id);
-  st.run();
-  if (db_.changes() != 1) {
-    throw StoreError("object " + std::to_string(r.id) + " no longer exists");
-  }
-  objects_written();
-}
-
-void Store::objects_written() {
-  if (tx_depth_ == 0) {
-    object_commits_.fetch_add(1, std::memory_order_acq_rel);  // autocommit: written already
-  } else {
-    tx_objects_written_ = true;
-  }
-}
-
-void Store::put_object(const ObjectRow& r) {
-  std::lock_guard lock(mutex_);
-  Statement st(
-      db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
-  st.bind(1, r.id).run();
-  update_object(r);
-}
-
-void Store::delete_everything() {
-  std::lock_guard lock(mutex_);
-  db_.exec("DELETE FROM objects; DELETE FROM roles; DELETE FROM settings;");
-  objects_written();
-}
-
-bool Store::delete_object(int64_t id) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM objects WHERE id = ?");
-  st.bind(1, id).run();
-  objects_written();
-  return db_.changes() == 1;
-}
-
-void Store::delete_all_objects() {
-  std::lock_guard lock(mutex_);
-  db_.exec("DELETE FROM objects");
-  objects_written();
-}
-
-std::optional<ObjectRow> Store::object(int64_t id) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, kObjectById);
-  st.bind(1, id);
-  if (!st.step()) {
-    return std::nullopt;
-  }
-  return read_object_row(st);
-}
-
-std::vector<ObjectRow> Store::find_objects(const ObjectQuery& q) {
-  std::lock_guard lock(mutex_);
-  // Build "(is_private = 0 AND tag = ? ...) OR (is_private = 1 AND tag = ? ...)" so that SQLite
-  // answers from the tag indexes; with no tag at all this is a listing of every visible row.
-  std::string sql(kObjectColumns);
-  std::vector<const Bytes*> params;
-  auto clause = [&](int is_private, const ObjectQuery::Tags& t) {
-    std::string c = "(is_private = " + std::to_string(is_private);
-    auto add = [&](const char* column, const std::optional<Bytes>& tag) {
-      if (tag) {
-        c += std::string(" AND ") + column + " = ?";
-        params.push_back(&*tag);
-      }
-    };
-    add("class_tag", t.class_tag);
-    add("id_tag", t.id_tag);
-    add("label_tag", t.label_tag);
-    return c + ")";
-  };
-  sql += " WHERE " + clause(0, q.public_tags);
-  if (q.include_private) {
-    sql += " OR " + clause(1, q.private_tags);
-  }
-  sql += " ORDER BY id";
-  Statement st(db_, sql);
-  for (size_t i = 0; i < params.size(); ++i) {
-    st.bind(static_cast<int>(i + 1), ByteView(*params[i]));
-  }
-  std::vector<ObjectRow> rows;
-  while (st.step()) {
-    rows.push_back(read_object_row(st));
-  }
-  return rows;
-}
-
-void Store::for_each_object(const std::function<void(const ObjectRow&)>& visit) {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, std::string(kObjectColumns) + " ORDER BY id");
-  while (st.step()) {
-    visit(read_object_row(st));
-  }
-}
-
-void Store::scan_objects(const std::function<void(const ObjectRow&, bool authentic)>& visit,
-                         uint64_t* object_commits) {
-  std::lock_guard lock(mutex_);
-  *object_commits = this->object_commits();
-  Statement st(db_, std::string(kObjectColumns) + " ORDER BY id");
-  while (st.step()) {
-    ObjectRow r = read_object_columns(st);
-    bool authentic = crypto::ct_equal(row_mac("objects", {object_fields(r).bytes()}), r.mac);
-    visit(r, authentic);
-  }
-}
-
-Store::Counts Store::count_objects() {
-  std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT is_private, COUNT(*) FROM objects GROUP BY is_private");
-  Counts c;
-  while (st.step()) {
-    (st.column_int(0) ? c.private_objects : c.public_objects) = st.column_int(1);
-  }
-  return c;
 }
 
 std::optional<Store::WalStamp> Store::change_stamp() const {

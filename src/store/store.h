@@ -5,7 +5,9 @@
 // another id or another table by hand is detected (IntegrityError), never returned.
 //
 // Store is thread safe: calls are serialized by an internal mutex, which a Transaction holds for
-// its whole life. Two processes on one database serialize through SQLite's locks.
+// its whole life. Two processes on one database take turns through the writers' lock
+// (store/write_lock.h) and SQLite's locks; every write is made in a write transaction, whose
+// commit returns once it is durable (store/sqlite.h, Durability).
 #pragma once
 
 #include <array>
@@ -17,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/bytes.h"
@@ -178,6 +181,25 @@ class Store {
   ObjectRow read_object_row(Statement& st) const;
   ObjectRow read_object_columns(Statement& st) const;
   void objects_written();  // counts an object write towards object_commits (mutex_ held)
+  // in_write runs a write inside the open write transaction, or in one of its own: a commit is
+  // made durable only by a write transaction's commit (sqlite.h, Durability), never by SQLite's
+  // autocommit.
+  template <class F>
+  auto in_write(F&& write) -> decltype(write()) {
+    std::lock_guard lock(mutex_);
+    if (tx_depth_ > 0) {
+      return write();
+    }
+    WriteTransaction tx(*this);
+    if constexpr (std::is_void_v<decltype(write())>) {
+      write();
+      tx.commit();
+    } else {
+      auto result = write();
+      tx.commit();
+      return result;
+    }
+  }
   void migrate();
   friend class Anchor;  // reads the MAC columns and writes its row inside the transactions
 

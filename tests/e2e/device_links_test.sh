@@ -89,6 +89,20 @@ run "${CLI}" token set-pin --device "${DEV}" --pin "${USER_PIN}" --new-pin "${US
 assert_ok "without the planted file, root changes the PIN"
 assert_eq "${OWNER}" "$(stat -c %U "${DEV}/store.db.login-lock")" "the lock file root made belongs to the owner"
 
+section "the writers' lock file (root opens the store)"
+for kind in dangling symlink hardlink fifo; do
+  plant store.db.write-lock "${kind}"
+  run timeout 20 "${CLI}" device info --device "${DEV}"
+  assert_fails "a ${kind} at store.db.write-lock: the device does not open"
+  assert_ne 124 "${RC}" "a ${kind} at store.db.write-lock: the command does not hang"
+  assert_err_contains "store.db.write-lock" "a ${kind} at store.db.write-lock: the error names the file"
+  expect_untouched "a ${kind} at store.db.write-lock"
+done
+rm -f "${DEV}/store.db.write-lock"
+run "${CLI}" device info --device "${DEV}"
+assert_ok "without the planted file, root opens the device"
+assert_eq "${OWNER}" "$(stat -c %U "${DEV}/store.db.write-lock")" "the lock file root made belongs to the owner"
+
 section "the secure element (root opens the device)"
 mv "${DEV}/secure-element" "${WORK}/secure-element.real"
 for kind in symlink hardlink fifo; do

@@ -9,14 +9,20 @@
 //   p11_peer relabel LABEL NEW      sets CKA_LABEL of every visible object with LABEL to NEW,
 //                                   prints how many
 //   p11_peer create-private LABEL VALUE   a private token data object (with as-user)
+//   p11_peer create-many-private PREFIX N   N private token data objects (with as-user); prints
+//                                   N, then the CLOCK_MONOTONIC nanoseconds before the first
+//                                   C_CreateObject and after each
 //   p11_peer as-user PIN COMMAND ...      logs the user in first, then runs COMMAND
 //   p11_peer login PIN              C_Login(CKU_USER, PIN), prints the CK_RV name
 //   p11_peer flags                  CK_TOKEN_INFO.flags in decimal
 //
 // Exit 0 on success; 1 with the failing call and its CK_RV on stderr.
+#include <time.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "module.h"
 #include "p11.h"
@@ -29,6 +35,12 @@ namespace {
 int fail(const char* what, CK_RV rv) {
   std::fprintf(stderr, "p11_peer: %s: %s\n", what, rv_name(rv).c_str());
   return 1;
+}
+
+long long monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 std::vector<CK_OBJECT_HANDLE> by_label(CK_FUNCTION_LIST_3_0* f, CK_SESSION_HANDLE s,
@@ -118,6 +130,22 @@ int main(int argc, char** argv) {
         return fail("C_CreateObject", rv);
     }
     std::printf("%d\n", n);
+  } else if (cmd == "create-many-private") {
+    int n = std::atoi(arg(3).c_str());
+    long long start = monotonic_ns();
+    std::vector<long long> done;
+    for (int i = 0; i < n; ++i) {
+      Template t = data_object(arg(2) + std::to_string(i), "v", true, true);
+      CK_OBJECT_HANDLE h;
+      if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK)
+        return fail("C_CreateObject", rv);
+      done.push_back(monotonic_ns());
+    }
+    std::printf("%d %lld", n, start);
+    for (long long t : done) {
+      std::printf(" %lld", t);
+    }
+    std::printf("\n");
   } else if (cmd == "destroy") {
     auto found = by_label(f, s, arg(2), &rv);
     if (rv != CKR_OK)

@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <thread>
+
 #include "common/error.h"
 #include "temp_device.h"
 
@@ -187,9 +192,55 @@ TEST_F(StoreUnitTest, DataVersionTellsAnotherConnectionsCommit) {
   EXPECT_EQ(b.setting_text("x"), "2");
 }
 
+// The writers' lock (store/write_lock.h): a writer on another connection waits in the kernel for
+// the one that holds it, a write outside any transaction included, and goes on once it commits.
+TEST_F(StoreUnitTest, WritersOfTwoConnectionsTakeTurns) {
+  Store a(db_, row_key(), true);
+  Store b(db_, row_key(), false);
+  std::atomic<bool> committed{false}, written{false};
+  std::optional<std::string> seen;
+  std::thread other;
+  {
+    Store::WriteTransaction tx(a);
+    a.put_setting("x", "from a");
+    other = std::thread([&] {
+      seen = b.setting_text("x");  // a reader does not wait
+      b.put_setting("y", "from b");
+      written = committed.load();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_FALSE(written.load());
+    committed = true;
+    tx.commit();
+  }
+  other.join();
+  EXPECT_TRUE(written.load()) << "b wrote before a's transaction ended";
+  EXPECT_EQ(seen, std::nullopt);
+  EXPECT_EQ(a.setting_text("y"), "from b");
+  EXPECT_EQ(b.setting_text("x"), "from a");
+  EXPECT_TRUE(std::filesystem::exists(db_.string() + ".write-lock"));
+}
+
+// A thread that writes through two connections at once would wait for itself: refused instead.
+TEST_F(StoreUnitTest, TwoWritingConnectionsInOneThreadAreRefused) {
+  Store a(db_, row_key(), true);
+  Store b(db_, row_key(), false);
+  {
+    Store::WriteTransaction tx(a);
+    EXPECT_THROW({ Store::WriteTransaction inner(b); }, StoreError);
+    a.put_setting("x", "1");
+    tx.commit();
+  }
+  Store::WriteTransaction tx(b);  // free again
+  b.put_setting("x", "2");
+  tx.commit();
+  EXPECT_EQ(a.setting_text("x"), "2");
+}
+
 TEST_F(StoreUnitTest, AMissingStoreIsNotCreatedByOpening) {
   EXPECT_THROW(Store(db_, row_key(), false), StoreError);
   EXPECT_FALSE(std::filesystem::exists(db_));
+  EXPECT_FALSE(std::filesystem::exists(db_.string() + ".write-lock"));
 }
 
 }  // namespace

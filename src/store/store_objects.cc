@@ -1,0 +1,185 @@
+// Store's object rows (store.h): insert, update, delete, read by id, find by index tags, scan
+// and count; every row read is checked against its MAC.
+#include "crypto/digest.h"
+#include "store/row_fields.h"
+#include "store/store.h"
+
+namespace twinhsm::store {
+
+using detail::object_fields;
+
+ObjectRow Store::read_object_row(Statement& st) const {
+  ObjectRow r = read_object_columns(st);
+  check_mac("objects", {object_fields(r).bytes()}, r.mac, "object " + std::to_string(r.id));
+  return r;
+}
+
+ObjectRow Store::read_object_columns(Statement& st) const {
+  ObjectRow r;
+  r.id = st.column_int(0);
+  r.is_private = st.column_int(1) != 0;
+  r.class_tag = st.column_optional_blob(2);
+  r.id_tag = st.column_optional_blob(3);
+  r.label_tag = st.column_optional_blob(4);
+  r.body = st.column_blob(5);
+  r.secret = st.column_blob(6);
+  r.mac = st.column_blob(7);
+  return r;
+}
+
+namespace {
+constexpr std::string_view kObjectColumns =
+    "SELECT id, is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects";
+// The same, whole (no string built on every call).
+constexpr std::string_view kObjectById =
+    "SELECT id, is_private, class_tag, id_tag, label_tag, body, secret, mac FROM objects"
+    " WHERE id = ?";
+}  // namespace
+
+int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode) {
+  return in_write([&] {
+    // Reserve the id first (AUTOINCREMENT never reuses one), then write the encoded row over the
+    // placeholder; the caller's write transaction makes the two one change.
+    Statement reserve(
+        db_, "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
+    reserve.run();
+    int64_t id = db_.last_insert_rowid();
+    ObjectRow row = encode(id);
+    row.id = id;
+    update_object(row);
+    return id;
+  });
+}
+
+void Store::update_object(const ObjectRow& r) {
+  in_write([&] {
+    Statement st(db_,
+                 "UPDATE objects SET is_private = ?, class_tag = ?, id_tag = ?, label_tag = ?,"
+                 " body = ?, secret = ?, mac = ? WHERE id = ?");
+    st.bind(1, int64_t{r.is_private}).bind(2, r.class_tag).bind(3, r.id_tag).bind(4, r.label_tag);
+    st.bind(5, ByteView(r.body)).bind(6, ByteView(r.secret));
+    st.bind(7, ByteView(row_mac("objects", {object_fields(r).bytes()}))).bind(8, r.id);
+    st.run();
+    if (db_.changes() != 1) {
+      throw StoreError("object " + std::to_string(r.id) + " no longer exists");
+    }
+    objects_written();
+  });
+}
+
+void Store::objects_written() {
+  if (tx_depth_ == 0) {
+    object_commits_.fetch_add(1, std::memory_order_acq_rel);  // autocommit: written already
+  } else {
+    tx_objects_written_ = true;
+  }
+}
+
+void Store::put_object(const ObjectRow& r) {
+  in_write([&] {
+    Statement st(
+        db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
+    st.bind(1, r.id).run();
+    update_object(r);
+  });
+}
+
+void Store::delete_everything() {
+  in_write([&] {
+    db_.exec("DELETE FROM objects; DELETE FROM roles; DELETE FROM settings;");
+    objects_written();
+  });
+}
+
+bool Store::delete_object(int64_t id) {
+  return in_write([&] {
+    Statement st(db_, "DELETE FROM objects WHERE id = ?");
+    st.bind(1, id).run();
+    objects_written();
+    return db_.changes() == 1;
+  });
+}
+
+void Store::delete_all_objects() {
+  in_write([&] {
+    db_.exec("DELETE FROM objects");
+    objects_written();
+  });
+}
+
+std::optional<ObjectRow> Store::object(int64_t id) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, kObjectById);
+  st.bind(1, id);
+  if (!st.step()) {
+    return std::nullopt;
+  }
+  return read_object_row(st);
+}
+
+std::vector<ObjectRow> Store::find_objects(const ObjectQuery& q) {
+  std::lock_guard lock(mutex_);
+  // Build "(is_private = 0 AND tag = ? ...) OR (is_private = 1 AND tag = ? ...)" so that SQLite
+  // answers from the tag indexes; with no tag at all this is a listing of every visible row.
+  std::string sql(kObjectColumns);
+  std::vector<const Bytes*> params;
+  auto clause = [&](int is_private, const ObjectQuery::Tags& t) {
+    std::string c = "(is_private = " + std::to_string(is_private);
+    auto add = [&](const char* column, const std::optional<Bytes>& tag) {
+      if (tag) {
+        c += std::string(" AND ") + column + " = ?";
+        params.push_back(&*tag);
+      }
+    };
+    add("class_tag", t.class_tag);
+    add("id_tag", t.id_tag);
+    add("label_tag", t.label_tag);
+    return c + ")";
+  };
+  sql += " WHERE " + clause(0, q.public_tags);
+  if (q.include_private) {
+    sql += " OR " + clause(1, q.private_tags);
+  }
+  sql += " ORDER BY id";
+  Statement st(db_, sql);
+  for (size_t i = 0; i < params.size(); ++i) {
+    st.bind(static_cast<int>(i + 1), ByteView(*params[i]));
+  }
+  std::vector<ObjectRow> rows;
+  while (st.step()) {
+    rows.push_back(read_object_row(st));
+  }
+  return rows;
+}
+
+void Store::for_each_object(const std::function<void(const ObjectRow&)>& visit) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, std::string(kObjectColumns) + " ORDER BY id");
+  while (st.step()) {
+    visit(read_object_row(st));
+  }
+}
+
+void Store::scan_objects(const std::function<void(const ObjectRow&, bool authentic)>& visit,
+                         uint64_t* object_commits) {
+  std::lock_guard lock(mutex_);
+  *object_commits = this->object_commits();
+  Statement st(db_, std::string(kObjectColumns) + " ORDER BY id");
+  while (st.step()) {
+    ObjectRow r = read_object_columns(st);
+    bool authentic = crypto::ct_equal(row_mac("objects", {object_fields(r).bytes()}), r.mac);
+    visit(r, authentic);
+  }
+}
+
+Store::Counts Store::count_objects() {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT is_private, COUNT(*) FROM objects GROUP BY is_private");
+  Counts c;
+  while (st.step()) {
+    (st.column_int(0) ? c.private_objects : c.public_objects) = st.column_int(1);
+  }
+  return c;
+}
+
+}  // namespace twinhsm::store
