@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "small_ops.h"
+
 namespace bench {
 
 const char* work_name(Work w) {
@@ -25,6 +27,12 @@ const char* work_name(Work w) {
       return "AES-256-CBC-PAD encrypt";
     case Work::hmac_sha256_1k:
       return "HMAC-SHA256";
+    case Work::sha256_64:
+      return "SHA-256 64 B";
+    case Work::get_label:
+      return "C_GetAttributeValue(CKA_LABEL)";
+    case Work::open_close:
+      return "C_OpenSession + C_CloseSession";
   }
   return "?";
 }
@@ -215,6 +223,9 @@ void check(CK_RV rv, const char* function) {
 // ---- raw OpenSSL ----
 
 Op OpenSslBackend::make_op(Work w) {
+  if (is_small_op(w)) {
+    return openssl_small_op(w, data_);
+  }
   const Fetched& alg = fetched();
   auto out = std::make_shared<Bytes>();
   Op op{nullptr, out};
@@ -283,6 +294,8 @@ Op OpenSslBackend::make_op(Work w) {
       };
       return op;
     }
+    default:
+      break;
   }
   throw Unsupported("unknown work");
 }
@@ -504,6 +517,10 @@ Timing P11Backend::login() {
 }
 
 Op P11Backend::make_op(Work w) {
+  if (is_small_op(w)) {
+    auto session = std::make_shared<SessionHolder>(f(), open_session());
+    return p11_small_op(w, data_, f(), slot_, session, session->h, hmac_.handle);
+  }
   const Key* key = nullptr;
   CK_MECHANISM_TYPE mech = 0;
   switch (w) {
@@ -531,6 +548,8 @@ Op P11Backend::make_op(Work w) {
       key = &hmac_;
       mech = CKM_SHA256_HMAC;
       break;
+    default:
+      throw Unsupported("unknown work");
   }
   if (key->handle == CK_INVALID_HANDLE) {
     throw Unsupported(key->error);
