@@ -42,7 +42,16 @@ class Digester {
   Digester(Digester&&) noexcept;
   Digester& operator=(Digester&&) noexcept;
   void update(ByteView data);
-  Bytes finish();  // the object may not be used after finish
+  Bytes finish();  // the object may not be used after finish (but for restart)
+  // finish_into writes the digest into out (exactly digest_size bytes) and starts the context
+  // afresh at once (nothing of the data stays in it); then as finish, until restart.
+  void finish_into(std::span<uint8_t> out);
+  // restart makes a digester that finish_into ended ready for a new message of the same algorithm,
+  // on the same OpenSSL context (no new context, no fetch). False when it cannot be (not ended by
+  // finish_into, or OpenSSL could not start the context afresh): make a new one.
+  bool restart() noexcept;
+  DigestAlg alg() const noexcept;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
