@@ -182,6 +182,23 @@ SecureBytes Hmac::finish() {
   return out;
 }
 
+SecureBytes Hmac::finish_keeping_key() {
+  if (!impl_ || !impl_->ctx) {
+    throw UsageError("HMAC already finished");
+  }
+  SecureBytes out(impl_->size);
+  size_t len = 0;
+  if (EVP_MAC_final(impl_->ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size()) {
+    impl_->ctx.reset();
+    detail::throw_openssl("HMAC final failed");
+  }
+  return out;
+}
+
+bool Hmac::restart() noexcept {
+  return impl_ && impl_->ctx && EVP_MAC_init(impl_->ctx.get(), nullptr, 0, nullptr) == 1;
+}
+
 Hmac Hmac::clone() const {
   if (!impl_ || !impl_->ctx) {
     throw UsageError("HMAC already finished");
@@ -191,6 +208,10 @@ Hmac Hmac::clone() const {
   out.impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_dup(impl_->ctx.get()), "HMAC context copy"));
   out.impl_->size = impl_->size;
   return out;
+}
+
+size_t Hmac::size() const noexcept {
+  return impl_ ? impl_->size : 0;
 }
 
 SecureBytes hmac(DigestAlg alg, std::span<const uint8_t> key, ByteView data) {

@@ -71,6 +71,14 @@ class Hmac {
   // OpenSSL's fetches by name, most of the cost of a short message's HMAC). Safe to call from
   // several threads at once on an HMAC that none of them updates.
   Hmac clone() const;
+  // size is the HMAC's length in bytes.
+  size_t size() const noexcept;
+  // finish_keeping_key is finish that keeps the keyed context for restart.
+  SecureBytes finish_keeping_key();
+  // restart makes an HMAC ended by finish_keeping_key (or keyed and never updated) ready for a
+  // new message with the same key, from the key's state kept in it (EVP_MAC_init without a key:
+  // no new context, no key set-up, no fetch). False when it cannot be: make a new one.
+  bool restart() noexcept;
 
  private:
   Hmac() = default;
