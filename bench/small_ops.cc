@@ -41,9 +41,9 @@ Op p11_small_op(Work w, const TestData& data, CK_FUNCTION_LIST* f, CK_SLOT_ID sl
         CK_MECHANISM m{CKM_SHA256, nullptr, 0};
         check(f->C_DigestInit(session, &m), "C_DigestInit");
         CK_ULONG len = out->size();
-        check(f->C_Digest(session, const_cast<CK_BYTE_PTR>(in.data()), in.size(), out->data(),
-                          &len),
-              "C_Digest");
+        check(
+            f->C_Digest(session, const_cast<CK_BYTE_PTR>(in.data()), in.size(), out->data(), &len),
+            "C_Digest");
         if (len != 32) {
           throw std::runtime_error("C_Digest: unexpected output length");
         }

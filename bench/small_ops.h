@@ -18,7 +18,6 @@ Op openssl_small_op(Work w, const TestData& data);
 // p11_small_op: the work through a PKCS#11 module. session is the op's own session (closed when
 // the op goes, by holder); labelled is a token object with a CKA_LABEL the session can read.
 Op p11_small_op(Work w, const TestData& data, CK_FUNCTION_LIST* f, CK_SLOT_ID slot,
-                std::shared_ptr<void> holder, CK_SESSION_HANDLE session,
-                CK_OBJECT_HANDLE labelled);
+                std::shared_ptr<void> holder, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE labelled);
 
 }  // namespace bench
