@@ -24,7 +24,10 @@ enum class Work {
   ed25519_sign,
   aes256_gcm_1m,
   aes256_cbc_pad_1m,
-  hmac_sha256_1k
+  hmac_sha256_1k,
+  sha256_64,   // C_DigestInit + C_Digest (small_ops.h)
+  get_label,   // C_GetAttributeValue of CKA_LABEL (no OpenSSL counterpart)
+  open_close,  // C_OpenSession + C_CloseSession (no OpenSSL counterpart)
 };
 const char* work_name(Work w);
 

@@ -3,6 +3,7 @@
 // and checked against what it actually returns, so that callers may size buffers exactly.
 #include "crypto/cipher.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -155,6 +156,54 @@ SecureBytes SymmetricCipher::finish() {
   }
   out.resize(static_cast<size_t>(len));
   return out;
+}
+
+void SymmetricCipher::run_into(ByteView in, std::span<uint8_t> out) {
+  if (!impl_->ctx || impl_->held != 0 || impl_->holds_last_block()) {
+    throw UsageError("run_into: a fresh cipher, not decrypting with padding");
+  }
+  size_t block = impl_->block;
+  size_t whole = impl_->streaming() ? in.size() : in.size() / block * block;
+  size_t tail = in.size() - whole;
+  if (tail != 0 && !impl_->padding) {
+    impl_->ctx.reset();
+    throw UsageError("the input is not a whole number of blocks");
+  }
+  size_t total = whole + (impl_->padding ? block : 0);
+  if (out.size() != total) {
+    throw UsageError("run_into: the output must be exactly the result's length");
+  }
+  int len = 0;
+  if (whole != 0) {
+    // Whole blocks in, the same number of bytes out, written where the caller wants them.
+    detail::check(EVP_CipherUpdate(impl_->ctx.get(), out.data(), &len, in.data(),
+                                   detail::checked_int(whole, "AES input")),
+                  "AES update failed");
+    if (static_cast<size_t>(len) != whole) {
+      throw CryptoError("AES update: unexpected output length");
+    }
+  }
+  // The partial block and the padding go through a buffer of two blocks.
+  uint8_t last[2 * kAesBlock];
+  int tail_len = 0, final_len = 0;
+  if (tail != 0) {
+    detail::check(EVP_CipherUpdate(impl_->ctx.get(), last, &tail_len, in.data() + whole,
+                                   static_cast<int>(tail)),
+                  "AES update failed");
+  }
+  int rc = EVP_CipherFinal_ex(impl_->ctx.get(), last + tail_len, &final_len);
+  impl_->ctx.reset();
+  if (rc != 1) {
+    cleanse(last, sizeof last);
+    detail::throw_openssl("AES final failed");
+  }
+  size_t rest = static_cast<size_t>(tail_len + final_len);
+  if (rest != total - whole) {
+    cleanse(last, sizeof last);
+    throw CryptoError("AES final: unexpected output length");
+  }
+  std::copy(last, last + rest, out.data() + whole);
+  cleanse(last, sizeof last);
 }
 
 size_t SymmetricCipher::buffered() const {

@@ -52,6 +52,11 @@ class SymmetricCipher {
   // (ECB/CBC without padding, or decrypting with padding), IntegrityError when the padding of a
   // decryption is malformed (nothing is returned then).
   SecureBytes finish();
+  // run_into is update(in) then finish() on a cipher not yet updated, writing straight into out,
+  // which must be exactly their total length: no copy, no buffer of the output's size. Not for
+  // decryption with padding (its length is known after it). Throws UsageError (as finish: the
+  // input is not a whole number of blocks; or out's length is wrong, or the cipher was updated).
+  void run_into(ByteView in, std::span<uint8_t> out);
   // buffered is the number of input bytes held back so far.
   size_t buffered() const;
 

@@ -61,11 +61,14 @@ const char* digest_name(DigestAlg alg) noexcept {
 struct Digester::Impl {
   detail::MdCtxPtr ctx;
   size_t size = 0;
+  DigestAlg alg = DigestAlg::sha256;
+  bool finished = false;  // by finish_into: ctx is fresh, restart makes it usable
 };
 
 Digester::Digester(DigestAlg alg) : impl_(std::make_unique<Impl>()) {
   impl_->ctx.reset(detail::not_null(EVP_MD_CTX_new(), "digest context"));
   impl_->size = digest_size(alg);
+  impl_->alg = alg;
   detail::check(EVP_DigestInit_ex2(impl_->ctx.get(), detail::fetched_md(alg), nullptr),
                 "digest init failed");
 }
@@ -75,7 +78,7 @@ Digester::Digester(Digester&&) noexcept = default;
 Digester& Digester::operator=(Digester&&) noexcept = default;
 
 void Digester::update(ByteView data) {
-  if (!impl_ || !impl_->ctx) {
+  if (!impl_ || !impl_->ctx || impl_->finished) {
     throw UsageError("digest already finished");
   }
   if (!data.empty()) {
@@ -85,7 +88,7 @@ void Digester::update(ByteView data) {
 }
 
 Bytes Digester::finish() {
-  if (!impl_ || !impl_->ctx) {
+  if (!impl_ || !impl_->ctx || impl_->finished) {
     throw UsageError("digest already finished");
   }
   Bytes out(impl_->size);
@@ -96,6 +99,37 @@ Bytes Digester::finish() {
     throw CryptoError("digest final failed: unexpected output length");
   }
   return out;
+}
+
+void Digester::finish_into(std::span<uint8_t> out) {
+  if (!impl_ || !impl_->ctx || impl_->finished) {
+    throw UsageError("digest already finished");
+  }
+  if (out.size() != impl_->size) {
+    throw UsageError("digest: the output must be the digest's length");
+  }
+  unsigned int len = 0;
+  detail::check(EVP_DigestFinal_ex(impl_->ctx.get(), out.data(), &len), "digest final failed");
+  if (len != out.size()) {
+    throw CryptoError("digest final failed: unexpected output length");
+  }
+  impl_->finished = true;
+  // Afresh now: the context keeps no state of the data (a digested key's, with C_DigestKey).
+  if (EVP_DigestInit_ex2(impl_->ctx.get(), EVP_MD_CTX_get0_md(impl_->ctx.get()), nullptr) != 1) {
+    impl_->ctx.reset();
+  }
+}
+
+bool Digester::restart() noexcept {
+  if (!impl_ || !impl_->ctx || !impl_->finished) {
+    return false;
+  }
+  impl_->finished = false;
+  return true;
+}
+
+DigestAlg Digester::alg() const noexcept {
+  return impl_ ? impl_->alg : DigestAlg::sha256;
 }
 
 Bytes digest(DigestAlg alg, ByteView data) {
@@ -148,6 +182,23 @@ SecureBytes Hmac::finish() {
   return out;
 }
 
+SecureBytes Hmac::finish_keeping_key() {
+  if (!impl_ || !impl_->ctx) {
+    throw UsageError("HMAC already finished");
+  }
+  SecureBytes out(impl_->size);
+  size_t len = 0;
+  if (EVP_MAC_final(impl_->ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size()) {
+    impl_->ctx.reset();
+    detail::throw_openssl("HMAC final failed");
+  }
+  return out;
+}
+
+bool Hmac::restart() noexcept {
+  return impl_ && impl_->ctx && EVP_MAC_init(impl_->ctx.get(), nullptr, 0, nullptr) == 1;
+}
+
 Hmac Hmac::clone() const {
   if (!impl_ || !impl_->ctx) {
     throw UsageError("HMAC already finished");
@@ -157,6 +208,10 @@ Hmac Hmac::clone() const {
   out.impl_->ctx.reset(detail::not_null(EVP_MAC_CTX_dup(impl_->ctx.get()), "HMAC context copy"));
   out.impl_->size = impl_->size;
   return out;
+}
+
+size_t Hmac::size() const noexcept {
+  return impl_ ? impl_->size : 0;
 }
 
 SecureBytes hmac(DigestAlg alg, std::span<const uint8_t> key, ByteView data) {

@@ -42,7 +42,16 @@ class Digester {
   Digester(Digester&&) noexcept;
   Digester& operator=(Digester&&) noexcept;
   void update(ByteView data);
-  Bytes finish();  // the object may not be used after finish
+  Bytes finish();  // the object may not be used after finish (but for restart)
+  // finish_into writes the digest into out (exactly digest_size bytes) and starts the context
+  // afresh at once (nothing of the data stays in it); then as finish, until restart.
+  void finish_into(std::span<uint8_t> out);
+  // restart makes a digester that finish_into ended ready for a new message of the same algorithm,
+  // on the same OpenSSL context (no new context, no fetch). False when it cannot be (not ended by
+  // finish_into, or OpenSSL could not start the context afresh): make a new one.
+  bool restart() noexcept;
+  DigestAlg alg() const noexcept;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -62,6 +71,14 @@ class Hmac {
   // OpenSSL's fetches by name, most of the cost of a short message's HMAC). Safe to call from
   // several threads at once on an HMAC that none of them updates.
   Hmac clone() const;
+  // size is the HMAC's length in bytes.
+  size_t size() const noexcept;
+  // finish_keeping_key is finish that keeps the keyed context for restart.
+  SecureBytes finish_keeping_key();
+  // restart makes an HMAC ended by finish_keeping_key (or keyed and never updated) ready for a
+  // new message with the same key, from the key's state kept in it (EVP_MAC_init without a key:
+  // no new context, no key set-up, no fetch). False when it cannot be: make a new one.
+  bool restart() noexcept;
 
  private:
   Hmac() = default;

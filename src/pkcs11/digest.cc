@@ -14,12 +14,16 @@ using token::require;
 
 namespace {
 
-// finish writes the digest with the two-call convention and ends the operation once delivered.
-void finish(std::optional<DigestOperation>& op, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  if (!give_output(out, out_len, crypto::digest_size(op->alg))) {
+// finish writes the digest with the two-call convention, straight into the caller's buffer, and
+// ends the operation once delivered; its digester is kept for the session's next digest.
+void finish(Session& s, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
+  std::optional<DigestOperation>& op = s.digest;
+  size_t size = crypto::digest_size(op->alg);
+  if (!give_output(out, out_len, size)) {
     return;
   }
-  copy_output(out, out_len, op->digester->finish());
+  op->digester->finish_into(std::span<uint8_t>(out, size));
+  s.spare_digester.digester = std::move(op->digester);
   op.reset();
 }
 
@@ -41,7 +45,13 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
     token::check_use(ref.token(), mech.type, CKF_DIGEST, nullptr);
     DigestOperation op;
     op.alg = *alg;
-    op.digester.emplace(*alg);
+    std::optional<crypto::Digester>& spare = ref->spare_digester.digester;
+    if (spare && spare->alg() == *alg && spare->restart()) {
+      op.digester = std::move(spare);
+    } else {
+      op.digester.emplace(*alg);
+    }
+    spare.reset();
     ref->digest = std::move(op);
   });
 }
@@ -56,7 +66,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
         return;
       }
       op.digester->update(in);
-      finish(ref->digest, out, out_len);
+      finish(*ref, out, out_len);
     });
   });
 }
@@ -83,7 +93,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out
   return guard("C_DigestFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->digest, ref.token(), Part::multi,
-             [&](DigestOperation&) { finish(ref->digest, out, out_len); });
+             [&](DigestOperation&) { finish(*ref, out, out_len); });
   });
 }
 

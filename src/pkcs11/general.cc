@@ -138,7 +138,7 @@ CK_RV C_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR co
 }
 
 CK_RV C_GetSlotInfo(CK_SLOT_ID slot_id, CK_SLOT_INFO_PTR info) {
-  return guard("C_GetSlotInfo", std::to_string(slot_id), [&] {
+  return guard("C_GetSlotInfo", arg(slot_id), [&] {
     require_arg(info != nullptr);
     Slot& slot = library().slot(slot_id);
     *info = {};
@@ -151,14 +151,14 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slot_id, CK_SLOT_INFO_PTR info) {
 }
 
 CK_RV C_GetTokenInfo(CK_SLOT_ID slot_id, CK_TOKEN_INFO_PTR info) {
-  return guard("C_GetTokenInfo", std::to_string(slot_id), [&] {
+  return guard("C_GetTokenInfo", arg(slot_id), [&] {
     require_arg(info != nullptr);
     fill_token_info(library().slot(slot_id), info);
   });
 }
 
 CK_RV C_GetMechanismList(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
-  return guard("C_GetMechanismList", std::to_string(slot_id), [&] {
+  return guard("C_GetMechanismList", arg(slot_id), [&] {
     require_arg(count != nullptr);
     // What the slot's device offers: its algorithm policy decides (token/mechanism_table.h).
     auto all = token::mechanisms(token::algorithm_policy(library().slot(slot_id).token()));
@@ -174,7 +174,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE_PTR list, CK_ULON
 }
 
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info) {
-  return guard("C_GetMechanismInfo", std::to_string(slot_id), [&] {
+  return guard("C_GetMechanismInfo", arg(slot_id), [&] {
     require_arg(info != nullptr);
     auto m = token::offered_info(token::algorithm_policy(library().slot(slot_id).token()), type);
     require(m.has_value(), CKR_MECHANISM_INVALID,

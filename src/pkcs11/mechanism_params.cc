@@ -242,13 +242,16 @@ token::Mechanism parse_mechanism(const CK_MECHANISM* m) {
       }
       break;
     default:
-      if (token::is_mac_mechanism(m->mechanism) && m->pParameter != nullptr &&
-          m->ulParameterLen == sizeof(CK_MAC_GENERAL_PARAMS)) {
+      if (m->pParameter == nullptr) {
+        break;  // the common case: no parameters to look at
+      }
+      if (m->ulParameterLen == sizeof(CK_MAC_GENERAL_PARAMS) &&
+          token::is_mac_mechanism(m->mechanism)) {
         out.params = token::MacGeneralParams{param_as<CK_MAC_GENERAL_PARAMS>(m)};
         break;
       }
       if (const auto* info = token::mechanism_info(m->mechanism);
-          info->flags & (CKF_SIGN | CKF_VERIFY) && m->pParameter != nullptr &&
+          info->flags & (CKF_SIGN | CKF_VERIFY) &&
           m->ulParameterLen == sizeof(CK_RSA_PKCS_PSS_PARAMS)) {
         const auto& p = param_as<CK_RSA_PKCS_PSS_PARAMS>(m);
         out.params = token::PssParams{p.hashAlg, p.mgf, p.sLen};

@@ -51,6 +51,12 @@ struct DigestOperation {
   bool multi_part = false;   // C_DigestUpdate or C_DigestKey was called
 };
 
+// DigestOperation's digester, once a digest is delivered, waits here (fresh: nothing of the data
+// stays in it) for the session's next C_DigestInit of the same algorithm: no new OpenSSL context.
+struct SpareDigester {
+  std::optional<crypto::Digester> digester;
+};
+
 // MessageCipherState: a message-based encryption or decryption (C_Message{En,De}cryptInit).
 struct MessageCipherState {
   std::unique_ptr<token::MessageCipher> cipher;
@@ -79,6 +85,7 @@ struct Session {
   std::optional<CipherOperationState> encrypt;
   std::optional<CipherOperationState> decrypt;
   std::optional<DigestOperation> digest;
+  SpareDigester spare_digester;
   std::optional<MessageCipherState> message_encrypt;
   std::optional<MessageCipherState> message_decrypt;
   std::optional<MessageSignState> message_sign;

@@ -24,11 +24,13 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   return op;
 }
 
-void finish_signature(std::optional<SignOperation>& op, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
+void finish_signature(Session& s, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
+  std::optional<SignOperation>& op = s.sign;
   if (!give_output(sig, sig_len, op->op->size())) {
     return;
   }
   copy_output(sig, sig_len, op->op->sign());
+  token::keep_hmac(*op->op, s.signing_key);  // an HMAC's context, for the next MAC
   op.reset();
 }
 
@@ -80,7 +82,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_
         return;
       }
       op.op->update(in);
-      finish_signature(ref->sign, sig, sig_len);
+      finish_signature(*ref, sig, sig_len);
     });
   });
 }
@@ -93,7 +95,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR sig_l
   return guard("C_SignFinal", arg(session), [&] {
     SessionRef ref = library().session(session);
     run_step(ref->sign, ref.token(), Part::multi,
-             [&](SignOperation&) { finish_signature(ref->sign, sig, sig_len); });
+             [&](SignOperation&) { finish_signature(*ref, sig, sig_len); });
   });
 }
 

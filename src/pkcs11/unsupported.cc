@@ -60,13 +60,13 @@ CK_RV C_DecryptVerifyUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR, CK_ULONG, CK_BYTE_
 
 // Legacy functions: PKCS#11 says they return CKR_FUNCTION_NOT_PARALLEL.
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE s) {
-  return guard("C_GetFunctionStatus", std::to_string(s), [&] {
+  return guard("C_GetFunctionStatus", arg(s), [&] {
     library().session(s);
     throw token::CkError(CKR_FUNCTION_NOT_PARALLEL, "no parallel functions");
   });
 }
 CK_RV C_CancelFunction(CK_SESSION_HANDLE s) {
-  return guard("C_CancelFunction", std::to_string(s), [&] {
+  return guard("C_CancelFunction", arg(s), [&] {
     library().session(s);
     throw token::CkError(CKR_FUNCTION_NOT_PARALLEL, "no parallel functions");
   });

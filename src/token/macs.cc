@@ -65,6 +65,35 @@ class MacOf : public MacOperation {
   size_t size_;
 };
 
+// KeptHmac: an HMAC from a keyed_hmac, whose context take_hmac gives back after finish.
+class KeptHmac : public MacOperation {
+ public:
+  KeptHmac(std::shared_ptr<const crypto::Hmac> origin, crypto::Hmac mac, size_t size)
+      : origin_(std::move(origin)), mac_(std::move(mac)), size_(size) {}
+  size_t size() const override { return size_; }
+  void update(ByteView data) override { mac_->update(data); }
+  SecureBytes finish() override {
+    SecureBytes mac = mac_->finish_keeping_key();
+    finished_ = true;
+    mac.resize(size_);
+    return mac;
+  }
+  std::optional<Keyed> take_hmac() override {
+    if (!finished_ || !mac_) {
+      return std::nullopt;
+    }
+    Keyed out{origin_, std::move(*mac_)};
+    mac_.reset();
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const crypto::Hmac> origin_;
+  std::optional<crypto::Hmac> mac_;
+  size_t size_;
+  bool finished_ = false;
+};
+
 // mac_length is the length the mechanism makes of a full MAC of `full` bytes: all of it, or the
 // *_GENERAL parameter's 1 to full bytes.
 size_t mac_length(const Mechanism& mechanism, size_t full) {
@@ -75,6 +104,19 @@ size_t mac_length(const Mechanism& mechanism, size_t full) {
   require(p != nullptr && p->length >= 1 && p->length <= full, CKR_MECHANISM_PARAM_INVALID,
           "a *_GENERAL MAC needs a CK_MAC_GENERAL_PARAMS of 1 to the MAC's full length");
   return p->length;
+}
+
+// checked_hmac checks that the mechanism is an HMAC and that the key fits it.
+const HmacMechanism* checked_hmac(const Mechanism& mechanism, const AttributeMap& key) {
+  const SecureBytes& value = secret_value(key);  // make_mac's order of checks
+  CK_KEY_TYPE kt = key_type(key);
+  const HmacMechanism* m = hmac_mechanism(mechanism.type);
+  require(m != nullptr, CKR_MECHANISM_INVALID, "the mechanism is not a MAC");
+  require(kt == CKK_GENERIC_SECRET || kt == m->key_type, CKR_KEY_TYPE_INCONSISTENT,
+          "HMAC needs a generic secret key or an HMAC key of the mechanism's hash");
+  require(!value.empty() && value.size() <= 512, CKR_KEY_SIZE_RANGE,
+          "an HMAC key must be 1 to 512 bytes");
+  return m;
 }
 
 }  // namespace
@@ -99,14 +141,25 @@ std::unique_ptr<MacOperation> make_mac(const Mechanism& mechanism, const Attribu
     return std::make_unique<MacOf<crypto::Cmac>>(crypto::Cmac(crypto::BlockCipher::des3, value),
                                                  mac_length(mechanism, crypto::kDesBlock));
   }
-  const HmacMechanism* m = hmac_mechanism(mechanism.type);
-  require(m != nullptr, CKR_MECHANISM_INVALID, "the mechanism is not a MAC");
-  require(kt == CKK_GENERIC_SECRET || kt == m->key_type, CKR_KEY_TYPE_INCONSISTENT,
-          "HMAC needs a generic secret key or an HMAC key of the mechanism's hash");
-  require(!value.empty() && value.size() <= 512, CKR_KEY_SIZE_RANGE,
-          "an HMAC key must be 1 to 512 bytes");
+  const HmacMechanism* m = checked_hmac(mechanism, key);
   return std::make_unique<MacOf<crypto::Hmac>>(crypto::Hmac(m->alg, value),
                                                mac_length(mechanism, crypto::digest_size(m->alg)));
+}
+
+std::shared_ptr<const crypto::Hmac> keyed_hmac(const Mechanism& mechanism,
+                                               const AttributeMap& key) {
+  if (hmac_mechanism(mechanism.type) == nullptr) {
+    return nullptr;
+  }
+  const HmacMechanism* m = checked_hmac(mechanism, key);
+  return std::make_shared<const crypto::Hmac>(m->alg, secret_value(key));
+}
+
+std::unique_ptr<MacOperation> hmac_from(const Mechanism& mechanism,
+                                        const std::shared_ptr<const crypto::Hmac>& keyed,
+                                        std::optional<crypto::Hmac> ready) {
+  size_t size = mac_length(mechanism, keyed->size());
+  return std::make_unique<KeptHmac>(keyed, ready ? std::move(*ready) : keyed->clone(), size);
 }
 
 }  // namespace twinhsm::token

@@ -4,7 +4,10 @@
 // the device performs the mechanism, keys never leave it.
 #include "token/mechanism_table.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdint>
 
 namespace twinhsm::token {
 
@@ -176,15 +179,53 @@ bool offers(AlgorithmPolicy policy, const MechanismInfo& m) {
   return m.tier == Tier::modern || policy == AlgorithmPolicy::legacy;
 }
 
+// The entries' types, sorted, with each one's index in kMechanisms: a binary search through a
+// few cache lines.
+struct TypeIndex {
+  std::array<CK_MECHANISM_TYPE, kMechanisms.size()> types{};
+  std::array<uint16_t, kMechanisms.size()> index{};
+};
+
+const TypeIndex& type_index() {
+  static const TypeIndex kIndex = [] {
+    std::array<uint16_t, kMechanisms.size()> order{};
+    for (size_t i = 0; i < order.size(); ++i) {
+      order[i] = static_cast<uint16_t>(i);
+    }
+    std::stable_sort(order.begin(), order.end(), [](uint16_t a, uint16_t b) {
+      return kMechanisms[a].type < kMechanisms[b].type;
+    });
+    TypeIndex t;
+    for (size_t i = 0; i < order.size(); ++i) {
+      t.types[i] = kMechanisms[order[i]].type;
+      t.index[i] = order[i];
+    }
+    return t;
+  }();
+  return kIndex;
+}
+
+// The last entry found, as (type << 16 | index + 1): an operation's init asks for the same
+// mechanism three or four times (the parameters, the operation, the algorithm policy).
+std::atomic<uint64_t> g_last_found{0};
+
 }  // namespace
 
 const MechanismInfo* mechanism_info(CK_MECHANISM_TYPE type) {
-  for (const auto& m : kMechanisms) {
-    if (m.type == type) {
-      return &m;
-    }
+  uint64_t last = g_last_found.load(std::memory_order_relaxed);
+  if (last != 0 && (last >> 16) == type) {
+    return &kMechanisms[(last & 0xffff) - 1];
   }
-  return nullptr;
+  const TypeIndex& t = type_index();
+  auto it = std::lower_bound(t.types.begin(), t.types.end(), type);
+  if (it == t.types.end() || *it != type) {
+    return nullptr;
+  }
+  uint16_t i = t.index[static_cast<size_t>(it - t.types.begin())];
+  if (type < (uint64_t{1} << 48)) {
+    g_last_found.store(static_cast<uint64_t>(type) << 16 | (i + 1u), std::memory_order_relaxed);
+  }
+  return &kMechanisms[i];
 }
 
 std::vector<MechanismInfo> mechanisms(AlgorithmPolicy policy) {

@@ -151,6 +151,13 @@ class MacOperation {
   virtual size_t size() const = 0;  // the MAC's length in bytes
   virtual void update(ByteView data) = 0;
   virtual SecureBytes finish() = 0;
+  // take_hmac: after finish, an HMAC made by hmac_from gives back its context, still keyed, with
+  // the keyed_hmac it came from (for the caller to keep for the next MAC with that key).
+  struct Keyed {
+    std::shared_ptr<const crypto::Hmac> origin;
+    crypto::Hmac hmac;
+  };
+  virtual std::optional<Keyed> take_hmac() { return std::nullopt; }
 };
 
 // is_mac_mechanism: the mechanism signs and verifies with secret keys (HMAC, CMAC).
@@ -160,6 +167,16 @@ bool is_mac_mechanism(CK_MECHANISM_TYPE type);
 // and returns the operation. Throws CkError: CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
 // CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE.
 std::unique_ptr<MacOperation> make_mac(const Mechanism& mechanism, const AttributeMap& key);
+// keyed_hmac makes the checks of make_mac for an HMAC mechanism and returns the HMAC keyed with the
+// key and never updated, to be cloned for each message (hmac_from): a stream of MACs with one key
+// does not set the key up again. nullptr when the mechanism is not an HMAC (CMAC).
+std::shared_ptr<const crypto::Hmac> keyed_hmac(const Mechanism& mechanism, const AttributeMap& key);
+// hmac_from returns the operation of make_mac on keyed (keyed_hmac of the same mechanism type and
+// key): on `ready` when given (an HMAC of the same key that take_hmac gave back, restarted), else
+// on a copy of it; checking the length of a *_GENERAL MAC.
+std::unique_ptr<MacOperation> hmac_from(const Mechanism& mechanism,
+                                        const std::shared_ptr<const crypto::Hmac>& keyed,
+                                        std::optional<crypto::Hmac> ready = std::nullopt);
 
 // generated_key_attributes makes the attributes of a new secret key (or domain parameters) for
 // the mechanism from the caller's template: CKM_AES_KEY_GEN (CKA_VALUE_LEN 16, 24 or 32),

@@ -37,6 +37,7 @@ class MacSignature : public SignatureOperation {
     SecureBytes mac = mac_->finish();
     return Bytes(mac.begin(), mac.end());
   }
+  std::optional<MacOperation::Keyed> take_hmac() override { return mac_->take_hmac(); }
   void verify(ByteView signature) override {
     // Constant time: the comparison does not tell how much of a forged MAC was right.
     SecureBytes mac = mac_->finish();
@@ -124,7 +125,24 @@ std::unique_ptr<SignatureOperation> make_signer(const Mechanism& mechanism, cons
                                                 uint64_t login_epoch,
                                                 std::optional<SigningKeyCache>& cache) {
   if (is_mac_mechanism(mechanism.type)) {
-    return make_mac_operation(mechanism, *key);
+    if (cache && cache->hmac && cache->object == key && cache->login_epoch == login_epoch &&
+        cache->hmac_mechanism == mechanism.type) {
+      std::optional<crypto::Hmac> ready = std::move(cache->spare);
+      cache->spare.reset();
+      if (ready && !ready->restart()) {
+        ready.reset();
+      }
+      return std::make_unique<MacSignature>(hmac_from(mechanism, cache->hmac, std::move(ready)));
+    }
+    require(object_class(key->attrs) == CKO_SECRET_KEY, CKR_KEY_TYPE_INCONSISTENT,
+            "a MAC mechanism needs a secret key");
+    auto keyed = keyed_hmac(mechanism, key->attrs);
+    if (!keyed) {
+      return make_mac_operation(mechanism, *key);  // CMAC
+    }
+    cache.reset();  // the previous key leaves memory first
+    cache = SigningKeyCache{key, login_epoch, nullptr, mechanism.type, keyed, std::nullopt};
+    return std::make_unique<MacSignature>(hmac_from(mechanism, keyed));
   }
   require(object_class(key->attrs) == CKO_PRIVATE_KEY, CKR_KEY_TYPE_INCONSISTENT,
           "signing needs a private key");
@@ -132,13 +150,22 @@ std::unique_ptr<SignatureOperation> make_signer(const Mechanism& mechanism, cons
   const crypto::PKey& pkey = object_pkey(*key);
   size_t size = crypto::signature_size(pkey, scheme);
   Limits limits = limits_of(scheme, size);
-  if (!cache || cache->object != key || cache->login_epoch != login_epoch ||
+  if (!cache || !cache->context || cache->object != key || cache->login_epoch != login_epoch ||
       !(cache->context->scheme() == scheme)) {
     cache.reset();  // the previous key leaves memory first
     cache = SigningKeyCache{key, login_epoch,
                             std::make_shared<const crypto::SignContext>(pkey, scheme)};
   }
   return std::make_unique<KeySignature>(size, limits, crypto::Signer(cache->context), std::nullopt);
+}
+
+void keep_hmac(SignatureOperation& op, std::optional<SigningKeyCache>& cache) {
+  if (!cache || !cache->hmac) {
+    return;
+  }
+  if (auto kept = op.take_hmac(); kept && kept->origin == cache->hmac) {
+    cache->spare = std::move(kept->hmac);
+  }
 }
 
 std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key) {

@@ -28,15 +28,25 @@ class SignatureOperation {
   // CKR_SIGNATURE_LEN_RANGE (a signature of the wrong length), CKR_SIGNATURE_INVALID. A MAC is
   // compared in constant time.
   virtual void verify(ByteView signature) = 0;
+  // take_hmac: MacOperation::take_hmac of a MAC's operation (nullopt for any other).
+  virtual std::optional<MacOperation::Keyed> take_hmac() { return std::nullopt; }
 };
 
 // SigningKeyCache keeps the private key a session last made ready to sign (crypto::SignContext)
 // with the object it came from and the login it belongs to: a stream of signatures with one key
-// and mechanism skips OpenSSL's preparation. A logout drops it (the private key leaves memory).
+// and mechanism skips OpenSSL's preparation. For an HMAC it keeps instead the HMAC keyed with the
+// secret key (keyed_hmac) and the mechanism: each MAC clones it rather than keying again. A logout
+// drops it (the key leaves memory). An object is never changed in place (a change makes a new
+// one), so the same object is the same key and attributes.
 struct SigningKeyCache {
   ObjectPtr object;
   uint64_t login_epoch = 0;
-  std::shared_ptr<const crypto::SignContext> context;
+  std::shared_ptr<const crypto::SignContext> context;  // a key pair's; else null
+  CK_MECHANISM_TYPE hmac_mechanism = 0;
+  std::shared_ptr<const crypto::Hmac> hmac;  // an HMAC's; else null
+  // The context of the last MAC made with hmac, given back (MacOperation::take_hmac) for the next
+  // one to restart rather than copy hmac.
+  std::optional<crypto::Hmac> spare;
 };
 
 // make_signer makes a signing operation with key (a private key, or a secret key for a MAC
@@ -50,5 +60,8 @@ std::unique_ptr<SignatureOperation> make_signer(const Mechanism& mechanism, cons
                                                 uint64_t login_epoch,
                                                 std::optional<SigningKeyCache>& cache);
 std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key);
+// keep_hmac gives op's HMAC context, once it has signed, back to cache when it came from the
+// cache's keyed HMAC (another key's would make wrong MACs): the next MAC restarts it.
+void keep_hmac(SignatureOperation& op, std::optional<SigningKeyCache>& cache);
 
 }  // namespace twinhsm::token

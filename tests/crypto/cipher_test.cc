@@ -178,6 +178,67 @@ TEST(SymmetricCipher, CbcPadRejectsMalformedPadding) {
   EXPECT_THROW(empty.finish(), UsageError);
 }
 
+// run_into writes what update + finish return, straight into the caller's buffer: CBC with
+// padding (encryption), ECB, CBC and CTR without, AES and Triple DES, lengths around the blocks.
+TEST(SymmetricCipher, RunIntoMatchesUpdateAndFinish) {
+  struct Case {
+    BlockCipher alg;
+    CipherMode mode;
+    bool encrypt, padding;
+  };
+  for (Case c : {Case{BlockCipher::aes, CipherMode::cbc, true, true},
+                 Case{BlockCipher::aes, CipherMode::cbc, true, false},
+                 Case{BlockCipher::aes, CipherMode::cbc, false, false},
+                 Case{BlockCipher::aes, CipherMode::ecb, true, true},
+                 Case{BlockCipher::aes, CipherMode::ecb, false, false},
+                 Case{BlockCipher::aes, CipherMode::ctr, true, false},
+                 Case{BlockCipher::des3, CipherMode::cbc, true, true}}) {
+    size_t block = block_size(c.alg);
+    Bytes key = c.alg == BlockCipher::aes ? kKey256 : Bytes(kKey256.begin(), kKey256.begin() + 24);
+    Bytes iv = c.mode == CipherMode::ecb ? Bytes{} : Bytes(block, 7);
+    for (size_t n : {0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 1000, 4096}) {
+      bool whole = n % block == 0 || c.mode == CipherMode::ctr;
+      if (!whole && !c.padding) {
+        continue;
+      }
+      SCOPED_TRACE(std::to_string(static_cast<int>(c.alg)) + "/" +
+                   std::to_string(static_cast<int>(c.mode)) + "/" + std::to_string(c.encrypt) +
+                   "/" + std::to_string(c.padding) + " n=" + std::to_string(n));
+      Bytes msg(n);
+      for (size_t i = 0; i < n; ++i) {
+        msg[i] = static_cast<uint8_t>(i * 31 + 5);
+      }
+      SymmetricCipher ref(c.alg, c.mode, key, iv, c.encrypt, c.padding);
+      Bytes expected = run(ref, msg);
+      SymmetricCipher direct(c.alg, c.mode, key, iv, c.encrypt, c.padding);
+      Bytes out(expected.size() + 3, 0xee);
+      direct.run_into(msg, std::span<uint8_t>(out).first(expected.size()));
+      EXPECT_EQ(Bytes(out.begin(), out.begin() + static_cast<long>(expected.size())), expected);
+      EXPECT_EQ(out[expected.size()], 0xee);  // nothing past the output
+    }
+  }
+}
+
+TEST(SymmetricCipher, RunIntoRefusals) {
+  Bytes iv(16, 3);
+  Bytes out(64);
+  // A partial block without padding, an output of the wrong length, decryption with padding, a
+  // cipher already updated.
+  SymmetricCipher partial(CipherMode::cbc, kKey256, iv, true, false);
+  EXPECT_THROW(partial.run_into(ByteView(kPlain).first(20), std::span<uint8_t>(out).first(20)),
+               UsageError);
+  SymmetricCipher wrong(CipherMode::cbc, kKey256, iv, true, true);
+  EXPECT_THROW(wrong.run_into(ByteView(kPlain).first(32), std::span<uint8_t>(out).first(32)),
+               UsageError);
+  SymmetricCipher padded(CipherMode::cbc, kKey256, iv, false, true);
+  EXPECT_THROW(padded.run_into(ByteView(kPlain).first(32), std::span<uint8_t>(out).first(16)),
+               UsageError);
+  SymmetricCipher updated(CipherMode::cbc, kKey256, iv, true, true);
+  updated.update(ByteView(kPlain).first(5));
+  EXPECT_THROW(updated.run_into(ByteView(kPlain).first(16), std::span<uint8_t>(out).first(32)),
+               UsageError);
+}
+
 TEST(SymmetricCipher, BadParameters) {
   EXPECT_THROW(SymmetricCipher(CipherMode::cbc, Bytes(15, 0), Bytes(16, 0), true, false),
                CryptoError);

@@ -72,6 +72,28 @@ TEST(Digest, FinishTwiceIsAUsageError) {
   EXPECT_THROW(d.update(bytes_of("x")), UsageError);
 }
 
+// finish_into + restart: one context digests message after message, each as a fresh digester.
+TEST(Digest, FinishIntoThenRestart) {
+  for (DigestAlg alg : {DigestAlg::sha256, DigestAlg::sha1, DigestAlg::sha3_512}) {
+    Digester d(alg);
+    EXPECT_FALSE(d.restart());  // not ended yet
+    for (size_t n : {0, 1, 64, 1000}) {
+      Bytes msg(n, static_cast<uint8_t>(n));
+      d.update(msg);
+      Bytes out(digest_size(alg));
+      d.finish_into(out);
+      EXPECT_EQ(out, digest(alg, msg)) << n;
+      EXPECT_THROW(d.update(msg), UsageError);  // ended until restarted
+      Bytes again(digest_size(alg));
+      EXPECT_THROW(d.finish_into(again), UsageError);
+      ASSERT_TRUE(d.restart());
+      EXPECT_EQ(d.alg(), alg);
+    }
+    Bytes wrong(digest_size(alg) + 1);
+    EXPECT_THROW(d.finish_into(wrong), UsageError);
+  }
+}
+
 TEST(Digest, MoveKeepsState) {
   Digester a(DigestAlg::sha256);
   a.update(bytes_of("ab"));

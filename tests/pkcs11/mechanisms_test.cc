@@ -403,6 +403,45 @@ TEST_F(MechanismsTest, HmacMatchesOpenSsl) {
   EXPECT_CKR(CKR_OK, verify(&sha256, generated, data, sign(&sha256, generated, data)));
 }
 
+// A session keeps the HMAC it last keyed and copies it for each MAC with the same key and
+// mechanism: every message, every *_GENERAL length, and keys or mechanisms taken in turns (and a
+// key pair's signature in between) still give OpenSSL's MAC.
+TEST_F(MechanismsTest, HmacKeyedOnceForManyMessages) {
+  Bytes a_value = test_data(32, 1), b_value = test_data(64, 2);
+  CK_OBJECT_HANDLE a = secret(CKK_GENERIC_SECRET, a_value);
+  CK_OBJECT_HANDLE b = secret(CKK_GENERIC_SECRET, b_value);
+  CK_MECHANISM sha256{CKM_SHA256_HMAC, nullptr, 0}, sha384{CKM_SHA384_HMAC, nullptr, 0};
+  KeyPair ec = generate_ec(ec_params_p256());
+  CK_MECHANISM ecdsa{CKM_ECDSA_SHA256, nullptr, 0};
+  for (int i = 0; i < 3; ++i) {
+    for (size_t n : {0, 1, 64, 1024}) {
+      SCOPED_TRACE(std::to_string(i) + "/" + std::to_string(n));
+      Bytes data = test_data(n, static_cast<uint8_t>(n + i));
+      EXPECT_EQ(sign(&sha256, a, data), evp::hmac("SHA256", a_value, data));
+      EXPECT_EQ(sign(&sha256, a, data), evp::hmac("SHA256", a_value, data));
+      EXPECT_EQ(sign_parts(&sha256, a, data, 10), evp::hmac("SHA256", a_value, data));
+      EXPECT_EQ(sign(&sha384, a, data), evp::hmac("SHA384", a_value, data));
+      EXPECT_EQ(sign(&sha256, b, data), evp::hmac("SHA256", b_value, data));
+      EXPECT_EQ(sign(&ecdsa, ec.priv, data).size(), 64u);
+      for (CK_ULONG len : {CK_ULONG{1}, CK_ULONG{16}, CK_ULONG{32}}) {
+        CK_MAC_GENERAL_PARAMS p = len;
+        CK_MECHANISM general{CKM_SHA256_HMAC_GENERAL, &p, sizeof p};
+        Bytes full = evp::hmac("SHA256", a_value, data);
+        EXPECT_EQ(sign(&general, a, data), Bytes(full.begin(), full.begin() + len));
+      }
+    }
+  }
+  // A *_GENERAL length out of range is refused whether or not the key is ready.
+  CK_MAC_GENERAL_PARAMS too_long = 33;
+  CK_MECHANISM general{CKM_SHA256_HMAC_GENERAL, &too_long, sizeof too_long};
+  EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, f()->C_SignInit(s_, &general, a));
+  EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, f()->C_SignInit(s_, &general, a));
+  // A destroyed key is gone, even though the session had it ready.
+  ASSERT_EQ(sign(&sha256, b, Bytes(3, 1)), evp::hmac("SHA256", b_value, Bytes(3, 1)));
+  ASSERT_CKR(CKR_OK, f()->C_DestroyObject(s_, b));
+  EXPECT_CKR(CKR_KEY_HANDLE_INVALID, f()->C_SignInit(s_, &sha256, b));
+}
+
 TEST_F(MechanismsTest, CmacMatchesOpenSsl) {
   Bytes data = test_data(100);
   CK_MECHANISM mech{CKM_AES_CMAC, nullptr, 0};
