@@ -58,9 +58,11 @@ std::shared_ptr<PKey::Impl> make_impl(PkeyPtr pkey, bool has_private) {
 // parameters.
 PkeyCtxPtr provider_ctx(const char* type, const char* what) {
   static constexpr std::pair<std::string_view, const char*> kOids[] = {
-      {"EC", "1.2.840.10045.2.1"},  {"RSA", "1.2.840.113549.1.1.1"}, {"ED25519", "1.3.101.112"},
-      {"ED448", "1.3.101.113"},     {"X25519", "1.3.101.110"},       {"X448", "1.3.101.111"},
-      {"DSA", "1.2.840.10040.4.1"}, {"DH", "1.2.840.113549.1.3.1"}};
+      {"EC", "1.2.840.10045.2.1"},   {"RSA", "1.2.840.113549.1.1.1"},
+      {"ED25519", "1.3.101.112"},    {"RSA-PSS", "1.2.840.113549.1.1.10"},
+      {"ED448", "1.3.101.113"},      {"X25519", "1.3.101.110"},
+      {"X448", "1.3.101.111"},       {"DSA", "1.2.840.10040.4.1"},
+      {"DH", "1.2.840.113549.1.3.1"}};
   const char* name = type;
   for (const auto& [t, oid] : kOids) {
     if (t == type) {

@@ -91,6 +91,10 @@ class PKey {
   Bytes ffc_public_value() const;         // y
   SecureBytes ffc_private_value() const;  // x
   Bytes public_der() const;               // SubjectPublicKeyInfo
+  // rsa_pss_public_der is the SubjectPublicKeyInfo of an RSA key as an RSASSA-PSS key (RFC 4055
+  // 1.2 and 3.1: algorithm id-RSASSA-PSS, 1.2.840.113549.1.1.10, parameters absent: no hash, MGF
+  // or salt length imposed). Throws CryptoError for keys of other types.
+  Bytes rsa_pss_public_der() const;
   // private_der is the unencrypted PKCS#8 PrivateKeyInfo (DER) of a private key. Throws
   // CryptoError if the key has no private part.
   SecureBytes private_der() const;

@@ -1,5 +1,6 @@
 // RSA keys (pkey.h): generation, import and export of the components PKCS#11 stores.
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "crypto/pkey.h"
 #include "crypto/pkey_impl.h"
@@ -90,6 +91,28 @@ RsaPrivate PKey::rsa_private_components() const {
   out.exponent2 = secret_bn_bytes(pk, OSSL_PKEY_PARAM_RSA_EXPONENT2, what);
   out.coefficient = secret_bn_bytes(pk, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, what);
   return out;
+}
+
+Bytes PKey::rsa_pss_public_der() const {
+  const char* what = "cannot encode the RSASSA-PSS SubjectPublicKeyInfo";
+  require_type(*impl_, Type::rsa, what);
+  // The same n and e as an OpenSSL key of type RSA-PSS without PSS parameters (no restriction):
+  // its encoder writes id-RSASSA-PSS with the parameters absent.
+  EVP_PKEY* pk = impl_->pkey.get();
+  auto n = get_bn(pk, OSSL_PKEY_PARAM_RSA_N, what);
+  auto e = get_bn(pk, OSSL_PKEY_PARAM_RSA_E, what);
+  ParamBldPtr bld(not_null(OSSL_PARAM_BLD_new(), what));
+  check(OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()), what);
+  check(OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()), what);
+  auto params = to_params(bld.get(), what);
+  auto pss = from_data("RSA-PSS", EVP_PKEY_PUBLIC_KEY, params.get(), what);
+  unsigned char* raw = nullptr;
+  int len = i2d_PUBKEY(pss.get(), &raw);
+  if (len <= 0) {
+    throw_openssl(what);
+  }
+  OpenSslBufPtr buf(raw);
+  return Bytes(raw, raw + len);
 }
 
 }  // namespace twinhsm::crypto

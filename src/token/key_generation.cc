@@ -242,6 +242,13 @@ std::pair<AttributeMap, AttributeMap> generated_pair_attributes(const Mechanism&
       complete_template(priv_request, Origin::generated, CKO_PRIVATE_KEY, kt, mechanism.type);
   set_public_attributes(pub, *key);
   set_private_attributes(priv, *key);
+  // A pair whose private key may only make RSA-PSS signatures is an RSASSA-PSS key (RFC 4055 1.2:
+  // its owner limits the public key to RSASSA-PSS): a public key without a list of its own shows
+  // the same SubjectPublicKeyInfo (pkcs11-provider, for one, restricts only the private half).
+  const SecureBytes* pub_allowed = pub.find(CKA_ALLOWED_MECHANISMS);
+  if (kt == CKK_RSA && (!pub_allowed || pub_allowed->empty()) && allowed_only_rsa_pss(priv)) {
+    pub.set(CKA_PUBLIC_KEY_INFO, *priv.find(CKA_PUBLIC_KEY_INFO));
+  }
   if (!explicit_params.empty()) {
     pub.set(CKA_EC_PARAMS, ByteView(explicit_params));
     priv.set(CKA_EC_PARAMS, ByteView(explicit_params));

@@ -69,20 +69,31 @@ ObjectPtr lookup_key(Token& token, CK_OBJECT_HANDLE handle, CK_RV invalid_rv) {
   return key;
 }
 
-// private_halves are the private keys of the token that hold the other half of a public key.
+// private_halves are the private keys of the token that hold the other half of a public key: by
+// CKA_PUBLIC_KEY_INFO, in each form it may take (an RSA half allowed only PSS has the RSASSA-PSS
+// one, the other half may not).
 std::vector<AttributeMap> private_halves(Token& token, const AttributeMap& public_key) {
   std::vector<AttributeMap> out;
-  const SecureBytes* spki = public_key.find(CKA_PUBLIC_KEY_INFO);
-  if (!spki || spki->empty()) {
-    return out;
-  }
-  AttributeMap query;
-  query.set_ulong(CKA_CLASS, CKO_PRIVATE_KEY);
-  query.set(CKA_PUBLIC_KEY_INFO, *spki);
-  for (CK_OBJECT_HANDLE h : token.find(query)) {
-    out.push_back(token.object(h)->attrs);
+  for (const Bytes& spki : public_key_info_forms(public_key)) {
+    AttributeMap query;
+    query.set_ulong(CKA_CLASS, CKO_PRIVATE_KEY);
+    query.set(CKA_PUBLIC_KEY_INFO, ByteView(spki));
+    for (CK_OBJECT_HANDLE h : token.find(query)) {
+      out.push_back(token.object(h)->attrs);
+    }
   }
   return out;
+}
+
+// changed_key is changed_object with CKA_PUBLIC_KEY_INFO following a new CKA_ALLOWED_MECHANISMS
+// (an RSA key allowed only PSS, or no longer, changes its SubjectPublicKeyInfo: key_material.h).
+AttributeMap changed_key(Token& token, const AttributeMap& object, const AttributeMap& changes,
+                         bool copy) {
+  AttributeMap attrs = changed_object(object, changes, copy, token.logged_in(), token.key_policy());
+  if (changes.has(CKA_ALLOWED_MECHANISMS)) {
+    refresh_public_key_info(attrs);
+  }
+  return attrs;
 }
 
 }  // namespace
@@ -100,8 +111,7 @@ ObjectPtr create_object(Token& token, const Caller& caller, const AttributeMap& 
 ObjectPtr copy_object(Token& token, const Caller& caller, CK_OBJECT_HANDLE handle,
                       const AttributeMap& changes) {
   ObjectPtr source = token.object(handle);
-  AttributeMap attrs =
-      changed_object(source->attrs, changes, true, token.logged_in(), token.key_policy());
+  AttributeMap attrs = changed_key(token, source->attrs, changes, true);
   set_new_unique_id(attrs);
   return store_object(token, caller, std::move(attrs));
 }
@@ -111,8 +121,7 @@ void set_attributes(Token& token, const Caller& caller, CK_OBJECT_HANDLE handle,
   ObjectPtr obj = token.object(handle);
   require(!obj->is_token() || caller.read_write, CKR_SESSION_READ_ONLY,
           "token objects need a read-write session");
-  token.replace(*obj,
-                changed_object(obj->attrs, changes, false, token.logged_in(), token.key_policy()));
+  token.replace(*obj, changed_key(token, obj->attrs, changes, false));
 }
 
 void destroy_object(Token& token, const Caller& caller, CK_OBJECT_HANDLE handle) {

@@ -1,7 +1,11 @@
 #include "token/key_material.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/mechanisms.h"
 #include "token/token.h"
 
 namespace twinhsm::token {
@@ -57,7 +61,68 @@ Bytes octet_string(const Bytes& point) {
   return out;
 }
 
+// rsa_public_half is the public key of an RSA key object, from CKA_MODULUS and
+// CKA_PUBLIC_EXPONENT.
+crypto::PKey rsa_public_half(const AttributeMap& a) {
+  try {
+    return crypto::PKey::rsa_public(
+        crypto::RsaPublic{a.get_bytes(CKA_MODULUS), a.get_bytes(CKA_PUBLIC_EXPONENT)});
+  } catch (const CryptoError& e) {
+    throw CkError(CKR_ATTRIBUTE_VALUE_INVALID,
+                  std::string("the key's components do not form a valid key: ") + e.what());
+  }
+}
+
+bool is_rsa_key_object(const AttributeMap& a) {
+  CK_OBJECT_CLASS c = object_class(a);
+  return (c == CKO_PUBLIC_KEY || c == CKO_PRIVATE_KEY) && key_type(a) == CKK_RSA;
+}
+
 }  // namespace
+
+bool allowed_only_rsa_pss(const AttributeMap& a) {
+  const SecureBytes* v = a.find(CKA_ALLOWED_MECHANISMS);
+  if (!v || v->empty() || v->size() % sizeof(CK_MECHANISM_TYPE) != 0) {
+    return false;
+  }
+  for (size_t i = 0; i < v->size(); i += sizeof(CK_MECHANISM_TYPE)) {
+    CK_MECHANISM_TYPE m;
+    std::memcpy(&m, v->data() + i, sizeof m);
+    if (!is_rsa_pss_mechanism(m)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Bytes public_key_info(const AttributeMap& a, const crypto::PKey& key) {
+  if (key.type() == crypto::PKey::Type::rsa && allowed_only_rsa_pss(a)) {
+    return key.rsa_pss_public_der();
+  }
+  return key.public_der();
+}
+
+void refresh_public_key_info(AttributeMap& a) {
+  if (is_rsa_key_object(a)) {
+    a.set(CKA_PUBLIC_KEY_INFO, ByteView(public_key_info(a, rsa_public_half(a))));
+  }
+}
+
+std::vector<Bytes> public_key_info_forms(const AttributeMap& key) {
+  std::vector<Bytes> forms;
+  if (const SecureBytes* spki = key.find(CKA_PUBLIC_KEY_INFO); spki && !spki->empty()) {
+    forms.emplace_back(spki->begin(), spki->end());
+  }
+  if (is_rsa_key_object(key)) {
+    crypto::PKey pub = rsa_public_half(key);
+    for (Bytes form : {pub.public_der(), pub.rsa_pss_public_der()}) {
+      if (std::find(forms.begin(), forms.end(), form) == forms.end()) {
+        forms.push_back(std::move(form));
+      }
+    }
+  }
+  return forms;
+}
 
 // bit_length counts the bits of a big-endian value (leading zero bytes ignored).
 CK_ULONG bit_length(std::span<const uint8_t> v) {
@@ -165,7 +230,7 @@ void set_public_attributes(AttributeMap& a, const crypto::PKey& key) {
       }
       break;
   }
-  a.set(CKA_PUBLIC_KEY_INFO, ByteView(key.public_der()));
+  a.set(CKA_PUBLIC_KEY_INFO, ByteView(public_key_info(a, key)));
 }
 
 void set_private_attributes(AttributeMap& a, const crypto::PKey& key) {
@@ -253,7 +318,7 @@ void validate_key_object(AttributeMap& a) {
   if (c == CKO_PRIVATE_KEY && key.type() == crypto::PKey::Type::dh && !a.has(CKA_VALUE_BITS)) {
     a.set_ulong(CKA_VALUE_BITS, bit_length(key.ffc_private_value()));
   }
-  a.set(CKA_PUBLIC_KEY_INFO, ByteView(key.public_der()));
+  a.set(CKA_PUBLIC_KEY_INFO, ByteView(public_key_info(a, key)));
 }
 
 }  // namespace twinhsm::token

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "crypto/pkey.h"
 #include "token/attributes.h"
@@ -31,6 +32,22 @@ void set_domain_attributes(AttributeMap& attrs, const crypto::FfcParams& params)
 // CkError(CKR_ATTRIBUTE_VALUE_INVALID) otherwise. Fills the derived attributes (CKA_MODULUS_BITS,
 // CKA_PUBLIC_KEY_INFO, CKA_VALUE_BITS, CKA_PRIME_BITS).
 void validate_key_object(AttributeMap& attrs);
+
+// CKA_PUBLIC_KEY_INFO of RSA keys (docs/pkcs11.md): an RSA key object whose CKA_ALLOWED_MECHANISMS
+// is set, not empty, and names only RSA-PSS mechanisms (allowed_only_rsa_pss) gets the
+// SubjectPublicKeyInfo of an RSASSA-PSS key (RFC 4055: id-RSASSA-PSS, parameters absent); every
+// other key the usual one (rsaEncryption for RSA). public_key_info is that value for an object's
+// attributes and its key.
+bool allowed_only_rsa_pss(const AttributeMap& attrs);
+Bytes public_key_info(const AttributeMap& attrs, const crypto::PKey& key);
+// refresh_public_key_info sets CKA_PUBLIC_KEY_INFO of an RSA public or private key object again
+// from CKA_MODULUS, CKA_PUBLIC_EXPONENT and CKA_ALLOWED_MECHANISMS (after a change of the latter);
+// other objects are left as they are.
+void refresh_public_key_info(AttributeMap& attrs);
+// public_key_info_forms are the values CKA_PUBLIC_KEY_INFO of the key's other half may hold: its
+// own, and for an RSA key both the rsaEncryption and the RSASSA-PSS form (each half follows its
+// own CKA_ALLOWED_MECHANISMS, so a pair's halves may differ).
+std::vector<Bytes> public_key_info_forms(const AttributeMap& key);
 
 // bit_length counts the bits of a big-endian value (leading zero bytes ignored): a modulus's or
 // a prime's size.

@@ -2,6 +2,7 @@
 // signature schemes of the sign/verify mechanisms with key pairs.
 #include "token/mechanisms.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -172,6 +173,12 @@ bool is_encrypt_data_mechanism(CK_MECHANISM_TYPE type) {
     default:
       return false;
   }
+}
+
+bool is_rsa_pss_mechanism(CK_MECHANISM_TYPE type) {
+  return std::any_of(
+      std::begin(kSignMechanisms), std::end(kSignMechanisms),
+      [&](const SignMechanism& m) { return m.type == type && m.kind == Kind::rsa_pss; });
 }
 
 bool names_mechanism(const AttributeMap& key, CK_MECHANISM_TYPE mechanism) {

@@ -125,6 +125,8 @@ struct Mechanism {
 void check_allowed(const AttributeMap& key, CK_MECHANISM_TYPE mechanism);
 // is_encrypt_data_mechanism: CKM_AES/DES/DES3 _ECB/_CBC _ENCRYPT_DATA.
 bool is_encrypt_data_mechanism(CK_MECHANISM_TYPE type);
+// is_rsa_pss_mechanism: CKM_RSA_PKCS_PSS and the CKM_<hash>_RSA_PKCS_PSS with SHA-1, SHA-2, SHA-3.
+bool is_rsa_pss_mechanism(CK_MECHANISM_TYPE type);
 // names_mechanism: the key's CKA_ALLOWED_MECHANISMS is set and names the mechanism (set without
 // naming it: CKR_MECHANISM_INVALID, as check_allowed).
 bool names_mechanism(const AttributeMap& key, CK_MECHANISM_TYPE mechanism);
