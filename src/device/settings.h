@@ -17,7 +17,7 @@ inline constexpr uint32_t kDefaultPbkdf2Iterations = 600000;
 inline constexpr uint32_t kDefaultMaxLoginFailures = 10;
 inline constexpr uint32_t kDefaultButtonTimeout = 60;
 inline constexpr const char* kDefaultButton = "socket";
-inline constexpr const char* kDefaultKeyPolicy = "strict";  // token/key_policy.h
+inline constexpr const char* kDefaultKeyPolicy = "strict";   // token/key_policy.h
 inline constexpr const char* kDefaultAlgorithms = "modern";  // token/algorithm_policy.h
 
 // read_uint returns the setting as a number, or fallback when it is absent or not a number.

@@ -115,6 +115,7 @@ std::vector<RoleRow> Store::roles() {
       ids.push_back(st.column_int(0));
     }
   }
+  out.reserve(ids.size());
   for (int64_t id : ids) {
     out.push_back(*role(static_cast<int>(id)));
   }

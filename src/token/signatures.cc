@@ -153,8 +153,10 @@ std::unique_ptr<SignatureOperation> make_signer(const Mechanism& mechanism, cons
   if (!cache || !cache->context || cache->object != key || cache->login_epoch != login_epoch ||
       !(cache->context->scheme() == scheme)) {
     cache.reset();  // the previous key leaves memory first
-    cache = SigningKeyCache{key, login_epoch,
-                            std::make_shared<const crypto::SignContext>(pkey, scheme)};
+    cache.emplace();
+    cache->object = key;
+    cache->login_epoch = login_epoch;
+    cache->context = std::make_shared<const crypto::SignContext>(pkey, scheme);
   }
   return std::make_unique<KeySignature>(size, limits, crypto::Signer(cache->context), std::nullopt);
 }
