@@ -197,7 +197,7 @@ void SymmetricCipher::run_into(ByteView in, std::span<uint8_t> out) {
     cleanse(last, sizeof last);
     detail::throw_openssl("AES final failed");
   }
-  size_t rest = static_cast<size_t>(tail_len + final_len);
+  size_t rest = static_cast<size_t>(tail_len) + static_cast<size_t>(final_len);
   if (rest != total - whole) {
     cleanse(last, sizeof last);
     throw CryptoError("AES final: unexpected output length");

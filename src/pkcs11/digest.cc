@@ -4,6 +4,7 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "pkcs11/session_call.h"
 #include "token/algorithm_policy.h"
 #include "token/key_management.h"
 #include "token/key_policy.h"
@@ -32,8 +33,7 @@ void finish(Session& s, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
 extern "C" {
 
 CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
-  return guard("C_DigestInit", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_DigestInit", session, [&](SessionRef& ref) {
     if (ended_by_null_mechanism(mechanism, ref->digest)) {
       return;
     }
@@ -47,7 +47,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
     op.alg = *alg;
     std::optional<crypto::Digester>& spare = ref->spare_digester.digester;
     if (spare && spare->alg() == *alg && spare->restart()) {
-      op.digester = std::move(spare);
+      op.digester.swap(spare);  // the spare, restarted, is the new digest's; none is left
     } else {
       op.digester.emplace(*alg);
     }
@@ -58,8 +58,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
 
 CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
                CK_ULONG_PTR out_len) {
-  return guard("C_Digest", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_Digest", session, [&](SessionRef& ref) {
     run_step(ref->digest, ref.token(), Part::single, [&](DigestOperation& op) {
       ByteView in = input(data, data_len);
       if (!give_output(out, out_len, crypto::digest_size(op.alg))) {
@@ -72,8 +71,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 }
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
-  return guard("C_DigestUpdate", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_DigestUpdate", session, [&](SessionRef& ref) {
     run_step(ref->digest, ref.token(), Part::multi,
              [&](DigestOperation& op) { op.digester->update(input(part, part_len)); });
   });
@@ -90,8 +88,7 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
 }
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard("C_DigestFinal", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_DigestFinal", session, [&](SessionRef& ref) {
     run_step(ref->digest, ref.token(), Part::multi,
              [&](DigestOperation&) { finish(*ref, out, out_len); });
   });

@@ -1,7 +1,6 @@
 // Encryption and decryption (PKCS#11 3.0 sections 5.9-5.10), single- and multi-part.
-#include "pkcs11/guard.h"
-#include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "pkcs11/session_call.h"
 #include "token/attribute_policy.h"
 
 using namespace twinhsm;
@@ -13,9 +12,8 @@ namespace {
 CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
                            bool encrypt) {
   token::Mechanism mech = parse_mechanism(mechanism);
-  uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-  token::ObjectPtr obj =
-      token::key_for(ref.token(), encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
+  auto [obj, epoch] =
+      operation_key(ref, encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
   CipherOperationState op;
   op.cipher = token::make_cipher(mech, *obj, encrypt);
   op.key_use = KeyUse::for_key(epoch, *obj, !encrypt);
@@ -97,37 +95,28 @@ std::optional<CipherOperationState>& slot_of(Session& s, bool encrypt) {
 
 CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
            CK_OBJECT_HANDLE key, bool encrypt) {
-  return guard(name, arg(session) + ", key=" + arg(key), [&] {
-    SessionRef ref = library().session(session);
-    std::optional<CipherOperationState>& op = slot_of(*ref, encrypt);
-    if (ended_by_null_mechanism(mechanism, op)) {
-      return;
-    }
-    require(!op.has_value(), CKR_OPERATION_ACTIVE, "an operation of this kind is active");
-    op = start(ref, mechanism, key, encrypt);
-  });
+  return init_operation(
+      name, session, mechanism, key, [&](Session & s) -> auto& { return slot_of(s, encrypt); },
+      [&](const SessionRef& ref) { return start(ref, mechanism, key, encrypt); });
 }
 
 CK_RV single(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK_BYTE_PTR in,
              CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session(name, session, [&](SessionRef& ref) {
     one_shot(slot_of(*ref, encrypt), ref.token(), in, in_len, out, out_len);
   });
 }
 
 CK_RV part(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK_BYTE_PTR in,
            CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session(name, session, [&](SessionRef& ref) {
     update(slot_of(*ref, encrypt), ref.token(), in, in_len, out, out_len);
   });
 }
 
 CK_RV last(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK_BYTE_PTR out,
            CK_ULONG_PTR out_len) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session(name, session, [&](SessionRef& ref) {
     final(slot_of(*ref, encrypt), ref.token(), out, out_len);
   });
 }

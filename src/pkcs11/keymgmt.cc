@@ -4,6 +4,7 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "pkcs11/session_call.h"
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
@@ -12,8 +13,7 @@ extern "C" {
 
 CK_RV C_GenerateKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_ATTRIBUTE_PTR tmpl,
                     CK_ULONG count, CK_OBJECT_HANDLE_PTR key) {
-  return guard("C_GenerateKey", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_GenerateKey", session, [&](SessionRef& ref) {
     require_arg(key != nullptr);
     token::Mechanism mech = parse_mechanism(mechanism);
     token::AttributeMap request = parse_template(tmpl, count);
@@ -25,8 +25,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
                         CK_ATTRIBUTE_PTR public_tmpl, CK_ULONG public_count,
                         CK_ATTRIBUTE_PTR private_tmpl, CK_ULONG private_count,
                         CK_OBJECT_HANDLE_PTR public_key, CK_OBJECT_HANDLE_PTR private_key) {
-  return guard("C_GenerateKeyPair", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_GenerateKeyPair", session, [&](SessionRef& ref) {
     require_arg(public_key != nullptr && private_key != nullptr);
     token::Mechanism mech = parse_mechanism(mechanism);
     token::AttributeMap pub_request = parse_template(public_tmpl, public_count);

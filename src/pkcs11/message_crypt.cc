@@ -6,6 +6,7 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "pkcs11/session_call.h"
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
@@ -86,8 +87,7 @@ using Slot = std::optional<MessageCipherState> Session::*;
 // with_op runs body on the session's active message-based operation of the kind.
 template <class Body>
 CK_RV with_op(const char* name, CK_SESSION_HANDLE session, Slot slot, Body&& body) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session(name, session, [&](SessionRef& ref) {
     auto& op = (*ref).*slot;
     require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no message-based operation is active");
     op->key_use.check(ref.token());
@@ -97,19 +97,15 @@ CK_RV with_op(const char* name, CK_SESSION_HANDLE session, Slot slot, Body&& bod
 
 CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
            CK_OBJECT_HANDLE key, bool encrypt) {
-  return guard(name, arg(session) + ", key=" + arg(key), [&] {
-    SessionRef ref = library().session(session);
-    auto& op = encrypt ? ref->message_encrypt : ref->message_decrypt;
-    if (ended_by_null_mechanism(mechanism, op)) {
-      return;
-    }
-    require(!op.has_value(), CKR_OPERATION_ACTIVE, "a message-based operation is active");
+  auto slot = [&](Session & s) -> auto& {
+    return encrypt ? s.message_encrypt : s.message_decrypt;
+  };
+  return init_operation(name, session, mechanism, key, slot, [&](const SessionRef& ref) {
     token::Mechanism mech = parse_message_mechanism(mechanism);
-    uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-    token::ObjectPtr obj =
-        token::key_for(ref.token(), encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
-    op = MessageCipherState{std::make_unique<token::MessageCipher>(mech, *obj, encrypt),
-                            KeyUse::for_key(epoch, *obj, false)};
+    auto [obj, epoch] =
+        operation_key(ref, encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
+    return MessageCipherState{std::make_unique<token::MessageCipher>(mech, *obj, encrypt),
+                              KeyUse::for_key(epoch, *obj, false)};
   });
 }
 
@@ -198,12 +194,10 @@ CK_RV message_next(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK
 }
 
 CK_RV message_final(const char* name, CK_SESSION_HANDLE session, bool encrypt) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
-    auto& op = encrypt ? ref->message_encrypt : ref->message_decrypt;
-    require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no message-based operation is active");
-    op.reset();
-  });
+  return end_operation(
+      name, session, [&](Session & s) -> auto& {
+        return encrypt ? s.message_encrypt : s.message_decrypt;
+      });
 }
 
 }  // namespace

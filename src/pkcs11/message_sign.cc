@@ -6,6 +6,7 @@
 #include "pkcs11/guard.h"
 #include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "pkcs11/session_call.h"
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
@@ -33,8 +34,7 @@ std::unique_ptr<token::SignatureOperation> new_message(const SessionRef& ref, Me
 
 template <class Body>
 CK_RV with_op(const char* name, CK_SESSION_HANDLE session, bool sign, Body&& body) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session(name, session, [&](SessionRef& ref) {
     auto& op = (*ref).*slot_of(sign);
     require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no message-based operation is active");
     op->key_use.check(ref.token());
@@ -69,24 +69,22 @@ void finish_message(MessageSignState& s, bool sign, ByteView data, const Signatu
 
 CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
            CK_OBJECT_HANDLE key, bool sign) {
-  return guard(name, arg(session) + ", key=" + arg(key), [&] {
-    SessionRef ref = library().session(session);
-    auto& op = (*ref).*slot_of(sign);
-    if (ended_by_null_mechanism(mechanism, op)) {
-      return;
-    }
-    require(!op.has_value(), CKR_OPERATION_ACTIVE, "a message-based operation is active");
+  auto slot = [&](Session & session_state) -> auto& {
+    return session_state.*slot_of(sign);
+  };
+  return init_operation(name, session, mechanism, key, slot, [&](const SessionRef& ref) {
     MessageSignState s;
     s.mechanism = parse_mechanism(mechanism);
-    s.login_epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-    s.key =
-        token::key_for(ref.token(), sign ? token::Use::sign : token::Use::verify, key, s.mechanism);
+    auto [obj, epoch] =
+        operation_key(ref, sign ? token::Use::sign : token::Use::verify, key, s.mechanism);
+    s.key = std::move(obj);
+    s.login_epoch = epoch;
     // C_Login(CKU_CONTEXT_SPECIFIC) authorizes one C_Sign, not a run of messages.
     require(!s.key->attrs.get_bool(CKA_ALWAYS_AUTHENTICATE, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
             "a key that needs a login before each use does not sign messages");
     new_message(ref, s, sign);  // the mechanism's and key's checks, now
     s.key_use = KeyUse::for_key(s.login_epoch, *s.key, false);
-    op = std::move(s);
+    return s;
   });
 }
 
@@ -139,12 +137,8 @@ CK_RV message_next(const char* name, CK_SESSION_HANDLE session, bool sign, CK_VO
 }
 
 CK_RV message_final(const char* name, CK_SESSION_HANDLE session, bool sign) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
-    auto& op = (*ref).*slot_of(sign);
-    require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no message-based operation is active");
-    op.reset();
-  });
+  return end_operation(
+      name, session, [&](Session & s) -> auto& { return s.*slot_of(sign); });
 }
 
 }  // namespace

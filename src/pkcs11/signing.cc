@@ -1,12 +1,10 @@
 // Signing and verification (PKCS#11 3.0 sections 5.12-5.13), single- and multi-part: arguments
 // checked and buffers marshalled here; token/signatures.h makes the operations.
-#include "pkcs11/guard.h"
-#include "pkcs11/library.h"
 #include "pkcs11/marshal.h"
+#include "pkcs11/session_call.h"
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
-using token::require;
 
 namespace {
 
@@ -14,9 +12,7 @@ namespace {
 SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
                     bool sign) {
   token::Mechanism mech = parse_mechanism(mechanism);
-  uint64_t epoch = ref.token().login_epoch();  // before the key: see KeyUse::for_key
-  token::ObjectPtr obj =
-      token::key_for(ref.token(), sign ? token::Use::sign : token::Use::verify, key, mech);
+  auto [obj, epoch] = operation_key(ref, sign ? token::Use::sign : token::Use::verify, key, mech);
   SignOperation op;
   op.op = sign ? token::make_signer(mech, obj, epoch, ref->signing_key)
                : token::make_verifier(mech, *obj);
@@ -43,22 +39,15 @@ void finish_verify(std::optional<SignOperation>& op, ByteView sig) {
 // init is C_SignInit (sign) or C_VerifyInit.
 CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
            CK_OBJECT_HANDLE key, bool sign) {
-  return guard(name, arg(session) + ", key=" + arg(key), [&] {
-    SessionRef ref = library().session(session);
-    std::optional<SignOperation>& slot = sign ? ref->sign : ref->verify;
-    if (ended_by_null_mechanism(mechanism, slot)) {
-      return;
-    }
-    require(!slot.has_value(), CKR_OPERATION_ACTIVE, "an operation of this kind is active");
-    slot = start(ref, mechanism, key, sign);
-  });
+  return init_operation(
+      name, session, mechanism, key, [&](Session & s) -> auto& { return sign ? s.sign : s.verify; },
+      [&](const SessionRef& ref) { return start(ref, mechanism, key, sign); });
 }
 
 // update is C_SignUpdate (sign) or C_VerifyUpdate.
 CK_RV update(const char* name, CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len,
              bool sign) {
-  return guard(name, arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session(name, session, [&](SessionRef& ref) {
     run_step(sign ? ref->sign : ref->verify, ref.token(), Part::multi,
              [&](SignOperation& op) { op.op->update(input(part, part_len)); });
   });
@@ -74,8 +63,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJEC
 
 CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
              CK_ULONG_PTR sig_len) {
-  return guard("C_Sign", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_Sign", session, [&](SessionRef& ref) {
     run_step(ref->sign, ref.token(), Part::single, [&](SignOperation& op) {
       ByteView in = input(data, data_len);
       if (!give_output(sig, sig_len, op.op->size())) {
@@ -92,8 +80,7 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_le
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len) {
-  return guard("C_SignFinal", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_SignFinal", session, [&](SessionRef& ref) {
     run_step(ref->sign, ref.token(), Part::multi,
              [&](SignOperation&) { finish_signature(*ref, sig, sig_len); });
   });
@@ -105,8 +92,7 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJ
 
 CK_RV C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR sig,
                CK_ULONG sig_len) {
-  return guard("C_Verify", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_Verify", session, [&](SessionRef& ref) {
     run_step(ref->verify, ref.token(), Part::single, [&](SignOperation& op) {
       op.op->update(input(data, data_len));
       finish_verify(ref->verify, input(sig, sig_len));
@@ -119,8 +105,7 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG sig_len) {
-  return guard("C_VerifyFinal", arg(session), [&] {
-    SessionRef ref = library().session(session);
+  return in_session("C_VerifyFinal", session, [&](SessionRef& ref) {
     run_step(ref->verify, ref.token(), Part::multi,
              [&](SignOperation&) { finish_verify(ref->verify, input(sig, sig_len)); });
   });
