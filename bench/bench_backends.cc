@@ -264,7 +264,7 @@ std::string public_id(size_t i) {
 }
 
 P11Backend::P11Backend(std::string name, const std::string& module_path,
-                       const std::string& token_label, const TestData& data)
+                       const std::string& token_label, const TestData& data, bool import_keys)
     : name_(std::move(name)), module_(module_path), data_(data) {
   initialize(f());
   slot_ = find_slot(f(), token_label);
@@ -273,6 +273,11 @@ P11Backend::P11Backend(std::string name, const std::string& module_path,
       f()->C_Login(main_, CKU_USER, (CK_UTF8CHAR_PTR)data_.user_pin.data(), data_.user_pin.size());
   if (rv != CKR_USER_ALREADY_LOGGED_IN) {
     check(rv, "C_Login");
+  }
+  ecdsa_prehash_ = !has_mechanism(CKM_ECDSA_SHA256) && has_mechanism(CKM_ECDSA);
+  if (!import_keys) {
+    find_keys(true);
+    return;
   }
 
   auto import_key = [&](Key& key, const std::string& what, const std::vector<Template>& choices) {
@@ -309,7 +314,6 @@ P11Backend::P11Backend(std::string name, const std::string& module_path,
     std::vector<Template> choices;
     choices.push_back(std::move(t));
     import_key(ec_, "P-256", choices);
-    ecdsa_prehash_ = !has_mechanism(CKM_ECDSA_SHA256) && has_mechanism(CKM_ECDSA);
   }
   {
     Bytes raw(32);
@@ -372,12 +376,17 @@ Timing P11Backend::login() {
           "C_Login");
   });
   // A module may give private objects new handles after a logout (SoftHSMv2 does).
+  find_keys(false);
+  return s;
+}
+
+void P11Backend::find_keys(bool all) {
   for (auto [key, label] : {std::pair{&rsa_, "bench-rsa"},
                             {&ec_, "bench-ec"},
                             {&ed_, "bench-ed25519"},
                             {&aes_, "bench-aes"},
                             {&hmac_, "bench-hmac"}}) {
-    if (key->handle == CK_INVALID_HANDLE) {
+    if (!all && key->handle == CK_INVALID_HANDLE) {
       continue;
     }
     std::string l = label;
@@ -387,11 +396,13 @@ Timing P11Backend::login() {
     CK_RV rv = f()->C_FindObjects(main_, &key->handle, 1, &count);
     f()->C_FindObjectsFinal(main_);
     check(rv, "C_FindObjects");
-    if (count != 1) {
+    if (count != 1 && all) {
+      key->handle = CK_INVALID_HANDLE;
+      key->error = "no key labelled " + l + " in the token";
+    } else if (count != 1) {
       throw std::runtime_error("key " + l + " not found after login");
     }
   }
-  return s;
 }
 
 Op P11Backend::make_op(Work w) {

@@ -145,9 +145,11 @@ enum class FindBy { label, id, class_id };
 class P11Backend : public Backend {
  public:
   // Loads the module, C_Initialize (CKF_OS_LOCKING_OK), takes the slot of the token labelled
-  // token_label, opens the main session, logs the user in and imports the keys.
+  // token_label, opens the main session, logs the user in and imports the keys; with
+  // import_keys false it finds them by label instead (a second view of a token another
+  // P11Backend filled, e.g. through p11-kit server: isolated_backend.h).
   P11Backend(std::string name, const std::string& module_path, const std::string& token_label,
-             const TestData& data);
+             const TestData& data, bool import_keys = true);
   ~P11Backend() override;
   std::string name() const override { return name_; }
   Op make_op(Work w) override;
@@ -176,6 +178,9 @@ class P11Backend : public Backend {
  private:
   CK_SESSION_HANDLE open_session();
   bool has_mechanism(CK_MECHANISM_TYPE m);
+  // find_keys looks the keys up by label in the main session (all: every key, else only those
+  // imported); exactly one object must have each label.
+  void find_keys(bool all);
   // import makes a token object with C_CreateObject in the main session.
   CK_OBJECT_HANDLE import(std::vector<CK_ATTRIBUTE> tmpl);
 

@@ -44,6 +44,7 @@
 #include "bench_backends.h"
 #include "bench_processes.h"
 #include "bench_support.h"
+#include "isolated_backend.h"
 
 using namespace bench;
 
@@ -62,10 +63,12 @@ table of medians with the ratios twinhsm/OpenSSL and twinhsm/SoftHSMv2.
   --sample-seconds S       length of one timed sample (default 0.25)
   --pbkdf2-iterations N    twinhsm device's PBKDF2 iterations (default 600000, the product's)
   --quick                  about a minute: --rounds 3 --sample-seconds 0.2 --sizes 1000
-  --only GROUPS            some of login,crypto,threads,objects,backup,processes (default
-                           all; processes: 1 and 2 processes signing and creating objects on
-                           one token, in windows of 2.5 sample lengths, at least 0.5 s;
-                           with --quick 0.15 s signing, 0.3 s creating)
+  --only GROUPS            some of login,crypto,threads,objects,backup,processes,isolated
+                           (default all; processes: 1 and 2 processes signing and creating
+                           objects on one token, in windows of 2.5 sample lengths, at least
+                           0.5 s; with --quick 0.15 s signing, 0.3 s creating; isolated:
+                           ECDSA signing and finds among the smallest N through p11-kit server
+                           + p11-kit-client.so beside in-process)
   --impls LIST             some of twinhsm,softhsm,openssl (default all)
   --works LIST             some of rsa,ecdsa,ed25519,gcm,cbc,hmac,sha256,getattr,session for
                            the crypto and threads
@@ -73,6 +76,10 @@ table of medians with the ratios twinhsm/OpenSSL and twinhsm/SoftHSMv2.
   --twinhsm-module PATH    libtwinhsm.so (default: the one built with this program)
   --twinhsm-cli PATH       the twinhsm CLI (default: the one built with this program)
   --softhsm-module PATH    default /usr/lib/softhsm/libsofthsm2.so
+  --p11-kit-client PATH    p11-kit's client module for the isolated group (default
+                           /usr/lib/<multiarch>/pkcs11/p11-kit-client.so; missing: n/a)
+  --isolated-provider PATH the module p11-kit server loads (default --twinhsm-module; e.g.
+                           pkcs11-spy.so with PKCS11SPY=libtwinhsm.so to count the calls)
   --workdir DIR            where twinhsm's temporary devices go (default $TMPDIR or /tmp; a
                            real disk, for twinhsm's fsyncs to cost what they cost)
   --softhsm-tokendir DIR   where SoftHSMv2's token directory goes (default /dev/shm when it is
@@ -94,13 +101,16 @@ struct Options {
   double sample_seconds = 0.25;
   unsigned pbkdf2_iterations = 600000;
   bool quick = false;
-  std::set<std::string> groups{"login", "crypto", "threads", "objects", "backup", "processes"};
+  std::set<std::string> groups{"login",  "crypto",    "threads", "objects",
+                               "backup", "processes", "isolated"};
   std::set<std::string> impls{"twinhsm", "softhsm", "openssl"};
   std::set<std::string> works{"rsa",  "ecdsa",  "ed25519", "gcm",    "cbc",
                               "hmac", "sha256", "getattr", "session"};
   std::string twinhsm_module = TWINHSM_MODULE_PATH;
   std::string twinhsm_cli = TWINHSM_CLI_PATH;
   std::string softhsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string p11_kit_client;     // "": found by p11_kit_client_path()
+  std::string isolated_provider;  // "": twinhsm_module
   std::string workdir;
   std::string softhsm_tokendir = "auto";
   bool keep = false;
@@ -295,6 +305,7 @@ std::vector<std::string>& cleanup_dirs() {
 char* g_rm_argv[8];
 
 void on_signal(int sig) {
+  stop_isolated_server_from_signal();
   // fork, execve and waitpid are async-signal-safe; std::filesystem is not.
   pid_t pid = fork();
   if (pid == 0) {
@@ -461,6 +472,7 @@ class Bench {
   void bench_objects(size_t n, size_t previous);
   void bench_backup(size_t n);
   void bench_processes();
+  void bench_isolated(size_t n);
   void report();
   void checks();
   void note(const std::string& s) {
@@ -489,6 +501,9 @@ class Bench {
   std::unique_ptr<TestData> data_;
   std::unique_ptr<OpenSslBackend> openssl_;
   std::unique_ptr<P11Backend> twinhsm_, softhsm_;
+  // The isolated group's server and client (the client goes first).
+  std::unique_ptr<IsolatedServer> iso_server_;
+  std::unique_ptr<P11Backend> isolated_;
   std::vector<Impl> impls_;
   std::map<std::pair<std::string, Work>, std::string> na_;
   Results results_;
@@ -1047,6 +1062,108 @@ void Bench::bench_processes() {
   }
 }
 
+// Issue 16, isolated mode: ECDSA signing, finds among n private objects and one
+// C_GetAttributeValue, through p11-kit server + p11-kit-client.so (isolated_backend.h) beside
+// twinhsm in-process on the same token, interleaved; and the round trips per operation.
+void Bench::bench_isolated(size_t n) {
+  const std::string ns = n_str(n);
+  const std::string sec = "isolated mode N=" + ns + " (p11-kit server + p11-kit-client.so)";
+  const std::string find = "find 1 by CKA_LABEL among " + ns + " private";
+  auto mk = [&](const std::string& key, const std::string& label, const std::string& unit,
+                bool higher) -> Row& {
+    Row& row = results_.row("iso-" + key, sec, label, unit, higher);
+    for (Impl& i : impls_) {
+      if (i.name != kTw) {
+        row.na[i.name] = "";
+      }
+    }
+    return row;
+  };
+  Row& sign_in = mk("sign-in", "ECDSA P-256 sign, in-process", "ops/s", true);
+  Row& sign_iso = mk("sign", "ECDSA P-256 sign, isolated", "ops/s", true);
+  Row& sign_q = mk("sign-ratio", "  isolated / in-process", "x", true);
+  Row& sign_add = mk("sign-added", "  isolated adds per sign", "us", false);
+  Row& sign_rt = mk("sign-rt", "  round trips per sign (C_SignInit, C_Sign)", "calls", false);
+  Row& find_in = mk("find-in", find + ", in-process", "lookups/s", true);
+  Row& find_iso = mk("find", find + ", isolated", "lookups/s", true);
+  Row& find_q = mk("find-ratio", "  isolated / in-process", "x", true);
+  Row& find_add = mk("find-added", "  isolated adds per find", "us", false);
+  Row& find_rt = mk("find-rt", "  round trips per find (Init, FindObjects, Final)", "calls", false);
+  Row& call_in = mk("call-in", "C_GetAttributeValue(CKA_LABEL), in-process", "calls/s", true);
+  Row& call_iso = mk("call", "C_GetAttributeValue(CKA_LABEL), isolated", "calls/s", true);
+  Row& call_add = mk("call-added", "  p11-kit's RPC per call (isolated - in-process)", "us", false);
+  std::vector<Row*> all = {&sign_in, &sign_iso, &sign_q,  &sign_add, &sign_rt,  &find_in, &find_iso,
+                           &find_q,  &find_add, &find_rt, &call_in,  &call_iso, &call_add};
+  auto unavailable = [&](const std::string& why) {
+    for (Row* row : all) {
+      row->na[kTw] = why;
+    }
+    note("isolated mode: n/a (" + why + ")");
+  };
+  if (!twinhsm_) {
+    unavailable("no twinhsm");
+    return;
+  }
+  std::string client = o_.p11_kit_client.empty() ? p11_kit_client_path() : o_.p11_kit_client;
+  if (client.empty() || access(client.c_str(), R_OK) != 0) {
+    unavailable("p11-kit-client.so " + (client.empty() ? "not found" : client + " missing") +
+                " (Debian package p11-kit-modules)");
+    return;
+  }
+  if (twinhsm_->objects() < n) {
+    progress("twinhsm: creating objects %zu..%zu for the isolated finds", twinhsm_->objects(), n);
+    twinhsm_->create_objects(twinhsm_->objects(), n);
+  }
+  std::string provider = o_.isolated_provider.empty() ? o_.twinhsm_module : o_.isolated_provider;
+  progress("isolated mode: starting p11-kit server for %s", provider.c_str());
+  try {
+    iso_server_ =
+        std::make_unique<IsolatedServer>(provider, "bench", root_->path() / "p11-kit.sock");
+    isolated_ = std::make_unique<P11Backend>(kTw + " isolated", client, "bench", *data_, false);
+  } catch (const std::exception& e) {
+    isolated_.reset();
+    iso_server_.reset();
+    unavailable(std::string("cannot start: ") + e.what());
+    return;
+  }
+  note("isolated mode: " + client + " to `p11-kit server --provider " + provider + "` (pid " +
+       std::to_string(iso_server_->pid()) + "), the device of the twinhsm column");
+  if (isolated_->ecdsa_prehash()) {
+    note(
+        "isolated mode: p11-kit's RPC does not carry CKM_ECDSA_SHA256 (docs/clients.md): its "
+        "ECDSA figures are SHA-256 in the benchmark + CKM_ECDSA, still C_SignInit + C_Sign");
+  }
+  for (int r = 0; r < o_.rounds; ++r) {
+    progress("isolated mode and in-process, round %d/%d", r + 1, o_.rounds);
+    // --quick: shorter samples (a round trip is steady: spreads of a few per cent).
+    double secs = o_.quick ? o_.sample_seconds / 2 : o_.sample_seconds;
+    IsolatedRound x = isolated_round(*twinhsm_, *isolated_, n, secs, r % 2 == 1);
+    for (auto [in, iso, q, add, a, b] :
+         {std::tuple{&sign_in, &sign_iso, &sign_q, &sign_add, x.sign_in, x.sign_iso},
+          std::tuple{&find_in, &find_iso, &find_q, &find_add, x.find_in, x.find_iso},
+          std::tuple{&call_in, &call_iso, static_cast<Row*>(nullptr), &call_add, x.call_in,
+                     x.call_iso}}) {
+      in->samples[kTw].push_back(a);
+      iso->samples[kTw].push_back(b);
+      if (q) {
+        q->samples[kTw].push_back(b / a);
+      }
+      add->samples[kTw].push_back(1e6 / b - 1e6 / a);
+    }
+  }
+  RoundTrips t = count_round_trips(*isolated_, n);
+  if (std::isnan(t.writes_per_call)) {
+    sign_rt.na[kTw] = find_rt.na[kTw] = "no /proc/thread-self/io";
+  } else {
+    sign_rt.samples[kTw].push_back(t.sign);
+    find_rt.samples[kTw].push_back(t.find);
+    note("isolated mode: round trips counted as the client's write system calls per operation (" +
+         format_value(t.writes_per_call) + " per C_GetAttributeValue, one call)");
+  }
+  isolated_.reset();
+  iso_server_.reset();
+}
+
 // ---- report ----
 
 std::string cell(const Row& row, const std::string& impl, bool present) {
@@ -1341,6 +1458,24 @@ void Bench::checks() {
                   range("procshare-" + k) + ")"
             : "not measured");
   }
+  // Issue 16, isolated mode: p11-kit's RPC is one round trip per PKCS#11 call; twinhsm must add
+  // none (2 per signature, 3 per find).
+  for (const auto& [key, what, calls] :
+       {std::tuple{"sign", "ECDSA P-256 sign (C_SignInit + C_Sign)", 2.0},
+        {"find", "find (C_FindObjectsInit + C_FindObjects + C_FindObjectsFinal)", 3.0}}) {
+    std::string k = key;
+    double rt = results_.value("iso-" + k + "-rt", kTw);
+    bool m = !std::isnan(rt);
+    line(m, m && std::fabs(rt - calls) < 0.05,
+         "isolated mode, " + std::string(what) + ": " + format_value(calls) +
+             " round trips, none added",
+         m ? format_value(rt) + " round trips; " +
+                 format_ratio(results_.value("iso-" + k + "-ratio", kTw)) + " of in-process, +" +
+                 format_value(results_.value("iso-" + k + "-added", kTw)) +
+                 " us per operation, p11-kit's RPC " +
+                 format_value(results_.value("iso-call-added", kTw)) + " us per call"
+           : "not measured");
+  }
   {
     double made = results_.value("proc-created", kTw), there = results_.value("proc-found", kTw);
     bool m = !std::isnan(made) && !std::isnan(there);
@@ -1372,6 +1507,9 @@ int Bench::run() {
     if (group("objects")) {
       bench_objects(n, previous);
       previous = n;
+    }
+    if (group("isolated") && n == sizes.front()) {
+      bench_isolated(n);
     }
     if (group("backup")) {
       if (twinhsm_ && twinhsm_->objects() < n) {
@@ -1455,6 +1593,10 @@ int main(int argc, char** argv) {
         o.twinhsm_cli = value();
       } else if (a == "--softhsm-module") {
         o.softhsm_module = value();
+      } else if (a == "--isolated-provider") {
+        o.isolated_provider = value();
+      } else if (a == "--p11-kit-client") {
+        o.p11_kit_client = value();
       } else if (a == "--softhsm-tokendir") {
         o.softhsm_tokendir = value();
       } else if (a == "--softhsm-on-disk") {
@@ -1476,7 +1618,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& g : o.groups) {
       if (g != "login" && g != "crypto" && g != "threads" && g != "objects" && g != "backup" &&
-          g != "processes") {
+          g != "processes" && g != "isolated") {
         throw std::runtime_error("unknown group " + g);
       }
     }

@@ -6,6 +6,7 @@
 #   bench/run.sh --quick          # about a minute: N = 1,000, 3 rounds
 #   bench/run.sh --sizes 1000,10000,100000   # issue 5's sizes (twinhsm fsyncs every object)
 #   bench/run.sh --only objects --sizes 1000,100000   # issue 16's finds, private and public
+#   bench/run.sh --only isolated --impls twinhsm   # issue 16's isolated mode (p11-kit server)
 #   bench/run.sh --help           # every option
 #
 # Builds into $TWINHSM_BUILD_DIR (default build/, as scripts/setup.sh does) with the project's
@@ -31,6 +32,9 @@ ninja -C "$BUILD" -j 2 pkcs11_bench twinhsm twinhsm_cli >&2
 
 if [[ ! -e /usr/lib/softhsm/libsofthsm2.so ]]; then
   echo "bench/run.sh: SoftHSMv2 is not installed (apt-get install softhsm2): its column will be n/a" >&2
+fi
+if ! command -v p11-kit >/dev/null; then
+  echo "bench/run.sh: p11-kit is not installed (apt-get install p11-kit p11-kit-modules): the isolated rows will be n/a" >&2
 fi
 rev=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 exec "$BUILD/bench/pkcs11_bench" --note "twinhsm built from $rev in $BUILD" "$@"
