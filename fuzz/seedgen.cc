@@ -18,12 +18,12 @@
 #include "token/attributes.h"
 
 using namespace twinhsm;
-namespace fs = std::filesystem;
+namespace stdfs = std::filesystem;  // twinhsm::fs is another
 
 namespace {
 
-void save(const fs::path& file, ByteView data) {
-  fs::create_directories(file.parent_path());
+void save(const stdfs::path& file, ByteView data) {
+  stdfs::create_directories(file.parent_path());
   fuzz::write_file(file, data.data(), data.size());
   std::cout << "  " << file.string() << " (" << data.size() << " bytes)\n";
 }
@@ -143,7 +143,7 @@ class TemplateWriter {
   size_t at_;
 };
 
-void template_seeds(const fs::path& dir) {
+void template_seeds(const stdfs::path& dir) {
   using fuzz::kFindUsesCreate;
   auto seed = [&](const char* name, uint8_t flags, auto&& fill) {
     Bytes out{flags};
@@ -305,7 +305,7 @@ void template_seeds(const fs::path& dir) {
 
 // ---- fuzz_stored_object --------------------------------------------------------------------
 
-void stored_object_seeds(const fs::path& dir) {
+void stored_object_seeds(const stdfs::path& dir) {
   auto seed = [&](const char* name, const token::AttributeMap& m) {
     crypto::SecureBytes enc = m.encode();
     save(dir / name, enc);
@@ -353,11 +353,11 @@ Bytes records_input(uint8_t chunk_selector, const backup::Counts& c, ByteView pl
   return out;
 }
 
-void backup_record_seeds(const fs::path& corpus) {
-  fs::path dir = corpus / "fuzz_backup_records";
+void backup_record_seeds(const stdfs::path& corpus) {
+  stdfs::path dir = corpus / "fuzz_backup_records";
   // From the real backups.
-  if (fs::is_directory(corpus / "fuzz_backup")) {
-    for (const auto& entry : fs::directory_iterator(corpus / "fuzz_backup")) {
+  if (stdfs::is_directory(corpus / "fuzz_backup")) {
+    for (const auto& entry : stdfs::directory_iterator(corpus / "fuzz_backup")) {
       if (entry.path().extension() != ".twb") {
         continue;
       }
@@ -418,7 +418,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: fuzz_seedgen CORPUS_DIR\n";
     return 2;
   }
-  fs::path corpus = argv[1];
+  stdfs::path corpus = argv[1];
   try {
     backup_record_seeds(corpus);
     stored_object_seeds(corpus / "fuzz_stored_object");
