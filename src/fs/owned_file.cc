@@ -135,4 +135,15 @@ ActingAsOwner::~ActingAsOwner() {
   }
 }
 
+UniqueFd open_lock_file_beside(const std::filesystem::path& file, const char* suffix) {
+  std::filesystem::path lock = file;
+  lock += suffix;
+  try {
+    return open_or_create_owned(lock, 0600,
+                                owner_of(file.has_parent_path() ? file.parent_path() : "."));
+  } catch (const UsageError& e) {
+    throw StoreError(e.what());
+  }
+}
+
 }  // namespace twinhsm::fs

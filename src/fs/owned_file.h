@@ -36,6 +36,11 @@ UniqueFd open_owned(const std::filesystem::path& path, int flags, const Owner& o
 // matters); throws UsageError as open_owned does.
 UniqueFd open_or_create_owned(const std::filesystem::path& path, mode_t mode, const Owner& owner);
 
+// open_lock_file_beside opens (or makes, empty and 0600, for the owner of file's directory)
+// file + suffix, as open_or_create_owned does: the lock files beside the store. Throws
+// StoreError where open_or_create_owned throws UsageError.
+UniqueFd open_lock_file_beside(const std::filesystem::path& file, const char* suffix);
+
 // ActingAsOwner makes the calling thread act on the file system as owner (setfsuid/setfsgid)
 // while it lives, when the process is root and owner is another user: the files a library makes
 // meanwhile (SQLite's -wal and -shm) are the owner's from the start, and a link the owner planted

@@ -48,14 +48,7 @@ int set_lock(int fd, short type, bool wait) {
 }  // namespace
 
 WriteLock::WriteLock(const std::filesystem::path& store) {
-  std::filesystem::path file = store;
-  file += ".write-lock";
-  try {
-    fd_ = fs::open_or_create_owned(
-        file, 0600, fs::owner_of(store.has_parent_path() ? store.parent_path() : "."));
-  } catch (const UsageError& e) {
-    throw StoreError(e.what());
-  }
+  fd_ = fs::open_lock_file_beside(store, ".write-lock");
   struct stat st {};
   if (fd_.valid() && ::fstat(fd_.get(), &st) == 0) {
     dev_ = st.st_dev;

@@ -11,14 +11,7 @@
 namespace twinhsm::token {
 
 LoginAttemptLock::LoginAttemptLock(const std::filesystem::path& store) {
-  std::filesystem::path file = store;
-  file += ".login-lock";
-  try {
-    fd_ = fs::open_or_create_owned(
-        file, 0600, fs::owner_of(store.has_parent_path() ? store.parent_path() : "."));
-  } catch (const UsageError& e) {
-    throw StoreError(e.what());
-  }
+  fd_ = fs::open_lock_file_beside(store, ".login-lock");
   while (fd_.valid() && ::flock(fd_.get(), LOCK_EX) != 0 && errno == EINTR) {
   }
 }
