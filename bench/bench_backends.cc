@@ -563,18 +563,27 @@ Op P11Backend::find_op(FindBy by, bool private_objects, size_t n) {
 
 size_t P11Backend::count_by_id(const std::string& id) {
   std::string value = id;
-  CK_ATTRIBUTE a{CKA_ID, value.data(), value.size()};
-  check(f()->C_FindObjectsInit(main_, &a, 1), "C_FindObjectsInit");
+  return count({CK_ATTRIBUTE{CKA_ID, value.data(), value.size()}});
+}
+
+size_t P11Backend::count_secret_keys() {
+  Template t;
+  t.ulong(CKA_CLASS, CKO_SECRET_KEY);
+  return count(t.attrs());
+}
+
+size_t P11Backend::count(std::vector<CK_ATTRIBUTE> tmpl) {
+  check(f()->C_FindObjectsInit(main_, tmpl.data(), tmpl.size()), "C_FindObjectsInit");
   size_t n = 0;
   CK_RV rv = CKR_OK;
+  std::vector<CK_OBJECT_HANDLE> found(4096);
   for (;;) {
-    CK_OBJECT_HANDLE found[256];
-    CK_ULONG count = 0;
-    rv = f()->C_FindObjects(main_, found, 256, &count);
-    if (rv != CKR_OK || count == 0) {
+    CK_ULONG got = 0;
+    rv = f()->C_FindObjects(main_, found.data(), found.size(), &got);
+    if (rv != CKR_OK || got == 0) {
       break;
     }
-    n += count;
+    n += got;
   }
   f()->C_FindObjectsFinal(main_);
   check(rv, "C_FindObjects");

@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -169,11 +170,18 @@ class P11Backend : public Backend {
   void create_public_objects(size_t from, size_t to);
   size_t objects() const { return objects_; }
   size_t public_objects() const { return public_objects_; }
+  // filled notes that other processes made the bulk objects up to to (Workers::fill).
+  void filled(size_t to, bool private_objects) {
+    size_t& n = private_objects ? objects_ : public_objects_;
+    n = std::max(n, to);
+  }
   // find_op looks up one bulk object among the first n (private or public) by by, a different
   // one each call: C_FindObjectsInit + C_FindObjects + C_FindObjectsFinal; exactly one must match.
   Op find_op(FindBy by, bool private_objects, size_t n);
-  // count_by_id counts the objects with this CKA_ID that the main session sees.
+  // count_by_id counts the objects with this CKA_ID that the main session sees; count_secret_keys
+  // the secret keys it sees (a listing by CKA_CLASS, private objects too when logged in).
   size_t count_by_id(const std::string& id);
+  size_t count_secret_keys();
 
  private:
   CK_SESSION_HANDLE open_session();
@@ -183,6 +191,8 @@ class P11Backend : public Backend {
   void find_keys(bool all);
   // import makes a token object with C_CreateObject in the main session.
   CK_OBJECT_HANDLE import(std::vector<CK_ATTRIBUTE> tmpl);
+  // count counts the objects the main session finds with the template.
+  size_t count(std::vector<CK_ATTRIBUTE> tmpl);
 
   std::string name_;
   Module module_;

@@ -112,6 +112,27 @@ class Worker {
   }
   uint64_t created() const { return created_; }
 
+  // fill creates the bulk objects [from, to) as P11Backend::create_objects does (or
+  // create_public_objects).
+  void fill(size_t from, size_t to, bool private_objects) {
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_AES;
+    CK_BBOOL yes = CK_TRUE, priv = private_objects ? CK_TRUE : CK_FALSE;
+    for (size_t i = from; i < to; ++i) {
+      std::string label = private_objects ? object_label(i) : public_label(i);
+      std::string id = private_objects ? object_id(i) : public_id(i);
+      unsigned char value[32];
+      RAND_bytes(value, sizeof value);
+      CK_ATTRIBUTE t[] = {
+          {CKA_CLASS, &cls, sizeof cls},     {CKA_KEY_TYPE, &type, sizeof type},
+          {CKA_TOKEN, &yes, sizeof yes},     {CKA_PRIVATE, &priv, sizeof priv},
+          {CKA_SENSITIVE, &yes, sizeof yes}, {CKA_LABEL, label.data(), label.size()},
+          {CKA_ID, id.data(), id.size()},    {CKA_VALUE, value, sizeof value}};
+      CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+      check(module_.f()->C_CreateObject(s_, t, sizeof t / sizeof t[0], &h), "C_CreateObject");
+    }
+  }
+
  private:
   Module module_;
   std::string prefix_;
@@ -137,6 +158,14 @@ int process_child(int argc, char** argv) {
     while (std::fgets(line, sizeof line, stdin)) {
       char work[32] = {};
       long long start = 0, end = 0;
+      char kind[16] = {};
+      if (std::sscanf(line, "fill %lld %lld %15s", &start, &end, kind) == 3) {
+        w.fill(static_cast<size_t>(start), static_cast<size_t>(end),
+               std::strcmp(kind, "private") == 0);
+        std::printf("filled %lld\n", end - start);
+        std::fflush(stdout);
+        continue;
+      }
       if (std::sscanf(line, "%31s %lld %lld", work, &start, &end) != 3) {
         break;  // quit, or the benchmark went away
       }
@@ -264,6 +293,21 @@ Workers::Result Workers::run(const std::string& work, const std::vector<size_t>&
   }
   r.cores = cpu / seconds;
   return r;
+}
+
+void Workers::fill(size_t from, size_t to, bool private_objects) {
+  size_t n = children_.size();
+  for (size_t i = 0; i < n; ++i) {
+    size_t a = from + (to - from) * i / n, b = from + (to - from) * (i + 1) / n;
+    send(children_[i], "fill " + std::to_string(a) + " " + std::to_string(b) +
+                           (private_objects ? " private\n" : " public\n"));
+  }
+  for (Child& c : children_) {
+    std::string line = read_line(c);
+    if (line.rfind("filled ", 0) != 0) {
+      throw std::runtime_error("worker process: " + line);
+    }
+  }
 }
 
 uint64_t Workers::created() const {

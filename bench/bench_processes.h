@@ -7,6 +7,9 @@
 //       sign START_NS END_NS      ECDSA P-256 signatures of a 64-byte message
 //       create START_NS END_NS    C_CreateObject of private token AES keys, labelled PREFIXnnnnnnn,
 //                                 CKA_ID kProcessObjectId
+//       fill FROM TO KIND         C_CreateObject of the bulk objects FROM..TO-1 of KIND (private or
+//                                 public: P11Backend::create_objects' labels, ids and attributes),
+//                                 at once; prints "filled COUNT"
 //       quit
 //     waits until START (CLOCK_MONOTONIC, shared by every process), works until END and prints
 //     "done OPS CREATED CPU_SECONDS": the operations that finished by END, every object created
@@ -47,6 +50,10 @@ class Workers {
   Result run(const std::string& work, const std::vector<size_t>& which, double seconds);
   // created is how many objects the workers created in all (C_CreateObject returned CKR_OK).
   uint64_t created() const;
+  // fill has every worker create a share of the bulk objects [from, to) of the kind (true:
+  // private) at the same time, and returns once all are made: many processes make a large token
+  // faster than one, their commits' fsyncs overlapping (group commit).
+  void fill(size_t from, size_t to, bool private_objects);
 
  private:
   struct Child {

@@ -123,6 +123,16 @@ double fsync_probe(const std::filesystem::path& dir) {
   return s;
 }
 
+uintmax_t directory_size(const std::filesystem::path& dir) {
+  uintmax_t total = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) {
+      total += e.file_size();
+    }
+  }
+  return total;
+}
+
 double time_once(const std::function<void()>& fn) {
   auto t0 = Clock::now();
   fn();

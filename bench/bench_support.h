@@ -34,6 +34,8 @@ double rate(const std::vector<std::function<void()>>& ops, double seconds, long 
 // fsync_probe writes 4 KiB to a file in dir and fdatasyncs it; returns the seconds that took
 // (the disk's durable-write latency, which twinhsm's login and object creation pay).
 double fsync_probe(const std::filesystem::path& dir);
+// directory_size is the size of every regular file under dir, in bytes.
+uintmax_t directory_size(const std::filesystem::path& dir);
 
 // Times one call of fn, in seconds.
 double time_once(const std::function<void()>& fn);
