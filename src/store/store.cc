@@ -101,6 +101,14 @@ void Store::migrate() {
         "CREATE TABLE device_state(key TEXT PRIMARY KEY, value BLOB NOT NULL, mac BLOB NOT NULL);"
         "PRAGMA user_version=2;");
   }
+  if (version < 3) {
+    // ObjectsMark::changed (store.h): every twinhsm that writes objects moves it, so an older
+    // one, which would not, must not open this store (it refuses a newer schema).
+    db_.exec(
+        "CREATE TABLE object_changes(serial INTEGER NOT NULL);"
+        "INSERT INTO object_changes VALUES(0);"
+        "PRAGMA user_version=3;");
+  }
   // Later schema versions add their steps here, each ending with PRAGMA user_version=N.
   tx.commit();
 }

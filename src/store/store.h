@@ -146,11 +146,23 @@ class Store {
   std::vector<ObjectRow> find_objects(const ObjectQuery& query);
   // for_each_object visits every row in id order (authenticated), for listings and backups.
   void for_each_object(const std::function<void(const ObjectRow&)>& visit);
-  // scan_objects visits every row in id order, each with whether it is authentic (its MAC
-  // checks), and how many object commits this store has made (object_commits) as of that scan;
-  // rows that fail are passed, not thrown, so one damaged row does not hide the others.
-  void scan_objects(const std::function<void(const ObjectRow&, bool authentic)>& visit,
-                    uint64_t* object_commits);
+  // ObjectsMark tells what happened to the objects between two readings: changed moves with
+  // every commit (of any connection) that updated or deleted an object row, last_id with every
+  // insert (ids are never reused). Equal marks: the rows up to last_id are the same rows; a
+  // larger last_id alone: rows were only added, with ids above the earlier last_id.
+  struct ObjectsMark {
+    int64_t changed = 0;
+    int64_t last_id = 0;
+    bool operator==(const ObjectsMark&) const = default;
+  };
+  // objects_mark returns the mark, and with data_version that of the same snapshot.
+  ObjectsMark objects_mark(int64_t* data_version = nullptr);
+  // scan_objects visits every row with an id above after_id in id order, each with whether it
+  // is authentic (its MAC checks), and returns the objects' mark of the same snapshot and how
+  // many object commits this store has made (object_commits) as of that scan; rows that fail
+  // are passed, not thrown, so one damaged row does not hide the others.
+  ObjectsMark scan_objects(const std::function<void(const ObjectRow&, bool authentic)>& visit,
+                           uint64_t* object_commits, int64_t after_id = 0);
   struct Counts {
     int64_t public_objects = 0, private_objects = 0;
   };
@@ -172,7 +184,7 @@ class Store {
   uint64_t object_commits() const { return object_commits_.load(std::memory_order_acquire); }
 
   // Makes tables and indexes exist at the current schema version.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   Bytes row_mac(std::string_view table, const std::vector<ByteView>& fields) const;
@@ -181,6 +193,9 @@ class Store {
   ObjectRow read_object_row(Statement& st) const;
   ObjectRow read_object_columns(Statement& st) const;
   void objects_written();  // counts an object write towards object_commits (mutex_ held)
+  void objects_changed();  // moves ObjectsMark::changed: a row updated or deleted (mutex_ held)
+  void write_object_row(const ObjectRow& row);  // the UPDATE of update_object, unmarked
+  ObjectsMark read_objects_mark();              // in the caller's snapshot (mutex_ held)
   // in_write runs a write inside the open write transaction, or in one of its own: a commit is
   // made durable only by a write transaction's commit (sqlite.h, Durability), never by SQLite's
   // autocommit.

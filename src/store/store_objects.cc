@@ -46,12 +46,42 @@ int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode)
     int64_t id = db_.last_insert_rowid();
     ObjectRow row = encode(id);
     row.id = id;
-    update_object(row);
+    write_object_row(row);
     return id;
   });
 }
 
 void Store::update_object(const ObjectRow& r) {
+  in_write([&] {
+    write_object_row(r);
+    objects_changed();
+  });
+}
+
+void Store::objects_changed() {
+  Statement(db_, "UPDATE object_changes SET serial = serial + 1").run();
+}
+
+Store::ObjectsMark Store::read_objects_mark() {
+  // No insert yet: no sqlite_sequence row, last_id 0.
+  Statement st(db_,
+               "SELECT (SELECT serial FROM object_changes),"
+               " (SELECT seq FROM sqlite_sequence WHERE name = 'objects')");
+  st.step();
+  return ObjectsMark{st.column_int(0), st.column_int(1)};
+}
+
+Store::ObjectsMark Store::objects_mark(int64_t* data_version) {
+  ReadTransaction tx(*this);  // one snapshot: the SELECT opens it, data_version is of it
+  std::lock_guard lock(mutex_);
+  ObjectsMark mark = read_objects_mark();
+  if (data_version) {
+    *data_version = this->data_version();
+  }
+  return mark;
+}
+
+void Store::write_object_row(const ObjectRow& r) {
   in_write([&] {
     Statement st(db_,
                  "UPDATE objects SET is_private = ?, class_tag = ?, id_tag = ?, label_tag = ?,"
@@ -80,7 +110,7 @@ void Store::put_object(const ObjectRow& r) {
     Statement st(
         db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
     st.bind(1, r.id).run();
-    update_object(r);
+    write_object_row(r);
   });
 }
 
@@ -88,6 +118,7 @@ void Store::delete_everything() {
   in_write([&] {
     db_.exec("DELETE FROM objects; DELETE FROM roles; DELETE FROM settings;");
     objects_written();
+    objects_changed();
   });
 }
 
@@ -95,8 +126,10 @@ bool Store::delete_object(int64_t id) {
   return in_write([&] {
     Statement st(db_, "DELETE FROM objects WHERE id = ?");
     st.bind(1, id).run();
+    bool deleted = db_.changes() == 1;
     objects_written();
-    return db_.changes() == 1;
+    objects_changed();
+    return deleted;
   });
 }
 
@@ -104,6 +137,7 @@ void Store::delete_all_objects() {
   in_write([&] {
     db_.exec("DELETE FROM objects");
     objects_written();
+    objects_changed();
   });
 }
 
@@ -160,16 +194,21 @@ void Store::for_each_object(const std::function<void(const ObjectRow&)>& visit) 
   }
 }
 
-void Store::scan_objects(const std::function<void(const ObjectRow&, bool authentic)>& visit,
-                         uint64_t* object_commits) {
+Store::ObjectsMark Store::scan_objects(
+    const std::function<void(const ObjectRow&, bool authentic)>& visit, uint64_t* object_commits,
+    int64_t after_id) {
+  ReadTransaction tx(*this);  // the mark and the rows of one snapshot
   std::lock_guard lock(mutex_);
   *object_commits = this->object_commits();
-  Statement st(db_, std::string(kObjectColumns) + " ORDER BY id");
+  ObjectsMark mark = read_objects_mark();
+  Statement st(db_, std::string(kObjectColumns) + " WHERE id > ? ORDER BY id");
+  st.bind(1, after_id);
   while (st.step()) {
     ObjectRow r = read_object_columns(st);
     bool authentic = crypto::ct_equal(row_mac("objects", {object_fields(r).bytes()}), r.mac);
     visit(r, authentic);
   }
+  return mark;
 }
 
 Store::Counts Store::count_objects() {

@@ -33,18 +33,30 @@ void Token::sync() {
       return;
     }
   }
-  int64_t version = store_.data_version();
+  int64_t version = 0;
+  store::Store::ObjectsMark mark = store_.objects_mark(&version);  // of one snapshot
   bool logged_in;
   {
     std::lock_guard lock(mutex_);
     synced_stamp_ = stamp;
     if (version == synced_version_) {
-      return;  // this process's own commit: the cache and the index have it already
+      // Only this process committed since: the cache and the index have its writes already,
+      // and an index whole up to the last mark is whole up to this one.
+      if (synced_mark_ && index_last_id_ == synced_mark_->last_id) {
+        index_last_id_ = mark.last_id;
+      }
+      synced_mark_ = mark;
+      return;
     }
-    cache_.clear();
-    index_loaded_ = false;
-    ++index_epoch_;
-    stale_finds_ = 0;
+    if (!synced_mark_ || synced_mark_->changed != mark.changed) {
+      cache_.clear();  // rows this process holds may have changed or gone
+      index_loaded_ = false;
+      ++index_epoch_;
+      stale_finds_ = 0;
+    }
+    // Otherwise rows were only added, or nothing happened to the objects (a login, a setting):
+    // the cache holds the same rows, the index adds the new ones at the next find.
+    synced_mark_ = mark;
     synced_version_ = version;
     logged_in = role_.has_value();
   }
@@ -64,13 +76,19 @@ constexpr size_t kRowsPerStaleFind = 32;
 
 std::optional<std::vector<TagIndex::Match>> Token::find_in_index(const store::ObjectQuery& q) {
   uint64_t commits = store_.object_commits();
+  uint64_t epoch;
   {
     std::shared_lock lock(mutex_);
     if (index_loaded_ && index_commits_ == commits) {
-      return index_.find(q);
+      if (!synced_mark_ || index_last_id_ >= synced_mark_->last_id) {
+        return index_.find(q);
+      }
+      int64_t after = index_last_id_;
+      epoch = index_epoch_;
+      lock.unlock();
+      return catch_up(q, after, epoch);
     }
   }
-  uint64_t epoch;
   {
     std::lock_guard lock(mutex_);
     if (++stale_finds_ < kMinStaleFinds + index_rows_hint_ / kRowsPerStaleFind) {
@@ -81,7 +99,7 @@ std::optional<std::vector<TagIndex::Match>> Token::find_in_index(const store::Ob
   }
   TagIndex fresh;
   uint64_t loaded_at = 0;
-  store_.scan_objects(
+  store::Store::ObjectsMark mark = store_.scan_objects(
       [&](const store::ObjectRow& row, bool authentic) { fresh.put(row, authentic); }, &loaded_at);
   std::lock_guard lock(mutex_);
   if (index_epoch_ != epoch) {
@@ -89,10 +107,37 @@ std::optional<std::vector<TagIndex::Match>> Token::find_in_index(const store::Ob
   }
   index_ = std::move(fresh);
   index_loaded_ = true;
+  index_last_id_ = mark.last_id;
   index_commits_ = loaded_at;
   index_rows_hint_ = index_.size();
-  if (loaded_at != store_.object_commits()) {
-    return std::nullopt;  // a thread of this process wrote since; its index change comes next
+  if (loaded_at != store_.object_commits() ||
+      (synced_mark_ && index_last_id_ < synced_mark_->last_id)) {
+    return std::nullopt;  // a thread of this process wrote since, or a sync saw newer rows
+  }
+  return index_.find(q);
+}
+
+std::optional<std::vector<TagIndex::Match>> Token::catch_up(const store::ObjectQuery& q,
+                                                            int64_t after_id, uint64_t epoch) {
+  std::vector<std::pair<store::ObjectRow, bool>> rows;
+  uint64_t read_at = 0;
+  store::Store::ObjectsMark mark = store_.scan_objects(
+      [&](const store::ObjectRow& row, bool authentic) { rows.emplace_back(row, authentic); },
+      &read_at, after_id);
+  std::lock_guard lock(mutex_);
+  // Only onto the index the rows were read for, in a snapshot with no object changed or deleted
+  // that the last sync did not see (that sync unloads the index instead).
+  if (index_epoch_ != epoch || !index_loaded_ || index_commits_ != read_at ||
+      index_last_id_ != after_id || !synced_mark_ || mark.changed != synced_mark_->changed) {
+    return std::nullopt;
+  }
+  for (const auto& [row, authentic] : rows) {
+    index_.put(row, authentic);
+  }
+  index_last_id_ = mark.last_id;
+  index_rows_hint_ = index_.size();
+  if (index_commits_ != store_.object_commits() || index_last_id_ < synced_mark_->last_id) {
+    return std::nullopt;
   }
   return index_.find(q);
 }

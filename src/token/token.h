@@ -154,13 +154,19 @@ class Token {
   // (its MAC is the same), else decoded and cached.
   ObjectPtr materialize(const store::ObjectRow& row, const std::optional<SecureBytes>& sk);
   void clear_cache();
-  // sync notices commits made by other connections (PRAGMA data_version): it drops the cache
-  // and the tag index and, when logged in, checks the token generation. A memory read when
-  // nothing was committed since the last sync (Store::change_stamp).
+  // sync notices commits made by other connections (PRAGMA data_version): one that updated or
+  // deleted objects drops the cache and the tag index (Store::ObjectsMark); when logged in, it
+  // checks the token generation. A memory read when nothing was committed since the last sync
+  // (Store::change_stamp).
   void sync();
   // find_in_index answers q from the tag index, loading it first when it is stale and enough
-  // finds have gone to the store since; nullopt: ask the store.
+  // finds have gone to the store since, or adding the rows other connections inserted; nullopt:
+  // ask the store.
   std::optional<std::vector<TagIndex::Match>> find_in_index(const store::ObjectQuery& q);
+  // catch_up adds the rows with ids above index_last_id_ to the index and answers q from it;
+  // nullopt when the index changed meanwhile.
+  std::optional<std::vector<TagIndex::Match>> catch_up(const store::ObjectQuery& q,
+                                                       int64_t after_id, uint64_t epoch);
   // indexed applies this process's own object write, made in the commit that brought the store
   // to object_commits, to the tag index (call it with the write transaction still held).
   void indexed(uint64_t object_commits, const std::function<void(TagIndex&)>& change);
@@ -192,10 +198,15 @@ class Token {
   ObjectCache cache_;
   int64_t synced_version_ = -1;  // the store's data_version the cache is valid for
   std::optional<store::Store::WalStamp> synced_stamp_;  // the store's change stamp at that sync
-  // The tag index is current while it is loaded, no other connection committed since
-  // (sync() unloads it) and the store's object_commits are index_commits_.
+  // The objects' mark at that sync: another connection's commit that moved its changed drops the
+  // cache and the index; one that moved only its last_id leaves rows for the index to add.
+  std::optional<store::Store::ObjectsMark> synced_mark_;
+  // The tag index is current while it is loaded, no other connection updated or deleted an
+  // object since (sync() unloads it), it holds every row up to synced_mark_'s last_id, and the
+  // store's object_commits are index_commits_.
   TagIndex index_;
   bool index_loaded_ = false;
+  int64_t index_last_id_ = 0;  // it holds every row with an id up to this one
   uint64_t index_commits_ = 0;
   uint64_t index_epoch_ = 0;    // raised by every unload: a load that started before is stale
   size_t stale_finds_ = 0;      // finds the store answered since the index was unloaded

@@ -116,6 +116,29 @@ TEST_F(FindIndexTest, SeesAnotherProcesssCreateDestroyAndRelabelInTheNextFind) {
   EXPECT_EQ(find_all(f(), s_, by_label("pub-4-renamed")), std::vector<CK_OBJECT_HANDLE>{mine_[4]});
 }
 
+// Another process's new rows join the loaded index (only the objects' last id moved:
+// Store::ObjectsMark), between this process's own, and its commits that touch no object (a
+// login's failure counter) leave the index as it is; every find stays right through all of it.
+TEST_F(FindIndexTest, AddsAnotherProcesssRowsBetweenItsOwn) {
+  warm();
+  std::vector<std::pair<std::string, CK_OBJECT_HANDLE>> made;
+  for (int i = 0; i < 3; ++i) {
+    std::string n = std::to_string(i);
+    made.emplace_back("here-" + n, create(f(), s_, tagged("here-" + n, "id-here-" + n, false)));
+    CommandResult r = peer({"create", "peer-" + n, "v"});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    made.emplace_back("peer-" + n, std::stoul(trimmed(r.out)));
+    r = peer({"login", device().user_pin()});
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(trimmed(r.out), "CKR_OK");
+    for (const auto& [label, handle] : made) {
+      EXPECT_EQ(find_all(f(), s_, by_label(label)), std::vector<CK_OBJECT_HANDLE>{handle}) << label;
+    }
+    EXPECT_EQ(count("pub-" + n), 1u);
+  }
+  EXPECT_EQ(find_all(f(), s_).size(), static_cast<size_t>(kObjects) + made.size());
+}
+
 TEST_F(FindIndexTest, SeesAnotherProcesssPrivateObjectsOnlyWhileLoggedIn) {
   ASSERT_CKR(CKR_OK, login_user(s_));
   CK_OBJECT_HANDLE p = create(f(), s_, tagged("private-here", "id-private", true));

@@ -192,6 +192,87 @@ TEST_F(StoreUnitTest, DataVersionTellsAnotherConnectionsCommit) {
   EXPECT_EQ(b.setting_text("x"), "2");
 }
 
+// ObjectsMark (store.h): what another connection learns of the objects from one small read. An
+// insert moves only last_id; an update or a delete moves changed; settings and roles neither.
+TEST_F(StoreUnitTest, ObjectsMarkTellsInsertsFromChanges) {
+  Store a(db_, row_key(), true);
+  Store b(db_, row_key(), false);
+  Store::ObjectsMark start = b.objects_mark();
+  EXPECT_EQ(start.last_id, 0) << "no object yet";
+  int64_t id;
+  {
+    Store::WriteTransaction tx(a);
+    id = a.insert_object([](int64_t new_id) { return object(new_id, "one"); });
+    tx.commit();
+  }
+  Store::ObjectsMark inserted = b.objects_mark();
+  EXPECT_EQ(inserted.changed, start.changed) << "an insert is not a change";
+  EXPECT_EQ(inserted.last_id, id);
+  {
+    Store::WriteTransaction tx(a);
+    a.put_setting("x", "1");
+    a.put_role(RoleRow{1, Bytes(32, 1), 1000, Bytes(40, 2), 0});
+    tx.commit();
+  }
+  EXPECT_EQ(b.objects_mark(), inserted) << "settings and roles are not objects";
+  a.update_object(object(id, "two"));
+  Store::ObjectsMark updated = b.objects_mark();
+  EXPECT_NE(updated.changed, inserted.changed);
+  EXPECT_EQ(updated.last_id, id);
+  ASSERT_TRUE(a.delete_object(id));
+  Store::ObjectsMark deleted = b.objects_mark();
+  EXPECT_NE(deleted.changed, updated.changed);
+  EXPECT_EQ(deleted.last_id, id) << "ids are never reused: last_id stays";
+  {
+    Store::WriteTransaction tx(a);
+    a.insert_object([](int64_t new_id) { return object(new_id, "three"); });
+    a.delete_all_objects();
+    tx.commit();
+  }
+  EXPECT_NE(b.objects_mark().changed, deleted.changed);
+}
+
+// The mark and data_version of one snapshot, and a scan of the rows after an id with the mark of
+// its own snapshot: what a token needs to add another connection's new rows to its index.
+TEST_F(StoreUnitTest, ScanAfterAnIdGivesTheNewRowsAndTheirMark) {
+  Store a(db_, row_key(), true);
+  Store b(db_, row_key(), false);
+  std::vector<int64_t> ids;
+  for (const char* body : {"a", "b", "c"}) {
+    ids.push_back(a.insert_object([&](int64_t id) { return object(id, body); }));
+  }
+  int64_t version = 0;
+  Store::ObjectsMark mark = b.objects_mark(&version);
+  EXPECT_EQ(mark.last_id, ids.back());
+  EXPECT_EQ(version, b.data_version());
+  std::vector<int64_t> seen;
+  uint64_t commits = 0;
+  Store::ObjectsMark scanned = b.scan_objects(
+      [&](const ObjectRow& row, bool authentic) {
+        EXPECT_TRUE(authentic);
+        seen.push_back(row.id);
+      },
+      &commits, ids[0]);
+  EXPECT_EQ(seen, std::vector<int64_t>(ids.begin() + 1, ids.end()));
+  EXPECT_EQ(scanned, mark);
+}
+
+// A store of schema 2 (before object_changes) gains the table when opened, marks included.
+TEST_F(StoreUnitTest, AnOlderStoreGainsTheObjectsMark) {
+  int64_t id;
+  {
+    Store s(db_, row_key(), true);
+    id = s.insert_object([](int64_t new_id) { return object(new_id, "old"); });
+  }
+  sql(db_, "DROP TABLE object_changes; PRAGMA user_version=2;");
+  Store s(db_, row_key(), false);
+  EXPECT_EQ(s.schema_version(), Store::kSchemaVersion);
+  Store::ObjectsMark before = s.objects_mark();
+  EXPECT_EQ(before.last_id, id);
+  ASSERT_TRUE(s.delete_object(id));
+  EXPECT_NE(s.objects_mark().changed, before.changed);
+}
+
 // The writers' lock (store/write_lock.h): a writer on another connection waits in the kernel for
 // the one that holds it, a write outside any transaction included, and goes on once it commits.
 TEST_F(StoreUnitTest, WritersOfTwoConnectionsTakeTurns) {
