@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace twinhsm::token {
 
@@ -26,19 +27,6 @@ TagIndex::Tag TagIndex::tag_of(const std::optional<Bytes>& tag, bool* fits) {
   return t;
 }
 
-void TagIndex::remove(ByTag& map, const Tag& tag, const Entry* e) {
-  if (!tag.present) {
-    return;
-  }
-  auto [first, last] = map.equal_range(key(tag));
-  for (auto it = first; it != last; ++it) {
-    if (it->second == e) {
-      map.erase(it);
-      return;
-    }
-  }
-}
-
 void TagIndex::put(const store::ObjectRow& row, bool authentic) {
   erase(row.id);
   bool fits = true;
@@ -49,28 +37,53 @@ void TagIndex::put(const store::ObjectRow& row, bool authentic) {
     odd_.emplace(row.id, Odd{row.is_private, row.class_tag, row.id_tag, row.label_tag});
     return;
   }
-  auto it = rows_.emplace(row.id, Entry{row.id, row.is_private, authentic, c, i, l}).first;
-  const Entry* e = &it->second;
+  if (entries_.size() >= FlatMap::kNone) {
+    throw std::length_error("TagIndex: too many rows");
+  }
+  auto at = static_cast<uint32_t>(entries_.size());
+  entries_.push_back(Entry{row.id, row.is_private, authentic, c, i, l});
+  rows_.insert(static_cast<uint64_t>(row.id)).value = at;
   if (i.present) {
-    by_id_.emplace(key(i), e);
+    by_id_.add(key(i), at);
   }
   if (l.present) {
-    by_label_.emplace(key(l), e);
+    by_label_.add(key(l), at);
   }
 }
 
 void TagIndex::erase(int64_t id) {
   odd_.erase(id);
-  auto it = rows_.find(id);
-  if (it == rows_.end()) {
+  FlatMap::Slot* slot = rows_.find(static_cast<uint64_t>(id));
+  if (slot == nullptr) {
     return;
   }
-  remove(by_id_, it->second.id_tag, &it->second);
-  remove(by_label_, it->second.label_tag, &it->second);
-  rows_.erase(it);
+  uint32_t at = slot->value;
+  rows_.erase(slot);
+  const Entry& gone = entries_[at];
+  if (gone.id_tag.present) {
+    by_id_.remove(key(gone.id_tag), at);
+  }
+  if (gone.label_tag.present) {
+    by_label_.remove(key(gone.label_tag), at);
+  }
+  // The last entry moves into the hole, and whatever names it follows.
+  auto last = static_cast<uint32_t>(entries_.size() - 1);
+  if (at != last) {
+    const Entry& moved = entries_[last];
+    rows_.find(static_cast<uint64_t>(moved.id))->value = at;
+    if (moved.id_tag.present) {
+      by_id_.move(key(moved.id_tag), last, at);
+    }
+    if (moved.label_tag.present) {
+      by_label_.move(key(moved.label_tag), last, at);
+    }
+    entries_[at] = moved;
+  }
+  entries_.pop_back();
 }
 
 void TagIndex::clear() {
+  entries_ = FlatVector<Entry>();
   rows_.clear();
   by_id_.clear();
   by_label_.clear();
@@ -100,13 +113,10 @@ void TagIndex::find_side(bool is_private, const store::ObjectQuery::Tags& t,
       }
     };
     if (l.present || i.present) {  // a label or an id is usually one object's
-      const ByTag& map = l.present ? by_label_ : by_id_;
-      auto [first, last] = map.equal_range(key(l.present ? l : i));
-      for (auto it = first; it != last; ++it) {
-        visit(*it->second);
-      }
+      const FlatMultimap& map = l.present ? by_label_ : by_id_;
+      map.for_each(key(l.present ? l : i), [&](uint32_t at) { visit(entries_[at]); });
     } else {  // a class alone, or nothing: a listing
-      for (const auto& [id, e] : rows_) {
+      for (const Entry& e : entries_) {
         visit(e);
       }
     }

@@ -13,6 +13,7 @@
 
 #include "common/bytes.h"
 #include "store/store.h"
+#include "token/flat_map.h"
 
 namespace twinhsm::token {
 
@@ -47,19 +48,20 @@ class TagIndex {
     bool authentic = false;  // and every tag kTagLen bytes long
     Tag class_tag, id_tag, label_tag;
   };
-  // Entries by the first 8 bytes of their CKA_LABEL tag and of their CKA_ID tag (keyed hashes:
-  // evenly spread). CKA_CLASS has no such map: a class is many objects' (a find by class alone
-  // lists them, and one with an id or a label is answered from those).
-  using ByTag = std::unordered_multimap<uint64_t, const Entry*>;
+  static_assert(sizeof(Entry) == 64, "an entry is one cache line");
   static uint64_t key(const Tag& tag);
   static Tag tag_of(const std::optional<Bytes>& tag, bool* fits);
-  static void remove(ByTag& map, const Tag& tag, const Entry* e);
   static bool matches(const Entry& e, bool is_private, const Tag& class_tag, const Tag& id_tag,
                       const Tag& label_tag);
   void find_side(bool is_private, const store::ObjectQuery::Tags& t, std::vector<Match>& out) const;
 
-  std::unordered_map<int64_t, Entry> rows_;  // nodes: the Entry pointers stay valid
-  ByTag by_id_, by_label_;
+  // The entries, dense: an erase moves the last one into its place (a listing reads no holes).
+  FlatVector<Entry> entries_;
+  FlatMap rows_;  // row id -> index in entries_
+  // Entries by the first 8 bytes of their CKA_ID tag and of their CKA_LABEL tag (keyed hashes:
+  // evenly spread). CKA_CLASS has no such map: a class is many objects' (a find by class alone
+  // lists them, and one with an id or a label is answered from those).
+  FlatMultimap by_id_, by_label_;
   // Rows whose tags are not kTagLen bytes (not written by twinhsm: damaged), with their tags as
   // stored: compared as SQL would, and when they match, the caller reads (and fails on) the row.
   struct Odd {
