@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite under the sanitizers (scripts/test.sh runs it after the normal suite):
-#   asan  build-asan/, everything built with -DTWINHSM_SANITIZE=address,undefined; the whole ctest
+#   asan  build-asan/, everything but bench/ (no test runs it) built with
+#         -DTWINHSM_SANITIZE=address,undefined; the whole ctest
 #         suite runs there, in two passes:
 #         1. every test but the end-to-end ones (and the style checks, which run no code of
 #            ours): test programs, instrumented, that load the instrumented module with
@@ -64,7 +65,7 @@ configure_and_build() {  # DIR SANITIZERS [targets...]
   shift 2
   CC=$CC_ CXX=$CXX_ cmake -S "$REPO" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-    -DTWINHSM_SANITIZE="$san" >/dev/null
+    -DTWINHSM_SANITIZE="$san" -DTWINHSM_BUILD_BENCH=OFF >/dev/null
   if (($#)); then
     cmake --build "$dir" -j "$JOBS" --target "$@"
   else
