@@ -1461,6 +1461,8 @@ void Bench::checks() {
   size_t largest = big;
   if (!std::isnan(results_.value("label-100000", kTw))) {
     big = 100000;
+  } else if (big > 100000) {
+    big = 0;  // a run beyond 100,000 without it: issue 5's lines are not measured
   }
   std::string note_big = big == 100000 ? ""
                          : big         ? " [at " + n_str(big) + "; the criterion is at 100,000]"
@@ -1495,10 +1497,11 @@ void Bench::checks() {
     bool m = !std::isnan(t1);
     line(m, m && t1 >= 100000, what + tail + " among 1,000 >= 100,000 lookups/s",
          m ? format_value(t1) + " lookups/s" : "not measured");
-    double tb = big ? results_.value(key + "-" + std::to_string(big), kTw) : std::nan("");
-    bool m2 = m && !std::isnan(tb) && big != 1000;
+    double tb = largest ? results_.value(key + "-" + std::to_string(largest), kTw) : std::nan("");
+    bool m2 = m && !std::isnan(tb) && largest != 1000;
     line(m2, m2 && tb >= 0.8 * t1,
-         what + tail + " among " + (big ? n_str(big) : std::string("N")) + " >= 0.8x among 1,000",
+         what + tail + " among " + (largest ? n_str(largest) : std::string("N")) +
+             " >= 0.8x among 1,000",
          m2 ? format_value(tb) + " vs " + format_value(t1) + " lookups/s (" +
                   format_ratio(tb / t1) + ")"
             : "not measured");
@@ -1542,6 +1545,8 @@ void Bench::checks() {
     if (!std::isnan(results_.value("backup-100000", kTw))) {
       bbig = 100000;
       nb = "";
+    } else if (bbig > 100000) {
+      bbig = 0;
     }
     for (const char* what : {"backup", "restore"}) {
       std::string k = what;

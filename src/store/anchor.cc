@@ -17,7 +17,8 @@ constexpr std::string_view kSealAad = "twinhsm anchor v1";
 
 // Every change to an object row is logged, in the transaction that makes it, by triggers of this
 // connection (TEMP: not part of the store file), so the multiset hash follows it without a hook
-// in each of the store's write methods. A placeholder row (an id being reserved) has an empty MAC.
+// in each of the store's write methods. A row with an empty MAC (the id placeholders that
+// earlier versions wrote inside a transaction) counts for nothing.
 constexpr const char* kLogSchema =
     "CREATE TEMP TABLE IF NOT EXISTS anchor_log(old_mac BLOB, new_mac BLOB);"
     "CREATE TEMP TRIGGER IF NOT EXISTS anchor_insert AFTER INSERT ON main.objects"

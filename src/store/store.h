@@ -129,10 +129,9 @@ class Store {
   void put_role(const RoleRow& row);
   void delete_role(int role);
 
-  // insert_object stores a new object: it reserves a fresh id (never reused, even after a
-  // delete), calls encode(id) to fill the row (the id is bound into the row's encryption), and
-  // writes it. Returns the id. Call it inside a WriteTransaction: the reservation and the row
-  // are two statements.
+  // insert_object stores a new object: it takes a fresh id (never reused, even after a delete;
+  // the one AUTOINCREMENT would give), calls encode(id) to fill the row (the id is bound into the
+  // row's encryption), and inserts it. Returns the id.
   int64_t insert_object(const std::function<ObjectRow(int64_t id)>& encode);
   void update_object(const ObjectRow& row);
   // put_object stores a row under its own id (a restore); the id must be free.
@@ -194,8 +193,9 @@ class Store {
   ObjectRow read_object_columns(Statement& st) const;
   void objects_written();  // counts an object write towards object_commits (mutex_ held)
   void objects_changed();  // moves ObjectsMark::changed: a row updated or deleted (mutex_ held)
-  void write_object_row(const ObjectRow& row);  // the UPDATE of update_object, unmarked
-  ObjectsMark read_objects_mark();              // in the caller's snapshot (mutex_ held)
+  void write_object_row(const ObjectRow& row);   // the UPDATE of update_object, unmarked
+  void insert_object_row(const ObjectRow& row);  // the INSERT of a whole row (in_write held)
+  ObjectsMark read_objects_mark();               // in the caller's snapshot (mutex_ held)
   // in_write runs a write inside the open write transaction, or in one of its own: a commit is
   // made durable only by a write transaction's commit (sqlite.h, Durability), never by SQLite's
   // autocommit.

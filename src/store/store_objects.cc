@@ -38,17 +38,31 @@ constexpr std::string_view kObjectById =
 
 int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode) {
   return in_write([&] {
-    // Reserve the id first (AUTOINCREMENT never reuses one), then write the encoded row over the
-    // placeholder; the caller's write transaction makes the two one change.
-    Statement reserve(
-        db_, "INSERT INTO objects(is_private, body, secret, mac) VALUES(0, x'', x'', x'')");
-    reserve.run();
-    int64_t id = db_.last_insert_rowid();
+    // The id AUTOINCREMENT would give (never one used before, even if deleted): the write
+    // transaction holds the writers' lock, so no other connection takes it meanwhile. Encoded
+    // first (the id is bound into the encryption), then inserted whole in one statement.
+    Statement next(
+        db_,
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'objects'), 0),"
+        " coalesce((SELECT max(id) FROM objects), 0)) + 1");
+    next.step();
+    int64_t id = next.column_int(0);
     ObjectRow row = encode(id);
     row.id = id;
-    write_object_row(row);
+    insert_object_row(row);
     return id;
   });
+}
+
+void Store::insert_object_row(const ObjectRow& r) {
+  Statement st(
+      db_,
+      "INSERT INTO objects(id, is_private, class_tag, id_tag, label_tag, body, secret, mac)"
+      " VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  st.bind(1, r.id).bind(2, int64_t{r.is_private}).bind(3, r.class_tag).bind(4, r.id_tag);
+  st.bind(5, r.label_tag).bind(6, ByteView(r.body)).bind(7, ByteView(r.secret));
+  st.bind(8, ByteView(row_mac("objects", {object_fields(r).bytes()}))).run();
+  objects_written();
 }
 
 void Store::update_object(const ObjectRow& r) {
@@ -106,12 +120,7 @@ void Store::objects_written() {
 }
 
 void Store::put_object(const ObjectRow& r) {
-  in_write([&] {
-    Statement st(
-        db_, "INSERT INTO objects(id, is_private, body, secret, mac) VALUES(?, 0, x'', x'', x'')");
-    st.bind(1, r.id).run();
-    write_object_row(r);
-  });
+  in_write([&] { insert_object_row(r); });
 }
 
 void Store::delete_everything() {
