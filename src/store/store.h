@@ -193,7 +193,6 @@ class Store {
   ObjectRow read_object_columns(Statement& st) const;
   void objects_written();  // counts an object write towards object_commits (mutex_ held)
   void objects_changed();  // moves ObjectsMark::changed: a row updated or deleted (mutex_ held)
-  void write_object_row(const ObjectRow& row);   // the UPDATE of update_object, unmarked
   void insert_object_row(const ObjectRow& row);  // the INSERT of a whole row (in_write held)
   ObjectsMark read_objects_mark();               // in the caller's snapshot (mutex_ held)
   // in_write runs a write inside the open write transaction, or in one of its own: a commit is

@@ -67,7 +67,17 @@ void Store::insert_object_row(const ObjectRow& r) {
 
 void Store::update_object(const ObjectRow& r) {
   in_write([&] {
-    write_object_row(r);
+    Statement st(db_,
+                 "UPDATE objects SET is_private = ?, class_tag = ?, id_tag = ?, label_tag = ?,"
+                 " body = ?, secret = ?, mac = ? WHERE id = ?");
+    st.bind(1, int64_t{r.is_private}).bind(2, r.class_tag).bind(3, r.id_tag).bind(4, r.label_tag);
+    st.bind(5, ByteView(r.body)).bind(6, ByteView(r.secret));
+    st.bind(7, ByteView(row_mac("objects", {object_fields(r).bytes()}))).bind(8, r.id);
+    st.run();
+    if (db_.changes() != 1) {
+      throw StoreError("object " + std::to_string(r.id) + " no longer exists");
+    }
+    objects_written();
     objects_changed();
   });
 }
@@ -93,22 +103,6 @@ Store::ObjectsMark Store::objects_mark(int64_t* data_version) {
     *data_version = this->data_version();
   }
   return mark;
-}
-
-void Store::write_object_row(const ObjectRow& r) {
-  in_write([&] {
-    Statement st(db_,
-                 "UPDATE objects SET is_private = ?, class_tag = ?, id_tag = ?, label_tag = ?,"
-                 " body = ?, secret = ?, mac = ? WHERE id = ?");
-    st.bind(1, int64_t{r.is_private}).bind(2, r.class_tag).bind(3, r.id_tag).bind(4, r.label_tag);
-    st.bind(5, ByteView(r.body)).bind(6, ByteView(r.secret));
-    st.bind(7, ByteView(row_mac("objects", {object_fields(r).bytes()}))).bind(8, r.id);
-    st.run();
-    if (db_.changes() != 1) {
-      throw StoreError("object " + std::to_string(r.id) + " no longer exists");
-    }
-    objects_written();
-  });
 }
 
 void Store::objects_written() {
