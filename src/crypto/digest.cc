@@ -65,17 +65,17 @@ struct Digester::Impl {
   bool finished = false;  // by finish_into: ctx is fresh, restart makes it usable
 };
 
-Digester::Digester(DigestAlg alg) : impl_(std::make_unique<Impl>()) {
+void Digester::ImplDeleter::operator()(Impl* impl) const noexcept {
+  delete impl;
+}
+
+Digester::Digester(DigestAlg alg) : impl_(new Impl) {
   impl_->ctx.reset(detail::not_null(EVP_MD_CTX_new(), "digest context"));
   impl_->size = digest_size(alg);
   impl_->alg = alg;
   detail::check(EVP_DigestInit_ex2(impl_->ctx.get(), detail::fetched_md(alg), nullptr),
                 "digest init failed");
 }
-
-Digester::~Digester() = default;
-Digester::Digester(Digester&&) noexcept = default;
-Digester& Digester::operator=(Digester&&) noexcept = default;
 
 void Digester::update(ByteView data) {
   if (!impl_ || !impl_->ctx || impl_->finished) {

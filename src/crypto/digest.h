@@ -38,9 +38,11 @@ inline SecureBytes hmac_sha256(std::span<const uint8_t> key, ByteView data) {
 class Digester {
  public:
   explicit Digester(DigestAlg alg);
-  ~Digester();
-  Digester(Digester&&) noexcept;
-  Digester& operator=(Digester&&) noexcept;
+  // Inline: a session hands its digester between the active digest and the spare on every
+  // message, leaving a moved-from one to destroy.
+  ~Digester() = default;
+  Digester(Digester&&) noexcept = default;
+  Digester& operator=(Digester&&) noexcept = default;
   void update(ByteView data);
   Bytes finish();  // the object may not be used after finish (but for restart)
   // finish_into writes the digest into out (exactly digest_size bytes) and starts the context
@@ -54,7 +56,10 @@ class Digester {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  struct ImplDeleter {
+    void operator()(Impl* impl) const noexcept;
+  };
+  std::unique_ptr<Impl, ImplDeleter> impl_;
 };
 
 // Hmac computes an HMAC over data given in parts. Not thread safe; one per operation.

@@ -24,8 +24,16 @@ void finish(Session& s, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
     return;
   }
   op->digester->finish_into(std::span<uint8_t>(out, size));
-  s.spare_digester.digester = std::move(op->digester);
+  s.spare_digester.digester.swap(op->digester);  // the spare is empty while a digest is active
+  s.spare_digester.repeatable = op->repeatable;
   op.reset();
+}
+
+// repeats is true when mechanism is the spare's repeatable one, without parameters, and the
+// spare digester is restarted for it.
+bool repeats(SpareDigester& spare, const CK_MECHANISM& mechanism) {
+  return spare.repeatable == mechanism.mechanism && mechanism.pParameter == nullptr &&
+         mechanism.ulParameterLen == 0 && spare.digester && spare.digester->restart();
 }
 
 }  // namespace
@@ -38,20 +46,33 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
       return;
     }
     require(!ref->digest.has_value(), CKR_OPERATION_ACTIVE, "a digest is active");
+    SpareDigester& spare = ref->spare_digester;
+    if (repeats(spare, *mechanism)) {  // the checks below, passed by the same mechanism before
+      DigestOperation& op = ref->digest.emplace();
+      op.alg = spare.digester->alg();
+      op.repeatable = mechanism->mechanism;
+      op.digester.swap(spare.digester);
+      return;
+    }
     token::Mechanism mech = parse_mechanism(mechanism);
     auto alg = token::digest_of_mechanism(mech.type);
-    require(alg.has_value() && (token::mechanism_info(mech.type)->flags & CKF_DIGEST),
-            CKR_MECHANISM_INVALID, "the mechanism is not a digest");
+    const token::MechanismInfo* info = token::mechanism_info(mech.type);
+    require(alg.has_value() && (info->flags & CKF_DIGEST), CKR_MECHANISM_INVALID,
+            "the mechanism is not a digest");
     token::check_use(ref.token(), mech.type, CKF_DIGEST, nullptr);
     DigestOperation op;
     op.alg = *alg;
-    std::optional<crypto::Digester>& spare = ref->spare_digester.digester;
-    if (spare && spare->alg() == *alg && spare->restart()) {
-      op.digester.swap(spare);  // the spare, restarted, is the new digest's; none is left
+    if (info->tier != token::Tier::legacy && mechanism->pParameter == nullptr &&
+        mechanism->ulParameterLen == 0) {
+      op.repeatable = mech.type;
+    }
+    if (spare.digester && spare.digester->alg() == *alg && spare.digester->restart()) {
+      op.digester.swap(spare.digester);  // the spare, restarted, is the new digest's; none is left
     } else {
       op.digester.emplace(*alg);
     }
-    spare.reset();
+    spare.digester.reset();
+    spare.repeatable.reset();
     ref->digest = std::move(op);
   });
 }
@@ -59,7 +80,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism) {
 CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, CK_BYTE_PTR out,
                CK_ULONG_PTR out_len) {
   return in_session("C_Digest", session, [&](SessionRef& ref) {
-    run_step(ref->digest, ref.token(), Part::single, [&](DigestOperation& op) {
+    run_step(ref->digest, Part::single, [&](DigestOperation& op) {
       ByteView in = input(data, data_len);
       if (!give_output(out, out_len, crypto::digest_size(op.alg))) {
         return;
@@ -72,7 +93,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len, C
 
 CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_len) {
   return in_session("C_DigestUpdate", session, [&](SessionRef& ref) {
-    run_step(ref->digest, ref.token(), Part::multi,
+    run_step(ref->digest, Part::multi,
              [&](DigestOperation& op) { op.digester->update(input(part, part_len)); });
   });
 }
@@ -80,7 +101,7 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG part_
 CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
   return guard("C_DigestKey", arg(session) + ", key=" + arg(key), [&] {
     SessionRef ref = library().session(session);
-    run_step(ref->digest, ref.token(), Part::multi, [&](DigestOperation& op) {
+    run_step(ref->digest, Part::multi, [&](DigestOperation& op) {
       token::ObjectPtr obj = token::find_key(ref.token(), key);
       op.digester->update(token::digestible_value(obj->attrs));
     });
@@ -89,8 +110,7 @@ CK_RV C_DigestKey(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE key) {
 
 CK_RV C_DigestFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   return in_session("C_DigestFinal", session, [&](SessionRef& ref) {
-    run_step(ref->digest, ref.token(), Part::multi,
-             [&](DigestOperation&) { finish(*ref, out, out_len); });
+    run_step(ref->digest, Part::multi, [&](DigestOperation&) { finish(*ref, out, out_len); });
   });
 }
 

@@ -59,7 +59,7 @@ class LogArgs {
       pieces_[n_++] = Piece{literal, number};
     }
   }
-  Piece pieces_[kMax] = {};
+  Piece pieces_[kMax];  // only the first n_ are set: no zeroing in every call
   size_t n_ = 0;
 };
 

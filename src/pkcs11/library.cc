@@ -105,6 +105,7 @@ void Library::initialize() {
   }
   initialized_ = true;
   pid_ = current_pid();
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void Library::abandon_locked() {
@@ -112,8 +113,11 @@ void Library::abandon_locked() {
     abandoned_.slots.push_back(std::move(s));
   }
   slots_.clear();
-  abandoned_.sessions.push_back(std::move(sessions_));
+  abandoned_.sessions.push_back(std::move(all_sessions_));
+  all_sessions_.clear();
   sessions_.clear();
+  pool_.clear();
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
   initialized_ = false;
 }
 
@@ -127,7 +131,8 @@ void Library::teardown() noexcept {
     if (initialized_ && !crypto::crypto_available()) {
       abandon_locked();
     }
-    sessions_.clear();
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
+    free_sessions_locked();
     std::vector<std::unique_ptr<Slot>>().swap(slots_);  // at dlclose the Library goes unfreed
     initialized_ = false;
   } catch (...) {  // nothing to report to, at exit
@@ -138,10 +143,19 @@ void Library::teardown() noexcept {
 void Library::finalize() {
   std::lock_guard lock(mutex_);
   require_initialized();
-  sessions_.clear();
+  // PKCS#11 leaves C_Finalize during other calls undefined; a thread's cached session of this
+  // epoch is not used again.
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  free_sessions_locked();
   // Capacity too: the module may be unloaded next, and the Library (never destroyed) with it.
   std::vector<std::unique_ptr<Slot>>().swap(slots_);
   initialized_ = false;
+}
+
+void Library::free_sessions_locked() {
+  sessions_.clear();
+  std::vector<std::shared_ptr<Session>>().swap(pool_);
+  std::vector<std::shared_ptr<Session>>().swap(all_sessions_);
 }
 
 bool Library::initialized() const {
@@ -178,9 +192,37 @@ Slot& Library::slot(CK_SLOT_ID id) {
   return *slots_[id];
 }
 
+namespace {
+
+// A thread's sessions found lately, by handle modulo kCached: a call on one of them skips the
+// library's lock and map. The Session stays safe to lock until the epoch moves (the library
+// reuses closed ones, frees none before); its handle, read under its lock, says whether it is
+// still the session asked for. Trivially destructible: an exit handler's call after this
+// thread's storage is gone finds nothing to run.
+struct CachedSession {
+  uint64_t epoch;
+  CK_SESSION_HANDLE handle;
+  Session* session;
+};
+constexpr size_t kCached = 4;
+thread_local constinit CachedSession t_cached[kCached] = {};
+
+}  // namespace
+
 SessionRef Library::session(CK_SESSION_HANDLE handle) {
-  std::shared_ptr<Session> s;
-  Slot* slot;
+  CachedSession& cached = t_cached[handle % kCached];
+  uint64_t epoch = epoch_.load(std::memory_order_acquire);
+  if (cached.handle == handle && cached.epoch == epoch && handle != CK_INVALID_HANDLE &&
+      pid_.load(std::memory_order_relaxed) == current_pid()) {
+    std::unique_lock<std::mutex> lock(cached.session->mutex);
+    if (cached.session->handle == handle) {
+      if (!crypto::crypto_available()) {
+        throw_torn_down();
+      }
+      return SessionRef{cached.session, std::move(lock)};
+    }
+  }
+  Session* s;
   {
     std::shared_lock lock(mutex_);
     require_initialized();
@@ -188,78 +230,123 @@ SessionRef Library::session(CK_SESSION_HANDLE handle) {
     if (it == sessions_.end()) {
       throw CkError(CKR_SESSION_HANDLE_INVALID, "no such session");
     }
-    s = it->second;
-    slot = slots_[s->slot].get();
+    s = it->second.get();
+    epoch = epoch_.load(std::memory_order_acquire);
   }
   std::unique_lock<std::mutex> session_lock(s->mutex);
-  return SessionRef{std::move(s), std::move(session_lock), slot};
+  if (s->handle != handle) {  // closed meanwhile
+    throw CkError(CKR_SESSION_HANDLE_INVALID, "no such session");
+  }
+  cached = CachedSession{epoch, handle, s};
+  return SessionRef{s, std::move(session_lock)};
 }
 
 CK_SESSION_HANDLE Library::open_session(Slot& slot, CK_FLAGS flags) {
   std::lock_guard lock(mutex_);
   require_initialized();
-  auto s = std::make_shared<Session>();
-  s->handle = next_session_++;
-  s->slot = slot.id();
-  s->flags = flags;
-  sessions_[s->handle] = s;
-  return s->handle;
+  std::shared_ptr<Session> s;
+  if (pool_.empty()) {
+    s = all_sessions_.emplace_back(std::make_shared<Session>());
+  } else {
+    s = std::move(pool_.back());
+    pool_.pop_back();
+  }
+  {
+    std::lock_guard session_lock(s->mutex);  // a thread's cached pointer may be reading handle
+    s->handle = next_session_++;
+    s->slot = slot.id();
+    s->slot_object = &slot;
+    s->flags = flags;
+  }
+  CK_SESSION_HANDLE handle = s->handle;
+  sessions_[handle] = std::move(s);
+  return handle;
 }
 
-void Library::close_locked(std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it) {
-  Slot& slot = *slots_[it->second->slot];
+std::shared_ptr<Session> Library::close_locked(
+    std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it) {
+  std::shared_ptr<Session> s = it->second;
+  Slot& slot = *s->slot_object;
   CK_SESSION_HANDLE handle = it->first;
   sessions_.erase(it);
   if (device::Device* d = slot.device()) {
     d->token().destroy_session_objects(handle);
     bool last = true;
-    for (const auto& [h, s] : sessions_) {
-      last = last && s->slot != slot.id();
+    for (const auto& [h, other] : sessions_) {
+      last = last && other->slot != slot.id();
     }
     if (last) {
       d->token().logout();
     }
   }
+  return s;
+}
+
+void Library::end_closed(std::shared_ptr<Session> s, uint64_t epoch) {
+  {
+    std::lock_guard session_lock(s->mutex);
+    static_cast<SessionState&>(*s) = SessionState{};
+  }
+  std::lock_guard lock(mutex_);
+  if (epoch_.load(std::memory_order_acquire) == epoch) {  // else freed by C_Finalize meanwhile
+    pool_.push_back(std::move(s));
+  }
 }
 
 void Library::close_session(CK_SESSION_HANDLE handle) {
-  std::lock_guard lock(mutex_);
-  require_initialized();
-  auto it = sessions_.find(handle);
-  if (it == sessions_.end()) {
-    throw CkError(CKR_SESSION_HANDLE_INVALID, "no such session");
+  std::shared_ptr<Session> s;
+  uint64_t epoch;
+  {
+    std::lock_guard lock(mutex_);
+    require_initialized();
+    auto it = sessions_.find(handle);
+    if (it == sessions_.end()) {
+      throw CkError(CKR_SESSION_HANDLE_INVALID, "no such session");
+    }
+    s = close_locked(it);
+    epoch = epoch_.load(std::memory_order_acquire);
   }
-  close_locked(it);
+  end_closed(std::move(s), epoch);
 }
 
 void Library::close_all_sessions(Slot& slot) {
-  std::lock_guard lock(mutex_);
-  require_initialized();
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    auto next = std::next(it);
-    if (it->second->slot == slot.id()) {
-      close_locked(it);
+  std::vector<std::shared_ptr<Session>> closed;
+  uint64_t epoch;
+  {
+    std::lock_guard lock(mutex_);
+    require_initialized();
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto next = std::next(it);
+      if (it->second->slot == slot.id()) {
+        closed.push_back(close_locked(it));
+      }
+      it = next;
     }
-    it = next;
+    if (device::Device* d = slot.device()) {
+      d->token().logout();
+    }
+    epoch = epoch_.load(std::memory_order_acquire);
   }
-  if (device::Device* d = slot.device()) {
-    d->token().logout();
+  for (auto& s : closed) {
+    end_closed(std::move(s), epoch);
   }
 }
 
 void Library::end_private_operations(const Slot& slot) {
-  std::vector<std::shared_ptr<Session>> of_slot;
+  std::vector<std::pair<std::shared_ptr<Session>, CK_SESSION_HANDLE>> of_slot;
   {
     std::shared_lock lock(mutex_);
     for (const auto& [h, s] : sessions_) {
       if (s->slot == slot.id()) {
-        of_slot.push_back(s);
+        of_slot.emplace_back(s, h);
       }
     }
   }
-  for (const auto& s : of_slot) {
+  for (const auto& [s, handle] : of_slot) {
     std::lock_guard lock(s->mutex);
-    s->end_private_operations();
+    if (s->handle == handle) {  // not closed (and reused) meanwhile
+      s->end_private_operations();
+    }
   }
 }
 

@@ -47,12 +47,12 @@ class Slot {
 // thread runs an operation on it meanwhile (PKCS#11 leaves concurrent calls on one session to the
 // application; serializing them is the safe reading).
 struct SessionRef {
-  std::shared_ptr<Session> session;
+  Session* session;
   std::unique_lock<std::mutex> lock;
-  Slot* slot;
   Session& operator*() const { return *session; }
-  Session* operator->() const { return session.get(); }
-  token::Token& token() const { return slot->token(); }
+  Session* operator->() const { return session; }
+  Slot& slot() const { return *session->slot_object; }
+  token::Token& token() const { return session->slot_object->token(); }
   token::Caller caller() const { return {session->handle, session->read_write()}; }
 };
 
@@ -77,7 +77,8 @@ class Library {
   // slot throws CKR_SLOT_ID_INVALID for an unknown id.
   Slot& slot(CK_SLOT_ID id);
 
-  // session throws CKR_SESSION_HANDLE_INVALID for an unknown handle.
+  // session throws CKR_SESSION_HANDLE_INVALID for an unknown handle. The calling thread's last
+  // few sessions are found again without the library's lock (see library.cc).
   SessionRef session(CK_SESSION_HANDLE handle);
   CK_SESSION_HANDLE open_session(Slot& slot, CK_FLAGS flags);
   // close_session closes it and destroys its session objects; the last session of a slot to
@@ -96,7 +97,14 @@ class Library {
   // abandon_locked moves the slots and sessions out of use without closing or freeing them; they
   // stay reachable from abandoned_, never to be destroyed.
   void abandon_locked();
-  void close_locked(std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it);
+  // close_locked takes the session out of the open ones (its session objects destroyed, the
+  // token logged out after the slot's last); the caller then ends it with end_closed.
+  std::shared_ptr<Session> close_locked(
+      std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it);
+  // end_closed resets a session close_locked returned, under its own lock (a call running on it
+  // finishes first), and returns it to the pool. The caller holds no lock.
+  void end_closed(std::shared_ptr<Session> s, uint64_t epoch);
+  void free_sessions_locked();
 
   // Shared for session lookups (every call), exclusive for changes: parallel signing in many
   // sessions does not queue on it.
@@ -108,11 +116,19 @@ class Library {
   std::atomic<bool> torn_down_{false};
   bool exit_handler_registered_ = false;
   std::vector<std::unique_ptr<Slot>> slots_;
+  // Every Session made since C_Initialize (open or in the pool), the open ones by handle, and
+  // the closed ones waiting to be reused. Handles are never reused while the library lives.
+  // Shared: a close or a wipe that runs on after the lock keeps its session alive.
+  std::vector<std::shared_ptr<Session>> all_sessions_;
   std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions_;
+  std::vector<std::shared_ptr<Session>> pool_;
   CK_SESSION_HANDLE next_session_ = 1;
+  // Moves whenever every Session may be freed (initialize, finalize, teardown): a thread's cached
+  // session of an older epoch is not used.
+  std::atomic<uint64_t> epoch_{1};
   struct Abandoned {
     std::vector<std::unique_ptr<Slot>> slots;
-    std::vector<std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>> sessions;
+    std::vector<std::vector<std::shared_ptr<Session>>> sessions;
   };
   Abandoned abandoned_;
 };

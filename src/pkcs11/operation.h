@@ -61,7 +61,7 @@ enum class Part { single, multi };
 // that only C_Encrypt continues): a call of the other kind gets CKR_OPERATION_ACTIVE and, as every
 // error but CKR_BUFFER_TOO_SMALL does, ends the operation (pkcs11-tool ends an operation so).
 template <class Op, class Body>
-void run_step(std::optional<Op>& op, const token::Token& token, Part part, Body&& body) {
+void run_step(std::optional<Op>& op, const token::Token* token, Part part, Body&& body) {
   token::require(op.has_value(), CKR_OPERATION_NOT_INITIALIZED, "no operation is active");
   if (part == Part::single ? op->multi_part : op->single_part) {
     op.reset();
@@ -75,7 +75,7 @@ void run_step(std::optional<Op>& op, const token::Token& token, Part part, Body&
   (part == Part::single ? op->single_part : op->multi_part) = true;
   try {
     if constexpr (requires { op->key_use; }) {
-      op->key_use.check(token);
+      op->key_use.check(*token);
     }
     body(*op);
   } catch (const token::CkError& e) {
@@ -87,6 +87,18 @@ void run_step(std::optional<Op>& op, const token::Token& token, Part part, Body&
     op.reset();
     throw;
   }
+}
+
+// An operation with a key checks its KeyUse against the token first; one without (a digest) is
+// run by the overload that takes no token.
+template <class Op, class Body>
+void run_step(std::optional<Op>& op, const token::Token& token, Part part, Body&& body) {
+  run_step(op, &token, part, std::forward<Body>(body));
+}
+template <class Op, class Body>
+requires(!requires(Op o) { o.key_use; }) void run_step(std::optional<Op>& op, Part part,
+                                                       Body&& body) {
+  run_step(op, static_cast<const token::Token*>(nullptr), part, std::forward<Body>(body));
 }
 
 }  // namespace twinhsm::pkcs11

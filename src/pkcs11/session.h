@@ -46,6 +46,9 @@ struct CipherOperationState {
 
 struct DigestOperation {
   crypto::DigestAlg alg = crypto::DigestAlg::sha256;
+  // The mechanism, when a later C_DigestInit of it needs none of the checks again (no parameters,
+  // a modern mechanism: every algorithm policy offers it).
+  std::optional<CK_MECHANISM_TYPE> repeatable;
   std::optional<crypto::Digester> digester;
   bool single_part = false;  // C_Digest was called (a size query): only C_Digest continues
   bool multi_part = false;   // C_DigestUpdate or C_DigestKey was called
@@ -53,8 +56,10 @@ struct DigestOperation {
 
 // DigestOperation's digester, once a digest is delivered, waits here (fresh: nothing of the data
 // stays in it) for the session's next C_DigestInit of the same algorithm: no new OpenSSL context.
+// A C_DigestInit of its operation's repeatable mechanism takes it without a lookup.
 struct SpareDigester {
   std::optional<crypto::Digester> digester;
+  std::optional<CK_MECHANISM_TYPE> repeatable;
 };
 
 // MessageCipherState: a message-based encryption or decryption (C_Message{En,De}cryptInit).
@@ -73,11 +78,15 @@ struct MessageSignState {
   KeyUse key_use;
 };
 
-struct Session {
-  CK_SESSION_HANDLE handle = 0;
+class Slot;
+
+// SessionState is everything a session is but its lock: assigning SessionState{} to a session
+// ends it whole (every operation, every key state), whatever fields are added here later.
+struct SessionState {
+  CK_SESSION_HANDLE handle = 0;  // 0: closed (a Session waiting in the library's pool)
   CK_SLOT_ID slot = 0;
-  CK_FLAGS flags = 0;  // CKF_SERIAL_SESSION, CKF_RW_SESSION
-  std::mutex mutex;
+  Slot* slot_object = nullptr;  // the library's Slot of that id, while the session is open
+  CK_FLAGS flags = 0;           // CKF_SERIAL_SESSION, CKF_RW_SESSION
 
   std::optional<FindOperation> find;
   std::optional<SignOperation> sign;
@@ -168,6 +177,14 @@ struct Session {
       message_verify.reset();
     }
   }
+};
+
+// Session is a session's state and the lock a call holds on it (SessionRef). The library keeps
+// its Session objects until C_Finalize and reuses a closed one for the next C_OpenSession: a
+// thread's cached pointer (Library::session) stays safe to lock after a close, and the handle
+// under the lock tells whether it is still the session asked for.
+struct Session : SessionState {
+  std::mutex mutex;
 };
 
 }  // namespace twinhsm::pkcs11

@@ -58,7 +58,7 @@ void login(SessionRef& ref, CK_USER_TYPE user_type, ByteView pin) {
         "a user is already logged in");
   }
   if (role == token::Role::so) {
-    require(!library().has_read_only_session(*ref.slot), CKR_SESSION_READ_ONLY_EXISTS,
+    require(!library().has_read_only_session(ref.slot()), CKR_SESSION_READ_ONLY_EXISTS,
             "the SO cannot log in while read-only sessions are open");
   }
   t.login(role, pin);
@@ -132,7 +132,7 @@ CK_RV C_Logout(CK_SESSION_HANDLE session) {
     require(t.logged_in().has_value(), CKR_USER_NOT_LOGGED_IN, "nobody is logged in");
     ref->end_operations();
     t.logout();
-    Slot* slot = ref.slot;
+    Slot* slot = &ref.slot();
     ref.lock.unlock();  // the other sessions' locks are taken one at a time, none held
     library().end_private_operations(*slot);
   });

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fixture.h"
+#include "ossl.h"
 
 namespace twinhsm::test {
 namespace {
@@ -253,6 +254,8 @@ TEST_F(InterfaceTest, SessionsDoNotSurviveFinalize) {
   ASSERT_CKR(CKR_OK, f()->C_Initialize(nullptr));
   CK_SESSION_HANDLE s = open_session();
   ASSERT_NE(s, CK_INVALID_HANDLE);
+  CK_SESSION_INFO before;
+  ASSERT_CKR(CKR_OK, f()->C_GetSessionInfo(s, &before));  // this thread's last session
   ASSERT_CKR(CKR_OK, f()->C_Finalize(nullptr));
   ASSERT_CKR(CKR_OK, f()->C_Initialize(nullptr));
   CK_SESSION_INFO info;
@@ -556,6 +559,96 @@ TEST_F(SlotsTest, DebugLogGoesToTheNamedFile) {
   std::string text = read_file(log);
   EXPECT_TRUE(contains(text, "C_GetSlotList")) << text;
   EXPECT_TRUE(contains(text, "CKR_SLOT_ID_INVALID")) << text;
+}
+
+// A closed session's handle stays invalid, in the thread that closed it and in one that used it
+// last, also once a new session has taken the closed one's place; the new one starts empty.
+TEST_F(InterfaceTest, AClosedSessionStaysClosedWhenItsPlaceIsReused) {
+  ASSERT_CKR(CKR_OK, f()->C_Initialize(nullptr));
+  CK_SESSION_HANDLE a = open_session(false);
+  CK_MECHANISM sha256{CKM_SHA256, nullptr, 0};
+  ASSERT_CKR(CKR_OK, f()->C_DigestInit(a, &sha256));  // an operation left active
+  CK_BYTE part[4] = {1, 2, 3, 4};
+  std::thread([&] { EXPECT_CKR(CKR_OK, f()->C_DigestUpdate(a, part, sizeof part)); }).join();
+  std::atomic<int> step{0};
+  std::thread user([&] {
+    CK_SESSION_INFO info;
+    EXPECT_CKR(CKR_OK, f()->C_GetSessionInfo(a, &info));
+    step = 1;
+    while (step != 2) {
+      std::this_thread::yield();
+    }
+    EXPECT_CKR(CKR_SESSION_HANDLE_INVALID, f()->C_GetSessionInfo(a, &info));
+    EXPECT_CKR(CKR_SESSION_HANDLE_INVALID, f()->C_DigestUpdate(a, part, sizeof part));
+  });
+  while (step != 1) {
+    std::this_thread::yield();
+  }
+  ASSERT_CKR(CKR_OK, f()->C_CloseSession(a));
+  CK_SESSION_HANDLE b = open_session(false);
+  ASSERT_NE(b, a);
+  step = 2;
+  user.join();
+  CK_SESSION_INFO info;
+  EXPECT_CKR(CKR_SESSION_HANDLE_INVALID, f()->C_GetSessionInfo(a, &info));
+  EXPECT_CKR(CKR_SESSION_HANDLE_INVALID, f()->C_CloseSession(a));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_DigestUpdate(b, part, sizeof part));
+  ASSERT_CKR(CKR_OK, f()->C_GetSessionInfo(b, &info));
+  EXPECT_EQ(info.flags, CKF_SERIAL_SESSION);
+  CK_TOKEN_INFO token;
+  ASSERT_CKR(CKR_OK, f()->C_GetTokenInfo(0, &token));
+  EXPECT_EQ(token.ulSessionCount, 1u);
+  ASSERT_CKR(CKR_OK, f()->C_Finalize(nullptr));
+}
+
+// Threads closing and opening sessions while others call on them: a call either runs on the
+// session it names or says the handle is invalid, never another session's.
+TEST_F(InterfaceTest, CallsRaceClosesWithoutReachingAnotherSession) {
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  ASSERT_CKR(CKR_OK, f()->C_Initialize(&args));
+  constexpr int kSlots = 4;
+  std::atomic<CK_SESSION_HANDLE> handles[kSlots];
+  for (auto& h : handles) {
+    h = open_session(false);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&, t] {
+      CK_MECHANISM sha256{CKM_SHA256, nullptr, 0};
+      Bytes out(32);
+      for (unsigned i = 0; !stop; ++i) {
+        CK_SESSION_HANDLE h = handles[(i % 2) * 2 + t];  // no other caller's
+        CK_BYTE msg[8];
+        std::memcpy(msg, &h, sizeof msg);  // each session digests its own handle
+        CK_RV rv = f()->C_DigestInit(h, &sha256);
+        if (rv == CKR_SESSION_HANDLE_INVALID) {
+          continue;
+        }
+        CK_ULONG len = out.size();
+        if (rv == CKR_OK) {
+          rv = f()->C_Digest(h, msg, sizeof msg, out.data(), &len);
+        }
+        if (rv == CKR_OK ? out != ossl::digest("SHA256", Bytes(msg, msg + 8))
+                         : rv != CKR_SESSION_HANDLE_INVALID) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (int round = 0; round < 300; ++round) {
+    int i = round % kSlots;
+    ASSERT_CKR(CKR_OK, f()->C_CloseSession(handles[i]));
+    handles[i] = open_session(false);
+  }
+  stop = true;
+  for (auto& th : callers) {
+    th.join();
+  }
+  EXPECT_EQ(wrong.load(), 0);
+  ASSERT_CKR(CKR_OK, f()->C_Finalize(nullptr));
 }
 
 // ---- Threads ----
