@@ -32,6 +32,10 @@ void restore(device::Device& device, BackupReader& reader, button::Press press,
       own_button[key] = *v;
     }
   }
+  // The tag indexes go first (begin_object_load): the old rows are deleted without them, the new
+  // ones appended to the table alone, and the indexes made again in one sort each, all inside
+  // this transaction: a restore that fails leaves the old rows and indexes.
+  store.begin_object_load();
   store.delete_everything();
   reader.for_each_record([&](const Record& r) {
     switch (r.type) {
@@ -52,6 +56,7 @@ void restore(device::Device& device, BackupReader& reader, button::Press press,
       observer(written);
     }
   });
+  store.end_object_load();
   for (const auto& [key, value] : own_button) {
     store.put_setting(key, value);
   }

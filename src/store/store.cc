@@ -10,6 +10,17 @@ namespace {
 constexpr std::string_view kMacDomain = "twinhsm row v1";
 }  // namespace
 
+// The objects' tag indexes (find_objects answers from them), as the first schema version made
+// them; begin_object_load and end_object_load drop and make them again.
+const char* const Store::kObjectIndexes =
+    "CREATE INDEX objects_by_class ON objects(class_tag);"
+    "CREATE INDEX objects_by_id ON objects(id_tag);"
+    "CREATE INDEX objects_by_label ON objects(label_tag);";
+const char* const Store::kDropObjectIndexes =
+    "DROP INDEX objects_by_class;"
+    "DROP INDEX objects_by_id;"
+    "DROP INDEX objects_by_label;";
+
 Store::Store(const std::filesystem::path& path, crypto::SecureBytes row_key, bool create)
     : path_(path), db_(path, create), row_key_(std::move(row_key)) {
   migrate();
@@ -24,6 +35,7 @@ Store::WriteTransaction::WriteTransaction(Store& store, Anchoring mode)
     tx_.emplace(store_.db_, Transaction::Kind::write);
     store_.tx_rollback_only_ = false;
     store_.tx_objects_written_ = false;
+    store_.tx_object_load_ = false;
     if (store_.anchor_) {
       store_.anchor_->begin(mode);  // throws, rolling back, when the store is not as anchored
     }
@@ -42,6 +54,11 @@ void Store::WriteTransaction::commit() {
   if (tx_) {
     if (store_.tx_rollback_only_) {
       throw StoreError("a nested store operation failed; nothing was written");
+    }
+    if (store_.tx_object_load_) {
+      throw StoreError(
+          "a load of object rows did not end (the tag indexes are not made again);"
+          " nothing was written");
     }
     if (store_.anchor_) {
       store_.anchor_->seal();
@@ -90,11 +107,8 @@ void Store::migrate() {
         " mac BLOB NOT NULL);"
         "CREATE TABLE objects(id INTEGER PRIMARY KEY AUTOINCREMENT,"
         " is_private INTEGER NOT NULL, class_tag BLOB, id_tag BLOB, label_tag BLOB,"
-        " body BLOB NOT NULL, secret BLOB NOT NULL, mac BLOB NOT NULL);"
-        "CREATE INDEX objects_by_class ON objects(class_tag);"
-        "CREATE INDEX objects_by_id ON objects(id_tag);"
-        "CREATE INDEX objects_by_label ON objects(label_tag);"
-        "PRAGMA user_version=1;");
+        " body BLOB NOT NULL, secret BLOB NOT NULL, mac BLOB NOT NULL);" +
+        std::string(kObjectIndexes) + "PRAGMA user_version=1;");
   }
   if (version < 2) {
     db_.exec(

@@ -125,6 +125,25 @@ void Store::delete_everything() {
   });
 }
 
+void Store::begin_object_load() {
+  std::lock_guard lock(mutex_);
+  // Not in a transaction of its own: committed, it would leave a store without its indexes.
+  if (tx_depth_ == 0 || tx_object_load_) {
+    throw StoreError("a load of object rows begins only once, inside a write transaction");
+  }
+  db_.exec(kDropObjectIndexes);
+  tx_object_load_ = true;
+}
+
+void Store::end_object_load() {
+  std::lock_guard lock(mutex_);
+  if (!tx_object_load_) {
+    throw StoreError("no load of object rows to end");
+  }
+  db_.exec(kObjectIndexes);
+  tx_object_load_ = false;
+}
+
 bool Store::delete_object(int64_t id) {
   return in_write([&] {
     Statement st(db_, "DELETE FROM objects WHERE id = ?");

@@ -39,6 +39,27 @@ void sql(const std::filesystem::path& db, const std::string& statement) {
   sqlite3_close(h);
 }
 
+// object_indexes lists the objects table's indexes, as another connection sees the file.
+std::string object_indexes(const std::filesystem::path& db) {
+  sqlite3* h = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(h,
+                               "SELECT name FROM sqlite_master WHERE type = 'index' AND"
+                               " tbl_name = 'objects' AND sql IS NOT NULL ORDER BY name",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  std::string names;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    names += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) + " ";
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return names;
+}
+
+constexpr std::string_view kObjectIndexNames = "objects_by_class objects_by_id objects_by_label ";
+
 class StoreUnitTest : public ::testing::Test {
  protected:
   test::TempDir dir_;
@@ -170,6 +191,76 @@ TEST_F(StoreUnitTest, AnInnerTransactionThatFailsUndoesTheOuter) {
     tx.commit();
   }
   EXPECT_EQ(s.setting_text("k"), "kept");
+}
+
+// A bulk load (a restore) drops the tag indexes and makes them again, within one transaction:
+// committed, the store has its indexes and finds by them; a load that fails or does not end
+// leaves the old rows and the old indexes.
+TEST_F(StoreUnitTest, AnObjectLoadRemakesTheTagIndexesOrLeavesTheOldStore) {
+  Store s(db_, row_key(), true);
+  Bytes tag1(16, 1), tag2(16, 2);
+  EXPECT_EQ(object_indexes(db_), kObjectIndexNames);
+  EXPECT_THROW(s.begin_object_load(), StoreError);  // never in a transaction of its own
+  {
+    Store::WriteTransaction tx(s);
+    s.insert_object([&](int64_t id) { return object(id, "old", tag1); });
+    tx.commit();
+  }
+  auto old_rows = [&] {
+    ObjectQuery q;
+    q.public_tags.id_tag = tag1;
+    auto rows = s.find_objects(q);
+    return rows.size() == 1 && rows[0].body == Bytes({'o', 'l', 'd'}) &&
+           s.find_objects(ObjectQuery{}).size() == 1;
+  };
+  {  // failed half-way: rolled back
+    Store::WriteTransaction tx(s);
+    s.begin_object_load();
+    s.delete_everything();
+    s.put_object(object(7, "new", tag2));
+  }
+  EXPECT_TRUE(old_rows());
+  EXPECT_EQ(object_indexes(db_), kObjectIndexNames);
+  {  // a commit before the load ended: refused, rolled back
+    Store::WriteTransaction tx(s);
+    s.begin_object_load();
+    EXPECT_THROW(s.begin_object_load(), StoreError);
+    s.delete_everything();
+    s.put_object(object(7, "new", tag2));
+    EXPECT_THROW(tx.commit(), StoreError);
+  }
+  EXPECT_TRUE(old_rows());
+  EXPECT_EQ(object_indexes(db_), kObjectIndexNames);
+  EXPECT_THROW(s.end_object_load(), StoreError);
+  {  // a whole load
+    Store::WriteTransaction tx(s);
+    s.begin_object_load();
+    s.delete_everything();
+    s.put_object(object(7, "new", tag2));
+    s.put_object(object(9, "other", tag1));
+    s.end_object_load();
+    tx.commit();
+  }
+  EXPECT_EQ(object_indexes(db_), kObjectIndexNames);
+  ObjectQuery q;
+  q.public_tags.id_tag = tag2;
+  auto rows = s.find_objects(q);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, 7);
+  EXPECT_EQ(s.find_objects(ObjectQuery{}).size(), 2u);
+  // The finds go through the indexes again (no scan of the table).
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "EXPLAIN QUERY PLAN SELECT id FROM objects WHERE id_tag = x'00'",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_NE(
+      std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 3))).find("objects_by_id"),
+      std::string::npos);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
 }
 
 TEST_F(StoreUnitTest, DataVersionTellsAnotherConnectionsCommit) {
