@@ -6,7 +6,6 @@
 #include <atomic>
 
 #include "common/exit_handler.h"
-#include "common/no_destructor.h"
 #include "crypto/library_context.h"
 #include "pkcs11/config.h"
 #include "pkcs11/guard.h"
@@ -59,13 +58,6 @@ token::Token& Slot::token() {
   return d->token();
 }
 
-Library& library() {
-  // Never destroyed: an application's exit handler may call in after this module's static
-  // destructors (teardown, registered by initialize, is what ends the library).
-  static NoDestructor<Library> instance;
-  return *instance;
-}
-
 namespace {
 
 [[noreturn]] void throw_torn_down() {
@@ -73,6 +65,13 @@ namespace {
 }
 
 }  // namespace
+
+void require_openssl() {
+  // An application that called OPENSSL_cleanup() itself: no OpenSSL call is safe any more.
+  if (!crypto::crypto_available()) {
+    throw_torn_down();
+  }
+}
 
 void Library::initialize() {
   if (torn_down_.load() || !crypto::crypto_available()) {
@@ -167,10 +166,7 @@ void Library::require_initialized() const {
   if (!initialized_ || pid_ != current_pid()) {
     throw CkError(CKR_CRYPTOKI_NOT_INITIALIZED, "C_Initialize has not been called");
   }
-  // An application that called OPENSSL_cleanup() itself: no OpenSSL call is safe any more.
-  if (!crypto::crypto_available()) {
-    throw_torn_down();
-  }
+  require_openssl();
 }
 
 std::vector<Slot*> Library::slots() {
@@ -209,15 +205,15 @@ thread_local constinit CachedSession t_cached[kCached] = {};
 
 }  // namespace
 
-SessionRef Library::session(CK_SESSION_HANDLE handle) {
+SessionRef Library::session(CK_SESSION_HANDLE handle, OpenSslCheck check) {
   CachedSession& cached = t_cached[handle % kCached];
   uint64_t epoch = epoch_.load(std::memory_order_acquire);
   if (cached.handle == handle && cached.epoch == epoch && handle != CK_INVALID_HANDLE &&
       pid_.load(std::memory_order_relaxed) == current_pid()) {
     std::unique_lock<std::mutex> lock(cached.session->mutex);
     if (cached.session->handle == handle) {
-      if (!crypto::crypto_available()) {
-        throw_torn_down();
+      if (check == OpenSslCheck::now) {
+        require_openssl();
       }
       return SessionRef{cached.session, std::move(lock)};
     }

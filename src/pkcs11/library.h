@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/no_destructor.h"
 #include "device/device.h"
 #include "pkcs11/session.h"
 #include "token/key_management.h"
@@ -78,8 +79,12 @@ class Library {
   Slot& slot(CK_SLOT_ID id);
 
   // session throws CKR_SESSION_HANDLE_INVALID for an unknown handle. The calling thread's last
-  // few sessions are found again without the library's lock (see library.cc).
-  SessionRef session(CK_SESSION_HANDLE handle);
+  // few sessions are found again without the library's lock (see library.cc). A call is refused
+  // once OpenSSL is gone (crypto_available false: CKR_CRYPTOKI_NOT_INITIALIZED) before it could
+  // use it; with OpenSslCheck::by_caller the caller makes that check itself (require_openssl)
+  // before its first OpenSSL call, and may skip it on a path that makes none.
+  enum class OpenSslCheck { now, by_caller };
+  SessionRef session(CK_SESSION_HANDLE handle, OpenSslCheck check = OpenSslCheck::now);
   CK_SESSION_HANDLE open_session(Slot& slot, CK_FLAGS flags);
   // close_session closes it and destroys its session objects; the last session of a slot to
   // close logs the token out, as PKCS#11 says.
@@ -133,6 +138,16 @@ class Library {
   Abandoned abandoned_;
 };
 
-Library& library();
+// library is the module's Library. Never destroyed: an application's exit handler may call in
+// after this module's static destructors (teardown, registered by initialize, is what ends the
+// library). Inline: every entry point asks for it.
+// require_openssl throws CKR_CRYPTOKI_NOT_INITIALIZED once OpenSSL is gone: an application that
+// called OPENSSL_cleanup() itself, or the process exiting (crypto_available false).
+void require_openssl();
+
+inline Library& library() {
+  static NoDestructor<Library> instance;
+  return *instance;
+}
 
 }  // namespace twinhsm::pkcs11

@@ -9,7 +9,6 @@
 namespace twinhsm::pkcs11::log {
 
 namespace {
-std::atomic<bool> g_enabled{false};
 std::mutex g_mutex;
 FILE* g_out = nullptr;  // guarded by g_mutex
 
@@ -30,21 +29,17 @@ void configure(bool debug, const std::string& file) {
   if (debug && !file.empty()) {
     g_out = std::fopen(file.c_str(), "a");
   }
-  g_enabled = debug;
-}
-
-bool enabled() {
-  return g_enabled;
+  detail::g_enabled.store(debug, std::memory_order_relaxed);
 }
 
 void call(const char* name, const std::string& details, CK_RV rv) {
-  if (g_enabled) {
+  if (enabled()) {
     write_line(std::string(name) + "(" + details + ") -> " + rv_name(rv));
   }
 }
 
 void message(const std::string& text) {
-  if (g_enabled) {
+  if (enabled()) {
     write_line(text);
   }
 }

@@ -9,7 +9,8 @@
 //   openssl-atexit   the handler is an OPENSSL_atexit one, as the pkcs11-provider's clean-up
 //                    calls C_Finalize from inside OPENSSL_cleanup -> CKR_CRYPTOKI_NOT_INITIALIZED
 //   openssl-cleanup  the application calls OPENSSL_cleanup() itself, then the module
-//                    -> CKR_CRYPTOKI_NOT_INITIALIZED, OpenSSL left alone
+//                    -> CKR_CRYPTOKI_NOT_INITIALIZED, OpenSSL left alone (a session's signing
+//                    and digesting too)
 //   fork-quiet       forks; the child exits at once; the parent then signs again and finalizes
 //   fork-calls       forks; the child calls the parent's session (not initialized), initializes
 //                    anew, signs, and exits without C_Finalize; the parent as above
@@ -98,6 +99,19 @@ void sign() {
   expect(CKR_OK, g_p11->C_Sign(g_session, data, sizeof data, sig, &len), "C_Sign");
 }
 
+// digest hashes a short message with SHA-256; returns C_Digest's result (C_DigestInit's is only
+// printed: after OPENSSL_cleanup, a repeated C_DigestInit that makes no OpenSSL call may start).
+CK_RV digest() {
+  CK_MECHANISM mech = {CKM_SHA256, nullptr, 0};
+  CK_BYTE data[] = "to be digested";
+  CK_BYTE out[32];
+  CK_ULONG len = sizeof out;
+  CK_RV init = g_p11->C_DigestInit(g_session, &mech);
+  std::printf("%d: C_DigestInit -> %s\n", static_cast<int>(getpid()),
+              twinhsm::rv_name(init).c_str());
+  return g_p11->C_Digest(g_session, data, sizeof data, out, &len);
+}
+
 // close_and_finalize is what the applications' exit handlers do.
 void close_and_finalize() {
   expect(g_expected_at_exit, g_p11->C_CloseSession(g_session), "exit handler: C_CloseSession");
@@ -158,7 +172,12 @@ int main(int argc, char** argv) {
   if (mode == "atexit-after") {
     std::atexit(close_and_finalize);
   } else if (mode == "openssl-cleanup") {
+    expect(CKR_OK, digest(), "C_Digest");  // the session's spare digester is ready now
     OPENSSL_cleanup();
+    CK_MECHANISM mech = {CKM_ECDSA_SHA256, nullptr, 0};
+    expect(CKR_CRYPTOKI_NOT_INITIALIZED, g_p11->C_SignInit(g_session, &mech, g_key),
+           "C_SignInit after OPENSSL_cleanup");
+    expect(CKR_CRYPTOKI_NOT_INITIALIZED, digest(), "C_Digest after OPENSSL_cleanup");
     g_expected_at_exit = CKR_CRYPTOKI_NOT_INITIALIZED;
     close_and_finalize();
   } else if (mode == "fork-quiet" || mode == "fork-calls") {
