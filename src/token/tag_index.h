@@ -53,7 +53,18 @@ class TagIndex {
   static Tag tag_of(const std::optional<Bytes>& tag, bool* fits);
   static bool matches(const Entry& e, bool is_private, const Tag& class_tag, const Tag& id_tag,
                       const Tag& label_tag);
-  void find_side(bool is_private, const store::ObjectQuery::Tags& t, std::vector<Match>& out) const;
+  // One side of a query (the public objects' or the private ones'), its tags made ready, and the
+  // map that answers it (by_label_ or by_id_ under key; none: a listing).
+  struct Side {
+    bool is_private = false;
+    bool fits = true;  // false: a query tag of another length, which matches no entry
+    Tag c, i, l;
+    const FlatMultimap* map = nullptr;
+    uint64_t key = 0;
+  };
+  Side side(bool is_private, const store::ObjectQuery::Tags& t) const;
+  void find_side(const Side& side, const store::ObjectQuery::Tags& t,
+                 std::vector<Match>& out) const;
 
   // The entries, dense: an erase moves the last one into its place (a listing reads no holes).
   FlatVector<Entry> entries_;
