@@ -112,11 +112,9 @@ void Library::abandon_locked() {
     abandoned_.slots.push_back(std::move(s));
   }
   slots_.clear();
-  abandoned_.sessions.push_back(std::move(all_sessions_));
-  all_sessions_.clear();
-  sessions_.clear();
-  pool_.clear();
+  abandoned_.sessions.push_back(std::move(all_sessions_));  // leaves all_sessions_ empty
   epoch_.fetch_add(1, std::memory_order_acq_rel);
+  free_sessions_locked();  // the map and the pool only: the sessions stay in abandoned_
   initialized_ = false;
 }
 
@@ -129,9 +127,10 @@ void Library::teardown() noexcept {
     std::lock_guard lock(mutex_);
     if (initialized_ && !crypto::crypto_available()) {
       abandon_locked();
+    } else {
+      epoch_.fetch_add(1, std::memory_order_acq_rel);
+      free_sessions_locked();
     }
-    epoch_.fetch_add(1, std::memory_order_acq_rel);
-    free_sessions_locked();
     std::vector<std::unique_ptr<Slot>>().swap(slots_);  // at dlclose the Library goes unfreed
     initialized_ = false;
   } catch (...) {  // nothing to report to, at exit
