@@ -17,6 +17,11 @@
 //     runs PROGRAM (output to OUT) and prints its exit code, wall time and peak RSS.
 //   pkcs11_bench --process-child MODULE SLOT PIN PREFIX
 //     a worker of the processes group (bench_processes.h).
+//
+// pkcs11_bench.h holds what the program's files share; the object and backup figures are in
+// bench_objects.cc, the "Done when" lines in bench_checks.cc.
+#include "pkcs11_bench.h"
+
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/utsname.h>
@@ -30,7 +35,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -46,9 +50,9 @@
 #include "bench_support.h"
 #include "isolated_backend.h"
 
-using namespace bench;
-
 extern char** environ;
+
+namespace bench {
 
 namespace {
 
@@ -98,48 +102,15 @@ table of medians with the ratios twinhsm/OpenSSL and twinhsm/SoftHSMv2.
   --verbose                print every sample as well
 )";
 
-struct Options {
-  std::vector<size_t> sizes{1000, 10000};
-  size_t softhsm_max_n = 10000;
-  // Chunks of creation of at least fill_min objects are made by fill_processes worker
-  // processes at once (Workers::fill); smaller ones by the benchmark's own session.
-  unsigned fill_processes = 4;
-  size_t fill_min = 200000;
-  int rounds = 5;
-  double sample_seconds = 0.25;
-  unsigned pbkdf2_iterations = 600000;
-  bool quick = false;
-  std::set<std::string> groups{"login",  "crypto",    "threads", "objects",
-                               "backup", "processes", "isolated"};
-  std::set<std::string> impls{"twinhsm", "softhsm", "openssl"};
-  std::set<std::string> works{"rsa",  "ecdsa",  "ed25519", "gcm",    "cbc",
-                              "hmac", "sha256", "getattr", "session"};
-  std::string twinhsm_module = TWINHSM_MODULE_PATH;
-  std::string twinhsm_cli = TWINHSM_CLI_PATH;
-  std::string softhsm_module = "/usr/lib/softhsm/libsofthsm2.so";
-  std::string p11_kit_client;     // "": found by p11_kit_client_path()
-  std::string isolated_provider;  // "": twinhsm_module
-  std::string workdir;
-  std::string softhsm_tokendir = "auto";
-  bool keep = false;
-  bool verbose = false;
-  std::vector<std::string> notes;
-};
-
-const std::string kTw = "twinhsm";
-const std::string kSoft = "SoftHSMv2";
-const std::string kOssl = "OpenSSL";
+std::vector<size_t> parse_sizes(const std::string& s) {
+  std::vector<size_t> out;
+  for (const auto& part : split(s, ',')) {
+    out.push_back(std::stoul(part));
+  }
+  return out;
+}
 
 Clock::time_point g_start = Clock::now();
-
-void progress(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::fprintf(stderr, "[%5.0fs] ", seconds_since(g_start));
-  std::vfprintf(stderr, fmt, ap);
-  std::fputc('\n', stderr);
-  va_end(ap);
-}
 
 std::string with_commas(size_t n) {
   std::string digits = std::to_string(n), out;
@@ -152,154 +123,22 @@ std::string with_commas(size_t n) {
   return out;
 }
 
-// ---- results ----
+}  // namespace
 
-struct Row {
-  std::string section;
-  std::string label;
-  std::string unit;
-  bool higher_better = true;
-  std::map<std::string, std::vector<double>> samples;
-  std::map<std::string, std::string> na;  // implementation -> why there is no figure
-  double value(const std::string& impl) const {
-    auto it = samples.find(impl);
-    return it == samples.end() ? std::nan("") : median(it->second);
-  }
-};
-
-class Results {
- public:
-  Row& row(const std::string& key, const std::string& section, const std::string& label,
-           const std::string& unit, bool higher_better) {
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      return rows_[it->second];
-    }
-    index_[key] = rows_.size();
-    rows_.push_back(Row{section, label, unit, higher_better, {}, {}});
-    return rows_.back();
-  }
-  Row* find(const std::string& key) {
-    auto it = index_.find(key);
-    return it == index_.end() ? nullptr : &rows_[it->second];
-  }
-  double value(const std::string& key, const std::string& impl) {
-    Row* r = find(key);
-    return r ? r->value(impl) : std::nan("");
-  }
-  const std::deque<Row>& rows() const { return rows_; }
-
- private:
-  std::deque<Row> rows_;  // references stay valid as rows are added
-  std::map<std::string, size_t> index_;
-};
-
-// ---- implementations ----
-
-struct Impl {
-  std::string name;
-  Backend* backend = nullptr;
-  P11Backend* p11 = nullptr;  // nullptr for OpenSSL
-};
-
-// order gives the implementations in round-robin order for round r.
-std::vector<Impl*> order(std::vector<Impl>& impls, int r) {
-  std::vector<Impl*> out;
-  for (size_t i = 0; i < impls.size(); ++i) {
-    out.push_back(&impls[(i + static_cast<size_t>(r)) % impls.size()]);
-  }
-  return out;
+void progress(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::fprintf(stderr, "[%5.0fs] ", seconds_since(g_start));
+  std::vfprintf(stderr, fmt, ap);
+  std::fputc('\n', stderr);
+  va_end(ap);
 }
 
-// named runs fn and prefixes the implementation's name to any error.
-template <class Fn>
-auto named(const Impl& i, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    throw std::runtime_error(i.name + ": " + e.what());
-  }
+std::string n_str(size_t n) {
+  return with_commas(n);
 }
 
-// ---- cold start ----
-
-int cold_start_child(int argc, char** argv) {
-  if (argc != 7) {
-    std::fprintf(
-        stderr, "usage: pkcs11_bench --cold-start-child MODULE SLOT PIN LABEL PBKDF2_ITERATIONS\n");
-    return 2;
-  }
-  try {
-    std::string pin = argv[4];
-    std::string label = argv[5];
-    CK_SLOT_ID slot = std::strtoul(argv[3], nullptr, 10);
-    auto t = Clock::now();
-    Module m(argv[2]);
-    CK_FUNCTION_LIST* f = m.f();
-    double t_load = seconds_since(t);
-    double cpu0 = thread_cpu_seconds();
-    t = Clock::now();
-    initialize(f);
-    double t_init = seconds_since(t);
-    t = Clock::now();
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    check(f->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s), "C_OpenSession");
-    double t_open = seconds_since(t);
-    t = Clock::now();
-    check(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin.data(), pin.size()), "C_Login");
-    double t_login = seconds_since(t);
-    t = Clock::now();
-    CK_ATTRIBUTE a{CKA_LABEL, label.data(), label.size()};
-    check(f->C_FindObjectsInit(s, &a, 1), "C_FindObjectsInit");
-    CK_OBJECT_HANDLE found[2];
-    CK_ULONG count = 0;
-    check(f->C_FindObjects(s, found, 2, &count), "C_FindObjects");
-    check(f->C_FindObjectsFinal(s), "C_FindObjectsFinal");
-    double t_find = seconds_since(t);
-    double cpu_steps = thread_cpu_seconds() - cpu0;
-    if (count != 1) {
-      throw std::runtime_error("the first find gave " + std::to_string(count) + " objects");
-    }
-    // The PBKDF2 of the login, timed here, in the same process and moment, so that the cold
-    // start minus PBKDF2 does not depend on how busy the machine was elsewhere in the run.
-    unsigned iterations = static_cast<unsigned>(std::strtoul(argv[6], nullptr, 10));
-    double t_pbkdf2 = 0, cpu_pbkdf2 = 0;
-    if (iterations > 0) {
-      Timing tp = time_both([&] { pbkdf2_sha256(pin, iterations); });
-      t_pbkdf2 = tp.wall;
-      cpu_pbkdf2 = tp.cpu;
-    }
-    std::printf("%.9f %.9f %.9f %.9f %.9f %.9f %.9f %.9f\n", t_load, t_init, t_open, t_login,
-                t_find, t_pbkdf2, cpu_steps, cpu_pbkdf2);
-    std::fflush(stdout);
-    f->C_Finalize(nullptr);
-    return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cold start: %s\n", e.what());
-    return 1;
-  }
-}
-
-struct ColdStart {
-  double load, init, open, login, find, pbkdf2, cpu, cpu_pbkdf2;
-  double total() const { return init + open + login + find; }
-};
-
-ColdStart cold_start(const P11Backend& p, const std::string& pin, const std::string& label,
-                     unsigned pbkdf2_iterations) {
-  ChildResult r =
-      run_process({"/proc/self/exe", "--cold-start-child", p.module_path(),
-                   std::to_string(p.slot()), pin, label, std::to_string(pbkdf2_iterations)},
-                  false);
-  ColdStart c{};
-  if (r.exit_code != 0 ||
-      std::sscanf(r.out.c_str(), "%lf %lf %lf %lf %lf %lf %lf %lf", &c.load, &c.init, &c.open,
-                  &c.login, &c.find, &c.pbkdf2, &c.cpu, &c.cpu_pbkdf2) != 8) {
-    throw std::runtime_error("cold-start child failed (exit " + std::to_string(r.exit_code) +
-                             "): " + r.out);
-  }
-  return c;
-}
+namespace {
 
 // ---- cleanup on SIGINT / SIGTERM ----
 
@@ -361,43 +200,6 @@ void write_file(const std::filesystem::path& p, const std::string& text) {
   if (!out) {
     throw std::runtime_error("cannot write " + p.string());
   }
-}
-
-// measure_child (hidden mode --measure-child OUT -- PROGRAM ARGS...) runs PROGRAM with its output
-// in OUT and prints "EXIT SECONDS MAX_RSS_KIB". It exists because a child's ru_maxrss counts the
-// memory of the process it was forked from (Linux keeps the pre-exec high-water mark): forked
-// from this small fresh process, PROGRAM's peak is its own, not the benchmark's.
-int measure_child(int argc, char** argv) {
-  if (argc < 5 || std::strcmp(argv[3], "--") != 0) {
-    std::fprintf(stderr, "usage: pkcs11_bench --measure-child OUT -- PROGRAM ARGS...\n");
-    return 2;
-  }
-  std::vector<std::string> args(argv + 4, argv + argc);
-  ChildResult r = run_process(args, true);
-  {
-    std::ofstream out(argv[2], std::ios::trunc);
-    out << r.out;
-  }
-  std::printf("%d %.9f %ld\n", r.exit_code, r.seconds, r.max_rss_kib);
-  return 0;
-}
-
-// run_measured runs argv through measure_child: its wall time and its own peak memory.
-ChildResult run_measured(const std::vector<std::string>& argv, const std::filesystem::path& log) {
-  std::vector<std::string> full = {"/proc/self/exe", "--measure-child", log.string(), "--"};
-  full.insert(full.end(), argv.begin(), argv.end());
-  ChildResult helper = run_process(full, false);
-  ChildResult r;
-  if (helper.exit_code != 0 || std::sscanf(helper.out.c_str(), "%d %lf %ld", &r.exit_code,
-                                           &r.seconds, &r.max_rss_kib) != 3) {
-    throw std::runtime_error("--measure-child failed: " + helper.out);
-  }
-  r.out = slurp(log.string());
-  if (r.exit_code != 0) {
-    throw std::runtime_error(argv[0] + " " + argv[1] + " " + argv[2] + ": exit " +
-                             std::to_string(r.exit_code) + ": " + r.out);
-  }
-  return r;
 }
 
 // make_twinhsm personalizes two twin devices (the one under test and the restore target) and
@@ -464,71 +266,50 @@ std::string library_description(const P11Backend& p) {
          std::to_string(info.libraryVersion.minor);
 }
 
-// ---- the benchmark ----
-
-class Bench {
- public:
-  explicit Bench(Options o) : o_(std::move(o)) {}
-  int run();
-
- private:
-  void setup();
-  void sanity();
-  void bench_login();
-  void bench_crypto();
-  void bench_threads();
-  void bench_objects(size_t n, size_t previous);
-  double create_chunk(Impl& impl, size_t from, size_t to, bool private_objects);
-  void bench_backup(size_t n);
-  void bench_processes();
-  void bench_isolated(size_t n);
-  void report();
-  void checks();
-  void million_checks(size_t n, size_t backup_n, size_t backup_small);
-  void note(const std::string& s) {
-    if (std::find(notes_.begin(), notes_.end(), s) == notes_.end()) {
-      notes_.push_back(s);
-    }
+// measure_child (hidden mode --measure-child OUT -- PROGRAM ARGS...) runs PROGRAM with its output
+// in OUT and prints "EXIT SECONDS MAX_RSS_KIB". It exists because a child's ru_maxrss counts the
+// memory of the process it was forked from (Linux keeps the pre-exec high-water mark): forked
+// from this small fresh process, PROGRAM's peak is its own, not the benchmark's.
+int measure_child(int argc, char** argv) {
+  if (argc < 5 || std::strcmp(argv[3], "--") != 0) {
+    std::fprintf(stderr, "usage: pkcs11_bench --measure-child OUT -- PROGRAM ARGS...\n");
+    return 2;
   }
-  bool group(const char* g) const { return o_.groups.count(g) != 0; }
-  // probe_disk times a durable 4 KiB write in the work directory (twinhsm's fsync cost now).
-  void probe_disk() { fsync_.push_back(fsync_probe(root_->path())); }
-  Impl* impl(const std::string& name) {
-    for (auto& i : impls_) {
-      if (i.name == name) {
-        return &i;
-      }
-    }
-    return nullptr;
+  std::vector<std::string> args(argv + 4, argv + argc);
+  ChildResult r = run_process(args, true);
+  {
+    std::ofstream out(argv[2], std::ios::trunc);
+    out << r.out;
   }
-  // supported says whether impl can do w (probed once in sanity()).
-  bool supported(const Impl& i, Work w) const { return !na_.count({i.name, w}); }
-
-  Options o_;
-  std::unique_ptr<TempDir> root_;
-  std::unique_ptr<TempDir> softhsm_dir_;
-  std::vector<double> fsync_;  // disk probes over the run (probe_disk)
-  std::unique_ptr<TestData> data_;
-  std::unique_ptr<OpenSslBackend> openssl_;
-  std::unique_ptr<P11Backend> twinhsm_, softhsm_;
-  // The isolated group's server and client (the client goes first).
-  std::unique_ptr<IsolatedServer> iso_server_;
-  std::unique_ptr<P11Backend> isolated_;
-  std::vector<Impl> impls_;
-  std::map<std::pair<std::string, Work>, std::string> na_;
-  Results results_;
-  std::vector<std::string> notes_;
-  std::vector<std::string> header_;
-  // Each token's directory (store size per object), and the secret keys it held before the bulk
-  // objects (its own keys: every other one found is a bulk object).
-  std::map<std::string, std::filesystem::path> store_dirs_;
-  std::map<std::string, size_t> own_keys_;
-};
+  std::printf("%d %.9f %ld\n", r.exit_code, r.seconds, r.max_rss_kib);
+  return 0;
+}
 
 const std::vector<Work> kWorks = {
     Work::rsa2048_sign,  Work::ecdsa_p256_sign,   Work::ed25519_sign,
     Work::aes256_gcm_1m, Work::aes256_cbc_pad_1m, Work::hmac_sha256_1k,
     Work::sha256_64,     Work::get_label,         Work::open_close};
+
+}  // namespace
+
+ChildResult run_measured(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  std::vector<std::string> full = {"/proc/self/exe", "--measure-child", log.string(), "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  ChildResult helper = run_process(full, false);
+  ChildResult r;
+  if (helper.exit_code != 0 || std::sscanf(helper.out.c_str(), "%d %lf %ld", &r.exit_code,
+                                           &r.seconds, &r.max_rss_kib) != 3) {
+    throw std::runtime_error("--measure-child failed: " + helper.out);
+  }
+  r.out = slurp(log.string());
+  if (r.exit_code != 0) {
+    throw std::runtime_error(argv[0] + " " + argv[1] + " " + argv[2] + ": exit " +
+                             std::to_string(r.exit_code) + ": " + r.out);
+  }
+  return r;
+}
+
+// ---- the benchmark ----
 
 void Bench::setup() {
   root_ = std::make_unique<TempDir>("pkcs11-bench-", o_.workdir);
@@ -704,6 +485,8 @@ void Bench::bench_login() {
   }
 }
 
+namespace {
+
 struct WorkRow {
   Work w;
   std::string key, label, unit;
@@ -723,6 +506,8 @@ std::vector<WorkRow> work_rows() {
       {Work::open_close, "session", "C_OpenSession + C_CloseSession", "pairs/s", 1},
   };
 }
+
+}  // namespace
 
 void Bench::bench_crypto() {
   auto rows = work_rows();
@@ -791,258 +576,6 @@ void Bench::bench_threads() {
         ratio.samples[i->name].push_back(r2 / r1);
       }
     }
-  }
-}
-
-std::string n_str(size_t n) {
-  return with_commas(n);
-}
-
-// create_chunk makes the bulk objects [from, to) of one kind in impl's token and returns the
-// seconds it took: in the benchmark's session, or by o_.fill_processes worker processes at once
-// when the chunk is large.
-double Bench::create_chunk(Impl& impl, size_t from, size_t to, bool private_objects) {
-  const char* kind = private_objects ? "objects" : "public objects";
-  if (to - from < o_.fill_min || o_.fill_processes < 2) {
-    progress("%s: creating %s %zu..%zu", impl.name.c_str(), kind, from, to);
-    return time_once([&] {
-      private_objects ? impl.p11->create_objects(from, to)
-                      : impl.p11->create_public_objects(from, to);
-    });
-  }
-  progress("%s: creating %s %zu..%zu in %u processes", impl.name.c_str(), kind, from, to,
-           o_.fill_processes);
-  Workers workers("/proc/self/exe", impl.p11->module_path(), impl.p11->slot(), data_->user_pin,
-                  std::vector<std::string>(o_.fill_processes, "bench-fill-"));
-  double s = time_once([&] { workers.fill(from, to, private_objects); });
-  impl.p11->filled(to, private_objects);
-  return s;
-}
-
-void Bench::bench_objects(size_t n, size_t previous) {
-  std::string ns = n_str(n);
-  std::string sec = "objects N=" + ns;
-  // The chunks are (n - previous) / rounds objects: create_chunk gives large ones to workers.
-  std::string how =
-      (n - previous) / static_cast<size_t>(o_.rounds) >= o_.fill_min && o_.fill_processes > 1
-          ? std::to_string(o_.fill_processes) + " processes"
-          : "C_CreateObject";
-  Row& create =
-      results_.row("create-" + std::to_string(n), sec,
-                   "create private token objects (" + how + "), " + n_str(previous) + " -> " + ns,
-                   "objects/s", true);
-  Row& create_public =
-      results_.row("create-public-" + std::to_string(n), sec,
-                   "create public token objects (" + how + "), " + n_str(previous) + " -> " + ns,
-                   "objects/s", true);
-  // The finds (issue 16): private objects under the keys label, id, class-id; public ones under
-  // pub-label, pub-id, pub-class-id.
-  struct FindRow {
-    FindBy by;
-    bool priv;
-    Row* row;
-  };
-  std::vector<FindRow> finds;
-  for (bool priv : {true, false}) {
-    for (FindBy by : {FindBy::label, FindBy::id, FindBy::class_id}) {
-      std::string key = by == FindBy::label ? "label" : by == FindBy::id ? "id" : "class-id";
-      std::string what = by == FindBy::label ? "CKA_LABEL"
-                         : by == FindBy::id  ? "CKA_ID"
-                                             : "CKA_CLASS+CKA_ID";
-      finds.push_back(
-          {by, priv,
-           &results_.row((priv ? "" : "pub-") + key + "-" + std::to_string(n), sec,
-                         "find 1 by " + what + " among " + ns + (priv ? " private" : " public"),
-                         "lookups/s", true)});
-    }
-  }
-  Row& cold =
-      results_.row("cold-" + std::to_string(n), sec,
-                   "cold start: C_Initialize+OpenSession+Login+first find, " + ns, "ms", false);
-  Row& cold_init =
-      results_.row("cold-init-" + std::to_string(n), sec, "  of which C_Initialize", "ms", false);
-  Row& cold_open =
-      results_.row("cold-open-" + std::to_string(n), sec, "  of which C_OpenSession", "ms", false);
-  Row& cold_login =
-      results_.row("cold-login-" + std::to_string(n), sec, "  of which C_Login", "ms", false);
-  Row& cold_find =
-      results_.row("cold-find-" + std::to_string(n), sec, "  of which the first find", "ms", false);
-  Row& cold_net = results_.row("cold-net-" + std::to_string(n), sec,
-                               "cold start minus PBKDF2 (twinhsm; SoftHSMv2: as is)", "ms", false);
-  Row& cold_pbkdf2 = results_.row("cold-pbkdf2-" + std::to_string(n), sec,
-                                  "  PBKDF2 alone, same process, right after", "ms", false);
-  Row& cold_cpu = results_.row("cold-cpu-" + std::to_string(n), sec,
-                               "cold start minus PBKDF2, CPU time", "ms", false);
-  Row& found = results_.row("found-" + std::to_string(n), sec,
-                            "bulk objects found by CKA_CLASS afterwards, of " + n_str(2 * n),
-                            "objects", true);
-  Row& store =
-      results_.row("store-" + std::to_string(n), sec,
-                   "store on disk (every file of the device / token directory)", "MiB", false);
-  Row& per_object =
-      results_.row("store-per-object-" + std::to_string(n), sec,
-                   "  per object (" + n_str(n) + " private + " + ns + " public)", "bytes", false);
-  std::vector<Row*> all = {&create,     &create_public, &cold,      &cold_init,   &cold_open,
-                           &cold_login, &cold_find,     &cold_net,  &cold_pbkdf2, &cold_cpu,
-                           &found,      &store,         &per_object};
-  for (const FindRow& fr : finds) {
-    all.push_back(fr.row);
-  }
-
-  std::vector<Impl*> active;
-  for (Impl& i : impls_) {
-    std::string why;
-    if (!i.p11) {
-      why = "no token";
-    } else if (i.name == kSoft && n > o_.softhsm_max_n) {
-      why = "beyond --softhsm-max-n " + std::to_string(o_.softhsm_max_n);
-    }
-    if (why.empty()) {
-      active.push_back(&i);
-    } else {
-      for (Row* row : all) {
-        row->na[i.name] = why;
-      }
-    }
-  }
-  std::vector<Impl> act;
-  for (Impl* i : active) {
-    act.push_back(*i);
-  }
-
-  for (Impl* i : active) {
-    if (!own_keys_.count(i->name)) {
-      own_keys_[i->name] = named(*i, [&] { return i->p11->count_secret_keys(); });
-    }
-  }
-  // Fill from what each token holds to n, in one chunk per round.
-  for (int r = 0; r < o_.rounds; ++r) {
-    for (Impl* i : order(act, r)) {
-      size_t chunk =
-          previous + (n - previous) * static_cast<size_t>(r) / static_cast<size_t>(o_.rounds);
-      size_t from = std::max(i->p11->objects(), chunk);
-      size_t to =
-          previous + (n - previous) * static_cast<size_t>(r + 1) / static_cast<size_t>(o_.rounds);
-      if (r == o_.rounds - 1) {
-        to = n;
-      }
-      if (to > from) {
-        probe_disk();
-        double s = named(*i, [&] { return create_chunk(*i, from, to, true); });
-        create.samples[i->name].push_back(static_cast<double>(to - from) / s);
-      }
-      from = std::max(i->p11->public_objects(), chunk);
-      if (to > from) {
-        double s = named(*i, [&] { return create_chunk(*i, from, to, false); });
-        create_public.samples[i->name].push_back(static_cast<double>(to - from) / s);
-      }
-    }
-  }
-  // Every object created is there, and what the store takes on disk for them.
-  for (Impl* i : active) {
-    progress("%s: counting the objects", i->name.c_str());
-    size_t keys = named(*i, [&] { return i->p11->count_secret_keys(); });
-    found.samples[i->name].push_back(static_cast<double>(keys - own_keys_[i->name]));
-    auto dir = store_dirs_.find(i->name);
-    if (dir == store_dirs_.end()) {
-      store.na[i->name] = per_object.na[i->name] = "directory unknown";
-      continue;
-    }
-    double bytes = static_cast<double>(directory_size(dir->second));
-    store.samples[i->name].push_back(bytes / (1 << 20));
-    per_object.samples[i->name].push_back(bytes / static_cast<double>(2 * n));
-  }
-  // The find lines are lookups in steady state: another process's commit (the fill workers'
-  // logins) drops twinhsm's tag index, which a later find loads again (after some 4 + rows / 32
-  // finds from the store: docs/performance.md); that happens here, untimed.
-  for (Impl* i : active) {
-    if (i->name == kTw) {
-      progress("%s: finds before timing (the tag index loads)", i->name.c_str());
-      for (const FindRow& fr : finds) {
-        Op op = i->p11->find_op(fr.by, fr.priv, n);
-        for (size_t k = 0; k < n / 16 + 64; ++k) {
-          op.run();
-        }
-      }
-    }
-  }
-  // Every round of finds before the cold starts: a cold start's login is another process's
-  // commit, after which twinhsm's tag index is loaded again (docs/performance.md, issue 16); the
-  // find lines are lookups in steady state, that cost is stated apart.
-  for (int r = 0; r < o_.rounds; ++r) {
-    progress("finds among %zu objects, round %d/%d", n, r + 1, o_.rounds);
-    for (Impl* i : order(act, r)) {
-      named(*i, [&] {
-        for (const FindRow& fr : finds) {
-          Op op = i->p11->find_op(fr.by, fr.priv, n);
-          fr.row->samples[i->name].push_back(rate({op.run}, o_.sample_seconds));
-        }
-      });
-    }
-  }
-  for (int r = 0; r < o_.rounds; ++r) {
-    progress("cold starts among %zu objects, round %d/%d", n, r + 1, o_.rounds);
-    for (Impl* i : order(act, r)) {
-      ColdStart c = named(*i, [&] {
-        return cold_start(*i->p11, data_->user_pin,
-                          object_label((n / 2 + 7919 * static_cast<size_t>(r)) % n),
-                          i->name == kTw ? o_.pbkdf2_iterations : 0);
-      });
-      cold.samples[i->name].push_back(c.total() * 1000);
-      cold_init.samples[i->name].push_back(c.init * 1000);
-      cold_open.samples[i->name].push_back(c.open * 1000);
-      cold_login.samples[i->name].push_back(c.login * 1000);
-      cold_find.samples[i->name].push_back(c.find * 1000);
-      cold_net.samples[i->name].push_back((c.total() - c.pbkdf2) * 1000);
-      cold_cpu.samples[i->name].push_back((c.cpu - c.cpu_pbkdf2) * 1000);
-      if (i->name == kTw) {
-        cold_pbkdf2.samples[i->name].push_back(c.pbkdf2 * 1000);
-      } else {
-        cold_pbkdf2.na[i->name] = "";
-      }
-    }
-  }
-}
-
-void Bench::bench_backup(size_t n) {
-  std::string ns = n_str(n);
-  std::string sec = "backup N=" + ns;
-  Row& create = results_.row("backup-" + std::to_string(n), sec,
-                             "twinhsm backup create, " + ns + " objects", "s", false);
-  Row& create_mem =
-      results_.row("backup-mem-" + std::to_string(n), sec, "  peak RSS", "MiB", false);
-  Row& restore = results_.row("restore-" + std::to_string(n), sec,
-                              "twinhsm backup restore (to the twin)", "s", false);
-  Row& restore_mem =
-      results_.row("restore-mem-" + std::to_string(n), sec, "  peak RSS", "MiB", false);
-  Row& size =
-      results_.row("backup-size-" + std::to_string(n), sec, "  backup file size", "MiB", false);
-  for (Row* row : {&create, &create_mem, &restore, &restore_mem, &size}) {
-    for (Impl& i : impls_) {
-      if (i.name != kTw) {
-        row->na[i.name] = i.name == kSoft ? "no backup" : "no token";
-      }
-    }
-  }
-  if (!twinhsm_) {
-    return;
-  }
-  auto file = root_->path() / ("backup-" + std::to_string(n) + ".twb");
-  for (int r = 0; r < o_.rounds; ++r) {
-    progress("twinhsm backup create and restore of %zu objects, round %d/%d", n, r + 1, o_.rounds);
-    auto log = root_->path() / "cli.log";
-    ChildResult c =
-        run_measured({o_.twinhsm_cli, "backup", "create", "--device",
-                      (root_->path() / "twinhsm").string(), "-o", file.string(), "--force"},
-                     log);
-    ChildResult s = run_measured({o_.twinhsm_cli, "backup", "restore", "--device",
-                                  (root_->path() / "twin").string(), file.string(), "--force"},
-                                 log);
-    create.samples[kTw].push_back(c.seconds);
-    create_mem.samples[kTw].push_back(static_cast<double>(c.max_rss_kib) / 1024);
-    restore.samples[kTw].push_back(s.seconds);
-    restore_mem.samples[kTw].push_back(static_cast<double>(s.max_rss_kib) / 1024);
-    size.samples[kTw].push_back(static_cast<double>(std::filesystem::file_size(file)) / (1 << 20));
   }
 }
 
@@ -1248,19 +781,6 @@ void Bench::bench_isolated(size_t n) {
 
 // ---- report ----
 
-std::string cell(const Row& row, const std::string& impl, bool present) {
-  if (!present) {
-    return "-";
-  }
-  auto it = row.samples.find(impl);
-  if (it == row.samples.end() || it->second.empty()) {
-    return "n/a";
-  }
-  return format_value(median(it->second));
-}
-
-// ratio is the median of the per-round ratios a/b (samples of one round were taken together),
-// or the ratio of the medians when the rounds do not pair up.
 double ratio(const Row& row, const std::string& a, const std::string& b) {
   auto ia = row.samples.find(a), ib = row.samples.find(b);
   if (ia == row.samples.end() || ib == row.samples.end() || ia->second.empty() ||
@@ -1275,6 +795,19 @@ double ratio(const Row& row, const std::string& a, const std::string& b) {
     r.push_back(ia->second[k] / ib->second[k]);
   }
   return median(r);
+}
+
+namespace {
+
+std::string cell(const Row& row, const std::string& impl, bool present) {
+  if (!present) {
+    return "-";
+  }
+  auto it = row.samples.find(impl);
+  if (it == row.samples.end() || it->second.empty()) {
+    return "n/a";
+  }
+  return format_value(median(it->second));
 }
 
 std::string ratio_cell(const Row& row, const std::string& a, const std::string& b) {
@@ -1292,6 +825,8 @@ std::string spread_cell(const Row& row, const std::string& impl) {
   std::snprintf(buf, sizeof buf, "%.0f%%", (*hi - *lo) / m * 100);
   return buf;
 }
+
+}  // namespace
 
 void Bench::report() {
   bool have_tw = impl(kTw) != nullptr, have_soft = impl(kSoft) != nullptr,
@@ -1350,298 +885,6 @@ void Bench::report() {
   }
 }
 
-// check_line prints one "Done when" criterion: PASS, FAIL, or ---- when it was not measured.
-void check_line(bool measured, bool ok, const std::string& what, const std::string& figures) {
-  std::printf("  [%s] %s: %s\n",
-              !measured ? "----"
-              : ok      ? "PASS"
-                        : "FAIL",
-              what.c_str(), figures.c_str());
-}
-
-// million_checks prints issue 16's "a million objects" criteria at the largest N of the objects
-// (n) and of the backups (backup_n), memory against the smallest backup (backup_small).
-void Bench::million_checks(size_t n, size_t backup_n, size_t backup_small) {
-  std::string at = n >= 1000000 ? ""
-                   : n          ? " [at " + n_str(n) + "; the target is at 1,000,000]"
-                                : "";
-  std::string ns = n_str(n ? n : 1000000), k = std::to_string(n);
-  double made = n ? results_.value("found-" + k, kTw) : std::nan("");
-  double priv = n ? results_.value("create-" + k, kTw) : std::nan("");
-  double pub = n ? results_.value("create-public-" + k, kTw) : std::nan("");
-  bool m = !std::isnan(made) && !std::isnan(priv);
-  check_line(m, m && made == 2.0 * static_cast<double>(n),
-             "create " + ns + " private and " + ns +
-                 " public token objects, each on disk when C_CreateObject returns" + at,
-             m ? format_value(priv) + " and " + format_value(pub) +
-                     " objects/s (one commit and WAL fsync each); " +
-                     n_str(static_cast<size_t>(made)) + " of " + n_str(2 * n) +
-                     " found afterwards by CKA_CLASS"
-               : "not measured");
-  double net = n ? results_.value("cold-net-" + k, kTw) : std::nan("");
-  m = !std::isnan(net);
-  check_line(m, m && net < 50,
-             "cold start + first find with " + ns + " objects < 50 ms + PBKDF2" + at,
-             m ? format_value(net) + " ms beyond the PBKDF2 (total " +
-                     format_value(results_.value("cold-" + k, kTw)) + " ms)"
-               : "not measured");
-  std::string bat = backup_n >= 1000000 ? ""
-                    : backup_n ? " [at " + n_str(backup_n) + "; the target is at 1,000,000]"
-                               : "";
-  std::string bk = std::to_string(backup_n), bs = std::to_string(backup_small);
-  for (auto [what, limit] : {std::pair{"backup", 30.0}, {"restore", 60.0}}) {
-    std::string w = what;
-    double sec = backup_n ? results_.value(w + "-" + bk, kTw) : std::nan("");
-    double mem = backup_n ? results_.value(w + "-mem-" + bk, kTw) : std::nan("");
-    double mem0 = backup_small ? results_.value(w + "-mem-" + bs, kTw) : std::nan("");
-    bool mb = !std::isnan(sec) && !std::isnan(mem) && !std::isnan(mem0) && backup_n != backup_small;
-    check_line(
-        mb, mb && sec < limit && mem <= 2 * mem0,
-        w + " of " + n_str(backup_n ? backup_n : 1000000) + " objects < " + format_value(limit) +
-            " s, peak memory <= 2x at " + n_str(backup_small) + bat,
-        mb ? format_value(sec) + " s, " + format_value(mem) + " vs " + format_value(mem0) + " MiB"
-           : "not measured");
-  }
-  double per = n ? results_.value("store-per-object-" + k, kTw) : std::nan("");
-  m = !std::isnan(per);
-  check_line(m, m, "store size per object stated" + at,
-             m ? format_value(per) + " bytes per object (" +
-                     format_value(results_.value("store-" + k, kTw)) + " MiB for " + n_str(2 * n) +
-                     " objects; SoftHSMv2: " +
-                     format_value(results_.value("store-per-object-" + k, kSoft)) + " bytes)"
-               : "not measured");
-}
-
-// checks prints issue 5's and 16's "Done when" criteria against this run's figures.
-void Bench::checks() {
-  std::printf("\nissue 5 and 16 \"Done when\" (this run):\n");
-  const auto line = check_line;
-  auto ratio_check = [&](const std::string& key, const std::string& what, double min) {
-    double t = results_.value(key, kTw), s = results_.value(key, kOssl);
-    Row* row = results_.find(key);
-    double q = row ? ratio(*row, kTw, kOssl) : std::nan("");
-    bool m = !std::isnan(q);
-    line(m, m && q >= min, what + " >= " + format_ratio(min) + " raw OpenSSL",
-         m ? format_ratio(q) + " (" + format_value(t) + " vs " + format_value(s) + " " + row->unit +
-                 ")"
-           : "not measured");
-  };
-  ratio_check("rsa", "RSA-2048 sign", 0.95);
-  ratio_check("ecdsa", "ECDSA P-256 sign", 0.90);
-  ratio_check("gcm", "AES-256-GCM 1 MiB", 0.90);
-  ratio_check("hmac", "HMAC-SHA256 1 KiB", 0.95);
-  ratio_check("cbc", "AES-256-CBC-PAD 1 MiB", 0.95);
-  ratio_check("sha256", "SHA-256 64 B through C_Digest", 0.80);
-  for (auto [key, what, min] : {std::tuple{"getattr", "C_GetAttributeValue(CKA_LABEL)", 1e6},
-                                std::tuple{"session", "C_OpenSession + C_CloseSession", 2e5}}) {
-    double t = results_.value(key, kTw), soft = results_.value(key, kSoft);
-    bool m = !std::isnan(t);
-    line(m, m && t >= min, std::string(what) + " >= " + format_value(min) + "/s",
-         m ? format_value(t) + "/s (SoftHSMv2: " + format_value(soft) + "/s)" : "not measured");
-  }
-  for (const char* a : {"rsa", "ecdsa"}) {
-    double t = results_.value(std::string("scaling-") + a, kTw);
-    double ref = results_.value(std::string("scaling-") + a, kOssl);
-    bool m = !std::isnan(t);
-    line(m, m && t >= 1.8,
-         std::string(a == std::string("rsa") ? "RSA-2048" : "ECDSA P-256") +
-             " 2 threads >= 1.8x 1 thread",
-         m ? format_ratio(t) + " (raw OpenSSL on this machine: " + format_ratio(ref) + ")"
-           : "not measured");
-  }
-  size_t big = 0, small = 0;
-  for (size_t n : o_.sizes) {
-    if (!std::isnan(results_.value("label-" + std::to_string(n), kTw))) {
-      big = std::max(big, n);
-      small = small ? std::min(small, n) : n;
-    }
-  }
-  // Issue 5's criteria are at 100,000 (at the largest N when that was not run), issue 16's at
-  // the largest N, 1,000,000 in its run.
-  size_t largest = big;
-  if (!std::isnan(results_.value("label-100000", kTw))) {
-    big = 100000;
-  } else if (big > 100000) {
-    big = 0;  // a run beyond 100,000 without it: issue 5's lines are not measured
-  }
-  std::string note_big = big == 100000 ? ""
-                         : big         ? " [at " + n_str(big) + "; the criterion is at 100,000]"
-                                       : "";
-  for (const char* kind : {"label", "id"}) {
-    std::string k = kind;
-    double soft = results_.value(k + "-10000", kSoft);
-    double t = big ? results_.value(k + "-" + std::to_string(big), kTw) : std::nan("");
-    bool m = !std::isnan(t) && !std::isnan(soft);
-    line(m, m && t >= 1000 * soft,
-         "find by CKA_" + std::string(k == "label" ? "LABEL" : "ID") +
-             " among 100,000 >= 1,000x SoftHSMv2 among 10,000" + note_big,
-         m ? format_ratio(t / soft) + " (" + format_value(t) + " vs " + format_value(soft) +
-                 " lookups/s)"
-           : "not measured");
-    double t_small = small ? results_.value(k + "-" + std::to_string(small), kTw) : std::nan("");
-    bool m2 = !std::isnan(t) && !std::isnan(t_small) && big != small;
-    line(m2, m2 && t >= t_small / 2,
-         "find by CKA_" + std::string(k == "label" ? "LABEL" : "ID") +
-             " among 100,000 within 2x of among " + (small ? n_str(small) : std::string("1,000")) +
-             note_big,
-         m2 ? format_value(t) + " vs " + format_value(t_small) + " lookups/s (" +
-                  format_ratio(t / t_small) + ")"
-            : "not measured");
-  }
-  // Issue 16: finds at memory speed, and flat in N.
-  for (std::string key : {"label", "id", "class-id", "pub-label", "pub-id", "pub-class-id"}) {
-    Row* row = results_.find(key + "-1000");
-    std::string what = row ? row->label.substr(0, row->label.find(" among")) : "find by " + key;
-    std::string tail = key.rfind("pub-", 0) == 0 ? " (public)" : " (private)";
-    double t1 = results_.value(key + "-1000", kTw);
-    bool m = !std::isnan(t1);
-    line(m, m && t1 >= 100000, what + tail + " among 1,000 >= 100,000 lookups/s",
-         m ? format_value(t1) + " lookups/s" : "not measured");
-    double tb = largest ? results_.value(key + "-" + std::to_string(largest), kTw) : std::nan("");
-    bool m2 = m && !std::isnan(tb) && largest != 1000;
-    line(m2, m2 && tb >= 0.8 * t1,
-         what + tail + " among " + (largest ? n_str(largest) : std::string("N")) +
-             " >= 0.8x among 1,000",
-         m2 ? format_value(tb) + " vs " + format_value(t1) + " lookups/s (" +
-                  format_ratio(tb / t1) + ")"
-            : "not measured");
-  }
-  {
-    double net = big ? results_.value("cold-net-" + std::to_string(big), kTw) : std::nan("");
-    double tot = big ? results_.value("cold-" + std::to_string(big), kTw) : std::nan("");
-    bool m = !std::isnan(net);
-    double pb = big ? results_.value("cold-pbkdf2-" + std::to_string(big), kTw) : std::nan("");
-    line(m, m && net < 50,
-         "cold open + login + first find with 100,000 objects < 50 ms + PBKDF2" + note_big,
-         m ? format_value(tot) + " ms, minus its PBKDF2 (" + format_value(pb) + " ms): " +
-                 format_value(net) + " ms (median of the per-start differences; CPU time " +
-                 format_value(results_.value("cold-cpu-" + std::to_string(big), kTw)) + " ms)"
-           : "not measured");
-  }
-  {
-    double t = results_.value("login", kTw), p = results_.value("login", kOssl);
-    Row* wall = results_.find("login");
-    Row* cpu = results_.find("login-cpu");
-    double q = wall ? ratio(*wall, kTw, kOssl) : std::nan("");
-    double qc = cpu ? ratio(*cpu, kTw, kOssl) : std::nan("");
-    bool m = !std::isnan(q);
-    line(m, m && q < 1.05, "C_Login costs PBKDF2 and < 5% more",
-         m ? format_value(t) + " ms vs PBKDF2 " + format_value(p) + " ms: " + format_ratio(q) +
-                 " (CPU time: " + format_ratio(qc) + ")"
-           : "not measured");
-  }
-  {
-    size_t bbig = 0, bsmall = 0;
-    for (size_t n : o_.sizes) {
-      if (!std::isnan(results_.value("backup-" + std::to_string(n), kTw))) {
-        bbig = std::max(bbig, n);
-        bsmall = bsmall ? std::min(bsmall, n) : n;
-      }
-    }
-    std::string nb = bbig == 100000 ? ""
-                     : bbig         ? " [at " + n_str(bbig) + "; the criterion is at 100,000]"
-                                    : "";
-    size_t blargest = bbig;
-    if (!std::isnan(results_.value("backup-100000", kTw))) {
-      bbig = 100000;
-      nb = "";
-    } else if (bbig > 100000) {
-      bbig = 0;
-    }
-    for (const char* what : {"backup", "restore"}) {
-      std::string k = what;
-      double s = bbig ? results_.value(k + "-" + std::to_string(bbig), kTw) : std::nan("");
-      bool m = !std::isnan(s);
-      line(m, m && s < 10, k + " of 100,000 objects < 10 s" + nb,
-           m ? format_value(s) + " s" : "not measured");
-      double mem = bbig ? results_.value(k + "-mem-" + std::to_string(bbig), kTw) : std::nan("");
-      double mem0 =
-          bsmall ? results_.value(k + "-mem-" + std::to_string(bsmall), kTw) : std::nan("");
-      bool m2 = !std::isnan(mem) && !std::isnan(mem0) && bbig != bsmall;
-      line(m2, m2 && mem <= 2 * mem0,
-           k + " peak memory at 100,000 <= 2x at " +
-               (bsmall ? n_str(bsmall) : std::string("1,000")) + nb,
-           m2 ? format_value(mem) + " vs " + format_value(mem0) + " MiB" : "not measured");
-    }
-    million_checks(largest, blargest, bsmall);
-  }
-  // Issue 16: many processes on one device. The share is judged on the worst round.
-  auto samples = [&](const std::string& key, const std::string& impl) {
-    Row* row = results_.find(key);
-    if (!row || !row->samples.count(impl)) {
-      return std::vector<double>{};
-    }
-    return row->samples.at(impl);
-  };
-  auto range = [&](const std::string& key) {
-    auto v = samples(key, kTw);
-    if (v.empty()) {
-      return std::string();
-    }
-    auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-    std::string out = "rounds " + format_ratio(*lo) + "-" + format_ratio(*hi);
-    auto soft = samples(key, kSoft);
-    if (!soft.empty()) {
-      out += "; SoftHSMv2 " + format_ratio(median(soft));
-    }
-    return out;
-  };
-  for (const auto& [key, what, min] :
-       {std::tuple{"sign", "ECDSA P-256 sign", 1.8}, {"create", "create private objects", 1.5}}) {
-    std::string k = key;
-    double q = results_.value("procscale-" + k, kTw);
-    bool m = !std::isnan(q);
-    line(m, m && q >= min,
-         std::string(what) + ", 2 processes >= " + format_ratio(min) + " 1 process",
-         m ? format_ratio(q) + " (" + format_value(results_.value("proc2-" + k, kTw)) + " vs " +
-                 format_value(results_.value("proc1-" + k, kTw)) + "/s; " +
-                 range("procscale-" + k) + "; CPU they got " +
-                 format_value(results_.value("proccores-" + k, kTw)) + " vs " +
-                 format_value(results_.value("proccores1-" + k, kTw)) + " cores; per CPU second " +
-                 format_ratio(results_.value("procpercpu-" + k, kTw)) + ")"
-           : "not measured");
-    if (k != "create") {
-      continue;  // the fair share is the writers' target; signing's is in the table
-    }
-    auto share = samples("procshare-" + k, kTw);
-    double worst = share.empty() ? std::nan("") : *std::min_element(share.begin(), share.end());
-    bool m2 = !std::isnan(worst);
-    line(m2, m2 && worst >= 0.4,
-         std::string(what) + ", 2 processes: the slower >= 0.4x the faster, every round",
-         m2 ? "worst " + format_ratio(worst) + ", median " +
-                  format_ratio(results_.value("procshare-" + k, kTw)) + " (" +
-                  range("procshare-" + k) + ")"
-            : "not measured");
-  }
-  // Issue 16, isolated mode: p11-kit's RPC is one round trip per PKCS#11 call; twinhsm must add
-  // none (2 per signature, 3 per find).
-  for (const auto& [key, what, calls] :
-       {std::tuple{"sign", "ECDSA P-256 sign (C_SignInit + C_Sign)", 2.0},
-        {"find", "find (C_FindObjectsInit + C_FindObjects + C_FindObjectsFinal)", 3.0}}) {
-    std::string k = key;
-    double rt = results_.value("iso-" + k + "-rt", kTw);
-    bool m = !std::isnan(rt);
-    line(m, m && std::fabs(rt - calls) < 0.05,
-         "isolated mode, " + std::string(what) + ": " + format_value(calls) +
-             " round trips, none added",
-         m ? format_value(rt) + " round trips; " +
-                 format_ratio(results_.value("iso-" + k + "-ratio", kTw)) + " of in-process, +" +
-                 format_value(results_.value("iso-" + k + "-added", kTw)) +
-                 " us per operation, p11-kit's RPC " +
-                 format_value(results_.value("iso-call-added", kTw)) + " us per call"
-           : "not measured");
-  }
-  {
-    double made = results_.value("proc-created", kTw), there = results_.value("proc-found", kTw);
-    bool m = !std::isnan(made) && !std::isnan(there);
-    line(m, m && made == there && made > 0,
-         "every object the 2 processes created is there afterwards",
-         m ? n_str(static_cast<size_t>(there)) + " found of " + n_str(static_cast<size_t>(made)) +
-                 " created (C_CreateObject returned CKR_OK), by C_FindObjects in this process"
-           : "not measured");
-  }
-}
-
 int Bench::run() {
   setup();
   progress("checking every operation once against OpenSSL");
@@ -1684,15 +927,10 @@ int Bench::run() {
   return 0;
 }
 
-std::vector<size_t> parse_sizes(const std::string& s) {
-  std::vector<size_t> out;
-  for (const auto& part : split(s, ',')) {
-    out.push_back(std::stoul(part));
-  }
-  return out;
-}
+}  // namespace bench
 
-}  // namespace
+// main is outside namespace bench, and uses the options, the parsing and Bench from it.
+using namespace bench;
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "--cold-start-child") == 0) {
