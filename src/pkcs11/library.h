@@ -138,13 +138,13 @@ class Library {
   Abandoned abandoned_;
 };
 
-// library is the module's Library. Never destroyed: an application's exit handler may call in
-// after this module's static destructors (teardown, registered by initialize, is what ends the
-// library). Inline: every entry point asks for it.
 // require_openssl throws CKR_CRYPTOKI_NOT_INITIALIZED once OpenSSL is gone: an application that
 // called OPENSSL_cleanup() itself, or the process exiting (crypto_available false).
 void require_openssl();
 
+// library is the module's Library. Never destroyed: an application's exit handler may call in
+// after this module's static destructors (teardown, registered by initialize, is what ends the
+// library). Inline: every entry point asks for it.
 inline Library& library() {
   static NoDestructor<Library> instance;
   return *instance;
