@@ -24,6 +24,20 @@ void check_line(bool measured, bool ok, const std::string& what, const std::stri
               what.c_str(), figures.c_str());
 }
 
+// measured_sizes returns the smallest and the largest N of sizes with a figure in the row
+// prefix + N for twinhsm, {0, 0} when there is none.
+std::pair<size_t, size_t> measured_sizes(Results& results, const std::vector<size_t>& sizes,
+                                         const std::string& prefix) {
+  size_t small = 0, big = 0;
+  for (size_t n : sizes) {
+    if (!std::isnan(results.value(prefix + std::to_string(n), kTw))) {
+      big = std::max(big, n);
+      small = small ? std::min(small, n) : n;
+    }
+  }
+  return {small, big};
+}
+
 }  // namespace
 
 // million_checks prints issue 16's "a million objects" criteria at the largest N of the objects
@@ -116,13 +130,7 @@ void Bench::checks() {
          m ? format_ratio(t) + " (raw OpenSSL on this machine: " + format_ratio(ref) + ")"
            : "not measured");
   }
-  size_t big = 0, small = 0;
-  for (size_t n : o_.sizes) {
-    if (!std::isnan(results_.value("label-" + std::to_string(n), kTw))) {
-      big = std::max(big, n);
-      small = small ? std::min(small, n) : n;
-    }
-  }
+  auto [small, big] = measured_sizes(results_, o_.sizes, "label-");
   // Issue 5's criteria are at 100,000 (at the largest N when that was not run), issue 16's at
   // the largest N, 1,000,000 in its run.
   size_t largest = big;
@@ -198,13 +206,7 @@ void Bench::checks() {
            : "not measured");
   }
   {
-    size_t bbig = 0, bsmall = 0;
-    for (size_t n : o_.sizes) {
-      if (!std::isnan(results_.value("backup-" + std::to_string(n), kTw))) {
-        bbig = std::max(bbig, n);
-        bsmall = bsmall ? std::min(bsmall, n) : n;
-      }
-    }
+    auto [bsmall, bbig] = measured_sizes(results_, o_.sizes, "backup-");
     std::string nb = bbig == 100000 ? ""
                      : bbig         ? " [at " + n_str(bbig) + "; the criterion is at 100,000]"
                                     : "";
