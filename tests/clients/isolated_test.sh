@@ -11,46 +11,24 @@
 set -euo pipefail
 # shellcheck source=clientlib.sh
 source "$(dirname "$(realpath "$0")")/clientlib.sh"
+# shellcheck source=isolatedlib.sh
+source "$(dirname "$(realpath "$0")")/isolatedlib.sh"
 client_init "$@"
 need p11-kit pkcs11-tool p11tool openssl runuser
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: the isolated mode test needs root (it runs the module and the application as other users)"
-  e2e_finish
-fi
-P11KIT_CLIENT="/usr/lib/${MULTIARCH}/pkcs11/p11-kit-client.so"
-need_file "${P11KIT_CLIENT}"
-APP_USER=nobody
-APP_GROUP="$(id -gn "${APP_USER}")"
+isolated_init
 OTHER_USER=daemon
-
-# The other users must be able to pass through the work directory (not list it).
-chmod 0711 "${WORK}"
 client_device iso "${WORK}/device"
 unset TWINHSM_CONF
-APP="${WORK}/app"
-mkdir -p "${APP}" "${WORK}/admin"
-chown "${APP_USER}:${APP_GROUP}" "${APP}"
-head -c 5000 /dev/urandom >"${APP}/data"
-openssl dgst -sha256 -binary "${APP}/data" >"${APP}/data.sha256"
-chmod 0644 "${APP}/data" "${APP}/data.sha256"
+mkdir -p "${WORK}/admin"
+app_dir 5000
 
 recipe "start the isolated mode"
-ISO="${REPO}/scripts/isolated-mode.sh"
-run "${ISO}" --device "${DEV}" --module "${MODULE}" --cli "${CLI}" --group "${APP_GROUP}" --run-dir "${WORK}/run"
-assert_ok "isolated-mode.sh starts the server"
-cat "${ERR}"
-eval "$(cat "${OUT}")"
-at_exit "'${ISO}' --stop --run-dir '${WORK}/run'"
+start_isolated
 assert_match "^unix:path=${WORK}/run/pkcs11.sock$" "${P11_KIT_SERVER_ADDRESS:-}" "the script prints P11_KIT_SERVER_ADDRESS"
 assert_eq twinhsm "$(ps -o user= -p "${P11_KIT_SERVER_PID:-0}" | tr -d ' ')" "p11-kit server runs as the user twinhsm"
 assert_eq "twinhsm 700" "$(stat -c '%U %a' "${DEV}")" "the device directory belongs to twinhsm, mode 0700"
 assert_eq "twinhsm ${APP_GROUP} 660" "$(stat -c '%U %G %a' "${WORK}/run/pkcs11.sock")" \
   "the socket is open to the group ${APP_GROUP} only"
-
-# as_app CMD...: CMD as the application's user, with the server's address.
-as_app() { run runuser -u "${APP_USER}" -- env P11_KIT_SERVER_ADDRESS="${P11_KIT_SERVER_ADDRESS}" "$@"; }
-CLIENT_TOOL=(pkcs11-tool --module "${P11KIT_CLIENT}")
 
 recipe "an application uses the keys"
 as_app "${CLIENT_TOOL[@]}" --list-token-slots

@@ -9,19 +9,12 @@
 set -euo pipefail
 # shellcheck source=clientlib.sh
 source "$(dirname "$(realpath "$0")")/clientlib.sh"
+# shellcheck source=isolatedlib.sh
+source "$(dirname "$(realpath "$0")")/isolatedlib.sh"
 client_init "$@"
 need p11-kit pkcs11-tool openssl runuser swtpm tpm2_getrandom setpriv
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: the isolated mode test needs root (it runs the module and the application as other users)"
-  e2e_finish
-fi
+isolated_init
 getent group tss >/dev/null || { fail "the group tss is missing (Debian tpm-udev makes it)"; exit 1; }
-MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
-P11KIT_CLIENT="/usr/lib/${MULTIARCH}/pkcs11/p11-kit-client.so"
-APP_USER=nobody
-APP_GROUP="$(id -gn "${APP_USER}")"
-chmod 0711 "${WORK}"
 
 section "a TPM that only the group tss reaches"
 TPM_DIR="${WORK}/tpm"
@@ -41,26 +34,13 @@ must "${CLI}" factory personalize --device "${DEV}" --master-key "${WORK}/master
   --pbkdf2-iterations 1000 --secure-element "tpm:${TCTI}"
 must "${CLI}" token init --device "${DEV}" --label iso-tpm --so-pin "${SO_PIN}" --pin "${USER_PIN}"
 unset TWINHSM_CONF
-APP="${WORK}/app"
-mkdir -p "${APP}"
-chown "${APP_USER}:${APP_GROUP}" "${APP}"
-head -c 3000 /dev/urandom >"${APP}/data"
-openssl dgst -sha256 -binary "${APP}/data" >"${APP}/data.sha256"
-chmod 0644 "${APP}/data" "${APP}/data.sha256"
+app_dir 3000
 
 recipe "start the isolated mode on a TPM device"
-ISO="${REPO}/scripts/isolated-mode.sh"
-run "${ISO}" --device "${DEV}" --module "${MODULE}" --cli "${CLI}" --group "${APP_GROUP}" --run-dir "${WORK}/run"
-assert_ok "isolated-mode.sh starts the server"
-cat "${ERR}"
-eval "$(cat "${OUT}")"
-at_exit "'${ISO}' --stop --run-dir '${WORK}/run'"
+start_isolated
 assert_true "the server's user twinhsm is in the group tss" bash -c "id -nG twinhsm | tr ' ' '\n' | grep -qx tss"
 assert_true "the server runs with the group tss" \
   bash -c "grep '^Groups:' /proc/${P11_KIT_SERVER_PID}/status | tr ' \t' '\n\n' | grep -qx ${TSS_GID}"
-
-as_app() { run runuser -u "${APP_USER}" -- env P11_KIT_SERVER_ADDRESS="${P11_KIT_SERVER_ADDRESS}" "$@"; }
-CLIENT_TOOL=(pkcs11-tool --module "${P11KIT_CLIENT}")
 
 recipe "the application makes a key and signs"
 as_app "${CLIENT_TOOL[@]}" --login --pin "${USER_PIN}" --keypairgen --key-type EC:prime256v1 --id 01 --label app-ec
