@@ -69,9 +69,11 @@ ObjectPtr lookup_key(Token& token, CK_OBJECT_HANDLE handle, CK_RV invalid_rv) {
   return key;
 }
 
-// private_halves are the private keys of the token that hold the other half of a public key: by
-// CKA_PUBLIC_KEY_INFO, in each form it may take (an RSA half allowed only PSS has the RSASSA-PSS
-// one, the other half may not).
+// private_halves are the private keys of the token that hold the other half of a public key:
+// found by CKA_PUBLIC_KEY_INFO, in each form it may take (an RSA half allowed only PSS has the
+// RSASSA-PSS one, the other half may not), and kept when their components give that value. The
+// forms come from the keys' components on both sides, never from a stored CKA_PUBLIC_KEY_INFO: a
+// value forged before it was computed-only (changed_key) vouches for nothing.
 std::vector<AttributeMap> private_halves(Token& token, const AttributeMap& public_key) {
   std::vector<AttributeMap> out;
   for (const Bytes& spki : public_key_info_forms(public_key)) {
@@ -79,7 +81,10 @@ std::vector<AttributeMap> private_halves(Token& token, const AttributeMap& publi
     query.set_ulong(CKA_CLASS, CKO_PRIVATE_KEY);
     query.set(CKA_PUBLIC_KEY_INFO, ByteView(spki));
     for (CK_OBJECT_HANDLE h : token.find(query)) {
-      out.push_back(token.object(h)->attrs);
+      const AttributeMap& half = token.object(h)->attrs;
+      if (holds_public_key(half, spki)) {
+        out.push_back(half);
+      }
     }
   }
   return out;
@@ -87,11 +92,29 @@ std::vector<AttributeMap> private_halves(Token& token, const AttributeMap& publi
 
 // changed_key is changed_object with CKA_PUBLIC_KEY_INFO following a new CKA_ALLOWED_MECHANISMS
 // (an RSA key allowed only PSS, or no longer, changes its SubjectPublicKeyInfo: key_material.h).
+// A key's CKA_PUBLIC_KEY_INFO is computed from the key, never taken from the caller: a change to
+// any other value fails with CKR_ATTRIBUTE_VALUE_INVALID (PKCS#11 3.0: if set, it must be
+// consistent with the key), its own value again changes nothing. Another key's value would make
+// the key claim that key (the key policy looks up a public key's private half by it).
 AttributeMap changed_key(Token& token, const AttributeMap& object, const AttributeMap& changes,
                          bool copy) {
   AttributeMap attrs = changed_object(object, changes, copy, token.logged_in(), token.key_policy());
+  CK_OBJECT_CLASS c = object_class(object);
+  if (c != CKO_PUBLIC_KEY && c != CKO_PRIVATE_KEY) {
+    return attrs;
+  }
+  if (const SecureBytes* own = object.find(CKA_PUBLIC_KEY_INFO)) {
+    attrs.set(CKA_PUBLIC_KEY_INFO, *own);
+  } else {
+    attrs.erase(CKA_PUBLIC_KEY_INFO);
+  }
   if (changes.has(CKA_ALLOWED_MECHANISMS)) {
     refresh_public_key_info(attrs);
+  }
+  if (const SecureBytes* asked = changes.find(CKA_PUBLIC_KEY_INFO)) {
+    const SecureBytes* now = attrs.find(CKA_PUBLIC_KEY_INFO);
+    require(now && *now == *asked, CKR_ATTRIBUTE_VALUE_INVALID,
+            "CKA_PUBLIC_KEY_INFO is computed from the key: it cannot be set to another value");
   }
   return attrs;
 }

@@ -109,19 +109,23 @@ void refresh_public_key_info(AttributeMap& a) {
 }
 
 std::vector<Bytes> public_key_info_forms(const AttributeMap& key) {
-  std::vector<Bytes> forms;
-  if (const SecureBytes* spki = key.find(CKA_PUBLIC_KEY_INFO); spki && !spki->empty()) {
-    forms.emplace_back(spki->begin(), spki->end());
-  }
   if (is_rsa_key_object(key)) {
     crypto::PKey pub = rsa_public_half(key);
-    for (Bytes form : {pub.public_der(), pub.rsa_pss_public_der()}) {
-      if (std::find(forms.begin(), forms.end(), form) == forms.end()) {
-        forms.push_back(std::move(form));
-      }
-    }
+    return {pub.public_der(), pub.rsa_pss_public_der()};
   }
-  return forms;
+  return {to_pkey(key).public_der()};
+}
+
+bool holds_public_key(const AttributeMap& key, ByteView spki) {
+  std::vector<Bytes> forms;
+  try {
+    forms = public_key_info_forms(key);
+  } catch (const CkError&) {
+    return false;  // components that form no key hold none
+  }
+  return std::any_of(forms.begin(), forms.end(), [&](const Bytes& form) {
+    return form.size() == spki.size() && std::equal(form.begin(), form.end(), spki.begin());
+  });
 }
 
 // bit_length counts the bits of a big-endian value (leading zero bytes ignored).

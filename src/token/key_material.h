@@ -44,10 +44,13 @@ Bytes public_key_info(const AttributeMap& attrs, const crypto::PKey& key);
 // from CKA_MODULUS, CKA_PUBLIC_EXPONENT and CKA_ALLOWED_MECHANISMS (after a change of the latter);
 // other objects are left as they are.
 void refresh_public_key_info(AttributeMap& attrs);
-// public_key_info_forms are the values CKA_PUBLIC_KEY_INFO of the key's other half may hold: its
-// own, and for an RSA key both the rsaEncryption and the RSASSA-PSS form (each half follows its
-// own CKA_ALLOWED_MECHANISMS, so a pair's halves may differ).
+// public_key_info_forms are the SubjectPublicKeyInfo values of the key an object holds, computed
+// from its components (never from its CKA_PUBLIC_KEY_INFO): for an RSA key both the rsaEncryption
+// and the RSASSA-PSS form (each half of a pair follows its own CKA_ALLOWED_MECHANISMS, so the
+// halves' values may differ). Throws CkError as to_pkey does. holds_public_key: spki is one of
+// them (false for components that form no key).
 std::vector<Bytes> public_key_info_forms(const AttributeMap& key);
+bool holds_public_key(const AttributeMap& key, ByteView spki);
 
 // bit_length counts the bits of a big-endian value (leading zero bytes ignored): a modulus's or
 // a prime's size.

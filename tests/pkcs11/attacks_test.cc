@@ -538,6 +538,80 @@ TEST_F(AttackTest, WrapUnderAWeakOrKnownPublicKey) {
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, imported_pub, k));
 }
 
+// A forged CKA_PUBLIC_KEY_INFO: the key policy finds a public key's private half by this
+// attribute, so a wrap under a public key whose private half the attacker knows would pass if a
+// key generated here (never known outside) could be made to claim that public key, or the public
+// key to claim that private key. The attribute is computed from the key: it cannot be set to
+// another value, by C_SetAttributeValue, C_CopyObject, or a template.
+TEST_F(AttackTest, ForgedPublicKeyInfoDoesNotVouchForAKnownKey) {
+  const Bytes p256 = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  CK_MECHANISM ec_gen{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+  Template ec_pub_t;
+  ec_pub_t.bytes(CKA_EC_PARAMS, p256);
+  Template ec_priv_t;
+  ec_priv_t.boolean(CKA_SIGN, false).boolean(CKA_DERIVE, false);  // no use: nothing mixed
+  CK_OBJECT_HANDLE ec_pub, ec_priv;  // generated here, always sensitive: never known outside
+  ASSERT_CKR(CKR_OK, f()->C_GenerateKeyPair(s_, &ec_gen, ec_pub_t.data(), ec_pub_t.size(),
+                                            ec_priv_t.data(), ec_priv_t.size(), &ec_pub, &ec_priv));
+  // A pair whose private half the attacker read, then destroyed: its public key, imported again,
+  // has no private half on the token.
+  CK_OBJECT_HANDLE known_pub, known_priv;
+  ASSERT_CKR(CKR_OK,
+             generate_rsa(Template().boolean(CKA_WRAP, true),
+                          Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true),
+                          &known_pub, &known_priv, 3072));
+  Bytes d, n, e;
+  ASSERT_CKR(CKR_OK, get(known_priv, CKA_PRIVATE_EXPONENT, &d));
+  ASSERT_CKR(CKR_OK, get(known_pub, CKA_MODULUS, &n));
+  ASSERT_CKR(CKR_OK, get(known_pub, CKA_PUBLIC_EXPONENT, &e));
+  ASSERT_CKR(CKR_OK, f()->C_DestroyObject(s_, known_priv));
+  ASSERT_CKR(CKR_OK, f()->C_DestroyObject(s_, known_pub));
+  // Its public key imported again, for wrapping only.
+  Template imported;
+  imported.ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_RSA).bytes(CKA_MODULUS, n);
+  imported.bytes(CKA_PUBLIC_EXPONENT, e).boolean(CKA_WRAP, true).boolean(CKA_ENCRYPT, false);
+  imported.boolean(CKA_VERIFY, false).boolean(CKA_VERIFY_RECOVER, false);
+  ASSERT_CKR(CKR_OK, create(imported, &known_pub));
+  CK_OBJECT_HANDLE k = victim(16);
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, known_pub, k));
+  Bytes known_spki, ec_spki, ec_priv_spki;
+  ASSERT_CKR(CKR_OK, get(known_pub, CKA_PUBLIC_KEY_INFO, &known_spki));
+  ASSERT_CKR(CKR_OK, get(ec_pub, CKA_PUBLIC_KEY_INFO, &ec_spki));
+  ASSERT_CKR(CKR_OK, get(ec_priv, CKA_PUBLIC_KEY_INFO, &ec_priv_spki));
+  ASSERT_FALSE(known_spki.empty());
+  EXPECT_EQ(ec_spki, ec_priv_spki);
+  // Setting a key's own value again changes nothing and is allowed.
+  EXPECT_CKR(CKR_OK, set(ec_priv, Template().bytes(CKA_PUBLIC_KEY_INFO, ec_spki)));
+  // The private key generated here claims the known public key.
+  EXPECT_CKR(CKR_ATTRIBUTE_VALUE_INVALID,
+             set(ec_priv, Template().bytes(CKA_PUBLIC_KEY_INFO, known_spki)));
+  EXPECT_CKR(CKR_ATTRIBUTE_VALUE_INVALID,
+             copy(ec_priv, Template().bytes(CKA_PUBLIC_KEY_INFO, known_spki)));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, known_pub, k));
+  // The known public key claims the private key generated here.
+  EXPECT_CKR(CKR_ATTRIBUTE_VALUE_INVALID,
+             set(known_pub, Template().bytes(CKA_PUBLIC_KEY_INFO, ec_spki)));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, known_pub, k));
+  // A copy of the public key, or a new pair, given the other's value in its template: the
+  // value is computed, the template's is not taken.
+  CK_OBJECT_HANDLE forged_pub = CK_INVALID_HANDLE;
+  Template t = Template().bytes(CKA_PUBLIC_KEY_INFO, ec_spki);
+  if (f()->C_CopyObject(s_, known_pub, t.data(), t.size(), &forged_pub) == CKR_OK) {
+    EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, forged_pub, k));
+  }
+  CK_OBJECT_HANDLE pair_pub, pair_priv;
+  Template forged_priv_t;
+  forged_priv_t.boolean(CKA_SIGN, false).boolean(CKA_DERIVE, false);
+  forged_priv_t.bytes(CKA_PUBLIC_KEY_INFO, known_spki);
+  if (f()->C_GenerateKeyPair(s_, &ec_gen, ec_pub_t.data(), ec_pub_t.size(), forged_priv_t.data(),
+                             forged_priv_t.size(), &pair_pub, &pair_priv) == CKR_OK) {
+    Bytes v;
+    ASSERT_CKR(CKR_OK, get(pair_priv, CKA_PUBLIC_KEY_INFO, &v));
+    EXPECT_NE(v, known_spki);
+    EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, known_pub, k));
+  }
+}
+
 // Re-import through a key-transport pair: the victim wrapped under its public key comes back
 // through its private key only as a sensitive key.
 TEST_F(AttackTest, ReimportThroughAKeyPair) {
