@@ -122,6 +122,8 @@ bool holds_public_key(const AttributeMap& key, ByteView spki) {
     forms = public_key_info_forms(key);
   } catch (const CkError&) {
     return false;  // components that form no key hold none
+  } catch (const CryptoError&) {
+    return false;
   }
   return std::any_of(forms.begin(), forms.end(), [&](const Bytes& form) {
     return form.size() == spki.size() && std::equal(form.begin(), form.end(), spki.begin());
