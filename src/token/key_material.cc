@@ -49,6 +49,22 @@ Bytes unwrap_octet_string(const Bytes& v) {
   return v;
 }
 
+// ec_public_of is the public key of CKA_EC_POINT: a DER OCTET STRING (PKCS#11), or the raw
+// point some clients give. A raw point can read as an OCTET STRING too (an uncompressed P-256
+// point whose X begins with 0x3f is 04 3f and 63 bytes, as an OCTET STRING of 63 bytes would be;
+// one in 256 keys): the OCTET STRING's content is tried first, the value as it is when that is
+// no point of the curve. Never both: the content is two bytes shorter than a valid encoding.
+crypto::PKey ec_public_of(crypto::Curve curve, const Bytes& value) {
+  Bytes inner = unwrap_octet_string(value);
+  if (inner.size() != value.size()) {
+    try {
+      return crypto::PKey::ec_public(curve, inner);
+    } catch (const CryptoError&) {  // a raw point that reads as an OCTET STRING: below
+    }
+  }
+  return crypto::PKey::ec_public(curve, value);
+}
+
 Bytes octet_string(const Bytes& point) {
   Bytes out{0x04};
   if (point.size() < 0x80) {
@@ -169,7 +185,7 @@ crypto::PKey to_pkey(const AttributeMap& a) {
     if (k == CKK_EC || k == CKK_EC_EDWARDS || k == CKK_EC_MONTGOMERY) {
       crypto::Curve curve = curve_of(a);
       if (c == CKO_PUBLIC_KEY) {
-        return crypto::PKey::ec_public(curve, unwrap_octet_string(a.get_bytes(CKA_EC_POINT)));
+        return ec_public_of(curve, a.get_bytes(CKA_EC_POINT));
       }
       return crypto::PKey::ec_private(curve, material(a, CKA_VALUE));
     }

@@ -512,6 +512,39 @@ INSTANTIATE_TEST_SUITE_P(Mechanisms, SignTest, ::testing::ValuesIn(kSignCases),
 
 // ---- Keys made elsewhere ----
 
+// A raw point (as some clients give CKA_EC_POINT) that also reads as a DER OCTET STRING: an
+// uncompressed P-256 point whose X begins with 0x3f is 04 3f + 63 bytes, and an Ed25519 key
+// beginning 04 1e is 04 1e + 30 bytes. Both import, as the key they are.
+TEST_F(CryptoTest, ImportsRawPointsThatReadAsOctetStrings) {
+  Bytes data = test_data(100);
+  ossl::PKey ec = ossl::generate_ec("P-256");
+  for (int i = 0; i < 20000 && ossl::ec_point(ec.get())[1] != 0x3f; ++i) {
+    ec = ossl::generate_ec("P-256");
+  }
+  Bytes point = ossl::ec_point(ec.get());
+  ASSERT_EQ(point[1], 0x3f) << "no P-256 key with X beginning 0x3f in 20,000";
+  Template t;
+  t.ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_EC);
+  t.bytes(CKA_EC_PARAMS, ec_params_p256()).bytes(CKA_EC_POINT, point);
+  CK_OBJECT_HANDLE pub = create(f(), s_, t);
+  EXPECT_EQ(attr_bytes(f(), s_, pub, CKA_PUBLIC_KEY_INFO), ossl::spki(ec.get()));
+  CK_MECHANISM mech{CKM_ECDSA_SHA256, nullptr, 0};
+  EXPECT_CKR(CKR_OK,
+             verify(&mech, pub, data, ossl::sign(ec.get(), {Scheme::ecdsa, "SHA256"}, data)));
+  // Ed25519: 32 raw bytes beginning 04 1e (a key is any 32 bytes to import; the one here was
+  // made up, so it only has to come back whole in its SubjectPublicKeyInfo).
+  Bytes ed_point(32, 0x55);
+  ed_point[0] = 0x04;
+  ed_point[1] = 0x1e;
+  Template e;
+  e.ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS);
+  e.bytes(CKA_EC_PARAMS, ec_params_ed25519()).bytes(CKA_EC_POINT, ed_point);
+  CK_OBJECT_HANDLE ed_pub = create(f(), s_, e);
+  Bytes spki = attr_bytes(f(), s_, ed_pub, CKA_PUBLIC_KEY_INFO);
+  ASSERT_GE(spki.size(), ed_point.size());
+  EXPECT_EQ(Bytes(spki.end() - 32, spki.end()), ed_point);
+}
+
 TEST_F(CryptoTest, VerifiesOpenSslSignaturesWithImportedPublicKeys) {
   Bytes data = test_data(300);
   {
