@@ -190,7 +190,8 @@ Bytes wrap_key(Token& token, const Mechanism& mechanism, CK_OBJECT_HANDLE wrappi
   ObjectPtr wrapper = key_for(token, Use::wrap, wrapping_key, mechanism);
   ObjectPtr target = find_key(token, key);
   check_wrappable(target->attrs);
-  WrappingKey w{wrapper->attrs, {}, true};
+  WrappingKey w{wrapper->attrs, mechanism.type};
+  w.raw_rsa_unlisted = algorithm_policy(token) == AlgorithmPolicy::legacy;
   if (object_class(wrapper->attrs) == CKO_PUBLIC_KEY &&
       target->attrs.get_bool(CKA_SENSITIVE, true)) {
     w.halves_known = token.logged_in() == Role::user;
@@ -203,6 +204,7 @@ Bytes wrap_key(Token& token, const Mechanism& mechanism, CK_OBJECT_HANDLE wrappi
 ObjectPtr unwrap_key(Token& token, const Caller& caller, const Mechanism& mechanism,
                      CK_OBJECT_HANDLE unwrapping_key, ByteView wrapped, const AttributeMap& tmpl) {
   ObjectPtr unwrapper = key_for(token, Use::unwrap, unwrapping_key, mechanism);
+  check_unwrap(unwrapper->attrs, mechanism.type);
   AttributeMap request = unwrap_template(unwrapper->attrs, tmpl);
   AttributeMap attrs = unwrapped_attributes(mechanism, *unwrapper, wrapped, request);
   check_new_key_kind(
@@ -245,8 +247,11 @@ ObjectPtr derive_key(Token& token, const Caller& caller, const Mechanism& mechan
       p && p->extract && p->salt_type == CKF_HKDF_SALT_KEY) {
     salt = key_for(token, Use::derive, p->salt_key, mechanism);
   }
-  AttributeMap attrs =
-      derived_attributes(mechanism, *base, derive_template(base->attrs, tmpl), salt.get());
+  AttributeMap request = derive_template(base->attrs, tmpl);
+  if (salt) {
+    request = derive_template(salt->attrs, request);
+  }
+  AttributeMap attrs = derived_attributes(mechanism, *base, request, salt.get());
   check_new_key_kind(token, attrs, CKR_TEMPLATE_INCONSISTENT);
   check_new_key(attrs, token.logged_in(), token.key_policy());
   return store_object(token, caller, std::move(attrs));

@@ -47,8 +47,9 @@ void refresh_public_key_info(AttributeMap& attrs);
 // public_key_info_forms are the SubjectPublicKeyInfo values of the key an object holds, computed
 // from its components (never from its CKA_PUBLIC_KEY_INFO): for an RSA key both the rsaEncryption
 // and the RSASSA-PSS form (each half of a pair follows its own CKA_ALLOWED_MECHANISMS, so the
-// halves' values may differ). Throws CkError as to_pkey does. holds_public_key: spki is one of
-// them (false for components that form no key).
+// halves' values may differ). Throws CkError as to_pkey does, and CryptoError when OpenSSL
+// cannot encode the key. holds_public_key: spki is one of them (false for components that form
+// no key, or that OpenSSL cannot encode).
 std::vector<Bytes> public_key_info_forms(const AttributeMap& key);
 bool holds_public_key(const AttributeMap& key, ByteView spki);
 

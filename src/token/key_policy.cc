@@ -57,8 +57,31 @@ bool handles_keys(const AttributeMap& key) {
   return can(key, CKA_WRAP, CKF_WRAP) || can(key, CKA_UNWRAP, CKF_UNWRAP);
 }
 
+// signs_raw_rsa: an RSA private key that may sign (or sign with recovery) with CKM_RSA_X_509,
+// which computes the same as raw RSA decryption: its CKA_ALLOWED_MECHANISMS names it, or, when
+// unlisted_too (a legacy device), the list is empty.
+bool signs_raw_rsa(const AttributeMap& key, bool unlisted_too) {
+  if (object_class(key) != CKO_PRIVATE_KEY || key_type(key) != CKK_RSA ||
+      (!key.get_bool(CKA_SIGN, false) && !key.get_bool(CKA_SIGN_RECOVER, false))) {
+    return false;
+  }
+  auto allowed = allowed_mechanisms(key);
+  return allowed.empty()
+             ? unlisted_too
+             : std::find(allowed.begin(), allowed.end(), CKM_RSA_X_509) != allowed.end();
+}
+
 bool handles_data(const AttributeMap& key) {
-  return can(key, CKA_ENCRYPT, CKF_ENCRYPT) || can(key, CKA_DECRYPT, CKF_DECRYPT);
+  return can(key, CKA_ENCRYPT, CKF_ENCRYPT) || can(key, CKA_DECRYPT, CKF_DECRYPT) ||
+         signs_raw_rsa(key, false);
+}
+
+// never_known: generated here, always sensitive and never extractable: nobody outside the token
+// had its value, and nobody will (a key that left, even wrapped, could come back unwrapped with
+// other uses).
+bool never_known(const AttributeMap& a) {
+  return a.get_bool(CKA_LOCAL, false) && a.get_bool(CKA_ALWAYS_SENSITIVE, false) &&
+         a.get_bool(CKA_NEVER_EXTRACTABLE, false);
 }
 
 // mixes_uses: the key, seen as all its halves, can both wrap or unwrap keys and encrypt or
@@ -256,27 +279,53 @@ void check_wrap(const WrappingKey& wrapping, const AttributeMap& key) {
   require(!is_public || wrapping.halves_known, CKR_USER_NOT_LOGGED_IN,
           "log in as the user to wrap a sensitive key under a public key (its private half must "
           "be checked)");
-  auto never_known = [](const AttributeMap& a) {
-    return a.get_bool(CKA_LOCAL, false) && a.get_bool(CKA_ALWAYS_SENSITIVE, false);
-  };
   bool known_only_here = is_public ? std::any_of(wrapping.private_halves.begin(),
                                                  wrapping.private_halves.end(), never_known)
                                    : never_known(w);
   require(known_only_here || w.get_bool(CKA_TRUSTED, false), CKR_KEY_NOT_WRAPPABLE,
-          "a sensitive key is wrapped only under a key generated here and always sensitive, or "
-          "one the SO made trusted: the value of this wrapping key may be known outside");
+          "a sensitive key is wrapped only under a key generated here, always sensitive and never "
+          "extractable, or one the SO made trusted: the value of this wrapping key may be known "
+          "outside, or leave and come back with other uses");
+  require(authenticated_wrapping(wrapping.mechanism) || w.get_bool(CKA_TRUSTED, false),
+          CKR_KEY_NOT_WRAPPABLE,
+          "under a key generated here a sensitive key is wrapped only with a mechanism whose "
+          "format detects tampering (CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD/KWP/PKCS7, "
+          "CKM_RSA_PKCS_OAEP): such a key unwraps no other, so the blob could never come back");
   require(is_public || value_hidden(w), CKR_KEY_NOT_WRAPPABLE,
           "a sensitive key is not wrapped under a key whose value can be read");
   bool mixed = mixes_uses({&w}) || w.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
   for (const AttributeMap& half : wrapping.private_halves) {
-    mixed = mixed || mixes_uses({&w, &half}) ||
+    mixed = mixed || mixes_uses({&w, &half}) || signs_raw_rsa(half, wrapping.raw_rsa_unlisted) ||
             half.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
   }
   require(!mixed, CKR_KEY_NOT_WRAPPABLE,
-          "the wrapping key (or its private half) also encrypts or decrypts data: it could "
-          "decrypt what it wraps");
+          "the wrapping key (or its private half) also encrypts or decrypts data, or signs with "
+          "raw RSA (CKM_RSA_X_509, the same computation): it could decrypt what it wraps");
   require(security_strength(w) >= security_strength(key), CKR_KEY_NOT_WRAPPABLE,
           "the wrapping key is weaker than the key it would wrap (NIST SP 800-57 strengths)");
+}
+
+bool authenticated_wrapping(CK_MECHANISM_TYPE mechanism) {
+  switch (mechanism) {
+    case CKM_AES_KEY_WRAP:
+    case CKM_AES_KEY_WRAP_PAD:
+    case CKM_AES_KEY_WRAP_KWP:
+    case CKM_AES_KEY_WRAP_PKCS7:
+    case CKM_RSA_PKCS_OAEP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void check_unwrap(const AttributeMap& unwrapping_key, CK_MECHANISM_TYPE mechanism) {
+  bool guards_sensitive_keys =
+      value_hidden(unwrapping_key) &&
+      (never_known(unwrapping_key) || unwrapping_key.get_bool(CKA_TRUSTED, false));
+  require(!guards_sensitive_keys || authenticated_wrapping(mechanism), CKR_MECHANISM_INVALID,
+          "a key that may wrap sensitive keys unwraps only with a mechanism whose format detects "
+          "tampering (CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD/KWP/PKCS7, CKM_RSA_PKCS_OAEP): an "
+          "unwrap that tells whether padding came out right decrypts under the key");
 }
 
 AttributeMap unwrap_template(const AttributeMap& unwrapping_key, const AttributeMap& request) {

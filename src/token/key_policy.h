@@ -56,23 +56,43 @@ bool mixes_wrapping_and_data(const AttributeMap& key);
 AttributeMap changed_object(const AttributeMap& object, const AttributeMap& changes, bool copy,
                             LoggedIn who, KeyPolicy policy);
 
-// WrappingKey is a wrapping key with, for a public key, the private keys of the token that hold
-// its other half (halves_known: every private object could be searched, i.e. the user is in).
+// WrappingKey is a wrapping key and the mechanism C_WrapKey uses, with, for a public key, the
+// private keys of the token that hold its other half (halves_known: every private object could
+// be searched, i.e. the user is in); raw_rsa_unlisted: the device lets any RSA private key sign
+// with CKM_RSA_X_509, not only one whose CKA_ALLOWED_MECHANISMS names it (legacy algorithms).
 struct WrappingKey {
   const AttributeMap& key;
-  std::vector<AttributeMap> private_halves;
+  CK_MECHANISM_TYPE mechanism;
+  std::vector<AttributeMap> private_halves{};
   bool halves_known = true;
+  bool raw_rsa_unlisted = false;
 };
 
 // check_wrap decides whether C_WrapKey may wrap key under wrapping (the mechanism's own rules,
 // CKA_EXTRACTABLE among them, are wrapping.h's). Always: key must match the wrapping key's
 // CKA_WRAP_TEMPLATE, and a key with CKA_WRAP_WITH_TRUSTED needs a trusted wrapping key. For a
-// sensitive key, the wrapping key must be one whose value nobody outside the token has (generated
-// here and always sensitive; for a public key, its private half so; or trusted by the SO), must
-// not encrypt or decrypt data (it or its other half), must not be marked, and must be at least as
-// strong (security_strength). Throws CKR_KEY_NOT_WRAPPABLE with the reason, or
-// CKR_USER_NOT_LOGGED_IN when a public wrapping key's private half could not be looked for.
+// sensitive key: the wrapping key must be one whose value nobody outside the token has or ever
+// will have (generated here, always sensitive and never extractable, for a public key its
+// private half so, or trusted by the SO): a wrapping key that can leave could come back,
+// unwrapped, as a key that decrypts what it wrapped (Clulow). It must not encrypt or decrypt
+// data, nor may its other half (raw RSA signing, CKM_RSA_X_509, is decryption), must not be
+// marked, and must be at least as strong (security_strength); unless it is trusted, the
+// mechanism must be one whose format detects a forged blob (authenticated_wrapping), the only
+// ones such a key unwraps (check_unwrap). Throws CKR_KEY_NOT_WRAPPABLE with the
+// reason, or CKR_USER_NOT_LOGGED_IN when a public wrapping key's private half could not be
+// looked for.
 void check_wrap(const WrappingKey& wrapping, const AttributeMap& key);
+
+// authenticated_wrapping: the mechanism's wrapped form detects a forged or altered blob (AES key
+// wrap in its forms, RSA-OAEP); CKM_AES_CBC_PAD does not: its unwrap tells only whether the
+// padding came out right, a padding oracle (Vaudenay) that decrypts under the key.
+bool authenticated_wrapping(CK_MECHANISM_TYPE mechanism);
+
+// check_unwrap refuses (CKR_MECHANISM_INVALID) an unwrap with a mechanism whose format is not
+// authenticated under a key that may wrap sensitive keys (as check_wrap lets it): each such
+// unwrap of chosen bytes would be a decryption oracle under the key, and with it every blob the
+// key made, whatever its format, could be opened outside.
+void check_unwrap(const AttributeMap& unwrapping_key, CK_MECHANISM_TYPE mechanism);
 
 // unwrap_template returns the template of a key C_UnwrapKey makes: the caller's, with the
 // unwrapping key's CKA_UNWRAP_TEMPLATE (a conflicting value is CKR_TEMPLATE_INCONSISTENT). Under
@@ -81,7 +101,8 @@ void check_wrap(const WrappingKey& wrapping, const AttributeMap& key);
 // key that also unwraps would come back readable. (Under a readable key it may be readable: its
 // value could be computed outside from the wrapped bytes anyway.)
 AttributeMap unwrap_template(const AttributeMap& unwrapping_key, const AttributeMap& request);
-// derive_template is the caller's template with the base key's CKA_DERIVE_TEMPLATE.
+// derive_template is the caller's template with the base key's CKA_DERIVE_TEMPLATE (and that of
+// any other key the derivation takes in, such as CKM_HKDF_DERIVE's salt key: apply it to each).
 AttributeMap derive_template(const AttributeMap& base_key, const AttributeMap& request);
 
 // digestible_value is what C_DigestKey feeds the digest: a secret key's CKA_VALUE, only when the

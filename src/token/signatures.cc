@@ -92,6 +92,9 @@ class KeySignature : public SignatureOperation {
   std::optional<crypto::Verifier> verifier_;
 };
 
+// The shortest truncated MAC a key that may not sign verifies: 2^64 guesses.
+constexpr size_t kMinVerifiedMac = 8;
+
 std::unique_ptr<SignatureOperation> make_mac_operation(const Mechanism& mechanism,
                                                        const Object& key) {
   require(object_class(key.attrs) == CKO_SECRET_KEY, CKR_KEY_TYPE_INCONSISTENT,
@@ -172,7 +175,14 @@ void keep_hmac(SignatureOperation& op, std::optional<SigningKeyCache>& cache) {
 
 std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key) {
   if (is_mac_mechanism(mechanism.type)) {
-    return make_mac_operation(mechanism, key);
+    auto op = make_mac_operation(mechanism, key);
+    // A key that may not sign would still confirm a MAC a byte at a time through ever longer
+    // truncated (*_GENERAL) verifications, and so make every MAC it could not sign.
+    require(op->size() >= kMinVerifiedMac || key.attrs.get_bool(CKA_SIGN, false),
+            CKR_MECHANISM_PARAM_INVALID,
+            "a MAC key that may not sign verifies only MACs of 8 bytes or more (a shorter "
+            "truncation would let its MACs be guessed byte by byte)");
+    return op;
   }
   CK_OBJECT_CLASS cls = object_class(key.attrs);
   require(cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY, CKR_KEY_TYPE_INCONSISTENT,

@@ -157,6 +157,19 @@ class AttackTest : public ::testing::Test {
     out->resize(rv == CKR_OK ? len : 0);
     return rv;
   }
+  // wrapping_copy imports the RSA public key's modulus and exponent again as a public key that
+  // wraps (an attacker's copy: not generated here).
+  CK_OBJECT_HANDLE wrapping_copy(CK_OBJECT_HANDLE pub) {
+    Bytes n, e;
+    EXPECT_CKR(CKR_OK, get(pub, CKA_MODULUS, &n));
+    EXPECT_CKR(CKR_OK, get(pub, CKA_PUBLIC_EXPONENT, &e));
+    Template t;
+    t.ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_RSA).bytes(CKA_MODULUS, n);
+    t.bytes(CKA_PUBLIC_EXPONENT, e).boolean(CKA_WRAP, true);
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    EXPECT_CKR(CKR_OK, create(t, &h));
+    return h;
+  }
   // trusted_by_so: an AES-256 key of a known value, made trusted by the SO (a public session
   // object: it outlives the SO's logout), as PKCS#11 means CKA_TRUSTED to be used.
   CK_OBJECT_HANDLE trusted_by_so(const Bytes& value) {
@@ -527,15 +540,7 @@ TEST_F(AttackTest, WrapUnderAWeakOrKnownPublicKey) {
   EXPECT_CKR(CKR_OK, wrap(&oaep_, pub3072, k));  // the honest path: 128 bits for 128 bits
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, pub2048, k));  // 112 bits for 128
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, known_pub, k));
-  Bytes n, e;
-  ASSERT_CKR(CKR_OK, get(known_pub, CKA_MODULUS, &n));
-  ASSERT_CKR(CKR_OK, get(known_pub, CKA_PUBLIC_EXPONENT, &e));
-  Template imported;
-  imported.ulong(CKA_CLASS, CKO_PUBLIC_KEY).ulong(CKA_KEY_TYPE, CKK_RSA).bytes(CKA_MODULUS, n);
-  imported.bytes(CKA_PUBLIC_EXPONENT, e).boolean(CKA_WRAP, true);
-  CK_OBJECT_HANDLE imported_pub;
-  ASSERT_CKR(CKR_OK, create(imported, &imported_pub));
-  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, imported_pub, k));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, wrapping_copy(known_pub), k));
 }
 
 // A forged CKA_PUBLIC_KEY_INFO: the key policy finds a public key's private half by this
@@ -630,6 +635,185 @@ TEST_F(AttackTest, ReimportThroughAKeyPair) {
   ASSERT_CKR(CKR_OK, unwrap(&oaep_, priv, wrapped, plain, &back));
   Bytes v;
   EXPECT_CKR(CKR_ATTRIBUTE_SENSITIVE, get(back, CKA_VALUE, &v));
+}
+
+// Clulow's wrap/decrypt through a wrapping key that can itself leave: wrapped under another key,
+// it came back (C_UnwrapKey) as a key that decrypts, and decrypted what it had wrapped. A
+// sensitive key is wrapped only under a key that never was and never can be extractable (before
+// the fix the first wrap below returned CKR_OK and the chain gave the victim's value).
+TEST_F(AttackTest, WrapUnderAKeyThatCanLeave) {
+  CK_OBJECT_HANDLE leaves, stays, once_extractable;
+  Template wraps;
+  wraps.boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true);
+  ASSERT_CKR(CKR_OK, generate_aes(32, Template(wraps).boolean(CKA_EXTRACTABLE, true), &leaves));
+  ASSERT_CKR(CKR_OK, generate_aes(32, Template(wraps).boolean(CKA_EXTRACTABLE, false), &stays));
+  ASSERT_CKR(CKR_OK,
+             generate_aes(32, Template(wraps).boolean(CKA_EXTRACTABLE, true), &once_extractable));
+  ASSERT_CKR(CKR_OK, set(once_extractable, Template().boolean(CKA_EXTRACTABLE, false)));
+  CK_OBJECT_HANDLE k = victim(32);
+  CK_RV rv = wrap(&kwp_, stays, k);
+  if (not_carried(rv)) {
+    GTEST_SKIP() << "p11-kit does not carry CKM_AES_KEY_WRAP_PAD";
+  }
+  EXPECT_CKR(CKR_OK, rv);  // the honest path
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, leaves, k));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, once_extractable, k));
+  // The same through a key-transport pair whose private half can leave.
+  CK_OBJECT_HANDLE pub, priv;
+  ASSERT_CKR(CKR_OK,
+             generate_rsa(Template().boolean(CKA_WRAP, true),
+                          Template().boolean(CKA_UNWRAP, true).boolean(CKA_EXTRACTABLE, true), &pub,
+                          &priv, 3072));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, pub, k));
+}
+
+// Vaudenay's padding oracle through C_UnwrapKey(CKM_AES_CBC_PAD): whether a chosen blob unwraps
+// tells whether its padding came out right, which decrypts any block under the wrapping key, and
+// with it any blob that key made (an RFC 3394 unwrap is AES decryptions). Before the fix the
+// victim's value came back in about 5,700 unwraps, without a PIN for public objects. A key that
+// may wrap sensitive keys unwraps only authenticated formats; a key whose value is known
+// outside (which wraps no sensitive key) keeps CKM_AES_CBC_PAD both ways.
+TEST_F(AttackTest, NoPaddingOracleThroughUnwrap) {
+  CK_OBJECT_HANDLE kek;
+  ASSERT_CKR(CKR_OK,
+             generate_aes(32, Template().boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true), &kek));
+  CK_OBJECT_HANDLE k = victim(16);
+  Bytes wrapped;
+  CK_RV rv = wrap(&kwp_, kek, k, &wrapped);
+  if (not_carried(rv)) {
+    GTEST_SKIP() << "p11-kit does not carry CKM_AES_KEY_WRAP_PAD";
+  }
+  ASSERT_CKR(CKR_OK, rv);
+  Bytes iv(16, 0);
+  CK_MECHANISM cbc_pad{CKM_AES_CBC_PAD, iv.data(), iv.size()};
+  Template generic;
+  generic.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  generic.boolean(CKA_TOKEN, false);
+  Bytes probe(wrapped.end() - 16, wrapped.end());
+  probe.insert(probe.begin(), 16, 0x41);  // a chosen block, then one of the victim's blob
+  CK_OBJECT_HANDLE h;
+  EXPECT_CKR(CKR_MECHANISM_INVALID, unwrap(&cbc_pad, kek, probe, generic, &h));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&cbc_pad, kek, k));  // it could never come back
+  // A known key wraps and unwraps with CBC-PAD as before: it never holds a sensitive key.
+  CK_OBJECT_HANDLE known, readable;
+  ASSERT_CKR(
+      CKR_OK,
+      create(secret(Bytes(32, 0x5a)).boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true), &known));
+  ASSERT_CKR(
+      CKR_OK,
+      generate_aes(16, Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true),
+                   &readable));
+  Bytes cbc_wrapped;
+  ASSERT_CKR(CKR_OK, wrap(&cbc_pad, known, readable, &cbc_wrapped));
+  Template aes;
+  aes.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES).boolean(CKA_TOKEN, false);
+  EXPECT_CKR(CKR_OK, unwrap(&cbc_pad, known, cbc_wrapped, aes, &h));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&cbc_pad, known, k));
+}
+
+// Raw RSA signing (CKM_RSA_X_509) is RSA decryption: a private key that signs raw would decrypt
+// what its public half wraps (the OAEP block, then the victim's value). Such a pair is refused as
+// a key that wraps and decrypts, and a public key imported with WRAP over such a signing key's
+// modulus wraps no sensitive key (before the fix both wraps returned CKR_OK and the raw
+// signature of the blob gave the victim's value).
+TEST_F(AttackTest, RawRsaSigningIsDecryption) {
+  CK_MECHANISM_TYPE raw[] = {CKM_RSA_X_509, CKM_RSA_PKCS_PSS};
+  CK_OBJECT_HANDLE pub, priv;
+  Template signs_raw;
+  signs_raw.boolean(CKA_SIGN, true).boolean(CKA_DECRYPT, false).boolean(CKA_UNWRAP, false);
+  signs_raw.raw(CKA_ALLOWED_MECHANISMS, raw, sizeof raw);
+  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
+             generate_rsa(Template().boolean(CKA_WRAP, true).boolean(CKA_ENCRYPT, false), signs_raw,
+                          &pub, &priv, 3072));
+  ASSERT_CKR(CKR_OK,
+             generate_rsa(Template().boolean(CKA_WRAP, false), signs_raw, &pub, &priv, 3072));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&oaep_, wrapping_copy(pub), victim(16)));
+  // The honest path: the same over a pair whose private half signs with PSS only.
+  CK_MECHANISM_TYPE pss = CKM_RSA_PKCS_PSS;
+  CK_OBJECT_HANDLE pub2, priv2;
+  ASSERT_CKR(
+      CKR_OK,
+      generate_rsa(Template().boolean(CKA_WRAP, true),
+                   Template().boolean(CKA_SIGN, true).raw(CKA_ALLOWED_MECHANISMS, &pss, sizeof pss),
+                   &pub2, &priv2, 3072));
+  EXPECT_CKR(CKR_OK, wrap(&oaep_, pub2, victim(16)));
+}
+
+// CKM_HKDF_DERIVE's salt may be a key: its CKA_DERIVE_TEMPLATE binds the result as the base
+// key's does (before the fix a readable key of HMAC(salt key, a known base) came out of a salt
+// key whose template says sensitive).
+TEST_F(AttackTest, HkdfSaltKeyKeepsItsDeriveTemplate) {
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ATTRIBUTE hidden_only[] = {{CKA_SENSITIVE, &yes, sizeof yes},
+                                {CKA_EXTRACTABLE, &no, sizeof no}};
+  CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+  Template salt_t;
+  salt_t.ulong(CKA_VALUE_LEN, 32).boolean(CKA_DERIVE, true);
+  salt_t.raw(CKA_DERIVE_TEMPLATE, hidden_only, sizeof hidden_only);
+  CK_OBJECT_HANDLE salt;
+  CK_RV made = f()->C_GenerateKey(s_, &gen, salt_t.data(), salt_t.size(), &salt);
+  if (remote_ && made == CKR_DEVICE_ERROR) {
+    GTEST_SKIP() << "p11-kit's protocol does not carry template (array) attributes";
+  }
+  ASSERT_CKR(CKR_OK, made);
+  Template base_t;
+  base_t.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  base_t.bytes(CKA_VALUE, Bytes(32, 0x11)).boolean(CKA_DERIVE, true);
+  CK_OBJECT_HANDLE base;
+  ASSERT_CKR(CKR_OK, create(base_t, &base));
+  CK_HKDF_PARAMS p{CK_TRUE, CK_FALSE, CKM_SHA256, CKF_HKDF_SALT_KEY, nullptr, 0, salt, nullptr, 0};
+  CK_MECHANISM hkdf{CKM_HKDF_DERIVE, &p, sizeof p};
+  Template readable;
+  readable.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  readable.ulong(CKA_VALUE_LEN, 32).boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true);
+  CK_OBJECT_HANDLE out;
+  CK_RV rv = f()->C_DeriveKey(s_, &hkdf, base, readable.data(), readable.size(), &out);
+  if (not_carried(rv)) {
+    GTEST_SKIP() << "p11-kit does not carry CKM_HKDF_DERIVE";
+  }
+  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT, rv);
+  Template plain;
+  plain.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+  plain.ulong(CKA_VALUE_LEN, 32);
+  ASSERT_CKR(CKR_OK, f()->C_DeriveKey(s_, &hkdf, base, plain.data(), plain.size(), &out));
+  Bytes v;
+  EXPECT_CKR(CKR_ATTRIBUTE_SENSITIVE, get(out, CKA_VALUE, &v));
+}
+
+// A MAC key that may only verify would confirm a MAC byte by byte through ever longer truncated
+// verifications (CKM_*_GENERAL with 1, 2, ... bytes: 256 tries a byte), and so make the MACs it
+// may not sign. Such a key verifies no MAC shorter than 8 bytes; one that may sign still does.
+TEST_F(AttackTest, NoMacOracleThroughTruncatedVerification) {
+  CK_MECHANISM gen{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+  Template verify_only;
+  verify_only.ulong(CKA_VALUE_LEN, 32).boolean(CKA_SIGN, false).boolean(CKA_VERIFY, true);
+  CK_OBJECT_HANDLE verifier, signer;
+  ASSERT_CKR(CKR_OK,
+             f()->C_GenerateKey(s_, &gen, verify_only.data(), verify_only.size(), &verifier));
+  Template both;
+  both.ulong(CKA_VALUE_LEN, 32).boolean(CKA_SIGN, true).boolean(CKA_VERIFY, true);
+  ASSERT_CKR(CKR_OK, f()->C_GenerateKey(s_, &gen, both.data(), both.size(), &signer));
+  CK_BYTE data[] = "message";
+  CK_BYTE guess[8] = {0};
+  for (CK_MAC_GENERAL_PARAMS len : {1UL, 4UL, 7UL}) {
+    CK_MECHANISM m{CKM_SHA256_HMAC_GENERAL, &len, sizeof len};
+    CK_RV rv = f()->C_VerifyInit(s_, &m, verifier);
+    if (not_carried(rv)) {
+      GTEST_SKIP() << "p11-kit does not carry CKM_SHA256_HMAC_GENERAL";
+    }
+    EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, rv) << len << " bytes";
+    ASSERT_CKR(CKR_OK, f()->C_SignInit(s_, &m, signer));
+    CK_BYTE mac[32];
+    CK_ULONG mac_len = sizeof mac;
+    ASSERT_CKR(CKR_OK, f()->C_Sign(s_, data, sizeof data, mac, &mac_len));
+    EXPECT_EQ(mac_len, len);
+    ASSERT_CKR(CKR_OK, f()->C_VerifyInit(s_, &m, signer)) << len << " bytes";
+    EXPECT_CKR(CKR_OK, f()->C_Verify(s_, data, sizeof data, mac, mac_len)) << len << " bytes";
+  }
+  CK_MAC_GENERAL_PARAMS eight = 8;
+  CK_MECHANISM m8{CKM_SHA256_HMAC_GENERAL, &eight, sizeof eight};
+  ASSERT_CKR(CKR_OK, f()->C_VerifyInit(s_, &m8, verifier));
+  EXPECT_CKR(CKR_SIGNATURE_INVALID, f()->C_Verify(s_, data, sizeof data, guess, sizeof guess));
 }
 
 }  // namespace

@@ -114,5 +114,73 @@ TEST(KeyPolicyRules, AHiddenKeysUsageOnlyNarrows) {
                   .get_bool(CKA_ENCRYPT, false));
 }
 
+// generated_here marks a key as one made on the token, always sensitive, never extractable.
+AttributeMap generated_here(AttributeMap a) {
+  a.set_bool(CKA_SENSITIVE, true);
+  a.set_bool(CKA_EXTRACTABLE, false);
+  a.set_bool(CKA_LOCAL, true);
+  a.set_bool(CKA_ALWAYS_SENSITIVE, true);
+  a.set_bool(CKA_NEVER_EXTRACTABLE, true);
+  return a;
+}
+
+// On a legacy device any RSA private key signs with CKM_RSA_X_509 (raw RSA: decryption) unless
+// its CKA_ALLOWED_MECHANISMS says otherwise; on a modern one only a key whose list names it.
+TEST(KeyPolicyRules, RawRsaSigningHalvesDecrypt) {
+  AttributeMap pub = rsa_public(3072);
+  pub.set_bool(CKA_WRAP, true);
+  AttributeMap priv = rsa_public(3072);
+  priv.set_ulong(CKA_CLASS, CKO_PRIVATE_KEY);
+  priv.set_bool(CKA_SIGN, true);
+  priv = generated_here(priv);
+  AttributeMap k = secret(16);
+  EXPECT_EQ(rv_of([&] { check_wrap(WrappingKey{pub, CKM_RSA_PKCS_OAEP, {priv}}, k); }), CKR_OK);
+  EXPECT_EQ(rv_of([&] {
+              check_wrap(WrappingKey{pub, CKM_RSA_PKCS_OAEP, {priv}, true, true}, k);
+            }),
+            CKR_KEY_NOT_WRAPPABLE);
+  CK_MECHANISM_TYPE pss = CKM_RSA_PKCS_PSS;
+  AttributeMap pss_only = priv;
+  pss_only.set(CKA_ALLOWED_MECHANISMS,
+               ByteView(reinterpret_cast<const uint8_t*>(&pss), sizeof pss));
+  EXPECT_EQ(rv_of([&] {
+              check_wrap(WrappingKey{pub, CKM_RSA_PKCS_OAEP, {pss_only}, true, true}, k);
+            }),
+            CKR_OK);
+  CK_MECHANISM_TYPE raw = CKM_RSA_X_509;
+  AttributeMap raw_listed = priv;
+  raw_listed.set(CKA_ALLOWED_MECHANISMS,
+                 ByteView(reinterpret_cast<const uint8_t*>(&raw), sizeof raw));
+  EXPECT_EQ(rv_of([&] {
+              check_wrap(WrappingKey{pub, CKM_RSA_PKCS_OAEP, {raw_listed}}, k);
+            }),
+            CKR_KEY_NOT_WRAPPABLE);
+}
+
+// Only keys that may wrap sensitive keys (never known outside, or trusted) lose the unwrap
+// formats without integrity; a wrapping key that could leave wraps no sensitive key.
+TEST(KeyPolicyRules, KeysGuardingSensitiveKeysUnwrapOnlyAuthenticatedFormats) {
+  AttributeMap kek = generated_here(secret(32));
+  EXPECT_EQ(rv_of([&] { check_unwrap(kek, CKM_AES_CBC_PAD); }), CKR_MECHANISM_INVALID);
+  EXPECT_EQ(rv_of([&] { check_unwrap(kek, CKM_AES_KEY_WRAP_PAD); }), CKR_OK);
+  EXPECT_EQ(rv_of([&] { check_unwrap(secret(32), CKM_AES_CBC_PAD); }), CKR_OK);  // imported
+  AttributeMap trusted = secret(32);
+  trusted.set_bool(CKA_TRUSTED, true);
+  EXPECT_EQ(rv_of([&] { check_unwrap(trusted, CKM_AES_CBC_PAD); }), CKR_MECHANISM_INVALID);
+  AttributeMap k = secret(16);
+  EXPECT_EQ(rv_of([&] { check_wrap(WrappingKey{kek, CKM_AES_KEY_WRAP_PAD}, k); }), CKR_OK);
+  EXPECT_EQ(rv_of([&] {
+              check_wrap(WrappingKey{kek, CKM_AES_CBC_PAD}, k);
+            }),
+            CKR_KEY_NOT_WRAPPABLE);
+  EXPECT_EQ(rv_of([&] { check_wrap(WrappingKey{trusted, CKM_AES_CBC_PAD}, k); }), CKR_OK);
+  AttributeMap once_extractable = kek;
+  once_extractable.set_bool(CKA_NEVER_EXTRACTABLE, false);
+  EXPECT_EQ(rv_of([&] {
+              check_wrap(WrappingKey{once_extractable, CKM_AES_KEY_WRAP_PAD}, k);
+            }),
+            CKR_KEY_NOT_WRAPPABLE);
+}
+
 }  // namespace
 }  // namespace twinhsm::token
