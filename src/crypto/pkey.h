@@ -90,7 +90,13 @@ class PKey {
   FfcParams ffc_params() const;           // DSA, DH
   Bytes ffc_public_value() const;         // y
   SecureBytes ffc_private_value() const;  // x
-  Bytes public_der() const;               // SubjectPublicKeyInfo
+  // ffc_in_subgroup: y is a public value of the group's prime-order subgroup: 1 < y < p-1 and
+  // y^q = 1 mod p, with q the parameters' (DSA; a DH group OpenSSL knows by name) or, for a DH
+  // group without one, (p-1)/2 when that is prime (a safe prime). False for a group whose
+  // prime-order subgroup is unknown: a peer value there could lie in a small subgroup and read
+  // the private key a residue at a time.
+  bool ffc_in_subgroup(ByteView y) const;
+  Bytes public_der() const;  // SubjectPublicKeyInfo
   // rsa_pss_public_der is the SubjectPublicKeyInfo of an RSA key as an RSASSA-PSS key (RFC 4055
   // 1.2 and 3.1: algorithm id-RSASSA-PSS, 1.2.840.113549.1.1.10, parameters absent: no hash, MGF
   // or salt length imposed). Throws CryptoError for keys of other types.

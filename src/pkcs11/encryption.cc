@@ -1,4 +1,6 @@
 // Encryption and decryption (PKCS#11 3.0 sections 5.9-5.10), single- and multi-part.
+#include <algorithm>
+
 #include "pkcs11/marshal.h"
 #include "pkcs11/session_call.h"
 #include "token/attribute_policy.h"
@@ -26,14 +28,21 @@ using Step = CipherOperationState::Step;
 // beforehand (size), nothing is computed for a size query or a buffer too small. Otherwise the
 // step runs at once and its output waits in the state until a buffer large enough collects it, so
 // that the size query answers the exact length and a retry does not run the step twice.
-// Returns true when the output was delivered (the step is complete).
+// The retry must pass the input of the call it retries: output computed from other input is
+// never handed out (CKR_ARGUMENTS_BAD, which ends the operation as any error but a short buffer
+// does). Returns true when the output was delivered (the step is complete).
 template <class Produce>
-bool deliver(CipherOperationState& s, Step step, std::optional<size_t> size, CK_BYTE_PTR out,
-             CK_ULONG_PTR out_len, Produce&& produce) {
+bool deliver(CipherOperationState& s, Step step, ByteView in, std::optional<size_t> size,
+             CK_BYTE_PTR out, CK_ULONG_PTR out_len, Produce&& produce) {
   require(out_len != nullptr, CKR_ARGUMENTS_BAD, "the output length pointer is NULL");
   if (s.pending) {
     require(s.pending->step == step, CKR_OPERATION_ACTIVE,
             "the output of the previous call has not been collected");
+    require(s.pending->input.size() == in.size() &&
+                std::equal(in.begin(), in.end(), s.pending->input.begin()),
+            CKR_ARGUMENTS_BAD,
+            "the call after a size query (or a buffer too small) passed other input than that "
+            "call: its output was computed from the first input");
   } else if (size) {
     if (!give_output(out, out_len, *size)) {
       return false;
@@ -42,7 +51,8 @@ bool deliver(CipherOperationState& s, Step step, std::optional<size_t> size, CK_
     copy_output(out, out_len, data);
     return true;
   } else {
-    s.pending = CipherOperationState::Pending{step, produce()};
+    s.pending =
+        CipherOperationState::Pending{step, produce(), crypto::SecureBytes(in.begin(), in.end())};
   }
   if (!copy_output(out, out_len, s.pending->data)) {
     return false;
@@ -63,7 +73,7 @@ void one_shot(std::optional<CipherOperationState>& op, const token::Token& token
       return;
     }
     // Otherwise (a size query, an output of unknown size, no direct path): the general path.
-    if (deliver(s, Step::run, size, out, out_len, [&] { return s.cipher->run(data); })) {
+    if (deliver(s, Step::run, data, size, out, out_len, [&] { return s.cipher->run(data); })) {
       op.reset();
     }
   });
@@ -73,7 +83,7 @@ void update(std::optional<CipherOperationState>& op, const token::Token& token, 
             CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   run_step(op, token, Part::multi, [&](CipherOperationState& s) {
     ByteView data = input(in, in_len);
-    deliver(s, Step::update, s.cipher->update_size(data.size()), out, out_len,
+    deliver(s, Step::update, data, s.cipher->update_size(data.size()), out, out_len,
             [&] { return s.cipher->update(data); });
   });
 }
@@ -81,7 +91,7 @@ void update(std::optional<CipherOperationState>& op, const token::Token& token, 
 void final(std::optional<CipherOperationState>& op, const token::Token& token, CK_BYTE_PTR out,
            CK_ULONG_PTR out_len) {
   run_step(op, token, Part::multi, [&](CipherOperationState& s) {
-    if (deliver(s, Step::finish, s.cipher->finish_size(), out, out_len,
+    if (deliver(s, Step::finish, {}, s.cipher->finish_size(), out, out_len,
                 [&] { return s.cipher->finish(); })) {
       op.reset();
     }

@@ -189,10 +189,14 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slot_id, CK_MECHANISM_TYPE type, CK_MECHANIS
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved) {
   return guard("C_WaitForSlotEvent", "", [&] {
     library().slots();
-    (void)flags;
-    (void)slot;
-    (void)reserved;
-    throw CkError(CKR_FUNCTION_NOT_SUPPORTED, "slot events are not supported");
+    require(slot != nullptr && reserved == nullptr, CKR_ARGUMENTS_BAD,
+            "C_WaitForSlotEvent needs pSlot, and pReserved NULL");
+    // A slot is a device directory and its token is always present: no event ever comes. Asked
+    // not to block, say so; a blocking wait would never return.
+    require(!(flags & CKF_DONT_BLOCK), CKR_NO_EVENT, "no slot event (tokens are never removed)");
+    throw CkError(CKR_FUNCTION_NOT_SUPPORTED,
+                  "slot events are not supported (tokens are never removed): a wait would never "
+                  "end");
   });
 }
 

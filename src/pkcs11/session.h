@@ -35,11 +35,12 @@ struct CipherOperationState {
   KeyUse key_use;
   // Output computed for a call whose length could not be known beforehand (decryption with
   // padding, RSA decryption) and not yet collected: the size query or a buffer too small keeps it
-  // here for the caller's next call of the same step.
+  // here for the caller's next call of the same step, which must pass the same input.
   enum class Step { run, update, finish };
   struct Pending {
     Step step;
     crypto::SecureBytes data;
+    crypto::SecureBytes input;  // the step's input, to tell a retry from another call
   };
   std::optional<Pending> pending;
 };
@@ -146,9 +147,13 @@ struct SessionState {
     }
     signing_key.reset();
   }
-  // cancel_operations ends the operations C_SessionCancel's flags name: CKF_SIGN, CKF_VERIFY,
-  // CKF_ENCRYPT, CKF_DECRYPT, CKF_DIGEST, CKF_MESSAGE_*. Other flags are ignored.
+  // cancel_operations ends the operations C_SessionCancel's flags name: CKF_FIND_OBJECTS,
+  // CKF_SIGN, CKF_VERIFY, CKF_ENCRYPT, CKF_DECRYPT, CKF_DIGEST, CKF_MESSAGE_*. Other flags name
+  // operations that are never left active (a single call) and are ignored.
   void cancel_operations(CK_FLAGS which) {
+    if (which & CKF_FIND_OBJECTS) {
+      find.reset();
+    }
     if (which & CKF_SIGN) {
       sign.reset();
     }

@@ -74,7 +74,17 @@ SecureBytes agreement_value(const Mechanism& m, const Object& base, const Derive
     const auto* p = std::get_if<DataParams>(&m.params);
     require(p != nullptr && !p->data.empty(), CKR_MECHANISM_PARAM_INVALID,
             "DH derivation needs the peer's public value as its parameter");
-    SecureBytes secret = shared_secret(object_pkey(base), p->data);
+    const crypto::PKey& key = object_pkey(base);
+    bool in_subgroup = false;
+    try {
+      in_subgroup = key.ffc_in_subgroup(p->data);
+    } catch (const CryptoError&) {
+    }
+    require(in_subgroup, CKR_MECHANISM_PARAM_INVALID,
+            "the peer's public value is not in the group's prime-order subgroup (or the group is "
+            "not a safe prime, so none can be checked): a small-subgroup value would reveal the "
+            "private key");
+    SecureBytes secret = shared_secret(key, p->data);
     return rightmost(secret, length_from(request, secret.size()));
   }
   const auto* p = std::get_if<Ecdh1Params>(&m.params);

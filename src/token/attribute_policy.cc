@@ -115,6 +115,14 @@ AttributeMap complete_template(const AttributeMap& tmpl, Origin origin,
     if (origin == Origin::generated && (rule->traits & kMaterial)) {
       throw CkError(CKR_TEMPLATE_INCONSISTENT, "a generated key's value cannot be given");
     }
+    // PKCS#11 3.0's tables: the public value is made with the key, never given for it.
+    bool public_value =
+        type == CKA_MODULUS || type == CKA_EC_POINT || (type == CKA_VALUE && cls == kPub);
+    if (origin == Origin::generated && public_value) {
+      throw CkError(CKR_TEMPLATE_INCONSISTENT,
+                    "a generated key's public value (CKA_MODULUS, CKA_EC_POINT, CKA_VALUE) cannot "
+                    "be given");
+    }
   }
 
   // Defaults (PKCS#11 3.0 leaves these to the token; twinhsm's are documented in docs/pkcs11.md).

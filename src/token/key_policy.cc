@@ -160,10 +160,15 @@ void check_narrowing(const AttributeMap& object, const AttributeMap& changes) {
   if (changes.has(CKA_ALLOWED_MECHANISMS)) {
     auto before = allowed_mechanisms(object);
     auto after = allowed_mechanisms(changes);
-    bool narrower =
-        before.empty() || (!after.empty() && std::all_of(after.begin(), after.end(), [&](auto m) {
-          return std::find(before.begin(), before.end(), m) != before.end();
-        }));
+    // An empty list allows every mechanism but one: raw RSA with a private key needs its name
+    // (algorithm_policy.cc, on a modern device), so naming it widens.
+    bool names_raw_rsa = std::find(after.begin(), after.end(), CKM_RSA_X_509) != after.end();
+    bool narrower = before.empty()
+                        ? !(names_raw_rsa && object_class(object) == CKO_PRIVATE_KEY &&
+                            key_type(object) == CKK_RSA)
+                        : (!after.empty() && std::all_of(after.begin(), after.end(), [&](auto m) {
+                            return std::find(before.begin(), before.end(), m) != before.end();
+                          }));
     require(narrower, CKR_ATTRIBUTE_READ_ONLY,
             "CKA_ALLOWED_MECHANISMS of a sensitive or unextractable key can only shrink");
   }
@@ -256,6 +261,14 @@ AttributeMap changed_object(const AttributeMap& object, const AttributeMap& chan
   }
   if (is_key(result)) {
     keep_uses_apart({&result}, policy);
+    // A copy (or the key itself) that stops wrapping and unwrapping but keeps CKA_DERIVE could
+    // derive by encrypting data (check_derivation_base) under a value that another object still
+    // unwraps with: blobs forged under it.
+    require(!value_hidden(object) || !handles_keys(object) || handles_keys(result) ||
+                !result.get_bool(CKA_DERIVE, false),
+            CKR_ATTRIBUTE_READ_ONLY,
+            "a sensitive key that wraps or unwraps keeps CKA_DERIVE only while it still does "
+            "(set CKA_DERIVE false too)");
   }
   return result;
 }

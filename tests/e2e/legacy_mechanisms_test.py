@@ -303,6 +303,28 @@ with step("CKM_DH_PKCS_PARAMETER_GEN, CKM_DH_PKCS_KEY_PAIR_GEN, CKM_DH_PKCS_DERI
     check("the derived secret is openssl's (64 bytes, padded to p)",
           good and T.value(h) == out and len(out) == 64, err)
 
+with step("CKM_DH_PKCS_DERIVE refuses peer values outside the prime-order subgroup"):
+    # Small-subgroup attack: a peer value of small order gives a shared secret that reveals the
+    # private value modulo that order. Over a safe prime p = 2q + 1 the orders are 2, q and 2q:
+    # p - 1 (order 2) and p - y (order 2q: the private value's parity) must be refused.
+    P = int.from_bytes(p, "big")
+    secret_t = [(CKA_CLASS, CKO_SECRET_KEY), (CKA_KEY_TYPE, CKK_GENERIC_SECRET)] + READABLE[:3]
+    for name, bad in (("p - 1 (order 2)", P - 1), ("p - y (order 2q)", P - y)):
+        check("a peer value of %s is CKR_MECHANISM_PARAM_INVALID" % name,
+              rv_of(T.derive, priv, mech(CKM_DH_PKCS_DERIVE, bad.to_bytes(64, "big")), secret_t)
+              == CKR_MECHANISM_PARAM_INVALID)
+    # A group that is not a safe prime (a random prime: p - 1 has small factors) has no subgroup
+    # the token can check a peer value against: DH derivation over it is refused.
+    good, out, err = ossl("prime", "-generate", "-bits", "512")
+    R = int(out.strip())
+    weak = T.create([(CKA_CLASS, CKO_PRIVATE_KEY), (CKA_KEY_TYPE, CKK_DH), (CKA_TOKEN, False),
+                     (CKA_PRIME, R.to_bytes(64, "big")), (CKA_BASE, b"\x02"),
+                     (CKA_VALUE, (12345678901234567).to_bytes(8, "big")), (CKA_DERIVE, True)])
+    check("over a group that is not a safe prime, CKM_DH_PKCS_DERIVE is "
+          "CKR_MECHANISM_PARAM_INVALID",
+          good and rv_of(T.derive, weak, mech(CKM_DH_PKCS_DERIVE, pow(2, 99991, R).to_bytes(64, "big")),
+                         secret_t) == CKR_MECHANISM_PARAM_INVALID, err)
+
 # =============================================================================================
 print("=== EC: P-192 and explicit parameters")
 P192 = bytes.fromhex("06082a8648ce3d030101")

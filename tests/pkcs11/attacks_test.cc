@@ -737,6 +737,41 @@ TEST_F(AttackTest, RawRsaSigningIsDecryption) {
                    Template().boolean(CKA_SIGN, true).raw(CKA_ALLOWED_MECHANISMS, &pss, sizeof pss),
                    &pub2, &priv2, 3072));
   EXPECT_CKR(CKR_OK, wrap(&oaep_, pub2, victim(16)));
+  // A key-transport pair whose private half signs with an empty list (no raw RSA on a modern
+  // device) cannot be given CKM_RSA_X_509 afterwards, by set or copy: it would open every blob
+  // its public half wrapped before (before the fix both returned CKR_OK).
+  CK_OBJECT_HANDLE pub3, priv3;
+  ASSERT_CKR(CKR_OK, generate_rsa(Template().boolean(CKA_WRAP, true),
+                                  Template().boolean(CKA_UNWRAP, true).boolean(CKA_SIGN, true),
+                                  &pub3, &priv3, 3072));
+  ASSERT_CKR(CKR_OK, wrap(&oaep_, pub3, victim(16)));
+  CK_MECHANISM_TYPE only_raw = CKM_RSA_X_509;
+  Template to_raw = Template().raw(CKA_ALLOWED_MECHANISMS, &only_raw, sizeof only_raw);
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(priv3, to_raw));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, copy(priv3, to_raw));
+  EXPECT_CKR(CKR_OK,
+             set(priv3, Template().raw(CKA_ALLOWED_MECHANISMS, &pss, sizeof pss)));  // narrows
+}
+
+// A key-encryption key's narrowed copy as an encryption oracle: a copy without CKA_WRAP and
+// CKA_UNWRAP but with CKA_DERIVE derived CKM_AES_ECB_ENCRYPT_DATA under the value the original
+// still unwraps with, so blobs could be forged under it (before the fix the copy returned CKR_OK
+// and the forged RFC 3394 blob unwrapped).
+TEST_F(AttackTest, NarrowedCopyOfAKeyEncryptionKeyDoesNotDerive) {
+  CK_OBJECT_HANDLE kek;
+  ASSERT_CKR(
+      CKR_OK,
+      generate_aes(
+          32,
+          Template().boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true).boolean(CKA_DERIVE, true),
+          &kek));
+  Template narrowed = Template().boolean(CKA_WRAP, false).boolean(CKA_UNWRAP, false);
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, copy(kek, narrowed));
+  CK_OBJECT_HANDLE twin;
+  ASSERT_CKR(CKR_OK, f()->C_CopyObject(s_, kek, nullptr, 0, &twin));
+  EXPECT_CKR(CKR_ATTRIBUTE_READ_ONLY, set(twin, narrowed));
+  EXPECT_CKR(CKR_OK, copy(kek, Template(narrowed).boolean(CKA_DERIVE, false)));  // honest
+  EXPECT_CKR(CKR_OK, set(twin, Template().boolean(CKA_DERIVE, false)));
 }
 
 // CKM_HKDF_DERIVE's salt may be a key: its CKA_DERIVE_TEMPLATE binds the result as the base

@@ -150,6 +150,16 @@ TEST_F(CryptoTest, RsaKeyPairTemplateErrors) {
   pub.ulong(CKA_MODULUS_BITS, 2048);
   EXPECT_CKR(CKR_ARGUMENTS_BAD, f()->C_GenerateKeyPair(s_, &mech, pub.data(), pub.size(), nullptr,
                                                        0, nullptr, &kp.priv));
+  // The public value is made with the key, never given for it (PKCS#11 3.0's attribute tables):
+  // a modulus in either template, as an EC point below, is refused rather than ignored.
+  Template given_modulus = Template(pub).bytes(CKA_MODULUS, Bytes(256, 0x41));
+  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
+             f()->C_GenerateKeyPair(s_, &mech, given_modulus.data(), given_modulus.size(), nullptr,
+                                    0, &kp.pub, &kp.priv));
+  Template priv_modulus = Template().bytes(CKA_MODULUS, Bytes(256, 0x41));
+  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
+             f()->C_GenerateKeyPair(s_, &mech, pub.data(), pub.size(), priv_modulus.data(),
+                                    priv_modulus.size(), &kp.pub, &kp.priv));
   EXPECT_TRUE(find_all(f(), s_).empty());  // nothing half-made
 }
 
@@ -201,6 +211,10 @@ TEST_F(CryptoTest, EcKeyPairParameters) {
   Template none;
   EXPECT_CKR(CKR_TEMPLATE_INCOMPLETE,
              f()->C_GenerateKeyPair(s_, &ec, none.data(), 0, nullptr, 0, &kp.pub, &kp.priv));
+  Template given_point = Template(p521).bytes(CKA_EC_POINT, Bytes{0x04, 0x41, 0x04});
+  EXPECT_CKR(CKR_TEMPLATE_INCONSISTENT,
+             f()->C_GenerateKeyPair(s_, &ec, given_point.data(), given_point.size(), nullptr, 0,
+                                    &kp.pub, &kp.priv));
   Template ed;
   ed.bytes(CKA_EC_PARAMS, ec_params_ed25519());
   EXPECT_NE(Rv{CKR_OK}, Rv{f()->C_GenerateKeyPair(s_, &ec, ed.data(), ed.size(), nullptr, 0,
@@ -763,6 +777,13 @@ TEST_F(CryptoTest, SessionCancelEndsOperations) {
   EXPECT_CKR(CKR_OK, f()->C_VerifyInit(s_, &mech, kp.pub));
   EXPECT_CKR(CKR_OK, f()->C_SignInit(s_, &mech, kp.priv));
   EXPECT_CKR(CKR_SESSION_HANDLE_INVALID, f()->C_SessionCancel(s_ + 1000, CKF_SIGN));
+  // A search is an operation too (PKCS#11 3.0: CKF_FIND_OBJECTS).
+  ASSERT_CKR(CKR_OK, f()->C_FindObjectsInit(s_, nullptr, 0));
+  ASSERT_CKR(CKR_OK, f()->C_SessionCancel(s_, CKF_SIGN));
+  EXPECT_CKR(CKR_OPERATION_ACTIVE, f()->C_FindObjectsInit(s_, nullptr, 0));
+  ASSERT_CKR(CKR_OK, f()->C_SessionCancel(s_, CKF_FIND_OBJECTS));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED, f()->C_FindObjectsFinal(s_));
+  EXPECT_CKR(CKR_OK, f()->C_FindObjectsInit(s_, nullptr, 0));
 }
 
 TEST_F(CryptoTest, PrivateKeysNeedTheUser) {

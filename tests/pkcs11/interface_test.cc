@@ -298,8 +298,12 @@ TEST_F(InterfaceTest, UnsupportedFunctionsSayNotSupported) {
   EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_VerifyRecover(s, buf, 3, buf, &len));
   EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_GetOperationState(s, buf, &len));
   EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_SetOperationState(s, buf, 3, 0, 0));
+  // No slot event ever comes (a device's token is never removed): not blocking, none is there;
+  // a blocking wait would never end.
   CK_SLOT_ID slot;
-  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, nullptr));
+  EXPECT_CKR(CKR_NO_EVENT, f()->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, nullptr));
+  EXPECT_CKR(CKR_FUNCTION_NOT_SUPPORTED, f()->C_WaitForSlotEvent(0, &slot, nullptr));
+  EXPECT_CKR(CKR_ARGUMENTS_BAD, f()->C_WaitForSlotEvent(CKF_DONT_BLOCK, nullptr, nullptr));
   // The 3.0 message-based functions: with no operation, none is active; a mechanism that is not
   // an AEAD (or signature) is invalid for them.
   EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_MessageEncryptInit(s, &aes_kw, 1));

@@ -665,6 +665,15 @@ TEST_F(MechanismsTest, CbcPadBadPaddingAndExactSizes) {
   ASSERT_CKR(CKR_OK, f()->C_Decrypt(s_, ct.data(), ct.size(), buf.data(), &len));
   buf.resize(len);
   EXPECT_EQ(buf, pt);
+  // The call after a size query must pass the same ciphertext: the answer was computed from it,
+  // and is not handed out for another (which ends the operation).
+  Bytes other = *evp::cipher("AES-128-CBC", value, iv, true, true, test_data(25));
+  ASSERT_CKR(CKR_OK, f()->C_DecryptInit(s_, &pad, key));
+  ASSERT_CKR(CKR_OK, f()->C_Decrypt(s_, ct.data(), ct.size(), nullptr, &len));
+  len = buf.size();
+  EXPECT_CKR(CKR_ARGUMENTS_BAD, f()->C_Decrypt(s_, other.data(), other.size(), buf.data(), &len));
+  EXPECT_CKR(CKR_OPERATION_NOT_INITIALIZED,
+             f()->C_Decrypt(s_, ct.data(), ct.size(), buf.data(), &len));
   // Without a size query, a buffer exactly the plaintext's length is enough.
   ASSERT_CKR(CKR_OK, f()->C_DecryptInit(s_, &pad, key));
   buf.assign(21, 0);
