@@ -171,25 +171,32 @@ SecureBytes PKey::ffc_private_value() const {
 bool PKey::ffc_in_subgroup(ByteView y) const {
   const char* what = "cannot check a public value against the group";
   FfcParams params = ffc_params();
+  // q, once per key: the primality test of (p-1)/2 costs tens of milliseconds at 2048 bits.
+  std::call_once(impl_->subgroup_once, [&] {
+    if (!params.q.empty()) {
+      impl_->subgroup_order = params.q;
+      return;
+    }
+    BnCtxPtr ctx(not_null(BN_CTX_new_ex(libctx()), what));
+    BnPtr q = bn_from(params.p, what);
+    check(BN_rshift1(q.get(), q.get()), what);  // (p-1)/2 of an odd p
+    int prime = BN_check_prime(q.get(), ctx.get(), nullptr);
+    ERR_clear_error();
+    if (prime == 1) {
+      impl_->subgroup_order = bn_bytes(q.get());
+    }
+  });
+  if (impl_->subgroup_order.empty()) {
+    return false;  // not a safe prime: the group's prime-order subgroup is unknown
+  }
   BnCtxPtr ctx(not_null(BN_CTX_new_ex(libctx()), what));
   BnPtr p = bn_from(params.p, what);
+  BnPtr q = bn_from(impl_->subgroup_order, what);
   BnPtr value = bn_from(y, what);
   BnPtr p_minus_1(not_null(BN_dup(p.get()), what));
   check(BN_sub_word(p_minus_1.get(), 1), what);
   if (BN_cmp(value.get(), BN_value_one()) <= 0 || BN_cmp(value.get(), p_minus_1.get()) >= 0) {
     return false;
-  }
-  BnPtr q;
-  if (!params.q.empty()) {
-    q = bn_from(params.q, what);
-  } else {
-    q.reset(not_null(BN_new(), what));
-    check(BN_rshift1(q.get(), p_minus_1.get()), what);
-    int prime = BN_check_prime(q.get(), ctx.get(), nullptr);
-    ERR_clear_error();
-    if (prime != 1) {
-      return false;  // not a safe prime: the group's prime-order subgroup is unknown
-    }
   }
   BnPtr power(not_null(BN_new(), what));
   check(BN_mod_exp(power.get(), value.get(), q.get(), p.get(), ctx.get()), what);

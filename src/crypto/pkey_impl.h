@@ -2,6 +2,7 @@
 // common part; pkey_rsa.cc, pkey_ec.cc, pkey_ffc.cc: each family; signer.cc).
 #pragma once
 
+#include <mutex>
 #include <optional>
 
 #include "crypto/openssl_util.h"
@@ -9,13 +10,18 @@
 
 namespace twinhsm::crypto {
 
-// PKey::Impl owns the EVP_PKEY. It is never changed after construction, so PKey copies on several
-// threads may read it at once (OpenSSL allows concurrent use of one EVP_PKEY for operations).
+// PKey::Impl owns the EVP_PKEY. It is never changed after construction (but for a value computed
+// once under std::call_once), so PKey copies on several threads may read it at once (OpenSSL
+// allows concurrent use of one EVP_PKEY for operations).
 struct PKey::Impl {
   detail::PkeyPtr pkey;
   PKey::Type type = PKey::Type::rsa;
   std::optional<Curve> curve;  // ec, eddsa and xdh keys
   bool has_private = false;
+  // A DH group's prime-order subgroup order q, found once (ffc_in_subgroup): empty when the group
+  // is not a safe prime and carries none. The only state filled after construction.
+  mutable std::once_flag subgroup_once;
+  mutable Bytes subgroup_order;
 };
 
 namespace detail {

@@ -257,16 +257,39 @@ ObjectPtr derive_key(Token& token, const Caller& caller, const Mechanism& mechan
   return store_object(token, caller, std::move(attrs));
 }
 
+namespace {
+
+// check_key_use is key_for's checks of a key already found.
+void check_key_use(Token& token, const UseRule& rule, const AttributeMap& key,
+                   const Mechanism& mechanism) {
+  require(key.get_bool(rule.attribute, false), CKR_KEY_FUNCTION_NOT_PERMITTED, rule.not_permitted);
+  check_allowed(key, mechanism.type);
+  check_use(token, mechanism.type, rule.operation, &key);
+}
+
+}  // namespace
+
 ObjectPtr key_for(Token& token, Use use, CK_OBJECT_HANDLE handle, const Mechanism& mechanism) {
   const UseRule& rule = rule_of(use);
   const MechanismInfo* info = mechanism_info(mechanism.type);
   require(info && (info->flags & rule.operation), CKR_MECHANISM_INVALID, rule.wrong_mechanism);
   ObjectPtr key = lookup_key(token, handle, rule.invalid_handle);
-  require(key->attrs.get_bool(rule.attribute, false), CKR_KEY_FUNCTION_NOT_PERMITTED,
-          rule.not_permitted);
-  check_allowed(key->attrs, mechanism.type);
-  check_use(token, mechanism.type, rule.operation, &key->attrs);
+  check_key_use(token, rule, key->attrs, mechanism);
   return key;
+}
+
+bool may_use(Token& token, Use use, const AttributeMap& key, const Mechanism& mechanism) {
+  const UseRule& rule = rule_of(use);
+  const MechanismInfo* info = mechanism_info(mechanism.type);
+  if (!info || !(info->flags & rule.operation)) {
+    return false;
+  }
+  try {
+    check_key_use(token, rule, key, mechanism);
+  } catch (const CkError&) {
+    return false;
+  }
+  return true;
 }
 
 ObjectPtr find_key(Token& token, CK_OBJECT_HANDLE handle) {

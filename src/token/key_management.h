@@ -51,6 +51,9 @@ enum class Use { encrypt, decrypt, sign, verify, wrap, unwrap, derive };
 // true (CKR_KEY_FUNCTION_NOT_PERMITTED), and CKA_ALLOWED_MECHANISMS allows the mechanism
 // (CKR_MECHANISM_INVALID).
 ObjectPtr key_for(Token& token, Use use, CK_OBJECT_HANDLE handle, const Mechanism& mechanism);
+// may_use: key_for's checks would let the key do use with the mechanism (e.g. may a MAC key
+// that verifies also sign: make_verifier).
+bool may_use(Token& token, Use use, const AttributeMap& key, const Mechanism& mechanism);
 // find_key is the key object of handle, or CKR_KEY_HANDLE_INVALID (C_DigestKey, C_WrapKey's key).
 ObjectPtr find_key(Token& token, CK_OBJECT_HANDLE handle);
 

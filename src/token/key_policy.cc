@@ -261,10 +261,11 @@ AttributeMap changed_object(const AttributeMap& object, const AttributeMap& chan
   }
   if (is_key(result)) {
     keep_uses_apart({&result}, policy);
-    // A copy (or the key itself) that stops wrapping and unwrapping but keeps CKA_DERIVE could
-    // derive by encrypting data (check_derivation_base) under a value that another object still
-    // unwraps with: blobs forged under it.
-    require(!value_hidden(object) || !handles_keys(object) || handles_keys(result) ||
+    // A secret key (or its copy) that stops wrapping and unwrapping but keeps CKA_DERIVE could
+    // derive by encrypting data (check_derivation_base, secret keys only) under a value that
+    // another object still unwraps with: blobs forged under it.
+    require(object_class(object) != CKO_SECRET_KEY || !value_hidden(object) ||
+                !handles_keys(object) || handles_keys(result) ||
                 !result.get_bool(CKA_DERIVE, false),
             CKR_ATTRIBUTE_READ_ONLY,
             "a sensitive key that wraps or unwraps keeps CKA_DERIVE only while it still does "
@@ -306,6 +307,14 @@ void check_wrap(const WrappingKey& wrapping, const AttributeMap& key) {
           "CKM_RSA_PKCS_OAEP): such a key unwraps no other, so the blob could never come back");
   require(is_public || value_hidden(w), CKR_KEY_NOT_WRAPPABLE,
           "a sensitive key is not wrapped under a key whose value can be read");
+  bool can_leave = !is_public && w.get_bool(CKA_EXTRACTABLE, false);
+  for (const AttributeMap& half : wrapping.private_halves) {
+    can_leave = can_leave || half.get_bool(CKA_EXTRACTABLE, false);
+  }
+  require(!can_leave, CKR_KEY_NOT_WRAPPABLE,
+          "a sensitive key is not wrapped under an extractable key (or a public key whose private "
+          "half is): wrapped and unwrapped again, it could come back as a key that decrypts what "
+          "it wrapped");
   bool mixed = mixes_uses({&w}) || w.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
   for (const AttributeMap& half : wrapping.private_halves) {
     mixed = mixed || mixes_uses({&w, &half}) || signs_raw_rsa(half, wrapping.raw_rsa_unlisted) ||
@@ -332,9 +341,13 @@ bool authenticated_wrapping(CK_MECHANISM_TYPE mechanism) {
 }
 
 void check_unwrap(const AttributeMap& unwrapping_key, CK_MECHANISM_TYPE mechanism) {
+  // (A key marked under the compatible policy, or mixing uses, wraps no sensitive key and may
+  // decrypt anyway: nothing to guard.)
   bool guards_sensitive_keys =
       value_hidden(unwrapping_key) &&
-      (never_known(unwrapping_key) || unwrapping_key.get_bool(CKA_TRUSTED, false));
+      (never_known(unwrapping_key) || unwrapping_key.get_bool(CKA_TRUSTED, false)) &&
+      !mixes_uses({&unwrapping_key}) &&
+      !unwrapping_key.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
   require(!guards_sensitive_keys || authenticated_wrapping(mechanism), CKR_MECHANISM_INVALID,
           "a key that may wrap sensitive keys unwraps only with a mechanism whose format detects "
           "tampering (CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD/KWP/PKCS7, CKM_RSA_PKCS_OAEP): an "

@@ -173,13 +173,13 @@ void keep_hmac(SignatureOperation& op, std::optional<SigningKeyCache>& cache) {
   }
 }
 
-std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key) {
+std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key,
+                                                  bool may_sign) {
   if (is_mac_mechanism(mechanism.type)) {
     auto op = make_mac_operation(mechanism, key);
     // A key that may not sign would still confirm a MAC a byte at a time through ever longer
     // truncated (*_GENERAL) verifications, and so make every MAC it could not sign.
-    require(op->size() >= kMinVerifiedMac || key.attrs.get_bool(CKA_SIGN, false),
-            CKR_MECHANISM_PARAM_INVALID,
+    require(op->size() >= kMinVerifiedMac || may_sign, CKR_MECHANISM_PARAM_INVALID,
             "a MAC key that may not sign verifies only MACs of 8 bytes or more (a shorter "
             "truncation would let its MACs be guessed byte by byte)");
     return op;

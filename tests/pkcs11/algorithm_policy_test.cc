@@ -173,6 +173,11 @@ TEST_F(LegacyDeviceTest, LegacyKeysKeepOnlyTheirLegacyUseOnAModernDevice) {
   EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_EncryptInit(s_, &cbc, des3));
   EXPECT_CKR(CKR_OK, verify(&cmac, des3, data, mac));
   EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_SignInit(s_, &cmac, des3));
+  // Its CKA_SIGN is true but it can no longer sign: it verifies no truncated CMAC (a byte-by-byte
+  // oracle for the MACs it cannot make); on the legacy device, where it signs, it does.
+  CK_MAC_GENERAL_PARAMS four = 4;
+  CK_MECHANISM cmac4{CKM_DES3_CMAC_GENERAL, &four, sizeof four};
+  EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, f()->C_VerifyInit(s_, &cmac4, des3));
   CK_MECHANISM des_cbc{CKM_DES_CBC_PAD, ptr(iv), iv.size()};
   EXPECT_CKR(CKR_MECHANISM_INVALID, f()->C_DecryptInit(s_, &des_cbc, des));
   EXPECT_CKR(CKR_OK, verify(&sha256_rsa, rsa.pub, data, sig));
@@ -180,6 +185,7 @@ TEST_F(LegacyDeviceTest, LegacyKeysKeepOnlyTheirLegacyUseOnAModernDevice) {
 
   set_algorithms("legacy");
   EXPECT_CKR(CKR_OK, f()->C_SignInit(s_, &sha256_rsa, rsa.priv));
+  EXPECT_CKR(CKR_OK, verify(&cmac4, des3, data, Bytes(mac.begin(), mac.begin() + 4)));
 }
 
 TEST_F(AlgorithmPolicyTest, RawRsaOnlyWithKeysThatNameIt) {

@@ -172,11 +172,12 @@ class AttackTest : public ::testing::Test {
   }
   // trusted_by_so: an AES-256 key of a known value, made trusted by the SO (a public session
   // object: it outlives the SO's logout), as PKCS#11 means CKA_TRUSTED to be used.
-  CK_OBJECT_HANDLE trusted_by_so(const Bytes& value) {
+  CK_OBJECT_HANDLE trusted_by_so(const Bytes& value, bool extractable = false) {
     EXPECT_CKR(CKR_OK, f()->C_Logout(s_));
     EXPECT_CKR(CKR_OK, login(CKU_SO, so_pin_));
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     EXPECT_CKR(CKR_OK, create(secret(value)
+                                  .boolean(CKA_EXTRACTABLE, extractable)
                                   .boolean(CKA_PRIVATE, false)
                                   .boolean(CKA_TRUSTED, true)
                                   .boolean(CKA_WRAP, true)
@@ -642,6 +643,9 @@ TEST_F(AttackTest, ReimportThroughAKeyPair) {
 // sensitive key is wrapped only under a key that never was and never can be extractable (before
 // the fix the first wrap below returned CKR_OK and the chain gave the victim's value).
 TEST_F(AttackTest, WrapUnderAKeyThatCanLeave) {
+  // (The SO's keys first: the user's logout ends the user's session objects.)
+  CK_OBJECT_HANDLE trusted = trusted_by_so(Bytes(32, 0x21));
+  CK_OBJECT_HANDLE trusted_extractable = trusted_by_so(Bytes(32, 0x22), true);
   CK_OBJECT_HANDLE leaves, stays, once_extractable;
   Template wraps;
   wraps.boolean(CKA_WRAP, true).boolean(CKA_UNWRAP, true);
@@ -658,6 +662,9 @@ TEST_F(AttackTest, WrapUnderAKeyThatCanLeave) {
   EXPECT_CKR(CKR_OK, rv);  // the honest path
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, leaves, k));
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, once_extractable, k));
+  // The SO's trust does not stop an extractable key from coming back with other uses.
+  EXPECT_CKR(CKR_OK, wrap(&kwp_, trusted, k));
+  EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(&kwp_, trusted_extractable, k));
   // The same through a key-transport pair whose private half can leave.
   CK_OBJECT_HANDLE pub, priv;
   ASSERT_CKR(CKR_OK,

@@ -80,6 +80,17 @@ TEST_F(CompatiblePolicyTest, MixedKeysAreMadeMarkedAndNeverWrapASensitiveKey) {
       generate_aes(16, Template().boolean(CKA_SENSITIVE, false).boolean(CKA_EXTRACTABLE, true));
   EXPECT_CKR(CKR_OK, wrap(mixed, readable));  // nothing to protect
   EXPECT_CKR(CKR_KEY_NOT_WRAPPABLE, wrap(mixed, victim()));
+  // It wraps no sensitive key and decrypts anyway: CBC-PAD unwrap is no oracle to close.
+  Bytes iv(16, 3);
+  CK_MECHANISM cbc_pad{CKM_AES_CBC_PAD, iv.data(), iv.size()};
+  CK_ULONG len = 64;
+  Bytes blob(len);
+  ASSERT_CKR(CKR_OK, f()->C_WrapKey(s_, &cbc_pad, mixed, readable, blob.data(), &len));
+  Template aes;
+  aes.ulong(CKA_CLASS, CKO_SECRET_KEY).ulong(CKA_KEY_TYPE, CKK_AES);
+  CK_OBJECT_HANDLE back;
+  EXPECT_CKR(CKR_OK, f()->C_UnwrapKey(s_, &cbc_pad, mixed, blob.data(), len, aes.data(), aes.size(),
+                                      &back));
   // A copy narrowed to wrapping only keeps the mark: the original could decrypt what it wraps.
   Template narrow;
   narrow.boolean(CKA_ENCRYPT, false).boolean(CKA_DECRYPT, false);

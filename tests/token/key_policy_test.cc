@@ -166,6 +166,7 @@ TEST(KeyPolicyRules, KeysGuardingSensitiveKeysUnwrapOnlyAuthenticatedFormats) {
   EXPECT_EQ(rv_of([&] { check_unwrap(secret(32), CKM_AES_CBC_PAD); }), CKR_OK);  // imported
   AttributeMap trusted = secret(32);
   trusted.set_bool(CKA_TRUSTED, true);
+  trusted.set_bool(CKA_EXTRACTABLE, false);
   EXPECT_EQ(rv_of([&] { check_unwrap(trusted, CKM_AES_CBC_PAD); }), CKR_MECHANISM_INVALID);
   AttributeMap k = secret(16);
   EXPECT_EQ(rv_of([&] { check_wrap(WrappingKey{kek, CKM_AES_KEY_WRAP_PAD}, k); }), CKR_OK);
