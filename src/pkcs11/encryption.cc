@@ -4,6 +4,7 @@
 #include "pkcs11/marshal.h"
 #include "pkcs11/session_call.h"
 #include "token/attribute_policy.h"
+#include "token/key_policy.h"
 
 using namespace twinhsm;
 using namespace twinhsm::pkcs11;
@@ -16,6 +17,10 @@ CipherOperationState start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK
   token::Mechanism mech = parse_mechanism(mechanism);
   auto [obj, epoch] =
       operation_key(ref, encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
+  if (const auto* gcm = std::get_if<token::GcmParams>(&mech.params); gcm && !encrypt) {
+    token::check_tag_length(gcm->tag_bits / 8,
+                            token::may_use(ref.token(), token::Use::encrypt, obj->attrs, mech));
+  }
   CipherOperationState op;
   op.cipher = token::make_cipher(mech, *obj, encrypt);
   op.key_use = KeyUse::for_key(epoch, *obj, !encrypt);

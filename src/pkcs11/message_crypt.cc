@@ -60,6 +60,9 @@ MessageParamsIn parse_message(CK_MECHANISM_TYPE m, CK_VOID_PTR p, CK_ULONG len, 
       in.iv_out = c.pNonce;
       out.fixed_bits = c.ulNonceFixedBits;
       out.generator = c.nonceGenerator;
+      // Checked before the tag is read: ulMACLen bytes are copied from pMAC.
+      require(c.ulMACLen >= 4 && c.ulMACLen <= 16 && c.ulMACLen % 2 == 0,
+              CKR_MECHANISM_PARAM_INVALID, "the CCM MAC must be 4, 6, ... 16 bytes");
       out.tag_len = c.ulMACLen;
       out.data_len = c.ulDataLen;
       tag = c.pMAC;
@@ -104,8 +107,11 @@ CK_RV init(const char* name, CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechani
     token::Mechanism mech = parse_message_mechanism(mechanism);
     auto [obj, epoch] =
         operation_key(ref, encrypt ? token::Use::encrypt : token::Use::decrypt, key, mech);
-    return MessageCipherState{std::make_unique<token::MessageCipher>(mech, *obj, encrypt),
-                              KeyUse::for_key(epoch, *obj, false)};
+    auto cipher = std::make_unique<token::MessageCipher>(mech, *obj, encrypt);
+    if (!encrypt) {
+      cipher->set_may_make_tags(token::may_use(ref.token(), token::Use::encrypt, obj->attrs, mech));
+    }
+    return MessageCipherState{std::move(cipher), KeyUse::for_key(epoch, *obj, false)};
   });
 }
 
@@ -182,6 +188,10 @@ CK_RV message_next(const char* name, CK_SESSION_HANDLE session, bool encrypt, CK
         return;
       }
       MessageParamsIn p = parse_message(c.mechanism(), param, param_len, encrypt);
+      // The tag is written (encrypting) or read (decrypting) at the last part's pointer: its
+      // length must be the one the message began with.
+      require(p.params.tag_len == c.tag_len(), CKR_MECHANISM_PARAM_INVALID,
+              "the last part's tag length is not the one the message began with");
       if (!encrypt) {
         c.set_tag(p.params.tag);
       }

@@ -374,6 +374,13 @@ AttributeMap derive_template(const AttributeMap& base_key, const AttributeMap& r
   return out;
 }
 
+void check_tag_length(size_t tag_bytes, bool may_make) {
+  constexpr size_t kMinTag = 8;  // 2^64 guesses for the first bytes
+  require(tag_bytes >= kMinTag || may_make, CKR_MECHANISM_PARAM_INVALID,
+          "a key that may not make this mechanism's tags (MACs: sign; GCM: encrypt) checks none "
+          "shorter than 8 bytes: shorter ones would let them be found a byte at a time");
+}
+
 const SecureBytes& digestible_value(const AttributeMap& key) {
   require(object_class(key) == CKO_SECRET_KEY, CKR_KEY_INDIGESTIBLE,
           "only secret keys can be digested");

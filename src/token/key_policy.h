@@ -105,6 +105,13 @@ AttributeMap unwrap_template(const AttributeMap& unwrapping_key, const Attribute
 // any other key the derivation takes in, such as CKM_HKDF_DERIVE's salt key: apply it to each).
 AttributeMap derive_template(const AttributeMap& base_key, const AttributeMap& request);
 
+// check_tag_length: a key that checks tags (a MAC's, a GCM tag) but may not make them with the
+// mechanism (may_make: it may sign, or encrypt with it; key_management.h's may_use) checks none
+// shorter than 8 bytes: checked 1, 2, 3 ... bytes long, its tags would be found a byte at a time
+// (256 tries each), and with them MACs it may not make or GCM's keystream.
+// CKR_MECHANISM_PARAM_INVALID.
+void check_tag_length(size_t tag_bytes, bool may_make);
+
 // digestible_value is what C_DigestKey feeds the digest: a secret key's CKA_VALUE, only when the
 // token would reveal it (neither sensitive nor unextractable): the digest of a hidden value would
 // test guesses of it, which CKA_SENSITIVE exists to prevent. Private keys are indigestible too

@@ -7,6 +7,7 @@
 #include "crypto/random.h"
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/key_policy.h"
 
 namespace twinhsm::token {
 
@@ -62,6 +63,9 @@ void MessageCipher::check(const MessageParams& p) const {
   require(mechanism_ != CKM_AES_GCM || p.iv.size() <= 256, CKR_MECHANISM_PARAM_INVALID,
           "the GCM IV must be 1 to 256 bytes");
   if (!encrypt_) {
+    if (mechanism_ == CKM_AES_GCM) {  // CCM's tag length is part of its MAC's input
+      check_tag_length(p.tag_len, may_make_tags_);
+    }
     return;
   }
   size_t bits = p.iv.size() * 8;

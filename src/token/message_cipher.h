@@ -40,6 +40,11 @@ class MessageCipher {
   Bytes begin(const MessageParams& params, ByteView aad);
   CK_MECHANISM_TYPE mechanism() const { return mechanism_; }
   bool in_message() const { return open_; }
+  // set_may_make_tags: decrypting, whether the key may also encrypt with the mechanism (else
+  // check refuses GCM tags under 8 bytes: key_policy.h's check_tag_length).
+  void set_may_make_tags(bool may) { may_make_tags_ = may; }
+  // tag_len is the tag length of the message in progress (its parameter at begin).
+  size_t tag_len() const { return params_.tag_len; }
   // set_tag gives a decryption its tag when the last part's parameter holds it.
   void set_tag(Bytes tag) { params_.tag = std::move(tag); }
   // abort ends the message in progress, if any, without output (a failed call ended it).
@@ -64,6 +69,7 @@ class MessageCipher {
   SecureBytes key_;
   bool encrypt_;
   bool open_ = false;
+  bool may_make_tags_ = true;
   MessageParams params_;
   Bytes iv_;
   Bytes aad_;

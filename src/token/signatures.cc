@@ -4,6 +4,7 @@
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
 #include "token/key_material.h"
+#include "token/key_policy.h"
 
 namespace twinhsm::token {
 
@@ -92,9 +93,6 @@ class KeySignature : public SignatureOperation {
   std::optional<crypto::Verifier> verifier_;
 };
 
-// The shortest truncated MAC a key that may not sign verifies: 2^64 guesses.
-constexpr size_t kMinVerifiedMac = 8;
-
 std::unique_ptr<SignatureOperation> make_mac_operation(const Mechanism& mechanism,
                                                        const Object& key) {
   require(object_class(key.attrs) == CKO_SECRET_KEY, CKR_KEY_TYPE_INCONSISTENT,
@@ -177,11 +175,7 @@ std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, co
                                                   bool may_sign) {
   if (is_mac_mechanism(mechanism.type)) {
     auto op = make_mac_operation(mechanism, key);
-    // A key that may not sign would still confirm a MAC a byte at a time through ever longer
-    // truncated (*_GENERAL) verifications, and so make every MAC it could not sign.
-    require(op->size() >= kMinVerifiedMac || may_sign, CKR_MECHANISM_PARAM_INVALID,
-            "a MAC key that may not sign verifies only MACs of 8 bytes or more (a shorter "
-            "truncation would let its MACs be guessed byte by byte)");
+    check_tag_length(op->size(), may_sign);
     return op;
   }
   CK_OBJECT_CLASS cls = object_class(key.attrs);

@@ -384,6 +384,41 @@ TEST_F(MessageTest, OperationRules) {
   EXPECT_CKR(CKR_OK, message(true, &cp, sizeof cp, {}, pt, &out));
   EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(true, &p, sizeof p, {}, pt, &out));  // GCM's
   ASSERT_CKR(CKR_OK, f()->C_MessageEncryptFinal(s_));
+  // A MAC length out of CCM's range is refused before a byte of pMAC is read (a 2^30 length
+  // over a 16-byte buffer read past it until the process died).
+  ASSERT_CKR(CKR_OK, f()->C_MessageDecryptInit(s_, &ccm, key));
+  for (CK_ULONG mac_len : {CK_ULONG{18}, CK_ULONG{1} << 30, CK_ULONG{3}}) {
+    cp.ulMACLen = mac_len;
+    EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(false, &cp, sizeof cp, {}, pt, &out))
+        << mac_len;
+    EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID,
+               f()->C_DecryptMessageBegin(s_, &cp, sizeof cp, nullptr, 0))
+        << mac_len;
+  }
+  ASSERT_CKR(CKR_OK, f()->C_MessageDecryptFinal(s_));
+  // The last part's tag length must be the message's: a shorter one was written past.
+  ASSERT_CKR(CKR_OK, f()->C_MessageEncryptInit(s_, &gcm, key));
+  ASSERT_CKR(CKR_OK, f()->C_EncryptMessageBegin(s_, &p, sizeof p, nullptr, 0));
+  Bytes short_tag(8, 0xAA);
+  CK_GCM_MESSAGE_PARAMS p32{ptr(iv), iv.size(), 0, CKG_NO_GENERATE, short_tag.data(), 32};
+  len = 64;
+  EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID,
+             f()->C_EncryptMessageNext(s_, &p32, sizeof p32, ptr(pt), pt.size(), buf.data(), &len,
+                                       CKF_END_OF_MESSAGE));
+  EXPECT_EQ(short_tag, Bytes(8, 0xAA));
+  ASSERT_CKR(CKR_OK, f()->C_MessageEncryptFinal(s_));
+  // A key that may decrypt but not encrypt checks no GCM tag under 8 bytes: extended a byte at a
+  // time (256 tries each) from the first 4, a full tag, and with it the key's keystream.
+  p.ulTagBits = 32;
+  ASSERT_CKR(CKR_OK, f()->C_MessageDecryptInit(s_, &gcm, decrypt_only));
+  EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, message(false, &p, sizeof p, {}, pt, &out));
+  ASSERT_CKR(CKR_OK, f()->C_MessageDecryptFinal(s_));
+  CK_GCM_PARAMS single32{ptr(iv), iv.size(), 96, nullptr, 0, 32};
+  CK_MECHANISM gcm32{CKM_AES_GCM, &single32, sizeof single32};
+  EXPECT_CKR(CKR_MECHANISM_PARAM_INVALID, f()->C_DecryptInit(s_, &gcm32, decrypt_only));
+  EXPECT_CKR(CKR_OK, f()->C_DecryptInit(s_, &gcm32, key));  // it may encrypt: nothing to learn
+  ASSERT_CKR(CKR_OK, f()->C_SessionCancel(s_, CKF_DECRYPT));
+  p.ulTagBits = 128;
 
   // The mechanism info says which mechanisms the message functions take.
   CK_MECHANISM_INFO info;
