@@ -29,9 +29,7 @@ void no_parameter(CK_VOID_PTR param, CK_ULONG len) {
 std::unique_ptr<token::SignatureOperation> new_message(const SessionRef& ref, MessageSignState& s,
                                                        bool sign) {
   return sign ? token::make_signer(s.mechanism, s.key, s.login_epoch, ref->signing_key)
-              : token::make_verifier(
-                    s.mechanism, *s.key,
-                    token::may_use(ref.token(), token::Use::sign, s.key->attrs, s.mechanism));
+              : token::make_verifier(ref.token(), s.mechanism, *s.key);
 }
 
 template <class Body>

@@ -15,8 +15,7 @@ SignOperation start(const SessionRef& ref, CK_MECHANISM_PTR mechanism, CK_OBJECT
   auto [obj, epoch] = operation_key(ref, sign ? token::Use::sign : token::Use::verify, key, mech);
   SignOperation op;
   op.op = sign ? token::make_signer(mech, obj, epoch, ref->signing_key)
-               : token::make_verifier(
-                     mech, *obj, token::may_use(ref.token(), token::Use::sign, obj->attrs, mech));
+               : token::make_verifier(ref.token(), mech, *obj);
   op.key_use = KeyUse::for_key(epoch, *obj, sign);
   return op;
 }

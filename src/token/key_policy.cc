@@ -308,18 +308,16 @@ void check_wrap(const WrappingKey& wrapping, const AttributeMap& key) {
   require(is_public || value_hidden(w), CKR_KEY_NOT_WRAPPABLE,
           "a sensitive key is not wrapped under a key whose value can be read");
   bool can_leave = !is_public && w.get_bool(CKA_EXTRACTABLE, false);
+  bool mixed = mixes_uses({&w}) || w.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
   for (const AttributeMap& half : wrapping.private_halves) {
     can_leave = can_leave || half.get_bool(CKA_EXTRACTABLE, false);
+    mixed = mixed || mixes_uses({&w, &half}) || signs_raw_rsa(half, wrapping.raw_rsa_unlisted) ||
+            half.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
   }
   require(!can_leave, CKR_KEY_NOT_WRAPPABLE,
           "a sensitive key is not wrapped under an extractable key (or a public key whose private "
           "half is): wrapped and unwrapped again, it could come back as a key that decrypts what "
           "it wrapped");
-  bool mixed = mixes_uses({&w}) || w.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
-  for (const AttributeMap& half : wrapping.private_halves) {
-    mixed = mixed || mixes_uses({&w, &half}) || signs_raw_rsa(half, wrapping.raw_rsa_unlisted) ||
-            half.get_bool(CKA_TWINHSM_WRAPS_AND_PROCESSES_DATA, false);
-  }
   require(!mixed, CKR_KEY_NOT_WRAPPABLE,
           "the wrapping key (or its private half) also encrypts or decrypts data, or signs with "
           "raw RSA (CKM_RSA_X_509, the same computation): it could decrypt what it wraps");

@@ -3,6 +3,7 @@
 
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/key_management.h"
 #include "token/key_material.h"
 #include "token/key_policy.h"
 
@@ -171,11 +172,11 @@ void keep_hmac(SignatureOperation& op, std::optional<SigningKeyCache>& cache) {
   }
 }
 
-std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key,
-                                                  bool may_sign) {
+std::unique_ptr<SignatureOperation> make_verifier(Token& token, const Mechanism& mechanism,
+                                                  const Object& key) {
   if (is_mac_mechanism(mechanism.type)) {
     auto op = make_mac_operation(mechanism, key);
-    check_tag_length(op->size(), may_sign);
+    check_tag_length(op->size(), may_use(token, Use::sign, key.attrs, mechanism));
     return op;
   }
   CK_OBJECT_CLASS cls = object_class(key.attrs);

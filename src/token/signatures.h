@@ -52,16 +52,17 @@ struct SigningKeyCache {
 // make_signer makes a signing operation with key (a private key, or a secret key for a MAC
 // mechanism), reusing cache when it holds the same key object, scheme and login (epoch: the
 // token's login epoch read before the key was looked up), refilling it otherwise. make_verifier
-// makes a verifying one (a public key, the private key of a pair, or a secret key for a MAC;
-// may_sign: the key could also sign with the mechanism, key_management.h's may_use).
+// makes a verifying one (a public key, the private key of a pair, or a secret key for a MAC:
+// one that may not also sign with the mechanism checks no short MAC, key_policy.h's
+// check_tag_length).
 // The caller has checked the key's usage attribute and CKA_ALLOWED_MECHANISMS (key_for). Throw
 // CkError: CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID (PSS parameters, a salt too long
 // for the key), CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE.
 std::unique_ptr<SignatureOperation> make_signer(const Mechanism& mechanism, const ObjectPtr& key,
                                                 uint64_t login_epoch,
                                                 std::optional<SigningKeyCache>& cache);
-std::unique_ptr<SignatureOperation> make_verifier(const Mechanism& mechanism, const Object& key,
-                                                  bool may_sign);
+std::unique_ptr<SignatureOperation> make_verifier(Token& token, const Mechanism& mechanism,
+                                                  const Object& key);
 // keep_hmac gives op's HMAC context, once it has signed, back to cache when it came from the
 // cache's keyed HMAC (another key's would make wrong MACs): the next MAC restarts it.
 void keep_hmac(SignatureOperation& op, std::optional<SigningKeyCache>& cache);
