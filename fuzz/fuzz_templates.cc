@@ -20,13 +20,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <vector>
 
-#include "device/device.h"
-#include "fuzz_util.h"
-#include "pkcs11/entry.h"
+#include "p11_fixture.h"
 #include "pkcs11/marshal.h"
 #include "template_format.h"
 
@@ -34,40 +31,12 @@ using namespace twinhsm;
 
 namespace {
 
-constexpr const char* kSoPin = "fuzz-so-pin";
-constexpr const char* kUserPin = "fuzz-user-pin";
-constexpr CK_SLOT_ID kSlot = 0;
+using fuzz::check;
+using fuzz::kSlot;
+using fuzz::pin;
+using fuzz::strict_check;
 
 CK_SESSION_HANDLE g_session = CK_INVALID_HANDLE;
-
-CK_UTF8CHAR_PTR pin(const char* p) {
-  return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(p));
-}
-
-[[noreturn]] void fail(const char* what, CK_RV rv) {
-  std::fprintf(stderr, "fuzz_templates: %s -> 0x%lx\n", what, static_cast<unsigned long>(rv));
-  std::abort();
-}
-
-void check(const char* what, CK_RV rv) {
-  if (rv != CKR_OK) {
-    fail(what, rv);
-  }
-}
-
-// strict_check aborts, in strict mode, on the codes no template should cause.
-CK_RV strict_check(const char* what, CK_RV rv) {
-  if (fuzz::strict() && (rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR)) {
-    fail(what, rv);
-  }
-  return rv;
-}
-
-void open_and_login() {
-  check("C_OpenSession",
-        C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &g_session));
-  check("C_Login(user)", C_Login(g_session, CKU_USER, pin(kUserPin), std::strlen(kUserPin)));
-}
 
 // reset brings the token back to its initial state: no objects, one session, the user logged in.
 void reset() {
@@ -75,14 +44,14 @@ void reset() {
   CK_UTF8CHAR label[32];
   std::memset(label, ' ', sizeof label);
   std::memcpy(label, "fuzz", 4);
-  check("C_InitToken", C_InitToken(kSlot, pin(kSoPin), std::strlen(kSoPin), label));
+  check("C_InitToken", C_InitToken(kSlot, pin(fuzz::kSoPin), std::strlen(fuzz::kSoPin), label));
   CK_SESSION_HANDLE s;
   check("C_OpenSession(SO)",
         C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s));
-  check("C_Login(SO)", C_Login(s, CKU_SO, pin(kSoPin), std::strlen(kSoPin)));
-  check("C_InitPIN", C_InitPIN(s, pin(kUserPin), std::strlen(kUserPin)));
+  check("C_Login(SO)", C_Login(s, CKU_SO, pin(fuzz::kSoPin), std::strlen(fuzz::kSoPin)));
+  check("C_InitPIN", C_InitPIN(s, pin(fuzz::kUserPin), std::strlen(fuzz::kUserPin)));
   check("C_CloseSession(SO)", C_CloseSession(s));
-  open_and_login();
+  g_session = fuzz::open_user_session();
 }
 
 bool logged_in() {
@@ -243,37 +212,8 @@ class Template {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  std::filesystem::path dir = fuzz::scratch_dir() / "device";
-  device::PersonalizeOptions options;
-  options.diversifier = fuzz::kDiversifier;
-  options.serial = "FUZZ0001";
-  options.pbkdf2_iterations = 1000;
-  device::Device::personalize(dir, fuzz::master_key(), options);
-  {
-    auto dev = device::Device::open(dir);
-    token::Token& t = dev->token();
-    t.init_token(as_bytes(kSoPin), "fuzz");
-    t.login(token::Role::so, as_bytes(kSoPin));
-    t.init_pin(as_bytes(kUserPin));
-    t.logout();
-  }
-  std::filesystem::path conf = fuzz::scratch_dir() / "twinhsm.toml";
-  {
-    std::ofstream out(conf);
-    out << "[[slot]]\ndevice = \"" << dir.string() << "\"\n";
-  }
-  ::setenv("TWINHSM_CONF", conf.c_str(), 1);
-  // Quiet unless asked: TWINHSM_FUZZ_LOG=1 turns on the module's debug log (every call and its
-  // CK_RV, on stderr), to see what the seeds reach.
-  const char* log = std::getenv("TWINHSM_FUZZ_LOG");
-  if (log && *log && *log != '0') {
-    ::setenv("TWINHSM_LOG", "debug", 1);
-  } else {
-    ::unsetenv("TWINHSM_LOG");
-  }
-  ::unsetenv("TWINHSM_LOG_FILE");
-  check("C_Initialize", C_Initialize(nullptr));
-  open_and_login();
+  fuzz::init_module();
+  g_session = fuzz::open_user_session();
   return 0;
 }
 
@@ -317,7 +257,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       if (n > max) {
-        fail("C_FindObjects returned more handles than asked", rv);
+        fuzz::fail("C_FindObjects returned more handles than asked", rv);
       }
     }
     check("C_FindObjectsFinal", C_FindObjectsFinal(g_session));

@@ -5,6 +5,7 @@
 //                         one-chunk and small-chunk framing; and a synthetic stream
 //   fuzz_stored_object/   encoded AttributeMaps of a few typical objects
 //   fuzz_templates/       templates in template_format.h's format
+//   fuzz_mechanisms/      one operation of each kind, in mechanism_format.h's format
 // The TOML seeds of fuzz_config are plain files, kept by hand.
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "backup/reader.h"
 #include "backup/records.h"
 #include "fuzz_util.h"
+#include "mechanism_format.h"
 #include "template_format.h"
 #include "token/attributes.h"
 
@@ -423,6 +425,7 @@ int main(int argc, char** argv) {
     backup_record_seeds(corpus);
     stored_object_seeds(corpus / "fuzz_stored_object");
     template_seeds(corpus / "fuzz_templates");
+    fuzz::mechanisms::mechanism_seeds(corpus / "fuzz_mechanisms");
   } catch (const std::exception& e) {
     std::cerr << "fuzz_seedgen: " << e.what() << "\n";
     return 1;

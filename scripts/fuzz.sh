@@ -22,7 +22,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN_SECONDS=${1:-60}
 shift || true
 ALL_TARGETS=(fuzz_backup fuzz_backup_records fuzz_stored_object fuzz_config fuzz_templates
-  fuzz_softhsm2_object)
+  fuzz_mechanisms fuzz_softhsm2_object)
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
 BUILD=${TWINHSM_FUZZ_BUILD_DIR:-$REPO/build-fuzz}

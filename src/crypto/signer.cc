@@ -292,9 +292,27 @@ class SignatureOp {
                               buffer_.size());
     }
     ByteView input = finish_input();
+    if (scheme_.kind == SignatureScheme::Kind::rsa_pkcs1 && !scheme_.digest && input.empty()) {
+      return verify_empty_pkcs1(signature);
+    }
     detail::PkeyCtxPtr ctx = pkey_context(key_, scheme_, Op::verify);
     return EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), input.data(),
                            input.size());
+  }
+
+  // OpenSSL's PKCS#1 v1.5 check takes an empty payload for a failure, so a signature over no
+  // data (PKCS#1 allows it, and signing makes it) is checked the way RFC 8017 8.2.2 says: encode
+  // (00 01 FF..FF 00, the modulus' length) and compare with the signature raised to e.
+  int verify_empty_pkcs1(ByteView signature) {
+    size_t k = signature_size(key_, scheme_);
+    Bytes encoded(k, 0xff);
+    encoded.front() = 0x00;
+    encoded[1] = 0x01;
+    encoded.back() = 0x00;
+    SignatureScheme raw = scheme_;
+    raw.kind = SignatureScheme::Kind::rsa_raw;
+    detail::PkeyCtxPtr ctx = pkey_context(key_, raw, Op::verify);
+    return EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), encoded.data(), k);
   }
 
   PKey key_;

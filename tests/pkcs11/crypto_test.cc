@@ -760,6 +760,19 @@ TEST_F(CryptoTest, SignOperationRules) {
   ASSERT_CKR(CKR_OK, f()->C_SignInit(s_, &raw, rsa.priv));
   len = out.size();
   EXPECT_CKR(CKR_OK, f()->C_Sign(s_, longest.data(), longest.size(), out.data(), &len));
+  // The shortest, no data at all: its signature verifies (OpenSSL's own check refused it: found
+  // by fuzz_mechanisms), one bit off does not.
+  ASSERT_CKR(CKR_OK, f()->C_SignInit(s_, &raw, rsa.priv));
+  len = out.size();
+  ASSERT_CKR(CKR_OK, f()->C_Sign(s_, longest.data(), 0, out.data(), &len));
+  ASSERT_EQ(len, 256u);
+  ASSERT_CKR(CKR_OK, f()->C_VerifyInit(s_, &raw, rsa.pub));
+  EXPECT_CKR(CKR_OK, f()->C_Verify(s_, longest.data(), 0, out.data(), len));
+  ASSERT_CKR(CKR_OK, f()->C_VerifyInit(s_, &raw, rsa.pub));
+  EXPECT_CKR(CKR_OK, f()->C_VerifyFinal(s_, out.data(), len));
+  out[100] ^= 1;
+  ASSERT_CKR(CKR_OK, f()->C_VerifyInit(s_, &raw, rsa.pub));
+  EXPECT_CKR(CKR_SIGNATURE_INVALID, f()->C_Verify(s_, longest.data(), 0, out.data(), len));
 }
 
 TEST_F(CryptoTest, SessionCancelEndsOperations) {
