@@ -16,7 +16,7 @@ void check_restorable(device::Device& device, BackupReader& reader) {
 }
 
 void restore(device::Device& device, BackupReader& reader, button::Press press,
-             const RestoreObserver& observer) {
+             const RestoreObserver& observer, bool replace_initialized) {
   (void)press;                                   // the proof of a press is all it takes
   reader.for_each_record([](const Record&) {});  // authenticate everything before any write
 
@@ -24,6 +24,11 @@ void restore(device::Device& device, BackupReader& reader, button::Press press,
   uint64_t written = 0;
   // Everything is replaced: a TPM device anchors the new store afresh (store/anchor.h).
   store::Store::WriteTransaction tx(store, store::Anchoring::rebuild);
+  if (!replace_initialized && device.token().initialized()) {
+    throw UsageError(
+        "the token was initialized while the restore waited; give --force to "
+        "replace it and all its objects");
+  }
   // The button is this device's hardware (a GPIO wiring, a socket, insecure-auto only where the
   // secure element allows it): it stays as it is; every other setting comes from the backup.
   std::map<std::string, Bytes> own_button;

@@ -20,8 +20,10 @@ using RestoreObserver = std::function<void(uint64_t records_written)>;
 // restore replaces the device's store with the backup's contents, except the device's own button
 // settings, which stay; press is the button press that authorized it. The reader must be
 // unlocked. Authenticates the whole file (a first pass) before writing anything, then writes all
-// rows in one transaction that commits only after the last chunk authenticated again.
+// rows in one transaction that commits only after the last chunk authenticated again. Without
+// replace_initialized, a token initialized when the transaction begins (perhaps by another
+// process while the button was awaited) is left as it is: UsageError.
 void restore(device::Device& device, BackupReader& reader, button::Press press,
-             const RestoreObserver& observer = {});
+             const RestoreObserver& observer = {}, bool replace_initialized = true);
 
 }  // namespace twinhsm::backup

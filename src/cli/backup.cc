@@ -124,7 +124,9 @@ void add_backup_commands(CLI::App& app) {
         d->wait_for_press("restore of " + rs->file + " onto device " + d->secure_element().serial +
                               " (replaces its token)",
                           std::cerr);
-    backup::restore(*d, r, std::move(press));
+    // Asked again inside the restore's transaction: an application may have initialized the
+    // token while the button was awaited.
+    backup::restore(*d, r, std::move(press), {}, rs->force);
     const auto& h = r.header();
     std::cout << "restored " << h.counts.public_objects << " public and "
               << h.counts.private_objects << " private objects from " << rs->file << " (device "

@@ -261,31 +261,34 @@ CK_SESSION_HANDLE Library::open_session(Slot& slot, CK_FLAGS flags) {
 std::shared_ptr<Session> Library::close_locked(
     std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it) {
   std::shared_ptr<Session> s = it->second;
-  Slot& slot = *s->slot_object;
-  CK_SESSION_HANDLE handle = it->first;
   sessions_.erase(it);
-  if (device::Device* d = slot.device()) {
+  return s;
+}
+
+void Library::end_closed(std::shared_ptr<Session> s, uint64_t epoch) {
+  Slot* slot;
+  CK_SESSION_HANDLE handle;
+  {
+    std::lock_guard session_lock(s->mutex);
+    slot = s->slot_object;
+    handle = s->handle;
+    static_cast<SessionState&>(*s) = SessionState{};
+  }
+  std::lock_guard lock(mutex_);
+  if (epoch_.load(std::memory_order_acquire) != epoch) {
+    return;  // freed by C_Finalize meanwhile, with its slots
+  }
+  if (device::Device* d = slot->device()) {
     d->token().destroy_session_objects(handle);
     bool last = true;
     for (const auto& [h, other] : sessions_) {
-      last = last && other->slot != slot.id();
+      last = last && other->slot != slot->id();
     }
     if (last) {
       d->token().logout();
     }
   }
-  return s;
-}
-
-void Library::end_closed(std::shared_ptr<Session> s, uint64_t epoch) {
-  {
-    std::lock_guard session_lock(s->mutex);
-    static_cast<SessionState&>(*s) = SessionState{};
-  }
-  std::lock_guard lock(mutex_);
-  if (epoch_.load(std::memory_order_acquire) == epoch) {  // else freed by C_Finalize meanwhile
-    pool_.push_back(std::move(s));
-  }
+  pool_.push_back(std::move(s));
 }
 
 void Library::close_session(CK_SESSION_HANDLE handle) {
@@ -318,7 +321,7 @@ void Library::close_all_sessions(Slot& slot) {
       it = next;
     }
     if (device::Device* d = slot.device()) {
-      d->token().logout();
+      d->token().logout();  // also with no session open (end_closed logs out again after calls)
     }
     epoch = epoch_.load(std::memory_order_acquire);
   }

@@ -102,12 +102,13 @@ class Library {
   // abandon_locked moves the slots and sessions out of use without closing or freeing them; they
   // stay reachable from abandoned_, never to be destroyed.
   void abandon_locked();
-  // close_locked takes the session out of the open ones (its session objects destroyed, the
-  // token logged out after the slot's last); the caller then ends it with end_closed.
+  // close_locked takes the session out of the open ones; the caller then ends it with end_closed.
   std::shared_ptr<Session> close_locked(
       std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>>::iterator it);
   // end_closed resets a session close_locked returned, under its own lock (a call running on it
-  // finishes first), and returns it to the pool. The caller holds no lock.
+  // finishes first, and none starts after), then destroys its session objects (those such a call
+  // made too), logs the token out if no session of its slot is left (after any login such a call
+  // did), and returns it to the pool. The caller holds no lock.
   void end_closed(std::shared_ptr<Session> s, uint64_t epoch);
   void free_sessions_locked();
 

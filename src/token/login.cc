@@ -119,8 +119,27 @@ void Token::store_role(Role role, const WrappedSk& wrapped) {
   }
 }
 
-SecureBytes Token::unwrap_sk(Role role, ByteView pin) {
+Token::UnwrappedSk Token::unwrap_sk(Role role, ByteView pin) {
   LoginAttemptLock one_attempt_at_a_time(store_.path());
+  // The row can be replaced during PBKDF2 (seconds); each round re-reads it. A few rounds are
+  // plenty: the replacing operations run PBKDF2 themselves.
+  for (int round = 0;; ++round) {
+    bool row_replaced = false;
+    UnwrappedSk out = unwrap_sk_once(role, pin, row_replaced);
+    if (!row_replaced) {
+      return out;
+    }
+    require(round < 8, CKR_FUNCTION_FAILED, "the PIN's row keeps changing: try again");
+  }
+}
+
+bool Token::still_current(Role role, const UnwrappedSk& unwrapped) {
+  auto now = store_.role(static_cast<int>(role));
+  return now && now->salt == unwrapped.row.salt && now->wrapped_sk == unwrapped.row.wrapped_sk &&
+         store_.setting_text(settings::kTokenGeneration).value_or("") == unwrapped.generation;
+}
+
+Token::UnwrappedSk Token::unwrap_sk_once(Role role, ByteView pin, bool& row_replaced) {
   if (pin_guard_ && pin_guard_->remaining() == 0) {
     throw CkError(CKR_PIN_LOCKED, pin_guard_->lockout_advice());
   }
@@ -161,26 +180,37 @@ SecureBytes Token::unwrap_sk(Role role, ByteView pin) {
                   locked ? "wrong PIN; the PIN is now locked" : "wrong PIN");
   }
   store::Store::WriteTransaction tx(store_);
-  if (auto now = store_.role(static_cast<int>(role))) {
-    now->failures = 0;
-    store_.put_role(*now);
+  auto now = store_.role(static_cast<int>(role));
+  if (!now || now->salt != row.salt || now->wrapped_sk != row.wrapped_sk) {
+    row_replaced = true;  // the SK opened is not the token's any more (or not this PIN's)
+    return {};
   }
+  now->failures = 0;
+  store_.put_role(*now);
   if (pin_guard_ && verdict == PinGuard::Verdict::unknown) {
     pin_guard_->enroll(role, row, stretched);  // a row it had no record of, now proved right
   }
+  std::string generation = store_.setting_text(settings::kTokenGeneration).value_or("");
   tx.commit();
-  return sk;
+  return {std::move(sk), std::move(row), std::move(generation)};
 }
 
 void Token::init_token(ByteView so_pin, const std::string& label) {
   check_pin_length(so_pin);
+  std::optional<UnwrappedSk> old_so;
   if (initialized()) {
-    unwrap_sk(Role::so, so_pin);
+    old_so = unwrap_sk(Role::so, so_pin);
   }
   SecureBytes sk = crypto::random_secret(kKeyLen);
   WrappedSk so = wrap_sk(Role::so, so_pin, sk);
   {
     store::Store::WriteTransaction tx(store_);
+    // The token the SO PIN was checked against must still be there: one initialized, restored
+    // or given another SO PIN meanwhile (another process) is not replaced without its own PIN.
+    bool same =
+        old_so ? still_current(Role::so, *old_so) : !store_.role(static_cast<int>(Role::so));
+    require(same, CKR_FUNCTION_FAILED,
+            "the token was initialized or restored by another process meanwhile: try again");
     store_.delete_all_objects();
     store_.delete_role(static_cast<int>(Role::user));
     store_role(Role::so, so);
@@ -201,9 +231,10 @@ void Token::init_token(ByteView so_pin, const std::string& label) {
 }
 
 void Token::login(Role role, ByteView pin) {
-  SecureBytes sk = unwrap_sk(role, pin);
+  // The generation comes from the transaction that found the row still the one opened: read
+  // after it, a restore committed in between would pair the old SK with the new generation.
+  auto [sk, row, generation] = unwrap_sk(role, pin);
   SecureBytes index_key = private_index_key(sk);
-  std::string generation = store_.setting_text(settings::kTokenGeneration).value_or("");
   std::unique_lock lock(mutex_);
   // Checked again here: another thread of the application may have logged in meanwhile.
   if (role_) {
@@ -250,17 +281,28 @@ void Token::init_pin(ByteView pin) {
   require(sk && logged_in() == Role::so, CKR_USER_NOT_LOGGED_IN, "the SO must be logged in");
   WrappedSk wrapped = wrap_sk(Role::user, pin, *sk);
   store::Store::WriteTransaction tx(store_);
+  // The SK held is the token's only while the token is the one the SO logged in to: after a
+  // restore or init by another process it would give the user a key no object is under.
+  check_generation();
   store_role(Role::user, wrapped);
   tx.commit();
 }
 
 void Token::set_pin(Role role, ByteView old_pin, ByteView new_pin) {
   check_pin_length(new_pin);
-  SecureBytes sk = unwrap_sk(role, old_pin);
-  WrappedSk wrapped = wrap_sk(role, new_pin, sk);
-  store::Store::WriteTransaction tx(store_);
-  store_role(role, wrapped);
-  tx.commit();
+  for (int round = 0;; ++round) {
+    UnwrappedSk old = unwrap_sk(role, old_pin);
+    WrappedSk wrapped = wrap_sk(role, new_pin, old.sk);
+    store::Store::WriteTransaction tx(store_);
+    // Replaced meanwhile (a restore, an init, another PIN change): the old PIN is checked again
+    // against what is there now, never written over it with the SK it no longer opens.
+    if (still_current(role, old)) {
+      store_role(role, wrapped);
+      tx.commit();
+      return;
+    }
+    require(round < 8, CKR_FUNCTION_FAILED, "the PIN's row keeps changing: try again");
+  }
 }
 
 }  // namespace twinhsm::token

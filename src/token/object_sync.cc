@@ -35,9 +35,25 @@ void Token::sync() {
   }
   int64_t version = 0;
   store::Store::ObjectsMark mark = store_.objects_mark(&version);  // of one snapshot
+  // Rows changed or deleted by another connection: perhaps the whole token replaced (a restore
+  // or init writes a new generation), after which no handle from before may be answered.
+  std::optional<std::string> generation;
+  {
+    std::shared_lock lock(mutex_);
+    if (!synced_mark_ || synced_mark_->changed != mark.changed) {
+      lock.unlock();
+      generation = store_.setting_text(settings::kTokenGeneration).value_or("");
+    }
+  }
   bool logged_in;
   {
     std::lock_guard lock(mutex_);
+    if (generation && *generation != synced_generation_) {
+      if (!synced_generation_.empty()) {
+        replacements_.fetch_add(1, std::memory_order_acq_rel);
+      }
+      synced_generation_ = *generation;
+    }
     synced_stamp_ = stamp;
     if (version == synced_version_) {
       // Only this process committed since: the cache and the index have its writes already,
@@ -153,7 +169,7 @@ void Token::indexed(uint64_t object_commits, const std::function<void(TagIndex&)
 }
 
 ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<SecureBytes>& sk) {
-  auto handle = static_cast<CK_OBJECT_HANDLE>(row.id);
+  CK_OBJECT_HANDLE handle = handle_of(row.id);
   {
     std::lock_guard lock(mutex_);
     if (ObjectPtr cached = cache_.find(handle, row.mac)) {

@@ -7,6 +7,7 @@
 
 #include "token/attribute_policy.h"
 #include "token/ck_error.h"
+#include "token/settings.h"
 
 namespace twinhsm::token {
 
@@ -14,7 +15,13 @@ Token::Token(store::Store& store, TokenKeys keys, std::unique_ptr<PinGuard> pin_
     : store_(store),
       login_secret_(std::move(keys.login_secret)),
       pin_guard_(std::move(pin_guard)),
-      codec_(std::move(keys.object_key), std::move(keys.index_key)) {}
+      codec_(std::move(keys.object_key), std::move(keys.index_key)) {
+  // The generation handles are made under, from the start (sync() follows it).
+  try {
+    synced_generation_ = store_.setting_text(settings::kTokenGeneration).value_or("");
+  } catch (const std::exception&) {  // a damaged store: said by what reads it next
+  }
+}
 
 Token::~Token() = default;
 
@@ -38,7 +45,7 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
     tx.commit();
     row.id = id;
     indexed(store_.object_commits(), [&](TagIndex& index) { index.put(row, true); });
-    obj->handle = static_cast<CK_OBJECT_HANDLE>(id);
+    obj->handle = handle_of(id);
     return obj;
   }
   std::lock_guard lock(mutex_);
@@ -49,14 +56,14 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
 }
 
 ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {
-  if (handle < kSessionHandleBase) {
+  if (!is_session_handle(handle)) {
     sync();
   }
   return lookup(handle);
 }
 
 ObjectPtr Token::key(CK_OBJECT_HANDLE handle) {
-  if (handle < kSessionHandleBase && !recently_synced()) {
+  if (!is_session_handle(handle) && !recently_synced()) {
     sync();
   }
   return lookup(handle);
@@ -69,7 +76,7 @@ ObjectPtr Token::lookup(CK_OBJECT_HANDLE handle) {
     // process's own writes update the cache: the cached object is the row's current content.
     std::shared_lock lock(mutex_);
     bool user = role_ == Role::user;
-    if (handle >= kSessionHandleBase) {
+    if (is_session_handle(handle)) {
       auto it = session_objects_.find(handle);
       require(it != session_objects_.end() && (user || !it->second->is_private()),
               CKR_OBJECT_HANDLE_INVALID, "no such object");
@@ -82,7 +89,8 @@ ObjectPtr Token::lookup(CK_OBJECT_HANDLE handle) {
     }
   }
   bool user = logged_in() == Role::user;
-  auto row = store_.object(static_cast<int64_t>(handle));
+  int64_t id = id_of(handle);
+  auto row = id != 0 ? store_.object(id) : std::nullopt;
   require(row.has_value(), CKR_OBJECT_HANDLE_INVALID, "no such object");
   auto sk = current_sk();
   require(!row->is_private || (user && sk), CKR_OBJECT_HANDLE_INVALID, "no such object");
@@ -102,10 +110,10 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
     if (obj->is_private()) {
       check_generation();
     }
-    require(store_.object(static_cast<int64_t>(object.handle)).has_value(),
-            CKR_OBJECT_HANDLE_INVALID, "the object was destroyed");
-    store::ObjectRow row =
-        codec_.encode(static_cast<int64_t>(object.handle), obj->attrs, keys ? &*keys : nullptr);
+    int64_t id = id_of(object.handle);
+    require(id != 0 && store_.object(id).has_value(), CKR_OBJECT_HANDLE_INVALID,
+            "the object was destroyed");
+    store::ObjectRow row = codec_.encode(id, obj->attrs, keys ? &*keys : nullptr);
     store_.update_object(row);
     tx.commit();
     indexed(store_.object_commits(), [&](TagIndex& index) { index.put(row, true); });
@@ -122,11 +130,11 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
 
 void Token::destroy(const Object& object) {
   if (object.is_token()) {
+    int64_t id = id_of(object.handle);
     store::Store::WriteTransaction tx(store_);
-    require(store_.delete_object(static_cast<int64_t>(object.handle)), CKR_OBJECT_HANDLE_INVALID,
+    require(id != 0 && store_.delete_object(id), CKR_OBJECT_HANDLE_INVALID,
             "the object was already destroyed");
     tx.commit();
-    auto id = static_cast<int64_t>(object.handle);
     indexed(store_.object_commits(), [&](TagIndex& index) { index.erase(id); });
     std::lock_guard lock(mutex_);
     cache_.erase(object.handle);
@@ -165,53 +173,28 @@ bool tags_decide(const AttributeMap& tmpl) {
 }  // namespace
 
 std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
-  sync();  // a stale login's index key would silently match nothing
-  bool user = logged_in() == Role::user;
-  auto sk = current_sk();
   std::vector<CK_OBJECT_HANDLE> out;
   bool token_objects = tmpl.get_bool(CKA_TOKEN, true);
   bool session_objects = !tmpl.has(CKA_TOKEN) || !tmpl.get_bool(CKA_TOKEN, false);
-  if (token_objects) {
-    store::ObjectQuery q;
-    const crypto::Hmac& public_tagger = codec_.public_tagger();
-    q.public_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, public_tagger),
-                     ObjectCodec::tag(tmpl, CKA_ID, public_tagger),
-                     ObjectCodec::tag(tmpl, CKA_LABEL, public_tagger)};
-    if (user && sk) {
-      std::shared_lock lock(mutex_);
-      if (private_tagger_) {  // else logged out since
-        q.include_private = true;
-        q.private_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, *private_tagger_),
-                          ObjectCodec::tag(tmpl, CKA_ID, *private_tagger_),
-                          ObjectCodec::tag(tmpl, CKA_LABEL, *private_tagger_)};
-      }
+  for (int round = 0;; ++round) {
+    // Read before the sync: a commit of any connection after it changes one of them. The stamp
+    // is a memory read; data_version, a statement, is asked only when there is none.
+    auto stamp = store_.change_stamp();
+    int64_t version = stamp ? 0 : store_.data_version();
+    sync();  // a stale login's index key would silently match nothing; a restore logs it out
+    if (!token_objects) {
+      break;
     }
-    if (tmpl.has(CKA_PRIVATE)) {
-      q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);
-    }
-    if (auto hits = find_in_index(q)) {
-      bool decided = tags_decide(tmpl);
-      for (const TagIndex::Match& hit : *hits) {
-        if (decided && hit.authentic) {
-          out.push_back(static_cast<CK_OBJECT_HANDLE>(hit.id));
-          continue;
-        }
-        // Read and checked as the store's query would have (a damaged row fails here).
-        auto row = store_.object(hit.id);
-        if (row && (!row->is_private || q.include_private) &&
-            matches(materialize(*row, sk)->attrs, tmpl)) {
-          out.push_back(static_cast<CK_OBJECT_HANDLE>(row->id));
-        }
-      }
-    } else {
-      for (const store::ObjectRow& row : store_.find_objects(q)) {
-        if (matches(materialize(row, sk)->attrs, tmpl)) {
-          out.push_back(static_cast<CK_OBJECT_HANDLE>(row.id));
-        }
-      }
+    // The last round asks the store: one statement, one snapshot.
+    out = find_token_objects(tmpl, round == 2);
+    // Another connection committed since the sync (a restore replaces every row): index hits of
+    // one store with rows of the next would be a mix of the two, found in neither. Again.
+    if (round == 2 || (stamp ? stamp == store_.change_stamp() : version == store_.data_version())) {
+      break;
     }
   }
   if (session_objects) {
+    bool user = logged_in() == Role::user;
     std::lock_guard lock(mutex_);
     std::vector<CK_OBJECT_HANDLE> session_handles;
     for (const auto& [handle, obj] : session_objects_) {
@@ -221,6 +204,55 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
     }
     std::sort(session_handles.begin(), session_handles.end());
     out.insert(out.end(), session_handles.begin(), session_handles.end());
+  }
+  return out;
+}
+
+std::vector<CK_OBJECT_HANDLE> Token::find_token_objects(const AttributeMap& tmpl, bool by_query) {
+  bool user = logged_in() == Role::user;
+  auto sk = current_sk();
+  std::vector<CK_OBJECT_HANDLE> out;
+  store::ObjectQuery q;
+  const crypto::Hmac& public_tagger = codec_.public_tagger();
+  q.public_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, public_tagger),
+                   ObjectCodec::tag(tmpl, CKA_ID, public_tagger),
+                   ObjectCodec::tag(tmpl, CKA_LABEL, public_tagger)};
+  if (user && sk) {
+    std::shared_lock lock(mutex_);
+    if (private_tagger_) {  // else logged out since
+      q.include_private = true;
+      q.private_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, *private_tagger_),
+                        ObjectCodec::tag(tmpl, CKA_ID, *private_tagger_),
+                        ObjectCodec::tag(tmpl, CKA_LABEL, *private_tagger_)};
+    }
+  }
+  if (tmpl.has(CKA_PRIVATE)) {
+    q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);
+  }
+  std::optional<std::vector<TagIndex::Match>> hits;
+  if (!by_query) {
+    hits = find_in_index(q);
+  }
+  if (hits) {
+    bool decided = tags_decide(tmpl);
+    for (const TagIndex::Match& hit : *hits) {
+      if (decided && hit.authentic) {
+        out.push_back(handle_of(hit.id));
+        continue;
+      }
+      // Read and checked as the store's query would have (a damaged row fails here).
+      auto row = store_.object(hit.id);
+      if (row && (!row->is_private || q.include_private) &&
+          matches(materialize(*row, sk)->attrs, tmpl)) {
+        out.push_back(handle_of(row->id));
+      }
+    }
+    return out;
+  }
+  for (const store::ObjectRow& row : store_.find_objects(q)) {
+    if (matches(materialize(row, sk)->attrs, tmpl)) {
+      out.push_back(handle_of(row.id));
+    }
   }
   return out;
 }

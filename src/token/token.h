@@ -128,13 +128,31 @@ class Token {
 
   // Handles of session objects start here; token object handles are store ids, below it.
   static constexpr CK_OBJECT_HANDLE kSessionHandleBase = CK_OBJECT_HANDLE{1} << 40;
+  // A token object's handle is its row id, plus (from bit 41) how many times this process has
+  // seen the token replaced by another one (a restore, an init): ids of a twin's backup may be
+  // those of this token's objects, and a handle from before must never name one of them.
+  static constexpr int kReplacementShift = 41;
+  static bool is_session_handle(CK_OBJECT_HANDLE h) { return h >> 40 == 1; }
 
  private:
   // stretch is PBKDF2 of pin with the row's salt and iterations; derive_kek makes the role's KEK
   // from it and the login secret.
   SecureBytes stretch(const store::RoleRow& row, ByteView pin) const;
   SecureBytes derive_kek(const store::RoleRow& row, const SecureBytes& stretched) const;
-  SecureBytes unwrap_sk(Role role, ByteView pin);  // counts the attempt
+  // unwrap_sk checks a role's PIN (counting the attempt) and gives the SK it opens, with the row
+  // and the token generation that its last transaction found still in place: a row replaced while
+  // the PIN was checked (a restore, a token init, a PIN change by another process) is checked
+  // again.
+  struct UnwrappedSk {
+    SecureBytes sk;
+    store::RoleRow row;
+    std::string generation;
+  };
+  UnwrappedSk unwrap_sk(Role role, ByteView pin);
+  UnwrappedSk unwrap_sk_once(Role role, ByteView pin, bool& row_replaced);
+  // still_current: inside a write transaction, whether the role's row and the generation are
+  // those unwrap_sk gave.
+  bool still_current(Role role, const UnwrappedSk& unwrapped);
   struct WrappedSk {
     store::RoleRow row;
     SecureBytes stretched;  // for the PIN guard's record
@@ -159,6 +177,9 @@ class Token {
   // checks the token generation. A memory read when nothing was committed since the last sync
   // (Store::change_stamp).
   void sync();
+  // find_token_objects: the token objects tmpl matches, from the tag index (or, by_query or when
+  // the index is stale, the store's query).
+  std::vector<CK_OBJECT_HANDLE> find_token_objects(const AttributeMap& tmpl, bool by_query);
   // find_in_index answers q from the tag index, loading it first when it is stale and enough
   // finds have gone to the store since, or adding the rows other connections inserted; nullopt:
   // ask the store.
@@ -213,6 +234,21 @@ class Token {
   size_t index_rows_hint_ = 0;  // rows at the last load
   std::atomic<int64_t> synced_at_ns_{INT64_MIN / 2};  // steady clock of the last sync
   CK_OBJECT_HANDLE next_session_handle_ = kSessionHandleBase;
+  // The replacements seen (handles above), and the token generation sync() saw last.
+  std::atomic<uint64_t> replacements_{0};
+  std::string synced_generation_;
+  CK_OBJECT_HANDLE handle_of(int64_t id) const {
+    return static_cast<CK_OBJECT_HANDLE>(id) | replacements_.load(std::memory_order_acquire)
+                                                   << kReplacementShift;
+  }
+  // id_of: the row id of a token object's handle, or 0 (no row has it) for a handle from before
+  // the token was replaced.
+  int64_t id_of(CK_OBJECT_HANDLE h) const {
+    if (h >> kReplacementShift != replacements_.load(std::memory_order_acquire)) {
+      return 0;
+    }
+    return static_cast<int64_t>(h & (kSessionHandleBase - 1));
+  }
 };
 
 // LoggedOutByAnotherProcess is the CKR_USER_NOT_LOGGED_IN of a call that found the token restored

@@ -221,6 +221,16 @@ std::string model_diff(const Model& model, const Actual& actual, Expected& expec
   return out.str();
 }
 
+// row_id is the store row a token object's handle names: the workload's process restores
+// backups itself, after which its handles carry the count of replacements it has seen
+// (Token::handle_of); the model, and the fresh process that checks the device, know the rows.
+std::optional<uint64_t> row_id(std::optional<uint64_t> handle) {
+  if (handle) {
+    *handle &= token::Token::kSessionHandleBase - 1;
+  }
+  return handle;
+}
+
 // adopt fills in the handles and unique ids the log did not give (a create cut off but landed).
 void adopt(Model& model, const Actual& actual) {
   for (auto& [n, o] : model.objects) {
@@ -561,14 +571,14 @@ class CrashRun {
     auto arg = [&](const char* k) { return a.count(k) ? a.at(k) : std::string(); };
     if (l.op == "create") {
       auto kind = kind_from_name(arg("kind"));
-      auto handle = parse_u64(arg("handle"));
+      auto handle = row_id(parse_u64(arg("handle")));
       if (!kind || !handle || arg("label") != label_for(l.n) || arg("uid").size() != 32) {
         return "a malformed create: " + l.text;
       }
       model_.objects[l.n] = Obj{*kind, label_for(l.n), *handle, arg("uid")};
     } else if (l.op == "destroy" || l.op == "setlabel") {
       auto of = parse_u64(arg("of"));
-      auto handle = parse_u64(arg("handle"));
+      auto handle = row_id(parse_u64(arg("handle")));
       if (!of || !handle || !model_.objects.count(*of) || model_.objects[*of].handle != *handle) {
         return "the workload changed an object the model does not hold: " + l.text;
       }

@@ -162,5 +162,35 @@ TEST_F(StressTest, TwoThreadsManySessionsForAWhile) {
   }
 }
 
+// PKCS#11 C_CloseSession: the session objects the session created are destroyed, also those a
+// call still running in it makes while it closes (found in session 11: 181 of 200 closes left
+// one behind, found by every later search of the application).
+TEST_F(StressTest, SessionObjectsMadeWhileTheSessionClosesGoWithIt) {
+  CK_SESSION_HANDLE keeper = open_session();
+  for (int round = 0; round < 100; ++round) {
+    CK_SESSION_HANDLE s = open_session();
+    std::atomic<bool> started{false};
+    std::thread creator([&] {
+      Template t = data_object("orphan", "x", false, false);
+      for (;;) {
+        CK_OBJECT_HANDLE h;
+        CK_RV rv = f()->C_CreateObject(s, t.data(), t.size(), &h);
+        started = true;
+        if (rv != CKR_OK) {
+          break;  // the session is closed
+        }
+      }
+    });
+    while (!started) {
+      std::this_thread::yield();
+    }
+    EXPECT_CKR(CKR_OK, f()->C_CloseSession(s));
+    creator.join();
+  }
+  Template by_label;
+  by_label.str(CKA_LABEL, "orphan");
+  EXPECT_EQ(find_all(f(), keeper, by_label).size(), 0u) << "session objects outlived their session";
+}
+
 }  // namespace
 }  // namespace twinhsm::test
