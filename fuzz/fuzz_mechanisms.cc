@@ -10,8 +10,8 @@
 //   - an output length larger than the buffer the call was given, with CKR_OK;
 //   - with kRoundTrip, an operation its partner does not undo: a decryption (of what the
 //     encryption returned, same mechanism and parameter) that succeeds with another plaintext,
-//     a verification of the signature just made that says CKR_SIGNATURE_INVALID, a key unwrapped
-//     from its own wrapping with another check value.
+//     a verification of the signature just made that says CKR_SIGNATURE_INVALID, a readable key
+//     unwrapped from its own wrapping with another value.
 // With TWINHSM_FUZZ_STRICT=1, CKR_GENERAL_ERROR and CKR_DEVICE_ERROR also abort.
 #include <cstdint>
 #include <cstdio>
@@ -100,7 +100,8 @@ void key_pair(CK_MECHANISM_TYPE gen, Attrs& pub, Attrs& priv) {
 }
 
 void make_keys() {
-  // In KeyIndex's order. Secret keys, one role each (the key policy keeps wrapping apart from data).
+  // In KeyIndex's order. Secret keys, one role each (the key policy keeps wrapping apart from
+  // data).
   secret_key(CKM_AES_KEY_GEN, 32,
              Attrs().flag(CKA_ENCRYPT).flag(CKA_DECRYPT).flag(CKA_SIGN).flag(CKA_VERIFY));
   secret_key(CKM_AES_KEY_GEN, 32, Attrs().flag(CKA_WRAP).flag(CKA_UNWRAP));
@@ -115,7 +116,9 @@ void make_keys() {
   static const CK_BYTE e[] = {0x01, 0x00, 0x01};
   auto rsa = [](CK_ATTRIBUTE_TYPE pub_use, CK_ATTRIBUTE_TYPE priv_use) {
     key_pair(CKM_RSA_PKCS_KEY_PAIR_GEN,
-             Attrs().number(CKA_MODULUS_BITS, 2048).bytes(CKA_PUBLIC_EXPONENT, e, sizeof e)
+             Attrs()
+                 .number(CKA_MODULUS_BITS, 2048)
+                 .bytes(CKA_PUBLIC_EXPONENT, e, sizeof e)
                  .flag(pub_use),
              Attrs().flag(priv_use));
   };
@@ -139,7 +142,9 @@ void make_keys() {
   }
 }
 
-CK_OBJECT_HANDLE key(uint8_t index) { return g_keys.handles[index % g_keys.handles.size()]; }
+CK_OBJECT_HANDLE key(uint8_t index) {
+  return g_keys.handles[index % g_keys.handles.size()];
+}
 CK_OBJECT_HANDLE partner(uint8_t index) {
   return g_keys.handles[g_keys.partners[index % g_keys.handles.size()]];
 }
@@ -308,7 +313,7 @@ CK_RV call_out(const char* what, uint8_t flags, size_t size, Out& out, Fn fn) {
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (size > kMaxOutput) {
-      return CKR_OK;  // the module asks for more than any output of this input: not followed
+      return CKR_HOST_MEMORY;  // more than any output of this input: not followed, nothing made
     }
     out.bytes.assign(size, 0xa5);
     out.len = size;
@@ -356,9 +361,8 @@ Attrs make_template(uint8_t kind) {
     case kTemplateEmpty:
       return a;
     default:
-      return std::move(a.bytes(CKA_CLASS, &priv, sizeof priv)
-                           .number(CKA_KEY_TYPE, CKK_RSA)
-                           .flag(CKA_SIGN));
+      return std::move(
+          a.bytes(CKA_CLASS, &priv, sizeof priv).number(CKA_KEY_TYPE, CKK_RSA).flag(CKA_SIGN));
   }
 }
 
@@ -386,7 +390,9 @@ std::vector<ByteView> parts_of(ByteView data, uint8_t parts) {
   return out;
 }
 
-CK_BYTE_PTR in_ptr(ByteView v) { return const_cast<CK_BYTE_PTR>(v.data()); }
+CK_BYTE_PTR in_ptr(ByteView v) {
+  return const_cast<CK_BYTE_PTR>(v.data());
+}
 
 // check_same aborts when a round trip came back different.
 void check_same(const char* what, ByteView want, const Out& got) {
@@ -397,20 +403,20 @@ void check_same(const char* what, ByteView want, const Out& got) {
 }
 
 // Raw RSA pads nothing: a round trip gives the value back as long as the modulus.
-bool undoes_exactly(CK_MECHANISM_TYPE m) { return m != CKM_RSA_X_509; }
+bool undoes_exactly(CK_MECHANISM_TYPE m) {
+  return m != CKM_RSA_X_509;
+}
 
-void decrypt_round_trip(CK_SESSION_HANDLE s, const Call& c, ByteView plain,
-                        const Out& cipher) {
+void decrypt_round_trip(CK_SESSION_HANDLE s, const Call& c, ByteView plain, const Out& cipher) {
   CK_MECHANISM m = c.mechanism;
   if (!undoes_exactly(m.mechanism) || C_DecryptInit(s, &m, partner(c.a)) != CKR_OK) {
     return;
   }
   Out back;
-  CK_RV rv = call_out("C_Decrypt (round trip)", 0, plain.size() + 64, back,
-                      [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
-                        return C_Decrypt(s, const_cast<CK_BYTE_PTR>(cipher.bytes.data()),
-                                         cipher.len, o, l);
-                      });
+  CK_RV rv = call_out(
+      "C_Decrypt (round trip)", 0, plain.size() + 64, back, [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
+        return C_Decrypt(s, const_cast<CK_BYTE_PTR>(cipher.bytes.data()), cipher.len, o, l);
+      });
   if (rv == CKR_OK) {
     check_same("a decryption gave back another plaintext than was encrypted", plain, back);
   }
@@ -433,10 +439,10 @@ void encrypt(CK_SESSION_HANDLE s, const Call& c, bool in_parts) {
   }
   std::vector<uint8_t> all;
   for (ByteView part : parts_of(c.data, c.parts)) {
-    CK_RV rv = call_out("C_EncryptUpdate", c.flags, c.out_size, out,
-                        [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
-                          return C_EncryptUpdate(s, in_ptr(part), part.size(), o, l);
-                        });
+    CK_RV rv =
+        call_out("C_EncryptUpdate", c.flags, c.out_size, out, [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
+          return C_EncryptUpdate(s, in_ptr(part), part.size(), o, l);
+        });
     if (rv != CKR_OK) {
       return;
     }
@@ -510,8 +516,8 @@ void verify(CK_SESSION_HANDLE s, const Call& c, bool in_parts) {
     return;
   }
   if (!in_parts) {
-    strict_check("C_Verify", C_Verify(s, in_ptr(c.data), c.data.size(), in_ptr(c.extra),
-                                      c.extra.size()));
+    strict_check("C_Verify",
+                 C_Verify(s, in_ptr(c.data), c.data.size(), in_ptr(c.extra), c.extra.size()));
     return;
   }
   for (ByteView part : parts_of(c.data, c.parts)) {
@@ -539,18 +545,17 @@ void digest(CK_SESSION_HANDLE s, const Call& c, bool in_parts) {
       return;
     }
   }
-  if (c.flags & kRoundTrip &&
-      strict_check("C_DigestKey", C_DigestKey(s, key(c.b))) != CKR_OK) {
+  if (c.flags & kRoundTrip && strict_check("C_DigestKey", C_DigestKey(s, key(c.b))) != CKR_OK) {
     return;
   }
   call_out("C_DigestFinal", c.flags, c.out_size, out,
            [&](CK_BYTE_PTR o, CK_ULONG_PTR l) { return C_DigestFinal(s, o, l); });
 }
 
-// check_value reads a key's CKA_CHECK_VALUE (empty when it has none or may not say).
-std::vector<uint8_t> check_value(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
-  uint8_t v[16];
-  CK_ATTRIBUTE a{CKA_CHECK_VALUE, v, sizeof v};
+// value reads a key's CKA_VALUE (empty when it has none or may not say).
+std::vector<uint8_t> value(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+  uint8_t v[512];
+  CK_ATTRIBUTE a{CKA_VALUE, v, sizeof v};
   if (C_GetAttributeValue(s, h, &a, 1) != CKR_OK || a.ulValueLen > sizeof v) {
     return {};
   }
@@ -563,7 +568,7 @@ void wrap(CK_SESSION_HANDLE s, const Call& c) {
   CK_RV rv = call_out("C_WrapKey", c.flags, c.out_size, blob, [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
     return C_WrapKey(s, &m, key(c.a), key(c.b), o, l);
   });
-  if (rv != CKR_OK || !(c.flags & kRoundTrip)) {
+  if (rv != CKR_OK || !(c.flags & kRoundTrip) || !undoes_exactly(m.mechanism)) {
     return;
   }
   Attrs t = make_template(c.templ);
@@ -573,9 +578,10 @@ void wrap(CK_SESSION_HANDLE s, const Call& c) {
                                t.list.size(), &h)) != CKR_OK) {
     return;
   }
-  std::vector<uint8_t> want = check_value(s, key(c.b)), got = check_value(s, h);
-  if (!want.empty() && !got.empty() && want != got) {
-    finding("a key unwrapped from its own wrapping has another check value");
+  // Compared where both values can be read (a readable key wrapped, a readable template).
+  std::vector<uint8_t> want = value(s, key(c.b)), got = value(s, h);
+  if (!want.empty() && want.size() == got.size() && want != got) {
+    finding("a key unwrapped from its own wrapping has another value");
   }
 }
 
@@ -591,8 +597,7 @@ void derive(CK_SESSION_HANDLE s, const Call& c) {
   CK_MECHANISM m = c.mechanism;
   Attrs t = make_template(c.templ);
   CK_OBJECT_HANDLE h;
-  strict_check("C_DeriveKey",
-               C_DeriveKey(s, &m, key(c.a), t.list.data(), t.list.size(), &h));
+  strict_check("C_DeriveKey", C_DeriveKey(s, &m, key(c.a), t.list.data(), t.list.size(), &h));
 }
 
 void generate(CK_SESSION_HANDLE s, const Call& c) {
@@ -611,12 +616,11 @@ void encrypt_message(CK_SESSION_HANDLE s, const Call& c, bool in_parts) {
   }
   Out out;
   if (!in_parts) {
-    CK_RV rv = call_out("C_EncryptMessage", c.flags, c.out_size, out,
-                        [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
-                          return C_EncryptMessage(s, c.message.ptr, c.message.len,
-                                                  in_ptr(c.extra), c.extra.size(),
-                                                  in_ptr(c.data), c.data.size(), o, l);
-                        });
+    CK_RV rv =
+        call_out("C_EncryptMessage", c.flags, c.out_size, out, [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
+          return C_EncryptMessage(s, c.message.ptr, c.message.len, in_ptr(c.extra), c.extra.size(),
+                                  in_ptr(c.data), c.data.size(), o, l);
+        });
     C_MessageEncryptFinal(s);
     if (rv != CKR_OK || !(c.flags & kRoundTrip) ||
         C_MessageDecryptInit(s, &m, partner(c.a)) != CKR_OK) {
@@ -642,8 +646,8 @@ void encrypt_message(CK_SESSION_HANDLE s, const Call& c, bool in_parts) {
       CK_FLAGS end = i + 1 == parts.size() ? CKF_END_OF_MESSAGE : 0;
       if (call_out("C_EncryptMessageNext", c.flags, c.out_size, out,
                    [&](CK_BYTE_PTR o, CK_ULONG_PTR l) {
-                     return C_EncryptMessageNext(s, c.message.ptr, c.message.len,
-                                                 in_ptr(parts[i]), parts[i].size(), o, l, end);
+                     return C_EncryptMessageNext(s, c.message.ptr, c.message.len, in_ptr(parts[i]),
+                                                 parts[i].size(), o, l, end);
                    }) != CKR_OK) {
         break;
       }

@@ -48,22 +48,22 @@
 namespace twinhsm::fuzz::mechanisms {
 
 enum Op : uint8_t {
-  kEncrypt,        // C_EncryptInit + C_Encrypt (kRoundTrip: then decrypt with the partner key)
-  kDecrypt,        // C_DecryptInit + C_Decrypt of the data
-  kEncryptParts,   // C_EncryptInit + C_EncryptUpdate... + C_EncryptFinal
-  kDecryptParts,   // C_DecryptInit + C_DecryptUpdate... + C_DecryptFinal
-  kSign,           // C_SignInit + C_Sign (kRoundTrip: then verify with the partner key)
-  kSignParts,      // C_SignInit + C_SignUpdate... + C_SignFinal
-  kVerify,         // C_VerifyInit + C_Verify(data, extra)
-  kVerifyParts,    // C_VerifyInit + C_VerifyUpdate... + C_VerifyFinal(extra)
-  kDigest,         // C_DigestInit + C_Digest
-  kDigestParts,    // C_DigestInit + C_DigestUpdate... (+ C_DigestKey of key a) + C_DigestFinal
-  kWrap,           // C_WrapKey(key a wraps key b) (kRoundTrip: then unwrap and compare)
-  kUnwrap,         // C_UnwrapKey(extra) under key a
-  kDerive,         // C_DeriveKey from key a
-  kGenerateKey,    // C_GenerateKey
-  kEncryptMessage, // C_MessageEncryptInit + C_EncryptMessage (kRoundTrip: then decrypt it)
-  kDecryptMessage, // C_MessageDecryptInit + C_DecryptMessage
+  kEncrypt,         // C_EncryptInit + C_Encrypt (kRoundTrip: then decrypt with the partner key)
+  kDecrypt,         // C_DecryptInit + C_Decrypt of the data
+  kEncryptParts,    // C_EncryptInit + C_EncryptUpdate... + C_EncryptFinal
+  kDecryptParts,    // C_DecryptInit + C_DecryptUpdate... + C_DecryptFinal
+  kSign,            // C_SignInit + C_Sign (kRoundTrip: then verify with the partner key)
+  kSignParts,       // C_SignInit + C_SignUpdate... + C_SignFinal
+  kVerify,          // C_VerifyInit + C_Verify(data, extra)
+  kVerifyParts,     // C_VerifyInit + C_VerifyUpdate... + C_VerifyFinal(extra)
+  kDigest,          // C_DigestInit + C_Digest
+  kDigestParts,     // C_DigestInit + C_DigestUpdate... (+ C_DigestKey of key a) + C_DigestFinal
+  kWrap,            // C_WrapKey(key a wraps key b) (kRoundTrip: then unwrap and compare)
+  kUnwrap,          // C_UnwrapKey(extra) under key a
+  kDerive,          // C_DeriveKey from key a
+  kGenerateKey,     // C_GenerateKey
+  kEncryptMessage,  // C_MessageEncryptInit + C_EncryptMessage (kRoundTrip: then decrypt it)
+  kDecryptMessage,  // C_MessageDecryptInit + C_DecryptMessage
   kEncryptMessageParts,  // C_EncryptMessageBegin + C_EncryptMessageNext...
   kOpCount,
 };
@@ -80,23 +80,54 @@ enum PointerForm : uint8_t { kPointerData, kPointerNull };
 inline constexpr size_t kMaxElements = 8;  // in a [...] array
 inline constexpr size_t kMaxData = 4096;
 inline constexpr size_t kBlockSize = size_t{1} << 20;
-inline constexpr CK_ULONG kMaxSlotLength = 1024;   // number form 1
+inline constexpr CK_ULONG kMaxSlotLength = 1024;    // number form 1
 inline constexpr CK_ULONG kMaxSlotNumber = 0x4100;  // any number
 
 // The values mechanism parameters name: hashes, MGFs, KDFs, HKDF salt types, IV generators,
 // SP 800-108 data parameter types, attribute types and classes (each below kMaxSlotNumber).
 inline constexpr CK_ULONG kConstants[] = {
-    CKM_SHA_1,          CKM_SHA256,          CKM_SHA384,         CKM_SHA512,
-    CKM_SHA3_256,       CKM_SHA256_HMAC,     CKM_SHA512_HMAC,    CKM_AES_CMAC,
-    CKG_MGF1_SHA1,      CKG_MGF1_SHA256,     CKG_MGF1_SHA512,    CKZ_DATA_SPECIFIED,
-    CKD_NULL,           CKD_SHA256_KDF,      CKD_SHA1_KDF,       CKF_HKDF_SALT_NULL,
-    CKF_HKDF_SALT_DATA, CKF_HKDF_SALT_KEY,   CKG_NO_GENERATE,    CKG_GENERATE,
-    CKG_GENERATE_COUNTER, CKG_GENERATE_RANDOM, CK_SP800_108_ITERATION_VARIABLE,
-    CK_SP800_108_COUNTER, CK_SP800_108_DKM_LENGTH, CK_SP800_108_BYTE_ARRAY,
-    CKA_CLASS,          CKA_KEY_TYPE,        CKA_VALUE_LEN,      CKA_TOKEN,
-    CKA_SENSITIVE,      CKA_EXTRACTABLE,     CKA_ENCRYPT,        CKA_SIGN,
-    CKO_SECRET_KEY,     CKK_AES,             CKK_GENERIC_SECRET, 32,
-    16,                 12,                  96,                 128,
+    CKM_SHA_1,
+    CKM_SHA256,
+    CKM_SHA384,
+    CKM_SHA512,
+    CKM_SHA3_256,
+    CKM_SHA256_HMAC,
+    CKM_SHA512_HMAC,
+    CKM_AES_CMAC,
+    CKG_MGF1_SHA1,
+    CKG_MGF1_SHA256,
+    CKG_MGF1_SHA512,
+    CKZ_DATA_SPECIFIED,
+    CKD_NULL,
+    CKD_SHA256_KDF,
+    CKD_SHA1_KDF,
+    CKF_HKDF_SALT_NULL,
+    CKF_HKDF_SALT_DATA,
+    CKF_HKDF_SALT_KEY,
+    CKG_NO_GENERATE,
+    CKG_GENERATE,
+    CKG_GENERATE_COUNTER,
+    CKG_GENERATE_RANDOM,
+    CK_SP800_108_ITERATION_VARIABLE,
+    CK_SP800_108_COUNTER,
+    CK_SP800_108_DKM_LENGTH,
+    CK_SP800_108_BYTE_ARRAY,
+    CKA_CLASS,
+    CKA_KEY_TYPE,
+    CKA_VALUE_LEN,
+    CKA_TOKEN,
+    CKA_SENSITIVE,
+    CKA_EXTRACTABLE,
+    CKA_ENCRYPT,
+    CKA_SIGN,
+    CKO_SECRET_KEY,
+    CKK_AES,
+    CKK_GENERIC_SECRET,
+    32,
+    16,
+    12,
+    96,
+    128,
 };
 
 // layouts_of gives the layouts (above) of the parameter structures the module reads for a
@@ -144,22 +175,29 @@ inline Layouts layouts_of(CK_MECHANISM_TYPE m, bool message) {
 // The keys fuzz_mechanisms generates, in this order (a key byte is an index, modulo their
 // number); a pair's public half comes first, its private half next.
 enum KeyIndex : uint8_t {
-  kAesData,          // AES-256: encrypt, decrypt, sign, verify
-  kAesWrap,          // AES-256: wrap, unwrap
-  kAesDerive,        // AES-256: derive
-  kHmac,             // generic secret, 32 bytes: sign, verify
-  kSecretDerive,     // generic secret, 32 bytes: derive
-  kAesKnown,         // AES-128, readable and extractable (a key to wrap)
-  kAesSensitive,     // AES-256, sensitive and extractable (a key to wrap)
-  kChaCha20,         // ChaCha20: encrypt, decrypt
-  kAesXts,           // AES-XTS, 64 bytes: encrypt, decrypt
-  kRsaVerify, kRsaSign,
-  kRsaEncrypt, kRsaDecrypt,
-  kRsaWrap, kRsaUnwrap,
-  kEcVerify, kEcSign,
-  kEcDerivePublic, kEcDerive,
-  kEd25519Verify, kEd25519Sign,
-  kX25519Public, kX25519Derive,
+  kAesData,       // AES-256: encrypt, decrypt, sign, verify
+  kAesWrap,       // AES-256: wrap, unwrap
+  kAesDerive,     // AES-256: derive
+  kHmac,          // generic secret, 32 bytes: sign, verify
+  kSecretDerive,  // generic secret, 32 bytes: derive
+  kAesKnown,      // AES-128, readable and extractable (a key to wrap)
+  kAesSensitive,  // AES-256, sensitive and extractable (a key to wrap)
+  kChaCha20,      // ChaCha20: encrypt, decrypt
+  kAesXts,        // AES-XTS, 64 bytes: encrypt, decrypt
+  kRsaVerify,
+  kRsaSign,
+  kRsaEncrypt,
+  kRsaDecrypt,
+  kRsaWrap,
+  kRsaUnwrap,
+  kEcVerify,
+  kEcSign,
+  kEcDerivePublic,
+  kEcDerive,
+  kEd25519Verify,
+  kEd25519Sign,
+  kX25519Public,
+  kX25519Derive,
   kKeyCount,
 };
 
@@ -169,11 +207,11 @@ void mechanism_seeds(const std::filesystem::path& dir);
 
 // The templates of the keys C_UnwrapKey, C_DeriveKey and C_GenerateKey make (session objects).
 enum TemplateKind : uint8_t {
-  kTemplateAes,        // AES-256, sensitive, not extractable, encrypts
-  kTemplateSecret,     // generic secret of 32 bytes, readable
-  kTemplateAesNoSize,  // AES with no CKA_VALUE_LEN
-  kTemplateEmpty,      // no attribute at all
-  kTemplateRsaPrivate, // an RSA private key that signs
+  kTemplateAes,         // AES-256, sensitive, not extractable, encrypts
+  kTemplateSecret,      // generic secret of 32 bytes, readable
+  kTemplateAesNoSize,   // AES with no CKA_VALUE_LEN
+  kTemplateEmpty,       // no attribute at all
+  kTemplateRsaPrivate,  // an RSA private key that signs
   kTemplateCount,
 };
 

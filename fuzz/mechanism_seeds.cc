@@ -88,7 +88,9 @@ class Seed {
   bool message_ = false;
 };
 
-Bytes filled(size_t n, uint8_t v) { return Bytes(n, v); }
+Bytes filled(size_t n, uint8_t v) {
+  return Bytes(n, v);
+}
 
 Bytes le_words(std::initializer_list<CK_ULONG> words) {
   Bytes out;
@@ -120,82 +122,188 @@ void mechanism_seeds(const std::filesystem::path& dir) {
   counter.insert(counter.end(), iv16.begin(), iv16.end());
 
   save("encrypt-aes-gcm", Seed(kEncrypt, kAesData, CKM_AES_GCM)
-                              .gcm().p(iv12).n_len(12).n_len(96).p(aad).n_len(5).n_len(128)
-                              .data(msg).extra({}).tail());
+                              .gcm()
+                              .p(iv12)
+                              .n_len(12)
+                              .n_len(96)
+                              .p(aad)
+                              .n_len(5)
+                              .n_len(128)
+                              .data(msg)
+                              .extra({})
+                              .tail());
   save("encrypt-aes-cbc-pad", Seed(kEncrypt, kAesData, CKM_AES_CBC_PAD)
-                                  .raw_param(iv16).data(filled(33, 1)).extra({}).tail());
+                                  .raw_param(iv16)
+                                  .data(filled(33, 1))
+                                  .extra({})
+                                  .tail());
   save("encrypt-parts-aes-ctr", Seed(kEncryptParts, kAesData, CKM_AES_CTR)
                                     .raw_param(counter)
-                                    .data(filled(100, 2)).extra({}).tail(kTemplateSecret, 2));
+                                    .data(filled(100, 2))
+                                    .extra({})
+                                    .tail(kTemplateSecret, 2));
   save("encrypt-aes-ccm", Seed(kEncrypt, kAesData, CKM_AES_CCM)
-                              .structure().n_len(40).p(iv12).n_len(12).p(aad).n_len(5).n_len(16)
-                              .data(msg).extra({}).tail());
+                              .structure()
+                              .n_len(40)
+                              .p(iv12)
+                              .n_len(12)
+                              .p(aad)
+                              .n_len(5)
+                              .n_len(16)
+                              .data(msg)
+                              .extra({})
+                              .tail());
   save("encrypt-chacha20-poly1305", Seed(kEncrypt, kChaCha20, CKM_CHACHA20_POLY1305)
-                                        .structure().p(iv12).n_len(12).p(aad).n_len(5)
-                                        .data(msg).extra({}).tail());
-  save("encrypt-aes-xts", Seed(kEncrypt, kAesXts, CKM_AES_XTS)
-                              .raw_param(iv16).data(filled(32, 3)).extra({}).tail());
+                                        .structure()
+                                        .p(iv12)
+                                        .n_len(12)
+                                        .p(aad)
+                                        .n_len(5)
+                                        .data(msg)
+                                        .extra({})
+                                        .tail());
+  save("encrypt-aes-xts",
+       Seed(kEncrypt, kAesXts, CKM_AES_XTS).raw_param(iv16).data(filled(32, 3)).extra({}).tail());
   save("encrypt-rsa-oaep", Seed(kEncrypt, kRsaEncrypt, CKM_RSA_PKCS_OAEP)
-                               .structure().n_const(CKM_SHA256).n_const(CKG_MGF1_SHA256)
-                               .n_const(CKZ_DATA_SPECIFIED).p(label).n_len(5)
-                               .data(msg).extra({}).tail());
-  save("decrypt-aes-ecb", Seed(kDecrypt, kAesData, CKM_AES_ECB)
-                              .no_param().data(filled(32, 4)).extra({}).tail());
-  save("sign-ecdsa-sha256", Seed(kSign, kEcSign, CKM_ECDSA_SHA256)
-                                .no_param().data(msg).extra({}).tail());
+                               .structure()
+                               .n_const(CKM_SHA256)
+                               .n_const(CKG_MGF1_SHA256)
+                               .n_const(CKZ_DATA_SPECIFIED)
+                               .p(label)
+                               .n_len(5)
+                               .data(msg)
+                               .extra({})
+                               .tail());
+  save("decrypt-aes-ecb",
+       Seed(kDecrypt, kAesData, CKM_AES_ECB).no_param().data(filled(32, 4)).extra({}).tail());
+  save("sign-ecdsa-sha256",
+       Seed(kSign, kEcSign, CKM_ECDSA_SHA256).no_param().data(msg).extra({}).tail());
   save("sign-parts-rsa-pss", Seed(kSignParts, kRsaSign, CKM_SHA256_RSA_PKCS_PSS)
                                  .raw_param(le_words({CKM_SHA256, CKG_MGF1_SHA256, 32}))
-                                 .data(msg).extra({}).tail(kTemplateSecret, 3));
-  save("sign-rsa-pkcs", Seed(kSign, kRsaSign, CKM_RSA_PKCS)
-                            .no_param().data(msg).extra({}).tail());
+                                 .data(msg)
+                                 .extra({})
+                                 .tail(kTemplateSecret, 3));
+  save("sign-rsa-pkcs", Seed(kSign, kRsaSign, CKM_RSA_PKCS).no_param().data(msg).extra({}).tail());
   save("sign-eddsa-context", Seed(kSign, kEd25519Sign, CKM_EDDSA)
-                                 .structure().b(false, false).n_len(5).p(aad)
-                                 .data(msg).extra({}).tail());
+                                 .structure()
+                                 .b(false, false)
+                                 .n_len(5)
+                                 .p(aad)
+                                 .data(msg)
+                                 .extra({})
+                                 .tail());
   save("sign-hmac-general", Seed(kSign, kHmac, CKM_SHA256_HMAC_GENERAL)
-                                .raw_param(le_words({16})).data(msg).extra({}).tail());
+                                .raw_param(le_words({16}))
+                                .data(msg)
+                                .extra({})
+                                .tail());
   save("sign-parts-aes-cmac", Seed(kSignParts, kAesData, CKM_AES_CMAC)
-                                  .no_param().data(msg).extra({}).tail(kTemplateSecret, 4));
+                                  .no_param()
+                                  .data(msg)
+                                  .extra({})
+                                  .tail(kTemplateSecret, 4));
   save("verify-ecdsa", Seed(kVerify, kEcVerify, CKM_ECDSA)
-                           .no_param().data(filled(32, 5)).extra(filled(64, 6)).tail());
-  save("digest-sha256", Seed(kDigest, kAesData, CKM_SHA256)
-                            .no_param().data(msg).extra({}).tail());
+                           .no_param()
+                           .data(filled(32, 5))
+                           .extra(filled(64, 6))
+                           .tail());
+  save("digest-sha256", Seed(kDigest, kAesData, CKM_SHA256).no_param().data(msg).extra({}).tail());
   save("digest-parts-sha3-key", Seed(kDigestParts, kAesData, CKM_SHA3_256, kAesKnown)
-                                    .no_param().data(msg).extra({}).tail(kTemplateSecret, 2));
+                                    .no_param()
+                                    .data(msg)
+                                    .extra({})
+                                    .tail(kTemplateSecret, 2));
   save("wrap-aes-kwp", Seed(kWrap, kAesWrap, CKM_AES_KEY_WRAP_KWP, kAesSensitive)
-                           .no_param().data({}).extra({}).tail(kTemplateAesNoSize));
+                           .no_param()
+                           .data({})
+                           .extra({})
+                           .tail(kTemplateAesNoSize));
   save("wrap-rsa-oaep", Seed(kWrap, kRsaWrap, CKM_RSA_PKCS_OAEP, kAesKnown)
-                            .structure().n_const(CKM_SHA256).n_const(CKG_MGF1_SHA256)
-                            .n_const(CKZ_DATA_SPECIFIED).p_null().n_byte(0)
-                            .data({}).extra({}).tail(kTemplateAesNoSize));
+                            .structure()
+                            .n_const(CKM_SHA256)
+                            .n_const(CKG_MGF1_SHA256)
+                            .n_const(CKZ_DATA_SPECIFIED)
+                            .p_null()
+                            .n_byte(0)
+                            .data({})
+                            .extra({})
+                            .tail(kTemplateAesNoSize));
   save("unwrap-aes-kw", Seed(kUnwrap, kAesWrap, CKM_AES_KEY_WRAP)
-                            .no_param().data({}).extra(filled(40, 7)).tail(kTemplateAes));
+                            .no_param()
+                            .data({})
+                            .extra(filled(40, 7))
+                            .tail(kTemplateAes));
   save("derive-ecdh", Seed(kDerive, kEcDerive, CKM_ECDH1_DERIVE)
-                          .structure().n_const(CKD_NULL).n_byte(0).p_null().n_len(65).p(kP256G)
-                          .data({}).extra({}).tail(kTemplateSecret));
+                          .structure()
+                          .n_const(CKD_NULL)
+                          .n_byte(0)
+                          .p_null()
+                          .n_len(65)
+                          .p(kP256G)
+                          .data({})
+                          .extra({})
+                          .tail(kTemplateSecret));
   save("derive-hkdf", Seed(kDerive, kSecretDerive, CKM_HKDF_DERIVE)
-                          .structure().b(true, true).n_const(CKM_SHA256)
-                          .n_const(CKF_HKDF_SALT_DATA).p(aad).n_len(5).n_byte(0).p(label)
-                          .n_len(5).data({}).extra({}).tail(kTemplateSecret));
+                          .structure()
+                          .b(true, true)
+                          .n_const(CKM_SHA256)
+                          .n_const(CKF_HKDF_SALT_DATA)
+                          .p(aad)
+                          .n_len(5)
+                          .n_byte(0)
+                          .p(label)
+                          .n_len(5)
+                          .data({})
+                          .extra({})
+                          .tail(kTemplateSecret));
   save("derive-sp800-108", Seed(kDerive, kSecretDerive, CKM_SP800_108_COUNTER_KDF)
-                               .structure().n_const(CKM_SHA256_HMAC).n_byte(2)
-                               .array(2).n_const(CK_SP800_108_ITERATION_VARIABLE)
-                               .p(le_words({0, 32})).n_len(16)  // CK_SP800_108_COUNTER_FORMAT
-                               .n_const(CK_SP800_108_BYTE_ARRAY).p(label).n_len(5)
-                               .n_byte(0).array(0)
-                               .data({}).extra({}).tail(kTemplateSecret));
+                               .structure()
+                               .n_const(CKM_SHA256_HMAC)
+                               .n_byte(2)
+                               .array(2)
+                               .n_const(CK_SP800_108_ITERATION_VARIABLE)
+                               .p(le_words({0, 32}))
+                               .n_len(16)  // CK_SP800_108_COUNTER_FORMAT
+                               .n_const(CK_SP800_108_BYTE_ARRAY)
+                               .p(label)
+                               .n_len(5)
+                               .n_byte(0)
+                               .array(0)
+                               .data({})
+                               .extra({})
+                               .tail(kTemplateSecret));
   save("derive-aes-ecb-data", Seed(kDerive, kAesDerive, CKM_AES_ECB_ENCRYPT_DATA)
-                                  .structure().p(iv16).n_len(16)
-                                  .data({}).extra({}).tail(kTemplateAesNoSize));
+                                  .structure()
+                                  .p(iv16)
+                                  .n_len(16)
+                                  .data({})
+                                  .extra({})
+                                  .tail(kTemplateAesNoSize));
   save("generate-aes", Seed(kGenerateKey, kAesData, CKM_AES_KEY_GEN)
-                           .no_param().data({}).extra({}).tail(kTemplateAes));
+                           .no_param()
+                           .data({})
+                           .extra({})
+                           .tail(kTemplateAes));
   save("message-aes-gcm", Seed(kEncryptMessage, kAesData, CKM_AES_GCM)
-                              .no_param().data(msg).extra(aad)
-                              .message().p(iv12).n_len(12).n_byte(0)
-                              .n_const(CKG_GENERATE_RANDOM).p(filled(16, 0)).n_len(128)
+                              .no_param()
+                              .data(msg)
+                              .extra(aad)
+                              .message()
+                              .p(iv12)
+                              .n_len(12)
+                              .n_byte(0)
+                              .n_const(CKG_GENERATE_RANDOM)
+                              .p(filled(16, 0))
+                              .n_len(128)
                               .tail());
   save("message-parts-chacha20", Seed(kEncryptMessageParts, kChaCha20, CKM_CHACHA20_POLY1305)
-                                     .no_param().data(msg).extra(aad)
-                                     .message().p(iv12).n_len(12).p(filled(16, 0))
+                                     .no_param()
+                                     .data(msg)
+                                     .extra(aad)
+                                     .message()
+                                     .p(iv12)
+                                     .n_len(12)
+                                     .p(filled(16, 0))
                                      .tail(kTemplateSecret, 3));
 }
 

@@ -81,8 +81,8 @@ inline void init_module() {
 // application's: a second session finds it done).
 inline CK_SESSION_HANDLE open_user_session() {
   CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-  check("C_OpenSession", C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
-                                       nullptr, &s));
+  check("C_OpenSession",
+        C_OpenSession(kSlot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s));
   CK_RV rv = C_Login(s, CKU_USER, pin(kUserPin), std::strlen(kUserPin));
   if (rv != CKR_USER_ALREADY_LOGGED_IN) {
     check("C_Login(user)", rv);

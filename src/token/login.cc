@@ -79,7 +79,7 @@ std::optional<LoginKeys> Token::login_keys() const {
   if (!role_) {
     return std::nullopt;
   }
-  return LoginKeys{*role_, sk_, private_index_key_};
+  return LoginKeys{*role_, sk_, private_index_key_, generation_};
 }
 
 std::optional<SecureBytes> Token::current_sk() const {
@@ -277,13 +277,13 @@ void Token::logout() {
 
 void Token::init_pin(ByteView pin) {
   check_pin_length(pin);
-  auto sk = current_sk();
-  require(sk && logged_in() == Role::so, CKR_USER_NOT_LOGGED_IN, "the SO must be logged in");
-  WrappedSk wrapped = wrap_sk(Role::user, pin, *sk);
+  auto keys = login_keys();  // the SK with the generation it belongs to, taken together
+  require(keys && keys->role == Role::so, CKR_USER_NOT_LOGGED_IN, "the SO must be logged in");
+  WrappedSk wrapped = wrap_sk(Role::user, pin, keys->sk);
   store::Store::WriteTransaction tx(store_);
   // The SK held is the token's only while the token is the one the SO logged in to: after a
   // restore or init by another process it would give the user a key no object is under.
-  check_generation();
+  check_login_in_tx(*keys);
   store_role(Role::user, wrapped);
   tx.commit();
 }

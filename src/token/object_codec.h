@@ -7,6 +7,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "crypto/digest.h"
 #include "store/store.h"
@@ -20,7 +21,8 @@ namespace twinhsm::token {
 struct LoginKeys {
   Role role;
   SecureBytes sk;
-  SecureBytes index_key;  // private_index_key(sk)
+  SecureBytes index_key;   // private_index_key(sk)
+  std::string generation;  // the token generation the login opened SK of
 };
 
 // private_index_key derives the index key of private objects from SK.

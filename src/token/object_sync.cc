@@ -184,6 +184,26 @@ ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<Se
   return obj;
 }
 
+std::string Token::sync_generation_in_tx() {
+  std::string now = store_.setting_text(settings::kTokenGeneration).value_or("");
+  std::lock_guard lock(mutex_);
+  if (now != synced_generation_) {
+    if (!synced_generation_.empty()) {
+      replacements_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    synced_generation_ = now;
+    cache_.clear();
+  }
+  return now;
+}
+
+void Token::check_login_in_tx(const LoginKeys& keys) {
+  if (sync_generation_in_tx() != keys.generation) {
+    logout();
+    throw LoggedOutByAnotherProcess(*this);
+  }
+}
+
 void Token::check_generation() {
   std::string now = store_.setting_text(settings::kTokenGeneration).value_or("");
   bool stale;

@@ -34,18 +34,19 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
   obj->attrs = std::move(attrs);
   if (token_object) {
     store::Store::WriteTransaction tx(store_);
+    sync_generation_in_tx();
     if (is_private) {
-      check_generation();
+      check_login_in_tx(*keys);
     }
     store::ObjectRow row;
     int64_t id = store_.insert_object([&](int64_t new_id) {
       row = codec_.encode(new_id, obj->attrs, keys ? &*keys : nullptr);
       return row;
     });
+    obj->handle = handle_of(id);  // no replacement can commit before this transaction does
     tx.commit();
     row.id = id;
     indexed(store_.object_commits(), [&](TagIndex& index) { index.put(row, true); });
-    obj->handle = handle_of(id);
     return obj;
   }
   std::lock_guard lock(mutex_);
@@ -107,8 +108,9 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
     require(!obj->is_private() || (keys && keys->role == Role::user), CKR_USER_NOT_LOGGED_IN,
             "a private object needs the user logged in");
     store::Store::WriteTransaction tx(store_);
+    sync_generation_in_tx();  // a handle from before a replacement names nothing now
     if (obj->is_private()) {
-      check_generation();
+      check_login_in_tx(*keys);
     }
     int64_t id = id_of(object.handle);
     require(id != 0 && store_.object(id).has_value(), CKR_OBJECT_HANDLE_INVALID,
@@ -130,8 +132,9 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
 
 void Token::destroy(const Object& object) {
   if (object.is_token()) {
-    int64_t id = id_of(object.handle);
     store::Store::WriteTransaction tx(store_);
+    sync_generation_in_tx();  // a handle from before a replacement names nothing now
+    int64_t id = id_of(object.handle);
     require(id != 0 && store_.delete_object(id), CKR_OBJECT_HANDLE_INVALID,
             "the object was already destroyed");
     tx.commit();
@@ -189,7 +192,18 @@ std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
     out = find_token_objects(tmpl, round == 2);
     // Another connection committed since the sync (a restore replaces every row): index hits of
     // one store with rows of the next would be a mix of the two, found in neither. Again.
-    if (round == 2 || (stamp ? stamp == store_.change_stamp() : version == store_.data_version())) {
+    if (round == 2) {
+      break;
+    }
+    bool moved = stamp ? stamp != store_.change_stamp() : version != store_.data_version();
+    if (moved && stamp) {
+      // The stamp moves with this process's own commits too (its other threads' writes), which
+      // the search saw whole; data_version moves only with other connections'.
+      int64_t now = store_.data_version();
+      std::shared_lock lock(mutex_);
+      moved = now != synced_version_;
+    }
+    if (!moved) {
       break;
     }
   }

@@ -195,6 +195,13 @@ class Token {
   bool rows_portable();
   // recently_synced: the last sync was less than kKeyFreshnessNs ago.
   bool recently_synced() const;
+  // sync_generation_in_tx, inside a write transaction (no replacement can commit until it ends),
+  // reads the token generation; one this process had not seen (the token replaced since its last
+  // sync) counts a replacement at once, so that no handle from before names a row of the new
+  // token. check_login_in_tx also logs out and throws CKR_USER_NOT_LOGGED_IN when the login's
+  // keys are of another generation: nothing is written under an SK the token no longer has.
+  std::string sync_generation_in_tx();
+  void check_login_in_tx(const LoginKeys& keys);
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
   void check_generation();
@@ -244,7 +251,9 @@ class Token {
   // id_of: the row id of a token object's handle, or 0 (no row has it) for a handle from before
   // the token was replaced.
   int64_t id_of(CK_OBJECT_HANDLE h) const {
-    if (h >> kReplacementShift != replacements_.load(std::memory_order_acquire)) {
+    static_assert(sizeof(CK_OBJECT_HANDLE) == 8, "handles carry 64 bits here");
+    if ((h & kSessionHandleBase) != 0 ||
+        h >> kReplacementShift != replacements_.load(std::memory_order_acquire)) {
       return 0;
     }
     return static_cast<int64_t>(h & (kSessionHandleBase - 1));

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "backup/restore.h"
 #include "backup_fixture.h"
@@ -13,6 +14,7 @@
 #include "device/device_keys.h"
 #include "test_press.h"
 #include "token/attribute_policy.h"
+#include "token/ck_error.h"
 
 namespace twinhsm::testing {
 namespace {
@@ -199,6 +201,33 @@ TEST_F(BackupTamper, ARestoreThatFailsWhileWritingLeavesRowsAndIndexes) {
   EXPECT_EQ(try_restore(bytes), "");
   EXPECT_EQ(state(*twin), state(*source));
   EXPECT_EQ(schema(*twin), twin_schema);
+}
+
+// An object an application looked up before another connection restored a backup, destroyed or
+// changed after the restore committed: nothing of the restored token is touched, though its
+// rows have the ids the application's objects had (the twin's device numbered them the same
+// way). Before session 11's review the destroy erased the restored row.
+TEST_F(BackupTamper, AnObjectLookedUpBeforeARestoreTouchesNothingAfterIt) {
+  auto app = device::Device::open(tmp.path() / "twin");  // another connection, as a process
+  app->token().login(token::Role::user, as_bytes(kUserPin));
+  token::AttributeMap q;
+  q.set(CKA_LABEL, as_bytes("twin-private-key"));
+  auto found = app->token().find(q);
+  ASSERT_EQ(found.size(), 1u);
+  token::ObjectPtr obj = app->token().object(found[0]);
+  EXPECT_EQ(try_restore(bytes), "");
+  const std::string restored = state(*twin);
+  auto rv_of = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const token::CkError& e) {
+      return e.rv();
+    }
+    return CKR_OK;
+  };
+  EXPECT_EQ(rv_of([&] { app->token().destroy(*obj); }), CKR_OBJECT_HANDLE_INVALID);
+  EXPECT_NE(rv_of([&] { app->token().replace(*obj, obj->attrs); }), CKR_OK);
+  EXPECT_EQ(state(*twin), restored);
 }
 
 TEST_F(BackupTamper, EverySingleByteFlipIsRejected) {
