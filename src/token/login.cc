@@ -133,9 +133,12 @@ Token::UnwrappedSk Token::unwrap_sk(Role role, ByteView pin) {
   }
 }
 
+bool Token::same_row(const std::optional<store::RoleRow>& now, const store::RoleRow& before) {
+  return now && now->salt == before.salt && now->wrapped_sk == before.wrapped_sk;
+}
+
 bool Token::still_current(Role role, const UnwrappedSk& unwrapped) {
-  auto now = store_.role(static_cast<int>(role));
-  return now && now->salt == unwrapped.row.salt && now->wrapped_sk == unwrapped.row.wrapped_sk &&
+  return same_row(store_.role(static_cast<int>(role)), unwrapped.row) &&
          store_.setting_text(settings::kTokenGeneration).value_or("") == unwrapped.generation;
 }
 
@@ -181,7 +184,7 @@ Token::UnwrappedSk Token::unwrap_sk_once(Role role, ByteView pin, bool& row_repl
   }
   store::Store::WriteTransaction tx(store_);
   auto now = store_.role(static_cast<int>(role));
-  if (!now || now->salt != row.salt || now->wrapped_sk != row.wrapped_sk) {
+  if (!same_row(now, row)) {
     row_replaced = true;  // the SK opened is not the token's any more (or not this PIN's)
     return {};
   }

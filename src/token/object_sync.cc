@@ -48,11 +48,8 @@ void Token::sync() {
   bool logged_in;
   {
     std::lock_guard lock(mutex_);
-    if (generation && *generation != synced_generation_) {
-      if (!synced_generation_.empty()) {
-        replacements_.fetch_add(1, std::memory_order_acq_rel);
-      }
-      synced_generation_ = *generation;
+    if (generation) {
+      note_generation_locked(*generation);
     }
     synced_stamp_ = stamp;
     if (version == synced_version_) {
@@ -184,14 +181,21 @@ ObjectPtr Token::materialize(const store::ObjectRow& row, const std::optional<Se
   return obj;
 }
 
+bool Token::note_generation_locked(const std::string& generation) {
+  if (generation == synced_generation_) {
+    return false;
+  }
+  if (!synced_generation_.empty()) {
+    replacements_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  synced_generation_ = generation;
+  return true;
+}
+
 std::string Token::sync_generation_in_tx() {
   std::string now = store_.setting_text(settings::kTokenGeneration).value_or("");
   std::lock_guard lock(mutex_);
-  if (now != synced_generation_) {
-    if (!synced_generation_.empty()) {
-      replacements_.fetch_add(1, std::memory_order_acq_rel);
-    }
-    synced_generation_ = now;
+  if (note_generation_locked(now)) {
     cache_.clear();
   }
   return now;

@@ -150,8 +150,10 @@ class Token {
   };
   UnwrappedSk unwrap_sk(Role role, ByteView pin);
   UnwrappedSk unwrap_sk_once(Role role, ByteView pin, bool& row_replaced);
-  // still_current: inside a write transaction, whether the role's row and the generation are
-  // those unwrap_sk gave.
+  // same_row: whether a role's row read now is the one read before (its salt and wrapped SK; the
+  // failure counter may differ). still_current: inside a write transaction, whether the role's
+  // row and the generation are those unwrap_sk gave.
+  static bool same_row(const std::optional<store::RoleRow>& now, const store::RoleRow& before);
   bool still_current(Role role, const UnwrappedSk& unwrapped);
   struct WrappedSk {
     store::RoleRow row;
@@ -201,6 +203,9 @@ class Token {
   // token. check_login_in_tx also logs out and throws CKR_USER_NOT_LOGGED_IN when the login's
   // keys are of another generation: nothing is written under an SK the token no longer has.
   std::string sync_generation_in_tx();
+  // note_generation_locked (mutex_ held): a generation other than the one seen last counts a
+  // replacement (none for the first one seen); returns whether it was another.
+  bool note_generation_locked(const std::string& generation);
   void check_login_in_tx(const LoginKeys& keys);
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
