@@ -283,13 +283,25 @@ std::optional<Bytes> Statement::column_optional_blob(int index) const {
   return column_blob(index);
 }
 
-Transaction::Transaction(Database& db, Kind kind) : db_(db), write_(kind == Kind::write) {
+Transaction::Transaction(Database& db, Kind kind, bool wait)
+    : db_(db), write_(kind == Kind::write) {
   if (!write_) {
     Statement(db_, "BEGIN DEFERRED").run();
     return;
   }
+  if (!wait && db_.write_lock_ && !db_.write_lock_->try_lock()) {
+    open_ = false;  // another connection writes: not begun
+    return;
+  }
+  begin();
+}
+
+void Transaction::begin() {
+  if (begun_) {
+    return;
+  }
   if (db_.write_lock_) {
-    db_.write_lock_->lock();
+    db_.write_lock_->lock();  // nothing to do when this connection holds it already
   }
   try {
     Statement(db_, "BEGIN IMMEDIATE").run();
@@ -299,6 +311,8 @@ Transaction::Transaction(Database& db, Kind kind) : db_(db), write_(kind == Kind
     }
     throw;
   }
+  open_ = true;
+  begun_ = true;
 }
 
 Transaction::~Transaction() {
@@ -313,11 +327,14 @@ Transaction::~Transaction() {
   }
 }
 
-void Transaction::commit() {
+void Transaction::commit(const std::function<void()>& before_unlock) {
   Statement(db_, "COMMIT").run();
   open_ = false;
   if (!write_) {
     return;
+  }
+  if (before_unlock) {
+    before_unlock();
   }
   // The next writer may begin while this commit goes to the disk.
   if (db_.write_lock_) {

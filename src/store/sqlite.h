@@ -84,6 +84,7 @@ class Database {
   const volatile void* wal_index();
   void set_durability(Durability d);
   Durability durability() const { return durability_; }
+  WriteLock* write_lock() const { return write_lock_.get(); }  // none on a read-only device
   // sync_wal makes every commit written to the WAL file so far durable (fsync); throws StoreError.
   void sync_wal();
   int64_t last_insert_rowid() const;
@@ -119,19 +120,26 @@ class Database {
 class Transaction {
  public:
   enum class Kind { read, write };
-  Transaction(Database& db, Kind kind);
+  // A write transaction with wait false begins only when no other connection holds the
+  // writers' lock; begun() tells, and begin() waits for the lock and begins.
+  Transaction(Database& db, Kind kind, bool wait = true);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   // commit throws StoreError when COMMIT fails (nothing was written) or when its fsync does
   // (committed() then tells that the commit is in the store, visible, maybe not yet durable).
-  void commit();
-  bool committed() const { return !open_; }
+  // A write transaction's before_unlock runs once COMMIT succeeded, before the writers' lock
+  // is let go (the commit queue marks the rows it carried committed there).
+  void commit(const std::function<void()>& before_unlock = {});
+  bool committed() const { return begun_ && !open_; }
+  bool begun() const { return begun_; }
+  void begin();
 
  private:
   Database& db_;
   bool write_;
   bool open_ = true;
+  bool begun_ = false;  // a write transaction's BEGIN IMMEDIATE ran
 };
 
 }  // namespace twinhsm::store

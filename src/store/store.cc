@@ -25,6 +25,12 @@ Store::Store(const std::filesystem::path& path, crypto::SecureBytes row_key, boo
     : path_(path), db_(path, create), row_key_(std::move(row_key)) {
   migrate();
   wal_index_ = db_.wal_index();  // after migrate's transaction: the WAL index is mapped
+  if (WriteLock* lock = db_.write_lock(); lock && lock->fd() >= 0) {
+    auto queue = std::make_unique<CommitQueue>(lock->fd());
+    if (queue->valid()) {
+      queue_ = std::move(queue);
+    }
+  }
 }
 
 Store::~Store() = default;
@@ -33,24 +39,62 @@ Store::WriteTransaction::WriteTransaction(Store& store, Anchoring mode)
     : store_(store), lock_(store.mutex_) {
   if (store_.tx_depth_ == 0) {
     tx_.emplace(store_.db_, Transaction::Kind::write);
-    store_.tx_rollback_only_ = false;
-    store_.tx_objects_written_ = false;
-    store_.tx_object_load_ = false;
-    if (store_.anchor_) {
-      store_.anchor_->begin(mode);  // throws, rolling back, when the store is not as anchored
-    }
+    begin_outermost(mode);
   }
   ++store_.tx_depth_;
 }
 
+Store::WriteTransaction::WriteTransaction(Store& store, IfFree)
+    : store_(store), lock_(store.mutex_) {
+  if (store_.tx_depth_ == 0) {
+    tx_.emplace(store_.db_, Transaction::Kind::write, !store_.queue_in_use());
+    if (!tx_->begun()) {
+      begun_ = false;
+      return;
+    }
+    begin_outermost(Anchoring::check);
+  }
+  ++store_.tx_depth_;
+}
+
+void Store::WriteTransaction::begin() {
+  if (begun_) {
+    return;
+  }
+  tx_->begin();
+  begin_outermost(Anchoring::check);
+  ++store_.tx_depth_;
+  begun_ = true;
+}
+
+void Store::WriteTransaction::begin_outermost(Anchoring mode) {
+  store_.tx_rollback_only_ = false;
+  store_.tx_objects_written_ = false;
+  store_.tx_object_load_ = false;
+  store_.tx_id_floor_ = -1;
+  store_.tx_taken_.clear();
+  if (store_.anchor_) {
+    store_.anchor_->begin(mode);  // throws, rolling back, when the store is not as anchored
+  }
+}
+
 Store::WriteTransaction::~WriteTransaction() {
+  if (!begun_) {
+    return;  // tx_ lets the writers' lock go, if a hand-over left it held
+  }
   --store_.tx_depth_;
+  if (!committed_ && tx_) {
+    store_.settle_taken(CommitQueue::State::rejected);  // rolled back: their posters write them
+  }
   if (!committed_ && !tx_) {
     store_.tx_rollback_only_ = true;
   }
 }
 
 void Store::WriteTransaction::commit() {
+  if (!begun_) {
+    throw StoreError("a write transaction that did not begin cannot commit");
+  }
   if (tx_) {
     if (store_.tx_rollback_only_) {
       throw StoreError("a nested store operation failed; nothing was written");
@@ -65,16 +109,22 @@ void Store::WriteTransaction::commit() {
     }
     std::exception_ptr unsynced;  // committed, but its fsync failed: counted, then thrown
     try {
-      tx_->commit();
+      // Rows of other connections in this commit: committed before the writers' lock goes (a
+      // poster that gets the lock then knows), durable after the fsync.
+      tx_->commit([this] { store_.settle_taken(CommitQueue::State::committed, false); });
     } catch (const StoreError&) {
       if (!tx_->committed()) {
-        throw;
+        throw;  // the destructor rejects the rows taken
       }
       unsynced = std::current_exception();
     }
     if (store_.tx_objects_written_) {
       store_.object_commits_.fetch_add(1, std::memory_order_acq_rel);
     }
+    if (!store_.tx_taken_.empty()) {
+      store_.foreign_commits_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    store_.settle_taken(unsynced ? CommitQueue::State::failed : CommitQueue::State::durable);
     if (unsynced) {
       std::rethrow_exception(unsynced);
     }
@@ -178,7 +228,9 @@ int64_t Store::data_version() {
   std::lock_guard lock(mutex_);
   Statement st(db_, "PRAGMA data_version");
   st.step();
-  return st.column_int(0);
+  // A commit of this connection's that carried other connections' rows is, to this process's
+  // caches, another connection's commit: they do not hold those rows.
+  return st.column_int(0) + static_cast<int64_t>(foreign_commits_.load(std::memory_order_acquire));
 }
 
 }  // namespace twinhsm::store

@@ -25,6 +25,7 @@
 #include "common/bytes.h"
 #include "crypto/secure_bytes.h"
 #include "store/anchor.h"
+#include "store/commit_queue.h"
 #include "store/sqlite.h"
 
 namespace twinhsm::store {
@@ -78,15 +79,24 @@ class Store {
    public:
     // mode matters only on an anchored store (anchor_to), for the outermost transaction.
     explicit WriteTransaction(Store& store, Anchoring mode = Anchoring::check);
+    // IfFree: an outermost transaction begins only when no other process is writing (begun()
+    // false otherwise: the caller may hand a row over, then begin()). Holding one, begun or not,
+    // keeps this process's other threads out of the store.
+    enum IfFree { if_free };
+    WriteTransaction(Store& store, IfFree);
     ~WriteTransaction();
     WriteTransaction(const WriteTransaction&) = delete;
     WriteTransaction& operator=(const WriteTransaction&) = delete;
+    bool begun() const { return begun_; }
+    void begin();  // waits for the other writers
     void commit();
 
    private:
+    void begin_outermost(Anchoring mode);
     Store& store_;
     std::unique_lock<std::recursive_mutex> lock_;
     std::optional<Transaction> tx_;  // the outermost transaction only
+    bool begun_ = true;
     bool committed_ = false;
   };
   // ReadTransaction gives one consistent snapshot across several reads (inside a write
@@ -133,6 +143,19 @@ class Store {
   // the one AUTOINCREMENT would give), calls encode(id) to fill the row (the id is bound into the
   // row's encryption), and inserts it. Returns the id.
   int64_t insert_object(const std::function<ObjectRow(int64_t id)>& encode);
+  // The commit queue (store/commit_queue.h): one commit for the inserts of several processes.
+  // hand_over_insert, under a WriteTransaction not begun (another process is writing): takes an
+  // id from the queue, calls encode(id), and posts the row for that writer's commit. Returns the
+  // id once the row is durable in the store; nullopt when it was not handed over (no queue or a
+  // full one, a row too large, or the writer did not take it): the caller then begins its
+  // transaction and inserts the row itself. generation is the
+  // token generation the row was encoded for; a writer that sees another one rejects the row.
+  std::optional<int64_t> hand_over_insert(std::string_view generation,
+                                          const std::function<ObjectRow(int64_t id)>& encode);
+  // take_handed_over, inside the open write transaction after its own insert_object, just before
+  // its commit: inserts the rows posted for generation whose ids were never used and whose MACs
+  // check; the commit makes them durable and tells their posters.
+  void take_handed_over(std::string_view generation);
   void update_object(const ObjectRow& row);
   // put_object stores a row under its own id (a restore); the id must be free.
   void put_object(const ObjectRow& row);
@@ -223,6 +246,10 @@ class Store {
     }
   }
   void migrate();
+  bool queue_in_use() const;  // a commit queue, and commits made durable after them
+  // settle_taken tells the posters of the rows this transaction took how they ended; with
+  // let_go it also gives up their leader bytes and forgets them.
+  void settle_taken(CommitQueue::State state, bool let_go = true);
   static const char* const kObjectIndexes;      // CREATE INDEX of the three tag indexes
   static const char* const kDropObjectIndexes;  // and their DROP INDEX
   friend class Anchor;  // reads the MAC columns and writes its row inside the transactions
@@ -232,11 +259,16 @@ class Store {
   bool tx_rollback_only_ = false;    // an inner write transaction failed
   bool tx_objects_written_ = false;  // the open write transaction changed objects
   bool tx_object_load_ = false;      // the open write transaction dropped the tag indexes
+  int64_t tx_id_floor_ = -1;         // every id up to this was in use when this transaction began
+  std::vector<size_t> tx_taken_;     // commit queue slots whose rows this transaction inserted
+  bool expect_posts_ = false;        // rows of others' rode on commits lately (or this one's)
   std::atomic<uint64_t> object_commits_{0};
+  std::atomic<uint64_t> foreign_commits_{0};  // commits that carried other connections' rows
   std::filesystem::path path_;
   Database db_;
   crypto::SecureBytes row_key_;
   std::unique_ptr<Anchor> anchor_;            // after db_: destroyed before it
+  std::unique_ptr<CommitQueue> queue_;        // none without a writers' lock file
   const volatile void* wal_index_ = nullptr;  // db_'s mapping of the -shm file, or nullptr
 };
 

@@ -1,5 +1,7 @@
 // Store's object rows (store.h): insert, update, delete, read by id, find by index tags, scan
 // and count; every row read is checked against its MAC.
+#include <algorithm>
+
 #include "crypto/digest.h"
 #include "store/row_fields.h"
 #include "store/store.h"
@@ -47,6 +49,15 @@ int64_t Store::insert_object(const std::function<ObjectRow(int64_t id)>& encode)
         " coalesce((SELECT max(id) FROM objects), 0)) + 1");
     next.step();
     int64_t id = next.column_int(0);
+    if (tx_id_floor_ < 0) {
+      tx_id_floor_ = id - 1;  // posted rows above it are new too (take_handed_over)
+    }
+    if (queue_in_use()) {
+      // Ids come from the queue's counter, which processes posting rows take theirs from:
+      // one above what the store has used, or further on when posters have taken ids since.
+      id = std::max(id, queue_->next_id().value_or(0));
+      queue_->raise_next_id(id + 1);
+    }
     ObjectRow row = encode(id);
     row.id = id;
     insert_object_row(row);

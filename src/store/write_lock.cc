@@ -61,25 +61,40 @@ WriteLock::~WriteLock() {
 }
 
 void WriteLock::lock() {
+  take(true);
+}
+
+bool WriteLock::try_lock() {
+  return take(false);
+}
+
+bool WriteLock::take(bool wait) {
   if (!fd_.valid() || held_) {
-    return;
+    return true;
   }
   Held key{dev_, ino_, std::this_thread::get_id()};
   {
     std::lock_guard guard(g_held_mutex);
     if (held_locks().count(key)) {
+      if (!wait) {
+        return false;
+      }
       throw StoreError(
           "the store is being written through another connection of this thread; "
           "nested write transactions on two connections would wait for each other");
     }
   }
-  if (set_lock(fd_.get(), F_WRLCK, true) != 0) {
+  if (set_lock(fd_.get(), F_WRLCK, wait) != 0) {
+    if (!wait && (errno == EAGAIN || errno == EACCES)) {
+      return false;
+    }
     throw StoreError(std::string("cannot lock the store for writing: ") + std::strerror(errno));
   }
   std::lock_guard guard(g_held_mutex);
   held_locks().insert(key);
   holder_ = key.thread;
   held_ = true;
+  return true;
 }
 
 void WriteLock::unlock() noexcept {

@@ -35,9 +35,16 @@ class WriteLock {
   // lock blocks until this connection holds the lock. Throws StoreError when the calling thread
   // already holds it through another connection to the same store (it would wait for itself).
   void lock();
+  // try_lock takes the lock if no other connection holds it (false: one does, or this thread
+  // holds it through another connection, which lock() would refuse).
+  bool try_lock();
   void unlock() noexcept;
+  // The lock file, for the commit queue that lives in it (store/commit_queue.h); -1 without one.
+  int fd() const { return fd_.valid() ? fd_.get() : -1; }
 
  private:
+  bool take(bool wait);
+
   fs::UniqueFd fd_;
   bool held_ = false;
   // The file's identity, and the thread that holds the lock (while held_).

@@ -33,8 +33,15 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
   auto obj = std::make_shared<Object>();
   obj->attrs = std::move(attrs);
   if (token_object) {
-    store::Store::WriteTransaction tx(store_);
-    sync_generation_in_tx();
+    store::Store::WriteTransaction tx(store_, store::Store::WriteTransaction::if_free);
+    if (!tx.begun()) {
+      // Another process is writing: its commit can carry this row too.
+      if (handed_over(*obj, keys)) {
+        return obj;
+      }
+      tx.begin();
+    }
+    std::string generation = sync_generation_in_tx();
     if (is_private) {
       check_login_in_tx(*keys);
     }
@@ -44,6 +51,7 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
       return row;
     });
     obj->handle = handle_of(id);  // no replacement can commit before this transaction does
+    store_.take_handed_over(generation);
     tx.commit();
     row.id = id;
     indexed(store_.object_commits(), [&](TagIndex& index) { index.put(row, true); });
@@ -54,6 +62,30 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
   obj->handle = next_session_handle_++;
   session_objects_[obj->handle] = obj;
   return obj;
+}
+
+bool Token::handed_over(Object& obj, const std::optional<LoginKeys>& keys) {
+  // The generation this process last saw, and the handles' replacement count that goes with it:
+  // the writer inserts the row only while the store is still at that generation, so a handle
+  // made with that count names it.
+  std::string generation;
+  uint64_t replacements;
+  {
+    std::lock_guard lock(mutex_);
+    generation = synced_generation_;
+    replacements = replacements_.load(std::memory_order_acquire);
+  }
+  if (keys && keys->generation != generation) {
+    return false;  // the login is of another generation: the transaction says what to do
+  }
+  auto id = store_.hand_over_insert(generation, [&](int64_t new_id) {
+    return codec_.encode(new_id, obj.attrs, keys ? &*keys : nullptr);
+  });
+  if (!id) {
+    return false;
+  }
+  obj.handle = static_cast<CK_OBJECT_HANDLE>(*id) | replacements << kReplacementShift;
+  return true;
 }
 
 ObjectPtr Token::object(CK_OBJECT_HANDLE handle) {

@@ -138,6 +138,9 @@ class Token {
   // stretch is PBKDF2 of pin with the row's salt and iterations; derive_kek makes the role's KEK
   // from it and the login secret.
   SecureBytes stretch(const store::RoleRow& row, ByteView pin) const;
+  // handed_over gives a new token object's row to the process writing the store now, for its
+  // commit (store.h: hand_over_insert); false: the caller writes it in its own transaction.
+  bool handed_over(Object& obj, const std::optional<LoginKeys>& keys);
   SecureBytes derive_kek(const store::RoleRow& row, const SecureBytes& stretched) const;
   // unwrap_sk checks a role's PIN (counting the attempt) and gives the SK it opens, with the row
   // and the token generation that its last transaction found still in place: a row replaced while

@@ -9,8 +9,9 @@
 //   p11_peer relabel LABEL NEW      sets CKA_LABEL of every visible object with LABEL to NEW,
 //                                   prints how many
 //   p11_peer create-private LABEL VALUE   a private token data object (with as-user)
-//   p11_peer create-many-private PREFIX N   N private token data objects (with as-user); prints
-//                                   N, then the CLOCK_MONOTONIC nanoseconds before the first
+//   p11_peer create-many-private PREFIX N   N private token data objects (with as-user), then
+//                                   reads each back by the handle returned; prints N, then the
+//                                   CLOCK_MONOTONIC nanoseconds before the first
 //                                   C_CreateObject and after each
 //   p11_peer as-user PIN COMMAND ...      logs the user in first, then runs COMMAND
 //   p11_peer login PIN              C_Login(CKU_USER, PIN), prints the CK_RV name
@@ -134,12 +135,25 @@ int main(int argc, char** argv) {
     int n = std::atoi(arg(3).c_str());
     long long start = monotonic_ns();
     std::vector<long long> done;
+    std::vector<std::pair<CK_OBJECT_HANDLE, std::string>> made;
     for (int i = 0; i < n; ++i) {
-      Template t = data_object(arg(2) + std::to_string(i), "v", true, true);
+      std::string label = arg(2) + std::to_string(i);
+      Template t = data_object(label, "v" + label, true, true);
       CK_OBJECT_HANDLE h;
       if ((rv = f->C_CreateObject(s, t.data(), t.size(), &h)) != CKR_OK)
         return fail("C_CreateObject", rv);
       done.push_back(monotonic_ns());
+      made.emplace_back(h, label);
+    }
+    // Each handle returned names the object made (another process's commit may have carried it).
+    for (const auto& [h, label] : made) {
+      Bytes l, v;
+      if ((rv = get_attribute(f, s, h, CKA_LABEL, &l)) != CKR_OK ||
+          (rv = get_attribute(f, s, h, CKA_VALUE, &v)) != CKR_OK)
+        return fail("C_GetAttributeValue of a handle C_CreateObject returned", rv);
+      if (std::string(l.begin(), l.end()) != label ||
+          std::string(v.begin(), v.end()) != "v" + label)
+        return fail("a handle C_CreateObject returned names another object", CKR_GENERAL_ERROR);
     }
     std::printf("%d %lld", n, start);
     for (long long t : done) {

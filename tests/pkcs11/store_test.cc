@@ -484,12 +484,14 @@ TEST_F(StoreTest, ThreeProcessesCreatePrivateObjectsAndNoneIsLost) {
     b = peer({"as-user", pin, "create-many-private", "peer-b-", std::to_string(kEach)});
   });
   int failures = 0;
+  std::vector<CK_OBJECT_HANDLE> mine;
   for (int i = 0; i < kEach; ++i) {
     Template t = data_object("self-" + std::to_string(i), "v", true, true);
     CK_OBJECT_HANDLE h;
     if (f()->C_CreateObject(s_, t.data(), t.size(), &h) != CKR_OK) {
       ++failures;
     }
+    mine.push_back(h);
   }
   ta.join();
   tb.join();
@@ -508,6 +510,13 @@ TEST_F(StoreTest, ThreeProcessesCreatePrivateObjectsAndNoneIsLost) {
       one.str(CKA_LABEL, prefix + std::to_string(i));
       EXPECT_EQ(find_all(f(), s_, one).size(), 1u) << prefix << i;
     }
+  }
+  // Every handle this process was given names its object, whichever process's commit carried
+  // it (store/commit_queue.h; the peers check theirs the same way).
+  for (int i = 0; i < kEach; ++i) {
+    Bytes label;
+    ASSERT_CKR(CKR_OK, get_attribute(f(), s_, mine[i], CKA_LABEL, &label));
+    EXPECT_EQ(std::string(label.begin(), label.end()), "self-" + std::to_string(i));
   }
   CommandResult seen = peer({"as-user", pin, "count", "peer-b-" + std::to_string(kEach - 1)});
   ASSERT_TRUE(seen.ok()) << seen.describe();
