@@ -31,7 +31,8 @@
 #   tsan  build-tsan/, -DTWINHSM_SANITIZE=thread; the tests that run threads: the two-thread
 #         stress test (TWINHSM_STRESS_SECONDS, default here 20), the module interface and slot
 #         tests (ConcurrentSessionsFromManyThreads), parallel signing in many sessions, the
-#         two-process store test, the crypto layer's threaded signer test, all button tests.
+#         two-process store test, the crypto layer's threaded signer test, all button tests, the
+#         commit queue's hand-over between two connections (threads) of one store.
 # Any report fails the test it happens in (abort_on_error, halt_on_error, UBSan not recoverable)
 # and this script. The sanitizer builds use -O1 -g1 (line tables: symbolized stacks) and keep
 # assert() on.
@@ -135,11 +136,12 @@ run_asan() {
 run_tsan() {
   log "TSan: build ($TSAN_DIR, $CXX_)"
   configure_and_build "$TSAN_DIR" thread \
-    p11_stress_test p11_interface_test p11_crypto_test p11_store_test crypto_test button_test
+    p11_stress_test p11_interface_test p11_crypto_test p11_store_test crypto_test button_test \
+    store_unit_test
   local tests='^(StressTest|InterfaceTest|SlotsTest|SocketButton|Press|TtyButton|GpioButton'
   tests+='|GpioDebounce|GpiodLineSource|InsecureAuto|MakeButton|ParseGpioSpec|Button)\.'
   tests+='|^CryptoTest\.ParallelSigningInManySessions$|^StoreTest\.TwoProcessesWriteAtTheSameTime$'
-  tests+='|^Signer\.OneKeyOnSeveralThreads$'
+  tests+='|^Signer\.OneKeyOnSeveralThreads$|^HandOverTest\.'
   log "TSan: the threaded tests (stress: ${TWINHSM_STRESS_SECONDS}s)"
   if ! TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:history_size=4 \
     ctest --test-dir "$TSAN_DIR" --output-on-failure -j "$JOBS" -R "$tests" "$@"; then

@@ -205,6 +205,18 @@ bool CommitQueue::withdraw(size_t slot) {
                                std::memory_order_acq_rel);
 }
 
+CommitQueue::State CommitQueue::watch(size_t slot, int max_us) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(max_us);
+  for (;;) {
+    State s = state(slot);
+    if (s == State::durable || s == State::failed || s == State::rejected ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return s;
+    }
+    std::this_thread::yield();
+  }
+}
+
 void CommitQueue::wait_for_writer(size_t slot) {
   if (lock_byte(leader_byte(slot), F_RDLCK, true)) {
     unlock_byte(leader_byte(slot));

@@ -74,6 +74,10 @@ class CommitQueue {
   bool post(size_t slot, const ObjectRow& row, std::string_view generation);
   State state(size_t slot) const;
   bool withdraw(size_t slot);  // posted -> empty: no writer took it
+  // watch returns the slot's state once a writer has settled it (durable, failed or rejected),
+  // or after max_us (then whatever it is): waking from a lock costs a sleeping process tens of
+  // microseconds, a commit with its fsync takes a few hundred.
+  State watch(size_t slot, int max_us) const;
   void wait_for_writer(size_t slot);
   void release(size_t slot);
 
