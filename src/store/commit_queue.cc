@@ -22,7 +22,7 @@ namespace {
 // The file: a header page, then the slots. The writers' lock is byte 0 (write_lock.cc); a
 // slot's owner and leader bytes are locked, not read (their offsets are in the header page).
 constexpr size_t kHeaderBytes = 4096;
-constexpr size_t kMagicAt = 0, kNextIdAt = 8;
+constexpr size_t kMagicAt = 0, kNextIdAt = 8, kCommitsAt = 16;
 constexpr uint64_t kMagic = 0x3171636d73687774;  // "twhsmcq1", little-endian
 off_t owner_byte(size_t slot) {
   return static_cast<off_t>(64 + 2 * slot);
@@ -205,16 +205,25 @@ bool CommitQueue::withdraw(size_t slot) {
                                std::memory_order_acq_rel);
 }
 
-CommitQueue::State CommitQueue::watch(size_t slot, int max_us) const {
+CommitQueue::State CommitQueue::watch(size_t slot, uint64_t commits_at_post, int max_us) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(max_us);
   for (;;) {
     State s = state(slot);
     if (s == State::durable || s == State::failed || s == State::rejected ||
+        (s == State::posted && commits() != commits_at_post) ||
         std::chrono::steady_clock::now() >= deadline) {
       return s;
     }
     std::this_thread::yield();
   }
+}
+
+uint64_t CommitQueue::commits() const {
+  return shared<uint64_t>(base_ + kCommitsAt).load(std::memory_order_acquire);
+}
+
+void CommitQueue::note_commit() {
+  shared<uint64_t>(base_ + kCommitsAt).fetch_add(1, std::memory_order_acq_rel);
 }
 
 void CommitQueue::wait_for_writer(size_t slot) {

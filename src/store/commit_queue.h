@@ -75,9 +75,13 @@ class CommitQueue {
   State state(size_t slot) const;
   bool withdraw(size_t slot);  // posted -> empty: no writer took it
   // watch returns the slot's state once a writer has settled it (durable, failed or rejected),
-  // or after max_us (then whatever it is): waking from a lock costs a sleeping process tens of
+  // once a writer has committed without taking the row (still posted: commits() moved past
+  // commits_at_post), or after max_us: waking from a lock costs a sleeping process tens of
   // microseconds, a commit with its fsync takes a few hundred.
-  State watch(size_t slot, int max_us) const;
+  State watch(size_t slot, uint64_t commits_at_post, int max_us) const;
+  // The writers' commits, counted (note_commit, by each writer before it lets the lock go).
+  uint64_t commits() const;
+  void note_commit();
   void wait_for_writer(size_t slot);
   void release(size_t slot);
 

@@ -111,7 +111,12 @@ void Store::WriteTransaction::commit() {
     try {
       // Rows of other connections in this commit: committed before the writers' lock goes (a
       // poster that gets the lock then knows), durable after the fsync.
-      tx_->commit([this] { store_.settle_taken(CommitQueue::State::committed, false); });
+      tx_->commit([this] {
+        store_.settle_taken(CommitQueue::State::committed, false);
+        if (store_.queue_in_use()) {
+          store_.queue_->note_commit();  // a poster whose row it did not carry stops watching
+        }
+      });
     } catch (const StoreError&) {
       if (!tx_->committed()) {
         throw;  // the destructor rejects the rows taken

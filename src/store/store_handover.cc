@@ -43,11 +43,12 @@ std::optional<int64_t> Store::hand_over_insert(std::string_view generation,
   ObjectRow row = encode(*id);
   row.id = *id;
   row.mac = row_mac("objects", {object_fields(row).bytes()});
+  uint64_t commits = queue_->commits();
   if (!queue_->post(*slot, row, generation)) {
     return std::nullopt;
   }
   // Most often the writer takes the row at once and settles it within a commit and an fsync.
-  State state = queue_->watch(*slot, kWatchUs);
+  State state = queue_->watch(*slot, commits, kWatchUs);
   if (state == State::durable) {
     expect_posts_ = true;
     return id;

@@ -177,5 +177,28 @@ TEST_F(HandOverTest, RowsTakenByATransactionThatRollsBackComeBack) {
   EXPECT_EQ(a.count_objects().public_objects, 2);  // "first" and b's: a's own rolled back
 }
 
+// A writer that commits without taking posted rows (it wrote no object): the poster, seeing a
+// commit that did not carry its row, takes the lock and writes the row itself.
+TEST_F(HandOverTest, ARowNoWriterTookIsWrittenByItsOwnConnection) {
+  Store a(db_, row_key(), true);
+  Store b(db_, row_key(), false);
+  a.insert_object([](int64_t id) { return object(id, "first"); });
+  Poster p;
+  std::thread other;
+  {
+    Store::WriteTransaction tx(a);
+    a.put_setting("x", "a setting");
+    other = std::thread([&] { post_from(b, "generation 1", "from b", p); });
+    wait_for_a_post();
+    tx.commit();
+  }
+  other.join();
+  EXPECT_FALSE(p.begun);
+  EXPECT_FALSE(p.handed.has_value());
+  ASSERT_GT(p.written, 0);
+  EXPECT_EQ(body_of(a, p.written), "from b");
+  EXPECT_EQ(a.count_objects().public_objects, 2);
+}
+
 }  // namespace
 }  // namespace twinhsm::store
