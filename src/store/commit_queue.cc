@@ -99,6 +99,15 @@ void CommitQueue::unlock_byte(off_t at) {
   lock_byte(at, F_UNLCK, false);
 }
 
+bool CommitQueue::byte_free(off_t at) const {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = at;
+  fl.l_len = 1;
+  return ::fcntl(fd_, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+}
+
 unsigned char* CommitQueue::slot_at(size_t slot) const {
   return base_ + kHeaderBytes + slot * kSlotBytes;
 }
@@ -135,19 +144,13 @@ std::optional<size_t> CommitQueue::claim() {
     // Ours now, whatever its last owner left. Emptied first, so that a writer that has not
     // taken it yet finds nothing; a writer still on it (its leader byte held: the last owner
     // died waiting for it) keeps it until it is done.
-    shared<uint32_t>(slot_at(i) + kStateAt).store(0, std::memory_order_release);
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = leader_byte(i);
-    fl.l_len = 1;
-    if (::fcntl(fd_, F_OFD_GETLK, &fl) != 0 || fl.l_type != F_UNLCK) {
+    settle(i, State::empty);
+    if (!byte_free(leader_byte(i))) {
       unlock_byte(owner_byte(i));
       continue;
     }
     owned_[i] = true;
-    shared<uint32_t>(slot_at(i) + kStateAt)
-        .store(static_cast<uint32_t>(State::coming), std::memory_order_release);
+    settle(i, State::coming);
     return i;
   }
   return std::nullopt;
@@ -233,7 +236,7 @@ void CommitQueue::wait_for_writer(size_t slot) {
 }
 
 void CommitQueue::release(size_t slot) {
-  shared<uint32_t>(slot_at(slot) + kStateAt).store(0, std::memory_order_release);
+  settle(slot, State::empty);
   unlock_byte(owner_byte(slot));
   owned_[slot] = false;
 }
@@ -252,17 +255,18 @@ std::optional<std::string> CommitQueue::take(size_t slot, ObjectRow& row) {
     return std::nullopt;
   }
   // The slot's bytes are another process's: every length is checked before it is used.
+  // (Each length at most a slot's, so that their sum cannot wrap.)
   size_t gen_len = load32(s + kGenLenAt);
   std::array<size_t, kFields> lens;
   size_t total = kDataAt + gen_len;
+  bool fits = gen_len <= kMaxGeneration;
   for (size_t f = 0; f < kFields; ++f) {
     lens[f] = load32(s + kLensAt + 4 * f);
+    fits = fits && lens[f] <= kSlotBytes;
     total += lens[f];
   }
   uint32_t present = load32(s + kTagsAt);
-  if (gen_len > kMaxGeneration || total > kSlotBytes || lens[0] > kSlotBytes ||
-      lens[1] > kSlotBytes || lens[2] > kSlotBytes || lens[3] > kSlotBytes ||
-      lens[4] > kSlotBytes || lens[5] > kSlotBytes) {
+  if (!fits || total > kSlotBytes) {
     settle(slot, State::rejected);
     let_go(slot);
     return std::nullopt;
@@ -306,14 +310,10 @@ bool CommitQueue::wait_for_posts(int max_us, bool expect) {
     std::this_thread::yield();
   }
   for (size_t i = 0; i < kSlots; ++i) {
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = owner_byte(i);
-    fl.l_len = 1;
-    if (coming(i) && ::fcntl(fd_, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) {
+    if (coming(i) && byte_free(owner_byte(i))) {
       uint32_t expected = static_cast<uint32_t>(State::coming);
-      shared<uint32_t>(slot_at(i) + kStateAt).compare_exchange_strong(expected, 0);
+      shared<uint32_t>(slot_at(i) + kStateAt)
+          .compare_exchange_strong(expected, static_cast<uint32_t>(State::empty));
     }
   }
   return posted;

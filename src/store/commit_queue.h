@@ -100,6 +100,7 @@ class CommitQueue {
  private:
   bool lock_byte(off_t at, short type, bool wait);
   void unlock_byte(off_t at);
+  bool byte_free(off_t at) const;  // no other connection holds a lock on it
   unsigned char* slot_at(size_t slot) const;
 
   int fd_;

@@ -67,9 +67,9 @@ class HandOverTest : public ::testing::Test {
     std::thread other;
     {
       Store::WriteTransaction tx(a);
-      int64_t id = a.insert_object([](int64_t id) { return object(id, "from a"); });
+      int64_t made = a.insert_object([](int64_t id) { return object(id, "from a"); });
       if (own) {
-        *own = id;
+        *own = made;
       }
       if (between) {
         between();
