@@ -286,7 +286,7 @@ void Token::init_pin(ByteView pin) {
   store::Store::WriteTransaction tx(store_);
   // The SK held is the token's only while the token is the one the SO logged in to: after a
   // restore or init by another process it would give the user a key no object is under.
-  check_login_in_tx(*keys);
+  check_login_in_tx(*keys, sync_generation_in_tx());
   store_role(Role::user, wrapped);
   tx.commit();
 }

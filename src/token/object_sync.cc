@@ -201,8 +201,8 @@ std::string Token::sync_generation_in_tx() {
   return now;
 }
 
-void Token::check_login_in_tx(const LoginKeys& keys) {
-  if (sync_generation_in_tx() != keys.generation) {
+void Token::check_login_in_tx(const LoginKeys& keys, const std::string& generation) {
+  if (generation != keys.generation) {
     logout();
     throw LoggedOutByAnotherProcess(*this);
   }

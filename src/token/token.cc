@@ -43,7 +43,7 @@ ObjectPtr Token::create(AttributeMap attrs, bool token_object, CK_SESSION_HANDLE
     }
     std::string generation = sync_generation_in_tx();
     if (is_private) {
-      check_login_in_tx(*keys);
+      check_login_in_tx(*keys, generation);
     }
     store::ObjectRow row;
     int64_t id = store_.insert_object([&](int64_t new_id) {
@@ -140,9 +140,10 @@ ObjectPtr Token::replace(const Object& object, AttributeMap attrs) {
     require(!obj->is_private() || (keys && keys->role == Role::user), CKR_USER_NOT_LOGGED_IN,
             "a private object needs the user logged in");
     store::Store::WriteTransaction tx(store_);
-    sync_generation_in_tx();  // a handle from before a replacement names nothing now
+    // A handle from before a replacement names nothing now.
+    std::string generation = sync_generation_in_tx();
     if (obj->is_private()) {
-      check_login_in_tx(*keys);
+      check_login_in_tx(*keys, generation);
     }
     int64_t id = id_of(object.handle);
     require(id != 0 && store_.object(id).has_value(), CKR_OBJECT_HANDLE_INVALID,

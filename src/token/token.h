@@ -203,13 +203,14 @@ class Token {
   // sync_generation_in_tx, inside a write transaction (no replacement can commit until it ends),
   // reads the token generation; one this process had not seen (the token replaced since its last
   // sync) counts a replacement at once, so that no handle from before names a row of the new
-  // token. check_login_in_tx also logs out and throws CKR_USER_NOT_LOGGED_IN when the login's
-  // keys are of another generation: nothing is written under an SK the token no longer has.
+  // token. check_login_in_tx logs out and throws CKR_USER_NOT_LOGGED_IN when the login's keys
+  // are not of `generation` (what sync_generation_in_tx returned in the same transaction):
+  // nothing is written under an SK the token no longer has.
   std::string sync_generation_in_tx();
   // note_generation_locked (mutex_ held): a generation other than the one seen last counts a
   // replacement (none for the first one seen); returns whether it was another.
   bool note_generation_locked(const std::string& generation);
-  void check_login_in_tx(const LoginKeys& keys);
+  void check_login_in_tx(const LoginKeys& keys, const std::string& generation);
   // check_generation logs out and throws CKR_USER_NOT_LOGGED_IN when the token was restored or
   // initialized since this process logged in (its SK is then no longer the token's).
   void check_generation();
