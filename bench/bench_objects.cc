@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,39 @@
 #include "pkcs11_bench.h"
 
 namespace bench {
+
+// ---- the reference device for the finds ----
+
+P11Backend& Bench::reference_1000() {
+  if (twinhsm_1000_) {
+    return *twinhsm_1000_;
+  }
+  namespace fs = std::filesystem;
+  fs::path dir = root_->path() / "twinhsm-1000";
+  progress("twinhsm: a second device with 1,000 + 1,000 objects, for the finds side by side");
+  run_checked({o_.twinhsm_cli, "factory", "personalize", "--device", dir.string(), "--master-key",
+               (root_->path() / "master.key").string(), "--diversifier", "bench-1000",
+               "--pbkdf2-iterations", std::to_string(o_.pbkdf2_iterations)});
+  run_checked({o_.twinhsm_cli, "token", "init", "--device", dir.string(), "--label", "bench-1000",
+               "--so-pin", data_->so_pin, "--pin", data_->user_pin});
+  // A copy of the module is loaded apart from the one under test (its own library state and
+  // configuration: this device only), in the same process.
+  fs::path module = root_->path() / "reference" / "libtwinhsm.so";
+  fs::create_directories(module.parent_path());
+  fs::copy_file(o_.twinhsm_module, module, fs::copy_options::overwrite_existing);
+  fs::path conf = root_->path() / "twinhsm-1000.toml";
+  {
+    std::ofstream out(conf);
+    out << "[[slot]]\ndevice = \"" << dir.string() << "\"\n";
+  }
+  std::string saved = std::getenv("TWINHSM_CONF") ? std::getenv("TWINHSM_CONF") : "";
+  setenv("TWINHSM_CONF", conf.c_str(), 1);
+  twinhsm_1000_ = std::make_unique<P11Backend>(kTw, module.string(), "bench-1000", *data_);
+  setenv("TWINHSM_CONF", saved.c_str(), 1);
+  twinhsm_1000_->create_objects(0, 1000);
+  twinhsm_1000_->create_public_objects(0, 1000);
+  return *twinhsm_1000_;
+}
 
 // ---- cold start ----
 
@@ -141,10 +175,14 @@ void Bench::bench_objects(size_t n, size_t previous) {
                    "objects/s", true);
   // The finds (issue 16): private objects under the keys label, id, class-id; public ones under
   // pub-label, pub-id, pub-class-id.
+  // Beyond 1,000 objects twinhsm's finds are also timed among the reference device's 1,000,
+  // each sample right after the one among n (reference_1000).
+  bool beside = n > 1000 && impl(kTw) != nullptr && impl(kTw)->p11 != nullptr;
   struct FindRow {
     FindBy by;
     bool priv;
     Row* row;
+    Row* beside = nullptr;  // among the reference device's 1,000, timed alongside
   };
   std::vector<FindRow> finds;
   for (bool priv : {true, false}) {
@@ -153,11 +191,22 @@ void Bench::bench_objects(size_t n, size_t previous) {
       std::string what = by == FindBy::label ? "CKA_LABEL"
                          : by == FindBy::id  ? "CKA_ID"
                                              : "CKA_CLASS+CKA_ID";
-      finds.push_back(
-          {by, priv,
-           &results_.row((priv ? "" : "pub-") + key + "-" + std::to_string(n), sec,
-                         "find 1 by " + what + " among " + ns + (priv ? " private" : " public"),
-                         "lookups/s", true)});
+      std::string name = (priv ? "" : "pub-") + key + "-";
+      std::string kind = priv ? " private" : " public";
+      FindRow fr{by, priv,
+                 &results_.row(name + std::to_string(n), sec,
+                               "find 1 by " + what + " among " + ns + kind, "lookups/s", true)};
+      if (beside) {
+        fr.beside =
+            &results_.row(name + "1000-beside-" + std::to_string(n), sec,
+                          "  the same among 1,000" + kind + ", timed alongside", "lookups/s", true);
+        for (const Impl& i : impls_) {
+          if (i.name != kTw) {
+            fr.beside->na[i.name] = "twinhsm's";
+          }
+        }
+      }
+      finds.push_back(fr);
     }
   }
   Row& cold =
@@ -191,6 +240,9 @@ void Bench::bench_objects(size_t n, size_t previous) {
                            &found,      &store,         &per_object};
   for (const FindRow& fr : finds) {
     all.push_back(fr.row);
+    if (fr.beside != nullptr) {
+      all.push_back(fr.beside);
+    }
   }
 
   std::vector<Impl*> active;
@@ -267,6 +319,12 @@ void Bench::bench_objects(size_t n, size_t previous) {
         for (size_t k = 0; k < n / 16 + 64; ++k) {
           op.run();
         }
+        if (fr.beside != nullptr) {
+          Op near = reference_1000().find_op(fr.by, fr.priv, 1000);
+          for (size_t k = 0; k < 1000 / 16 + 64; ++k) {
+            near.run();
+          }
+        }
       }
     }
   }
@@ -280,6 +338,10 @@ void Bench::bench_objects(size_t n, size_t previous) {
         for (const FindRow& fr : finds) {
           Op op = i->p11->find_op(fr.by, fr.priv, n);
           fr.row->samples[i->name].push_back(rate({op.run}, o_.sample_seconds));
+          if (fr.beside != nullptr && i->name == kTw) {
+            Op near = reference_1000().find_op(fr.by, fr.priv, 1000);
+            fr.beside->samples[i->name].push_back(rate({near.run}, o_.sample_seconds));
+          }
         }
       });
     }

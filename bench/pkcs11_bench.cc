@@ -781,20 +781,26 @@ void Bench::bench_isolated(size_t n) {
 
 // ---- report ----
 
-double ratio(const Row& row, const std::string& a, const std::string& b) {
-  auto ia = row.samples.find(a), ib = row.samples.find(b);
-  if (ia == row.samples.end() || ib == row.samples.end() || ia->second.empty() ||
-      ib->second.empty()) {
+double paired_ratio(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.empty() || b.empty()) {
     return std::nan("");
   }
-  if (ia->second.size() != ib->second.size()) {
-    return median(ia->second) / median(ib->second);
+  if (a.size() != b.size()) {
+    return median(a) / median(b);
   }
   std::vector<double> r;
-  for (size_t k = 0; k < ia->second.size(); ++k) {
-    r.push_back(ia->second[k] / ib->second[k]);
+  for (size_t k = 0; k < a.size(); ++k) {
+    r.push_back(a[k] / b[k]);
   }
   return median(r);
+}
+
+double ratio(const Row& row, const std::string& a, const std::string& b) {
+  auto ia = row.samples.find(a), ib = row.samples.find(b);
+  if (ia == row.samples.end() || ib == row.samples.end()) {
+    return std::nan("");
+  }
+  return paired_ratio(ia->second, ib->second);
 }
 
 namespace {

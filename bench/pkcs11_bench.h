@@ -104,8 +104,10 @@ class Results {
   std::map<std::string, size_t> index_;
 };
 
-// ratio is the median of the per-round ratios a/b (samples of one round were taken together),
-// or the ratio of the medians when the rounds do not pair up.
+// paired_ratio is the median of the per-round ratios a[k]/b[k] (samples of one round were taken
+// together), or the ratio of the medians when the rounds do not pair up; ratio is that of the
+// row's samples of implementations a and b.
+double paired_ratio(const std::vector<double>& a, const std::vector<double>& b);
 double ratio(const Row& row, const std::string& a, const std::string& b);
 
 // ---- implementations ----
@@ -159,6 +161,10 @@ class Bench {
   void bench_crypto();
   void bench_threads();
   void bench_objects(size_t n, size_t previous);
+  // reference_1000 is a second twinhsm device holding 1,000 private and 1,000 public bulk
+  // objects, made on first use: the finds among N are timed beside finds among it, round by
+  // round, so that their ratio does not depend on how busy the machine was minutes apart.
+  P11Backend& reference_1000();
   double create_chunk(Impl& impl, size_t from, size_t to, bool private_objects);
   void bench_backup(size_t n);
   void bench_processes();
@@ -192,6 +198,7 @@ class Bench {
   std::unique_ptr<TestData> data_;
   std::unique_ptr<OpenSslBackend> openssl_;
   std::unique_ptr<P11Backend> twinhsm_, softhsm_;
+  std::unique_ptr<P11Backend> twinhsm_1000_;  // reference_1000()
   // The isolated group's server and client (the client goes first).
   std::unique_ptr<IsolatedServer> iso_server_;
   std::unique_ptr<P11Backend> isolated_;
