@@ -177,17 +177,11 @@ void Bench::checks() {
     // there are some: the first N = 1,000 figure was measured minutes before, on a machine
     // whose speed drifts.
     // Then the ratio is the median of the rounds' ratios, each of two samples taken together.
-    std::string big_key = key + "-" + std::to_string(largest);
-    double near = largest ? results_.value(key + "-1000-beside-" + std::to_string(largest), kTw)
-                          : std::nan("");
-    bool alongside = !std::isnan(near) && !std::isnan(tb);
-    double t_ref = alongside ? near : t1;
-    double r =
-        alongside
-            ? paired_ratio(
-                  results_.find(big_key)->samples.at(kTw),
-                  results_.find(key + "-1000-beside-" + std::to_string(largest))->samples.at(kTw))
-            : tb / t1;
+    Row* at_n = largest ? results_.find(key + "-" + std::to_string(largest)) : nullptr;
+    Row* near = largest ? results_.find(key + "-1000-beside-" + std::to_string(largest)) : nullptr;
+    bool alongside = at_n && near && !std::isnan(tb) && !std::isnan(near->value(kTw));
+    double t_ref = alongside ? near->value(kTw) : t1;
+    double r = alongside ? paired_ratio(at_n->samples.at(kTw), near->samples.at(kTw)) : tb / t1;
     bool m2 = !std::isnan(t_ref) && !std::isnan(tb) && largest != 1000;
     line(m2, m2 && r >= 0.8,
          what + tail + " among " + (largest ? n_str(largest) : std::string("N")) +

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -37,10 +36,7 @@ P11Backend& Bench::reference_1000() {
   fs::create_directories(module.parent_path());
   fs::copy_file(o_.twinhsm_module, module, fs::copy_options::overwrite_existing);
   fs::path conf = root_->path() / "twinhsm-1000.toml";
-  {
-    std::ofstream out(conf);
-    out << "[[slot]]\ndevice = \"" << dir.string() << "\"\n";
-  }
+  write_file(conf, "[[slot]]\ndevice = \"" + dir.string() + "\"\n");
   std::string saved = std::getenv("TWINHSM_CONF") ? std::getenv("TWINHSM_CONF") : "";
   setenv("TWINHSM_CONF", conf.c_str(), 1);
   twinhsm_1000_ = std::make_unique<P11Backend>(kTw, module.string(), "bench-1000", *data_);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -198,6 +199,14 @@ ChildResult run_process(const std::vector<std::string>& argv, bool merge_stderr)
   r.max_rss_kib = usage.ru_maxrss;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+void write_file(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::trunc);
+  out << text;
+  if (!out) {
+    throw std::runtime_error("cannot write " + p.string());
+  }
 }
 
 ChildResult run_checked(const std::vector<std::string>& argv) {

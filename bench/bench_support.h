@@ -63,6 +63,9 @@ ChildResult run_process(const std::vector<std::string>& argv, bool merge_stderr)
 // run_checked is run_process that throws with the output when the exit code is not 0.
 ChildResult run_checked(const std::vector<std::string>& argv);
 
+// write_file replaces p's contents with text; throws when it cannot.
+void write_file(const std::filesystem::path& p, const std::string& text);
+
 class TempDir {
  public:
   // Makes <base>/<prefix>XXXXXX (base: $TMPDIR, else /tmp, unless given).

@@ -194,14 +194,6 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
-void write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::trunc);
-  out << text;
-  if (!out) {
-    throw std::runtime_error("cannot write " + p.string());
-  }
-}
-
 // make_twinhsm personalizes two twin devices (the one under test and the restore target) and
 // initializes the first one's token, with the CLI; points TWINHSM_CONF at the first.
 void make_twinhsm(const Options& o, const TestData& data, const std::filesystem::path& root) {
