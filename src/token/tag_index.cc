@@ -140,19 +140,31 @@ void TagIndex::find_side(const Side& s, const store::ObjectQuery::Tags& t,
   }
 }
 
+void TagIndex::prefetch(const store::ObjectQuery::Tags& t) const {
+  // The map and key side() picks.
+  const std::optional<Bytes>& tag = t.label_tag ? t.label_tag : t.id_tag;
+  if (tag && tag->size() == kTagLen) {
+    uint64_t k = 0;
+    std::memcpy(&k, tag->data(), sizeof k);
+    (t.label_tag ? by_label_ : by_id_).prefetch(k);
+  }
+}
+
 std::vector<TagIndex::Match> TagIndex::find(const store::ObjectQuery& q) const {
   const Side sides[2] = {side(false, q.public_tags), side(true, q.private_tags)};
   const store::ObjectQuery::Tags* tags[2] = {&q.public_tags, &q.private_tags};
   size_t n = q.include_private ? 2 : 1;
   // Among a million objects each side's probe slot, and then its entry, is a cache miss: both
   // sides' slots are asked for, then both entries, before either is read, so that the misses
-  // overlap in pairs instead of following one another.
+  // overlap in pairs instead of following one another. The private side's slot goes first: the
+  // token asked for it before it computed the public tags (prefetch), so it is likely here, and
+  // its entry's miss then overlaps the public slot's.
   for (size_t k = 0; k < n; ++k) {
     if (sides[k].map != nullptr) {
       sides[k].map->prefetch(sides[k].key);
     }
   }
-  for (size_t k = 0; k < n; ++k) {
+  for (size_t k = n; k-- > 0;) {
     if (sides[k].map != nullptr) {
       if (uint32_t at = sides[k].map->first(sides[k].key); at != FlatMap::kNone) {
         __builtin_prefetch(&entries_[at]);

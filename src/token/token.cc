@@ -206,6 +206,12 @@ bool tags_decide(const AttributeMap& tmpl) {
   return true;
 }
 
+// tags: the index tags a find by tmpl looks for, keyed by tagger.
+store::ObjectQuery::Tags tags(const AttributeMap& tmpl, const crypto::Hmac& tagger) {
+  return {ObjectCodec::tag(tmpl, CKA_CLASS, tagger), ObjectCodec::tag(tmpl, CKA_ID, tagger),
+          ObjectCodec::tag(tmpl, CKA_LABEL, tagger)};
+}
+
 }  // namespace
 
 std::vector<CK_OBJECT_HANDLE> Token::find(const AttributeMap& tmpl) {
@@ -260,19 +266,18 @@ std::vector<CK_OBJECT_HANDLE> Token::find_token_objects(const AttributeMap& tmpl
   auto sk = current_sk();
   std::vector<CK_OBJECT_HANDLE> out;
   store::ObjectQuery q;
-  const crypto::Hmac& public_tagger = codec_.public_tagger();
-  q.public_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, public_tagger),
-                   ObjectCodec::tag(tmpl, CKA_ID, public_tagger),
-                   ObjectCodec::tag(tmpl, CKA_LABEL, public_tagger)};
+  // The private side first: its probe slot in the index is asked for as soon as its tags are
+  // known, and arrives while the public ones are computed (among a million objects, one cache
+  // miss fewer in a row; TagIndex::find).
   if (user && sk) {
     std::shared_lock lock(mutex_);
     if (private_tagger_) {  // else logged out since
       q.include_private = true;
-      q.private_tags = {ObjectCodec::tag(tmpl, CKA_CLASS, *private_tagger_),
-                        ObjectCodec::tag(tmpl, CKA_ID, *private_tagger_),
-                        ObjectCodec::tag(tmpl, CKA_LABEL, *private_tagger_)};
+      q.private_tags = tags(tmpl, *private_tagger_);
+      index_.prefetch(q.private_tags);
     }
   }
+  q.public_tags = tags(tmpl, codec_.public_tagger());
   if (tmpl.has(CKA_PRIVATE)) {
     q.include_private = q.include_private && tmpl.get_bool(CKA_PRIVATE, true);
   }
