@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "crypto/random.h"
 
@@ -15,6 +18,43 @@ namespace {
 std::string errno_text() {
   return std::strerror(errno);
 }
+
+constexpr size_t kTempSuffixHex = 12;  // the random part of a temporary file's name
+constexpr time_t kStaleSeconds = 60;
+
+bool is_hex(const std::string& s) {
+  return s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// remove_stale_temps removes the temporary files that writers of the same name left when they
+// were killed or the power went (prefix: ".NAME.tmp-"). Each writer holds an flock on its own file
+// until it closes it, so a file that no process holds and nobody wrote to for a minute (a writer
+// between its open and its flock has just made it) is nobody's. Best effort: whatever cannot be
+// checked stays.
+void remove_stale_temps(const std::filesystem::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.size() != prefix.size() + kTempSuffixHex ||
+        name.compare(0, prefix.size(), prefix) != 0 || !is_hex(name.substr(prefix.size()))) {
+      continue;
+    }
+    int fd = ::open(it->path().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      continue;
+    }
+    struct stat held {};
+    struct stat named {};
+    if (::fstat(fd, &held) == 0 && S_ISREG(held.st_mode) && held.st_uid == ::geteuid() &&
+        held.st_mtime + kStaleSeconds < std::time(nullptr) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        ::lstat(it->path().c_str(), &named) == 0 && named.st_dev == held.st_dev &&
+        named.st_ino == held.st_ino) {
+      ::unlink(it->path().c_str());
+    }
+    ::close(fd);
+  }
+}
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path path, bool overwrite)
@@ -23,11 +63,16 @@ AtomicFile::AtomicFile(std::filesystem::path path, bool overwrite)
     throw UsageError(path_.string() + " exists; give --force to replace it");
   }
   auto dir = path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path();
-  temp_ = dir / ("." + path_.filename().string() + ".tmp-" + to_hex(crypto::random_bytes(6)));
+  std::string prefix = "." + path_.filename().string() + ".tmp-";
+  temp_ = dir / (prefix + to_hex(crypto::random_bytes(kTempSuffixHex / 2)));
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     throw UsageError("cannot create a file in " + dir.string() + ": " + errno_text());
   }
+  // Held until the file is closed: the sign that a writer is at work on it. A new file nobody else
+  // has open: it does not wait.
+  (void)::flock(fd_, LOCK_EX | LOCK_NB);
+  remove_stale_temps(dir, prefix);
 }
 
 AtomicFile::~AtomicFile() {

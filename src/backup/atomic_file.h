@@ -1,6 +1,7 @@
 // AtomicFile writes a file that appears only when complete: the data goes to a temporary file in
 // the same directory, which commit() fsyncs and renames into place (refusing to replace an
-// existing file unless overwrite). Destroyed uncommitted, it removes the temporary file.
+// existing file unless overwrite). Destroyed uncommitted, it removes the temporary file; one left
+// by a writer that was killed is removed by the next writer of the same name (atomic_file.cc).
 #pragma once
 
 #include <filesystem>

@@ -236,6 +236,31 @@ assert_out_contains "pair \"${DIV}\"" "backup create names the pair"
 assert_true "the backup file exists" test -f "${BK}/a.bak"
 assert_eq 600 "$(file_mode "${BK}/a.bak" 2>/dev/null || echo none)" "the backup file is readable by its owner only"
 assert_eq "a.bak" "$(ls -A "${BK}")" "no temporary file is left beside the backup"
+
+# A backup create killed before its rename leaves its temporary file (.NAME.tmp-<12 hex>). The
+# next backup create of that name removes it when no process holds it (a writer holds an flock on
+# its own) and nobody wrote to it for a minute; one held, one written just now, and another
+# name's stay.
+STALE="${BK}/.a2.bak.tmp-0123456789ab"
+RECENT="${BK}/.a2.bak.tmp-abcdef012345"
+HELD="${BK}/.a2.bak.tmp-00112233aabb"
+OTHER="${BK}/.a3.bak.tmp-0123456789ab"
+: >"${STALE}" && : >"${HELD}" && : >"${OTHER}" && : >"${RECENT}"
+touch -d '2 hours ago' "${STALE}" "${HELD}" "${OTHER}"
+(flock -x 9 && : >"${WORK}/held" && exec sleep 120) 9<"${HELD}" &
+HOLDER=$!
+for _ in $(seq 1 100); do [[ -e "${WORK}/held" ]] && break; sleep 0.05; done
+with_press "${A}" "${CLI}" backup create --device "${A}" -o "${BK}/a2.bak"
+assert_ok "backup create beside temporary files of killed writers"
+assert_true "the backup a2.bak exists" test -f "${BK}/a2.bak"
+assert_true "a stale temporary file of a2.bak is removed" test ! -e "${STALE}"
+assert_true "a temporary file of a2.bak that a process holds stays" test -e "${HELD}"
+assert_true "a temporary file of a2.bak written in the last minute stays" test -e "${RECENT}"
+assert_true "another name's temporary file stays" test -e "${OTHER}"
+kill "${HOLDER}" 2>/dev/null || true
+wait "${HOLDER}" 2>/dev/null || true
+rm -f "${BK}/a2.bak" "${STALE}" "${HELD}" "${RECENT}" "${OTHER}" "${WORK}/held"
+assert_eq "a.bak" "$(ls -A "${BK}")" "only a.bak is left in the backup folder"
 run "${CLI}" backup inspect "${BK}/a.bak" --json
 assert_ok "backup inspect --json"
 cp "${OUT}" "${WORK}/inspect-a.json"
